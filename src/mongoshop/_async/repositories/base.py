@@ -1,0 +1,170 @@
+"""The generic repository: the plain CRUD the guide lists, typed by model.
+
+Typed repositories add the queries their use cases need; every query they
+run is backed by one of their declared `indexes`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Generic, TypeVar
+
+from bson import ObjectId
+from pydantic import BaseModel
+from pymongo import IndexModel
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
+
+from mongoshop.errors import NotFound
+from mongoshop.models.common import Document, parse_object_id
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+Sort = Sequence[tuple[str, int]]
+
+DUPLICATE_KEY = 11000
+
+
+class AsyncRepository(Generic[ModelT]):
+    """CRUD over one collection, mapping documents to `model` at the boundary."""
+
+    collection_name: ClassVar[str]
+    model: type[ModelT]
+    indexes: ClassVar[Sequence[IndexModel]] = ()
+
+    def __init__(self, database: AsyncDatabase[Document]) -> None:
+        self.collection: AsyncCollection[Document] = database[self.collection_name]
+
+    async def ensure_indexes(self) -> list[str]:
+        """Create the declared indexes; a no-op for those that already exist."""
+        if not self.indexes:
+            return []
+        return await self.collection.create_indexes(list(self.indexes))
+
+    def to_model(self, document: Mapping[str, Any]) -> ModelT:
+        return self.model.model_validate(document)
+
+    async def find_by_id(
+        self, id: ObjectId | str, *, session: AsyncClientSession | None = None
+    ) -> ModelT | None:
+        """The document with this id, or None; a malformed id is `InvalidId`."""
+        return await self.find_one({"_id": parse_object_id(id)}, session=session)
+
+    async def get(self, id: ObjectId | str, *, session: AsyncClientSession | None = None) -> ModelT:
+        """Like `find_by_id`, but a missing document is `NotFound`."""
+        found = await self.find_by_id(id, session=session)
+        if found is None:
+            raise NotFound(f"{self.model.__name__.removesuffix('InDB').lower()} {id} not found")
+        return found
+
+    async def find_one(
+        self, filter: Mapping[str, Any], *, session: AsyncClientSession | None = None
+    ) -> ModelT | None:
+        document = await self.collection.find_one(filter, session=session)
+        return None if document is None else self.to_model(document)
+
+    async def find_many(
+        self,
+        filter: Mapping[str, Any] | None = None,
+        *,
+        sort: Sort | None = None,
+        skip: int = 0,
+        limit: int = 100,
+        session: AsyncClientSession | None = None,
+    ) -> list[ModelT]:
+        """Matching documents as models, at most `limit` of them."""
+        documents = await self.find_documents(
+            filter, sort=sort, skip=skip, limit=limit, session=session
+        )
+        return [self.to_model(document) for document in documents]
+
+    async def find_documents(
+        self,
+        filter: Mapping[str, Any] | None = None,
+        *,
+        projection: Mapping[str, Any] | None = None,
+        sort: Sort | None = None,
+        skip: int = 0,
+        limit: int = 100,
+        session: AsyncClientSession | None = None,
+    ) -> list[Document]:
+        """Raw documents, optionally projected: for reads that need only a few fields."""
+        cursor = self.collection.find(filter or {}, projection, session=session)
+        if sort:
+            cursor = cursor.sort(list(sort))
+        cursor = cursor.skip(skip).limit(limit)
+        return await cursor.to_list()
+
+    async def create(
+        self, document: Mapping[str, Any], *, session: AsyncClientSession | None = None
+    ) -> ObjectId:
+        """Insert one document; its new id."""
+        result = await self.collection.insert_one(dict(document), session=session)
+        inserted: ObjectId = result.inserted_id
+        return inserted
+
+    async def insert_many_new(
+        self, documents: Sequence[Mapping[str, Any]], *, session: AsyncClientSession | None = None
+    ) -> tuple[int, int]:
+        """Insert a batch with one unordered bulk write; duplicates are skipped, not fatal.
+
+        Returns (inserted, duplicates). Any other write error propagates.
+        """
+        if not documents:
+            return 0, 0
+        try:
+            result = await self.collection.insert_many(
+                [dict(document) for document in documents], ordered=False, session=session
+            )
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(error.get("code") != DUPLICATE_KEY for error in errors):
+                raise
+            return exc.details.get("nInserted", 0), len(errors)
+        return len(result.inserted_ids), 0
+
+    async def update(
+        self,
+        filter: Mapping[str, Any],
+        update: Mapping[str, Any],
+        *,
+        session: AsyncClientSession | None = None,
+    ) -> int:
+        """Apply `update` to the first match; how many documents matched (0 or 1)."""
+        result = await self.collection.update_one(filter, update, session=session)
+        return result.matched_count
+
+    async def update_by_id(
+        self,
+        id: ObjectId | str,
+        update: Mapping[str, Any],
+        *,
+        session: AsyncClientSession | None = None,
+    ) -> int:
+        return await self.update({"_id": parse_object_id(id)}, update, session=session)
+
+    async def delete(
+        self, filter: Mapping[str, Any], *, session: AsyncClientSession | None = None
+    ) -> int:
+        """Delete the first match; how many were deleted (0 or 1)."""
+        result = await self.collection.delete_one(filter, session=session)
+        return result.deleted_count
+
+    async def delete_by_id(
+        self, id: ObjectId | str, *, session: AsyncClientSession | None = None
+    ) -> int:
+        return await self.delete({"_id": parse_object_id(id)}, session=session)
+
+    async def count(
+        self,
+        filter: Mapping[str, Any] | None = None,
+        *,
+        session: AsyncClientSession | None = None,
+    ) -> int:
+        return await self.collection.count_documents(filter or {}, session=session)
+
+    async def exists(
+        self, filter: Mapping[str, Any], *, session: AsyncClientSession | None = None
+    ) -> bool:
+        return await self.collection.count_documents(filter, limit=1, session=session) > 0

@@ -1,0 +1,48 @@
+"""The tokens collection: access-token digests with their expiry."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import ClassVar
+
+from bson import ObjectId
+from pymongo import ASCENDING, IndexModel
+
+from mongoshop._async.repositories.base import AsyncRepository
+from mongoshop.models.tokens import TokenInDB
+
+
+class AsyncTokenRepository(AsyncRepository[TokenInDB]):
+    collection_name = "tokens"
+    model = TokenInDB
+    indexes: ClassVar[Sequence[IndexModel]] = (
+        # The TTL monitor removes expired tokens eventually; validity is always
+        # checked in the query too, because the sweep may lag by a minute or more.
+        IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="expires_ttl"),
+        IndexModel([("user_id", ASCENDING)], name="user_id"),
+    )
+
+    async def issue(
+        self, digest: str, user_id: ObjectId, created_at: datetime, expires_at: datetime
+    ) -> TokenInDB:
+        document = {
+            "_id": digest,
+            "user_id": user_id,
+            "created_at": created_at,
+            "expires_at": expires_at,
+        }
+        await self.collection.insert_one(document)
+        return self.to_model(document)
+
+    async def find_valid(self, digest: str, now: datetime) -> TokenInDB | None:
+        """The token with this digest if it has not expired (by `_id`, so one index lookup)."""
+        return await self.find_one({"_id": digest, "expires_at": {"$gt": now}})
+
+    async def revoke(self, digest: str) -> bool:
+        return await self.delete({"_id": digest}) == 1
+
+    async def revoke_all_for(self, user_id: ObjectId) -> int:
+        """Sign a user out everywhere (suspension, password change)."""
+        result = await self.collection.delete_many({"user_id": user_id})
+        return result.deleted_count

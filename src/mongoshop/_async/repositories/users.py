@@ -1,0 +1,171 @@
+"""The users collection: e-mail uniqueness, filters, search tokens, statistics."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+
+from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
+
+from mongoshop._async.repositories.base import AsyncRepository
+from mongoshop.errors import DuplicateEmail, NotFound
+from mongoshop.models.common import Document, parse_object_id
+from mongoshop.models.users import (
+    Role,
+    UserFilter,
+    UserInDB,
+    UserStats,
+    UserStatus,
+    UserSummary,
+)
+from mongoshop.search import query_tokens
+
+NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
+
+
+class AsyncUserRepository(AsyncRepository[UserInDB]):
+    collection_name = "users"
+    model = UserInDB
+    indexes: ClassVar[Sequence[IndexModel]] = (
+        # E-mails are stored lower-cased, so a plain unique index is case-insensitive.
+        IndexModel([("email", ASCENDING)], unique=True, name="email_unique"),
+        IndexModel([("status", ASCENDING)], name="status"),
+        IndexModel([("status", ASCENDING), ("created_at", DESCENDING)], name="status_created"),
+        IndexModel([("roles", ASCENDING), ("created_at", DESCENDING)], name="roles_created"),
+        IndexModel([("search_tokens", ASCENDING)], name="search_tokens"),
+        IndexModel([("created_at", DESCENDING)], name="created_at"),
+    )
+
+    async def insert_user(
+        self, document: Mapping[str, Any], *, session: AsyncClientSession | None = None
+    ) -> UserInDB:
+        """Insert a new user; the unique index, not a prior read, decides duplicates."""
+        try:
+            new_id = await self.create(document, session=session)
+        except DuplicateKeyError as exc:
+            if "email" in (exc.details or {}).get("keyPattern", {}):
+                raise DuplicateEmail(f"e-mail {document['email']} is already registered") from None
+            raise
+        return self.to_model({**document, "_id": new_id})
+
+    async def find_by_email(
+        self, email: str, *, session: AsyncClientSession | None = None
+    ) -> UserInDB | None:
+        return await self.find_one({"email": email.lower()}, session=session)
+
+    async def set_fields(
+        self,
+        user_id: ObjectId | str,
+        fields: Mapping[str, Any],
+        *,
+        session: AsyncClientSession | None = None,
+    ) -> UserInDB:
+        """``$set`` the fields and return the user after the update; `NotFound` if absent."""
+        document = await self.collection.find_one_and_update(
+            {"_id": parse_object_id(user_id)},
+            {"$set": dict(fields)},
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+        if document is None:
+            raise NotFound(f"user {user_id} not found")
+        return self.to_model(document)
+
+    async def record_login(self, user_id: ObjectId, at: datetime) -> UserInDB | None:
+        """Count a login, only while the account is active (None if it no longer is)."""
+        document = await self.collection.find_one_and_update(
+            {"_id": user_id, "status": UserStatus.ACTIVE.value},
+            {"$inc": {"login_count": 1}, "$set": {"last_login": at, "updated_at": at}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return None if document is None else self.to_model(document)
+
+    @staticmethod
+    def filter_for(criteria: UserFilter) -> Document:
+        """The query for the admin list; every combination is served by an index."""
+        query: Document = {}
+        if criteria.status is not None:
+            query["status"] = criteria.status.value
+        if criteria.role is not None:
+            query["roles"] = criteria.role.value
+        if criteria.q:
+            tokens = query_tokens(criteria.q)
+            # A query with no usable word matches nothing rather than everything.
+            query["search_tokens"] = {"$all": tokens} if tokens else {"$in": []}
+        return query
+
+    async def list_page(
+        self, criteria: UserFilter, *, skip: int, limit: int
+    ) -> tuple[list[UserInDB], int]:
+        """One page of users, newest first, and the total number of matches."""
+        query = self.filter_for(criteria)
+        items = await self.find_many(query, sort=NEWEST_FIRST, skip=skip, limit=limit)
+        total = await self.count(query)
+        return items, total
+
+    async def search(self, text: str, *, limit: int = 20) -> list[UserInDB]:
+        """Users whose name or e-mail has a word starting with every word of `text`."""
+        return await self.find_many(
+            self.filter_for(UserFilter(q=text)), sort=NEWEST_FIRST, limit=limit
+        )
+
+    async def find_by_role(self, role: Role, *, skip: int = 0, limit: int = 100) -> list[UserInDB]:
+        return await self.find_many(
+            {"roles": role.value}, sort=NEWEST_FIRST, skip=skip, limit=limit
+        )
+
+    async def bulk_update_status(
+        self, user_ids: Sequence[ObjectId], status: UserStatus, at: datetime
+    ) -> int:
+        """Set the status of many users at once; how many actually changed."""
+        result = await self.collection.update_many(
+            {"_id": {"$in": list(user_ids)}, "status": {"$ne": status.value}},
+            {"$set": {"status": status.value, "updated_at": at}},
+        )
+        return result.modified_count
+
+    async def statistics(self, month_start: datetime) -> UserStats:
+        """The dashboard figures in one round trip (one ``$facet``)."""
+        pipeline: list[Document] = [
+            {
+                "$facet": {
+                    "total": [{"$count": "count"}],
+                    "by_status": [{"$group": {"_id": "$status", "count": {"$sum": 1}}}],
+                    "signups_this_month": [
+                        {"$match": {"created_at": {"$gte": month_start}}},
+                        {"$count": "count"},
+                    ],
+                    "top_by_logins": [
+                        {"$sort": {"login_count": -1, "_id": 1}},
+                        {"$limit": 10},
+                        {"$project": {"name": 1, "email": 1, "login_count": 1}},
+                    ],
+                }
+            }
+        ]
+        cursor = await self.collection.aggregate(pipeline)
+        facets = (await cursor.to_list())[0]
+        by_status = {status: 0 for status in UserStatus}
+        for row in facets["by_status"]:
+            if row["_id"] in UserStatus._value2member_map_:
+                by_status[UserStatus(row["_id"])] = row["count"]
+        return UserStats(
+            total=facets["total"][0]["count"] if facets["total"] else 0,
+            by_status=by_status,
+            signups_this_month=(
+                facets["signups_this_month"][0]["count"] if facets["signups_this_month"] else 0
+            ),
+            top_by_logins=[
+                UserSummary(
+                    id=str(row["_id"]),
+                    name=row["name"],
+                    email=row["email"],
+                    login_count=row.get("login_count", 0),
+                )
+                for row in facets["top_by_logins"]
+            ],
+        )

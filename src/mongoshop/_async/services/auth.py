@@ -1,0 +1,79 @@
+"""Sign-in, bearer tokens and sign-out."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from mongoshop._async.blocking import run_blocking
+from mongoshop._async.repositories.tokens import AsyncTokenRepository
+from mongoshop._async.repositories.users import AsyncUserRepository
+from mongoshop.clock import utcnow
+from mongoshop.errors import AccountDisabled, AuthenticationFailed
+from mongoshop.models.tokens import IssuedToken
+from mongoshop.models.users import UserInDB
+from mongoshop.security import PasswordHasher, new_token, token_digest
+
+logger = logging.getLogger(__name__)
+
+INVALID_CREDENTIALS = "invalid e-mail or password"
+
+
+class AsyncAuthService:
+    def __init__(
+        self,
+        users: AsyncUserRepository,
+        tokens: AsyncTokenRepository,
+        hasher: PasswordHasher,
+        *,
+        token_secret: str,
+        token_ttl: timedelta,
+    ) -> None:
+        self.users = users
+        self.tokens = tokens
+        self.hasher = hasher
+        self._secret = token_secret
+        self._ttl = token_ttl
+
+    async def authenticate(self, email: str, password: str) -> UserInDB:
+        """The user with these credentials, counted as a login.
+
+        An unknown e-mail and a wrong password take the same time and give the
+        same `AuthenticationFailed`. A disabled account with the right password
+        is `AccountDisabled`: the owner learns why, nobody else does.
+        """
+        user = await self.users.find_by_email(email)
+        password_hash = None if user is None else user.password_hash
+        valid = await run_blocking(self.hasher.verify, password, password_hash)
+        if user is None or not valid:
+            raise AuthenticationFailed(INVALID_CREDENTIALS)
+        if not user.is_active:
+            raise AccountDisabled(f"this account is {user.status.value}")
+        logged_in = await self.users.record_login(user.id, utcnow())
+        if logged_in is None:  # disabled between the read and the update
+            raise AccountDisabled("this account is no longer active")
+        return logged_in
+
+    async def login(self, email: str, password: str) -> IssuedToken:
+        user = await self.authenticate(email, password)
+        token = new_token()
+        now = utcnow()
+        stored = await self.tokens.issue(
+            token_digest(token, self._secret), user.id, now, now + self._ttl
+        )
+        logger.info("user signed in", extra={"user_id": str(user.id)})
+        return IssuedToken(access_token=token, expires_at=stored.expires_at)
+
+    async def user_for_token(self, token: str) -> UserInDB:
+        """The active user a bearer token belongs to; anything else is `AuthenticationFailed`."""
+        stored = await self.tokens.find_valid(token_digest(token, self._secret), utcnow())
+        if stored is None:
+            raise AuthenticationFailed("invalid or expired token")
+        user = await self.users.find_by_id(stored.user_id)
+        if user is None or not user.is_active:
+            raise AuthenticationFailed("invalid or expired token")
+        return user
+
+    async def logout(self, token: str) -> None:
+        """Revoke the token; revoking an unknown or expired token is not an error."""
+        await self.tokens.revoke(token_digest(token, self._secret))

@@ -1,0 +1,213 @@
+"""User accounts: registration, profiles, administration, statistics."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from mongoshop._async.blocking import run_blocking
+from mongoshop._async.repositories.tokens import AsyncTokenRepository
+from mongoshop._async.repositories.users import AsyncUserRepository
+from mongoshop.clock import start_of_month, utcnow
+from mongoshop.errors import Conflict, NotFound, PermissionDenied
+from mongoshop.iterables import batched
+from mongoshop.models.common import Document, Page, PageRequest, parse_object_id
+from mongoshop.models.users import (
+    Role,
+    UserCreate,
+    UserFilter,
+    UserInDB,
+    UserPreferences,
+    UserStats,
+    UserStatus,
+    UserUpdate,
+)
+from mongoshop.search import index_tokens
+from mongoshop.security import PasswordHasher
+
+logger = logging.getLogger(__name__)
+
+
+def new_user_document(
+    *,
+    name: str,
+    email: str,
+    password_hash: str,
+    age: int | None = None,
+    preferences: UserPreferences | None = None,
+    roles: Sequence[Role] = (Role.USER,),
+    status: UserStatus = UserStatus.ACTIVE,
+) -> Document:
+    """The stored shape of a new user (shared with the seed command's batch insert)."""
+    now = utcnow()
+    return {
+        "name": name,
+        "email": email.lower(),
+        "age": age,
+        "status": status.value,
+        "roles": [role.value for role in roles],
+        "preferences": (preferences or UserPreferences()).model_dump(),
+        "password_hash": password_hash,
+        "created_at": now,
+        "updated_at": now,
+        "last_login": None,
+        "login_count": 0,
+        "search_tokens": index_tokens(name, email),
+    }
+
+
+class AsyncUserService:
+    def __init__(
+        self,
+        users: AsyncUserRepository,
+        tokens: AsyncTokenRepository,
+        hasher: PasswordHasher,
+    ) -> None:
+        self.users = users
+        self.tokens = tokens
+        self.hasher = hasher
+
+    async def register(self, data: UserCreate) -> UserInDB:
+        """Create an active user with the `user` role; a taken e-mail is `DuplicateEmail`."""
+        password_hash = await run_blocking(self.hasher.hash, data.password)
+        user = await self.users.insert_user(
+            new_user_document(
+                name=data.name,
+                email=data.email,
+                password_hash=password_hash,
+                age=data.age,
+                preferences=data.preferences,
+            )
+        )
+        logger.info("user registered", extra={"user_id": str(user.id)})
+        return user
+
+    async def create_admin(
+        self, *, email: str, password: str, name: str = "Administrator"
+    ) -> UserInDB:
+        """Create an admin, or make the existing user with this e-mail an active admin.
+
+        Used by ``mongoshop users create-admin`` and the start-up bootstrap; the
+        password given always becomes the account's password.
+        """
+        password_hash = await run_blocking(self.hasher.hash, password)
+        existing = await self.users.find_by_email(email)
+        if existing is None:
+            try:
+                return await self.users.insert_user(
+                    new_user_document(
+                        name=name,
+                        email=email,
+                        password_hash=password_hash,
+                        roles=(Role.USER, Role.ADMIN),
+                    )
+                )
+            except Conflict:
+                existing = await self.users.find_by_email(email)
+                if existing is None:
+                    raise
+        roles = list(dict.fromkeys([*existing.roles, Role.ADMIN]))
+        return await self.users.set_fields(
+            existing.id,
+            {
+                "roles": [role.value for role in roles],
+                "status": UserStatus.ACTIVE.value,
+                "password_hash": password_hash,
+                "updated_at": utcnow(),
+            },
+        )
+
+    async def add_demo_users(
+        self,
+        users: Iterable[Mapping[str, Any]],
+        *,
+        password: str,
+        batch_size: int = 500,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> tuple[int, int]:
+        """Bulk-insert users (fields as from `mongoshop.demo`) sharing one password.
+
+        One argon2 hash serves the whole batch: hashing per user would make
+        seeding thousands of users take minutes. Users whose e-mail exists are
+        skipped, so seeding twice is safe. Returns (inserted, skipped).
+        """
+        password_hash = await run_blocking(self.hasher.hash, password)
+        inserted = skipped = 0
+        for batch in batched(users, batch_size):
+            documents = [
+                new_user_document(password_hash=password_hash, **fields) for fields in batch
+            ]
+            added, duplicates = await self.users.insert_many_new(documents)
+            inserted += added
+            skipped += duplicates
+            if on_batch is not None:
+                on_batch(len(batch))
+        return inserted, skipped
+
+    async def get(self, user_id: str) -> UserInDB:
+        return await self.users.get(user_id)
+
+    async def get_visible_to(self, actor: UserInDB, user_id: str) -> UserInDB:
+        """A user as seen by `actor`: themselves, or anyone for an admin.
+
+        Anyone else gets `NotFound`, exactly as for an id that does not exist,
+        so the answer does not reveal which ids exist.
+        """
+        target = parse_object_id(user_id)
+        if target != actor.id and not actor.is_admin:
+            raise NotFound(f"user {user_id} not found")
+        return await self.users.get(target)
+
+    async def update(self, actor: UserInDB, user_id: str, changes: UserUpdate) -> UserInDB:
+        """Apply a partial update; an update that changes nothing is still a success."""
+        target = parse_object_id(user_id)
+        if target != actor.id and not actor.is_admin:
+            raise NotFound(f"user {user_id} not found")
+        if changes.admin_fields and not actor.is_admin:
+            raise PermissionDenied(
+                "only an admin may change " + " and ".join(sorted(changes.admin_fields))
+            )
+        fields = changes.model_dump(exclude_unset=True, mode="json", exclude={"password"})
+        if changes.password is not None:
+            fields["password_hash"] = await run_blocking(self.hasher.hash, changes.password)
+        if not fields:
+            return await self.users.get(target)
+        if "roles" in fields:
+            fields["roles"] = list(dict.fromkeys(fields["roles"]))
+        if "name" in fields:
+            current = await self.users.get(target)
+            fields["search_tokens"] = index_tokens(fields["name"], current.email)
+        fields["updated_at"] = utcnow()
+        user = await self.users.set_fields(target, fields)
+        if changes.password is not None or user.status is not UserStatus.ACTIVE:
+            # A new password or a disabled account ends every open session.
+            await self.tokens.revoke_all_for(user.id)
+        return user
+
+    async def suspend(self, user_id: str) -> UserInDB:
+        user = await self.users.set_fields(
+            user_id, {"status": UserStatus.SUSPENDED.value, "updated_at": utcnow()}
+        )
+        await self.tokens.revoke_all_for(user.id)
+        return user
+
+    async def bulk_update_status(self, user_ids: Sequence[str], status: UserStatus) -> int:
+        """Change many users' status; every id must be well-formed (else nothing changes)."""
+        ids = [parse_object_id(user_id) for user_id in user_ids]
+        return await self.users.bulk_update_status(ids, status, utcnow())
+
+    async def search(self, text: str, *, limit: int = 20) -> list[UserInDB]:
+        return await self.users.search(text, limit=limit)
+
+    async def list_page(self, criteria: UserFilter, paging: PageRequest) -> Page[UserInDB]:
+        items, total = await self.users.list_page(
+            criteria, skip=paging.skip, limit=paging.page_size
+        )
+        return Page[UserInDB].build(items, total, paging.page, paging.page_size)
+
+    async def find_by_role(self, role: Role, *, limit: int = 100) -> list[UserInDB]:
+        return await self.users.find_by_role(role, limit=limit)
+
+    async def statistics(self) -> UserStats:
+        return await self.users.statistics(start_of_month(utcnow()))

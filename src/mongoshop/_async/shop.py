@@ -1,0 +1,68 @@
+"""`AsyncShop`: every repository and service over one database, wired once.
+
+This is the composition root (cosmicpython's ``bootstrap``) for the API, the
+worker, the CLI and the tests alike.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from mongoshop._async.repositories.base import AsyncRepository
+from mongoshop._async.repositories.tokens import AsyncTokenRepository
+from mongoshop._async.repositories.users import AsyncUserRepository
+from mongoshop._async.services.auth import AsyncAuthService
+from mongoshop._async.services.users import AsyncUserService
+from mongoshop.models.common import Document
+from mongoshop.security import PasswordHasher
+from mongoshop.settings import Settings
+
+
+class AsyncShop:
+    def __init__(
+        self,
+        database: AsyncDatabase[Document],
+        settings: Settings,
+        *,
+        hasher: PasswordHasher | None = None,
+    ) -> None:
+        self.database = database
+        self.settings = settings
+        hasher = hasher or PasswordHasher()
+        self.user_repository = AsyncUserRepository(database)
+        self.token_repository = AsyncTokenRepository(database)
+        self.users = AsyncUserService(self.user_repository, self.token_repository, hasher)
+        self.auth = AsyncAuthService(
+            self.user_repository,
+            self.token_repository,
+            hasher,
+            token_secret=settings.token_secret.get_secret_value(),
+            token_ttl=timedelta(seconds=settings.token_ttl_seconds),
+        )
+
+    @property
+    def repositories(self) -> list[AsyncRepository[Any]]:
+        return [self.user_repository, self.token_repository]
+
+    async def ensure_indexes(self) -> dict[str, list[str]]:
+        """Create every collection's indexes (idempotent); names per collection."""
+        return {
+            repository.collection_name: await repository.ensure_indexes()
+            for repository in self.repositories
+        }
+
+    async def ping(self) -> bool:
+        """True when the database answers; driver errors propagate to the caller."""
+        await self.database.command("ping")
+        return True
+
+    async def bootstrap_admin(self) -> None:
+        """Create the admin named by MONGOSHOP_ADMIN_EMAIL / _PASSWORD, if set."""
+        if self.settings.admin_email and self.settings.admin_password:
+            await self.users.create_admin(
+                email=self.settings.admin_email,
+                password=self.settings.admin_password.get_secret_value(),
+            )

@@ -1,0 +1,49 @@
+"""Dependencies: the shop, the signed-in user, the admin."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from mongoshop._async.shop import AsyncShop
+from mongoshop.errors import AuthenticationFailed, PermissionDenied
+from mongoshop.models.users import UserInDB
+
+_bearer = HTTPBearer(auto_error=False, description="The access_token from POST /auth/login")
+
+
+def get_shop(request: Request) -> AsyncShop:
+    shop: AsyncShop = request.app.state.shop
+    return shop
+
+
+ShopDep = Annotated[AsyncShop, Depends(get_shop)]
+
+
+def bearer_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    if credentials is None or not credentials.credentials:
+        raise AuthenticationFailed("not signed in: send Authorization: Bearer <access_token>")
+    return credentials.credentials
+
+
+BearerToken = Annotated[str, Depends(bearer_token)]
+
+
+async def current_user(shop: ShopDep, token: BearerToken) -> UserInDB:
+    return await shop.auth.user_for_token(token)
+
+
+CurrentUser = Annotated[UserInDB, Depends(current_user)]
+
+
+async def admin_user(user: CurrentUser) -> UserInDB:
+    if not user.is_admin:
+        raise PermissionDenied("this needs the admin role")
+    return user
+
+
+AdminUser = Annotated[UserInDB, Depends(admin_user)]

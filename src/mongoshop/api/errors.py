@@ -1,0 +1,123 @@
+"""Domain errors to HTTP, in one place. Bodies are ``{"error": code, "detail": message}``.
+
+Nothing here returns a stack trace: an unexpected exception is logged with its
+traceback and answered with a plain 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pymongo.errors import PyMongoError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from mongoshop.errors import (
+    AccountDisabled,
+    AuthenticationFailed,
+    Conflict,
+    DatabaseUnavailable,
+    MongoshopError,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+    is_unavailable,
+    unavailable_from,
+)
+
+logger = logging.getLogger(__name__)
+
+STATUS_BY_ERROR: dict[type[MongoshopError], int] = {
+    NotFound: 404,
+    Conflict: 409,
+    ValidationFailed: 422,
+    AuthenticationFailed: 401,
+    AccountDisabled: 403,
+    PermissionDenied: 403,
+    DatabaseUnavailable: 503,
+}
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+    503: "service_unavailable",
+}
+
+
+def error_response(
+    status: int, code: str, detail: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": code, "detail": detail}, status_code=status, headers=dict(headers or {})
+    )
+
+
+def status_for(error: MongoshopError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]
+    return 500
+
+
+def describe_validation(errors: Sequence[Mapping[str, Any]]) -> str:
+    """One readable sentence per problem, e.g. "body.age: Input should be >= 18"."""
+    parts = []
+    for error in errors[:10]:
+        location = ".".join(str(part) for part in error.get("loc", ()))
+        message = str(error.get("msg", "invalid"))
+        if error.get("type") == "extra_forbidden":
+            message = "unknown field"
+        parts.append(f"{location}: {message}" if location else message)
+    if len(errors) > 10:
+        parts.append(f"and {len(errors) - 10} more")
+    return "; ".join(parts) or "invalid request"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(MongoshopError)
+    async def _domain(request: Request, exc: MongoshopError) -> JSONResponse:
+        status = status_for(exc)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if status == 503:
+            headers = {"Retry-After": "5"}
+        if status >= 500:
+            logger.error("%s on %s %s: %s", exc.code, request.method, request.url.path, exc.detail)
+        return error_response(status, exc.code, exc.detail, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(422, "validation_error", describe_validation(list(exc.errors())))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "error")
+        return error_response(exc.status_code, code, str(exc.detail), exc.headers)
+
+    @app.exception_handler(PyMongoError)
+    async def _driver(request: Request, exc: PyMongoError) -> JSONResponse:
+        if is_unavailable(exc):
+            logger.warning(
+                "database unavailable on %s %s: %s", request.method, request.url.path, exc
+            )
+            error = unavailable_from(exc)
+            return error_response(503, error.code, error.detail, {"Retry-After": "5"})
+        logger.exception("database error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal_error", "internal error")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal_error", "internal error")

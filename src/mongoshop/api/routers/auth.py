@@ -1,0 +1,35 @@
+"""Registration, sign-in and sign-out."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from mongoshop.api.deps import BearerToken, CurrentUser, ShopDep
+from mongoshop.api.responses import responses
+from mongoshop.models.tokens import IssuedToken
+from mongoshop.models.users import Credentials, UserCreate, UserPublic
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    responses=responses(409, 422),
+)
+async def register(body: UserCreate, shop: ShopDep) -> UserPublic:
+    """Create an account with the `user` role; a taken e-mail is 409."""
+    return UserPublic.of(await shop.users.register(body))
+
+
+@router.post("/login", responses=responses(401, 403, 422))
+async def login(body: Credentials, shop: ShopDep) -> IssuedToken:
+    """Exchange e-mail and password for a bearer token."""
+    return await shop.auth.login(body.email, body.password)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=responses(401))
+async def logout(user: CurrentUser, token: BearerToken, shop: ShopDep) -> Response:
+    """Revoke the token used for this request."""
+    await shop.auth.logout(token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,1 @@
+"""The `mongoshop` command line (Typer + Rich), on the sync face."""

@@ -1,0 +1,33 @@
+"""What every command shares: settings, a database on the sync face, and output."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from rich.console import Console
+
+from mongoshop._sync.shop import Shop
+from mongoshop.db import create_sync_client, require_replica_set, resolve_uri
+from mongoshop.settings import Settings, load_settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def settings_from_env() -> Settings:
+    return load_settings()
+
+
+@contextlib.contextmanager
+def open_shop(settings: Settings) -> Iterator[Shop]:
+    """A `Shop` on the configured database (or the embedded one), indexes ensured."""
+    with resolve_uri(settings) as uri:
+        client = create_sync_client(uri, settings)
+        try:
+            require_replica_set(client.admin.command("hello"))
+            shop = Shop(client[settings.mongodb_database], settings)
+            shop.ensure_indexes()
+            yield shop
+        finally:
+            client.close()

@@ -1,0 +1,48 @@
+"""Entry point: the Typer app and the one place errors become a one-line message."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+from pymongo.errors import PyMongoError
+
+from mongoshop.cli import db, seed, serve, users
+from mongoshop.cli.common import err_console
+from mongoshop.errors import MongoshopError, is_unavailable
+
+app = typer.Typer(
+    name="mongoshop",
+    help="mongoshop: a shop backend on MongoDB.\n\n"
+    "With MONGODB_URI unset, every command uses the embedded database in "
+    "MONGOSHOP_DATA_DIR (default ./data), starting it if needed.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+app.command(name="serve")(serve.serve)
+app.command(name="seed")(seed.seed)
+app.add_typer(db.app, name="db")
+app.add_typer(users.app, name="users")
+
+
+def main() -> None:
+    """Run the CLI; known failures print one line on stderr and exit 1, never a traceback."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    for noisy in ("pymongo", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        app(standalone_mode=True)
+    except MongoshopError as exc:
+        err_console.print(f"[red]error:[/red] {exc.detail}", highlight=False)
+        sys.exit(1)
+    except PyMongoError as exc:
+        reason = "the database is unavailable" if is_unavailable(exc) else "database error"
+        err_console.print(f"[red]error:[/red] {reason}: {exc}", highlight=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,88 @@
+"""`mongoshop serve`: the API, on the embedded database unless MONGODB_URI is set."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from mongoshop._sync.shop import Shop
+from mongoshop.api.app import create_app
+from mongoshop.cli.common import console, open_shop, settings_from_env
+from mongoshop.cli.seed import seed_users
+from mongoshop.db.embedded import EmbeddedServer
+from mongoshop.settings import Settings
+
+DEMO_ADMIN_FILE = "demo-admin.json"
+DEMO_ADMIN_EMAIL = "admin@mongoshop.example"
+DEMO_USERS = 200
+
+
+def demo_admin(shop: Shop, data_dir: Path) -> tuple[str, str]:
+    """The demo admin's credentials, created once and kept (mode 600) in the data directory."""
+    path = data_dir / DEMO_ADMIN_FILE
+    try:
+        saved = json.loads(path.read_text())
+        email, password = str(saved["email"]), str(saved["password"])
+    except (FileNotFoundError, ValueError, KeyError):
+        email, password = DEMO_ADMIN_EMAIL, secrets.token_urlsafe(12)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump({"email": email, "password": password}, handle)
+    if shop.users.users.find_by_email(email) is None:
+        shop.users.create_admin(email=email, password=password, name="Demo Admin")
+    return email, password
+
+
+def prepare(settings: Settings, demo: bool) -> list[str]:
+    """Indexes, admin and demo data before the server starts; lines to print."""
+    lines = []
+    with open_shop(settings) as shop:
+        shop.bootstrap_admin()
+        if settings.admin_email:
+            lines.append(f"admin: {settings.admin_email} (password from MONGOSHOP_ADMIN_PASSWORD)")
+        if demo:
+            email, password = demo_admin(shop, settings.data_dir)
+            lines.append(f"demo admin: {email} / {password}")
+            if shop.user_repository.count() < DEMO_USERS:
+                seed_users(shop, DEMO_USERS, seed=1)
+            lines.append("demo users: any seeded e-mail (see GET /users) / demo-password")
+        elif not settings.admin_email:
+            lines.append("no admin configured: mongoshop users create-admin --email … --password …")
+    return lines
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8000,
+    demo: Annotated[
+        bool | None,
+        typer.Option(
+            "--demo/--no-demo",
+            help="Create a demo admin and demo data (default: on with the embedded database)",
+        ),
+    ] = None,
+) -> None:
+    """Start the HTTP API (and the embedded database when MONGODB_URI is unset).
+
+    Examples:
+      mongoshop serve
+      mongoshop serve --host 0.0.0.0 --port 8080 --no-demo
+    """
+    settings = settings_from_env()
+    demo = settings.embedded if demo is None else demo
+    with contextlib.ExitStack() as stack:
+        if settings.embedded:
+            server = stack.enter_context(EmbeddedServer(settings.data_dir))
+            console.print(f"embedded database: {server.uri} (data in {server.data_dir})")
+            settings = settings.model_copy(update={"mongodb_uri": server.uri})
+        for line in prepare(settings, demo):
+            console.print(line)
+        console.print(f"mongoshop API: [bold]http://{host}:{port}[/bold]  (docs: /docs)")
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")

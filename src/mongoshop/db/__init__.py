@@ -1,0 +1,18 @@
+"""Connections to MongoDB: client factories, the embedded server, the topology check."""
+
+from mongoshop.db.clients import (
+    client_options,
+    create_async_client,
+    create_sync_client,
+    require_replica_set,
+)
+from mongoshop.db.embedded import EmbeddedServer, resolve_uri
+
+__all__ = [
+    "EmbeddedServer",
+    "client_options",
+    "create_async_client",
+    "create_sync_client",
+    "require_replica_set",
+    "resolve_uri",
+]

@@ -1,0 +1,58 @@
+"""Client factories for both faces, built from one set of options.
+
+There is no module-level client: the API's lifespan, the CLI's command and the
+worker's ``main`` each create one after any fork, pass it down and close it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import AsyncMongoClient, MongoClient
+from pymongo.driver_info import DriverInfo
+from pymongo.server_api import ServerApi
+
+from mongoshop import __version__
+from mongoshop.errors import ConfigurationError
+from mongoshop.settings import Settings
+
+Document = dict[str, Any]
+
+
+def client_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments shared by `MongoClient` and `AsyncMongoClient`."""
+    options: dict[str, Any] = {
+        "tz_aware": True,
+        "maxPoolSize": settings.max_pool_size,
+        "minPoolSize": settings.min_pool_size,
+        "serverSelectionTimeoutMS": settings.server_selection_timeout_ms,
+        "connectTimeoutMS": settings.connect_timeout_ms,
+        "socketTimeoutMS": settings.socket_timeout_ms,
+        "retryReads": settings.retry_reads,
+        "retryWrites": settings.retry_writes,
+        "appname": "mongoshop",
+        "driver": DriverInfo(name="mongoshop", version=__version__),
+    }
+    if settings.server_api_version is not None:
+        options["server_api"] = ServerApi(settings.server_api_version, strict=False)
+    return options
+
+
+def create_async_client(uri: str, settings: Settings) -> AsyncMongoClient[Document]:
+    """The async face's client (API and worker). Connects lazily."""
+    return AsyncMongoClient(uri, **client_options(settings))
+
+
+def create_sync_client(uri: str, settings: Settings) -> MongoClient[Document]:
+    """The sync face's client (CLI and batch jobs). Connects lazily."""
+    return MongoClient(uri, **client_options(settings))
+
+
+def require_replica_set(hello: Document) -> None:
+    """Refuse a standalone server: transactions and change streams need a replica set."""
+    if hello.get("setName") or hello.get("msg") == "isdbgrid":
+        return
+    raise ConfigurationError(
+        "MONGODB_URI points at a standalone server; mongoshop needs a replica set "
+        "(or Atlas, or a sharded cluster) for transactions and change streams"
+    )

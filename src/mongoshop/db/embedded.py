@@ -1,0 +1,275 @@
+"""The embedded database: SecantusDB run as a separate process when no URI is set.
+
+A separate process keeps the server off our GIL and its GPL licence at arm's
+length: we only ever speak the MongoDB wire protocol to it, like to any mongod.
+
+Several mongoshop commands may share one data directory (``mongoshop seed``
+while ``mongoshop serve`` runs). The first one starts the server and writes
+``embedded.json`` (pid, port) into the data directory; the others find it
+there, check it answers ``ping``, and connect instead of fighting over the
+storage lock. Only the process that started the server stops it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
+
+from mongoshop.errors import ConfigurationError, DatabaseUnavailable
+from mongoshop.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+STATE_FILE = "embedded.json"
+LOCK_FILE = "embedded.lock"
+LOG_FILE = "secantusd.log"
+STORAGE_DIR = "secantus"
+
+
+def uri_for(port: int, host: str = "127.0.0.1") -> str:
+    """A direct connection: we never rely on the embedded replica-set name."""
+    return f"mongodb://{host}:{port}/?directConnection=true"
+
+
+def answers_ping(uri: str, timeout_ms: int = 1000) -> bool:
+    """True when a server at `uri` answers ``ping`` within the timeout."""
+    client: MongoClient[dict[str, object]] = MongoClient(
+        uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms
+    )
+    try:
+        client.admin.command("ping")
+        return True
+    except PyMongoError:
+        return False
+    finally:
+        client.close()
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def daemon_command() -> list[str]:
+    """The launcher installed with the SecantusDB package, next to our interpreter."""
+    beside = Path(sys.executable).with_name("secantusd-py")
+    if beside.exists():
+        return [str(beside)]
+    found = shutil.which("secantusd-py")
+    if found is None:
+        raise ConfigurationError(
+            "secantusd-py not found: install the SecantusDB package or set MONGODB_URI"
+        )
+    return [found]
+
+
+class EmbeddedServer:
+    """Start (or find) the embedded server for one data directory.
+
+    Use as a context manager: on exit, the server is stopped if this object
+    started it, and left running if it was found running.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        extra_args: Sequence[str] = (),
+        startup_timeout: float = 60.0,
+    ) -> None:
+        self.data_dir = data_dir.resolve()
+        self.host = host
+        self.requested_port = port
+        self.extra_args = list(extra_args)
+        self.startup_timeout = startup_timeout
+        self.process: subprocess.Popen[bytes] | None = None
+        self.port: int | None = None
+
+    @property
+    def owner(self) -> bool:
+        """True when this object started the server (and so must stop it)."""
+        return self.process is not None
+
+    @property
+    def uri(self) -> str:
+        if self.port is None:
+            raise RuntimeError("embedded server not started")
+        return uri_for(self.port, self.host)
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / LOG_FILE
+
+    def start(self) -> str:
+        """Attach to the running server for this data directory, or start one."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with self._locked():
+            running = self._running_port()
+            if running is not None:
+                self.port = running
+                logger.info("using the embedded database already running on port %d", running)
+                return self.uri
+            self._spawn()
+        return self.uri
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """Stop the server if we started it: SIGTERM, then SIGKILL after `timeout`."""
+        process, self.process = self.process, None
+        if process is None:
+            return
+        with self._locked():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    logger.warning("embedded database did not stop in %.0fs; killing it", timeout)
+                    process.kill()
+                    process.wait()
+            with contextlib.suppress(FileNotFoundError):
+                (self.data_dir / STATE_FILE).unlink()
+        logger.info("embedded database stopped")
+
+    def wait(self) -> int:
+        """Block until the server we started exits; its exit code."""
+        if self.process is None:
+            raise RuntimeError("this process did not start the embedded server")
+        return self.process.wait()
+
+    def __enter__(self) -> EmbeddedServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Serialise start/stop decisions between processes sharing the data directory."""
+        with open(self.data_dir / LOCK_FILE, "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _running_port(self) -> int | None:
+        state_path = self.data_dir / STATE_FILE
+        try:
+            state = json.loads(state_path.read_text())
+            pid, port = int(state["pid"]), int(state["port"])
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return None
+        if _pid_alive(pid) and answers_ping(uri_for(port, self.host)):
+            return port
+        logger.info("removing stale %s (pid %d is gone or not answering)", STATE_FILE, pid)
+        with contextlib.suppress(FileNotFoundError):
+            state_path.unlink()
+        return None
+
+    def _spawn(self) -> None:
+        port = self.requested_port or _free_port(self.host)
+        storage = self.data_dir / STORAGE_DIR
+        command = [
+            *daemon_command(),
+            "--storage-path",
+            str(storage),
+            "--host",
+            self.host,
+            "--port",
+            str(port),
+            "--sync-on-commit",
+            "--log-level",
+            "WARNING",
+            *self.extra_args,
+        ]
+        logger.info("starting the embedded database: %s", " ".join(command))
+        with open(self.log_path, "ab") as log:
+            # cwd is the data directory so that no stray ./secantusd.toml is picked up;
+            # a new session so that a Ctrl-C in our terminal reaches us, and we stop it in order.
+            self.process = subprocess.Popen(
+                command,
+                cwd=self.data_dir,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.port = port
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                self.process = None
+                raise DatabaseUnavailable(
+                    f"the embedded database exited on start-up; see {self.log_path}:\n"
+                    + self._log_tail()
+                )
+            if answers_ping(self.uri, timeout_ms=500):
+                break
+            time.sleep(0.1)
+        else:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+            raise DatabaseUnavailable(
+                f"the embedded database did not answer ping within {self.startup_timeout:.0f}s;"
+                f" see {self.log_path}"
+            )
+        state = {"pid": self.process.pid, "port": port, "host": self.host}
+        tmp = self.data_dir / (STATE_FILE + ".tmp")
+        tmp.write_text(json.dumps(state))
+        tmp.replace(self.data_dir / STATE_FILE)
+        logger.info("embedded database listening on %s:%d (pid %d)", self.host, port, state["pid"])
+
+    def _log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return ""
+
+
+@contextlib.contextmanager
+def resolve_uri(settings: Settings) -> Iterator[str]:
+    """The URI to connect to: the configured one, or the embedded server's.
+
+    The embedded server started here is stopped when the block exits.
+    """
+    if settings.mongodb_uri:
+        yield settings.mongodb_uri
+        return
+    with EmbeddedServer(settings.data_dir) as server:
+        yield server.uri

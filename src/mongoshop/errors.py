@@ -1,0 +1,90 @@
+"""Domain errors: what went wrong, in the words of the business, not the driver.
+
+Repositories and services raise these; the API maps each ``code`` to an HTTP
+status in one place (``mongoshop.api.errors``) and the CLI prints the message.
+Errors this module does not know are never swallowed: they propagate.
+"""
+
+from __future__ import annotations
+
+from pymongo.errors import (
+    ConnectionFailure,
+    ExecutionTimeout,
+    NetworkTimeout,
+    PyMongoError,
+    ServerSelectionTimeoutError,
+    WTimeoutError,
+)
+
+
+class MongoshopError(Exception):
+    """Base of every error the service raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class ConfigurationError(MongoshopError):
+    code = "configuration_error"
+
+
+class NotFound(MongoshopError):
+    code = "not_found"
+
+
+class InvalidId(NotFound):
+    """A malformed id can name no document: to a caller it is simply not found."""
+
+    code = "not_found"
+
+
+class Conflict(MongoshopError):
+    code = "conflict"
+
+
+class DuplicateEmail(Conflict):
+    code = "email_taken"
+
+
+class ValidationFailed(MongoshopError):
+    code = "validation_error"
+
+
+class AuthenticationFailed(MongoshopError):
+    code = "invalid_credentials"
+
+
+class AccountDisabled(MongoshopError):
+    code = "account_disabled"
+
+
+class PermissionDenied(MongoshopError):
+    code = "forbidden"
+
+
+class DatabaseUnavailable(MongoshopError):
+    code = "database_unavailable"
+
+
+_UNAVAILABLE = (
+    ConnectionFailure,  # includes AutoReconnect, NetworkTimeout, ServerSelectionTimeoutError
+    ExecutionTimeout,
+    NetworkTimeout,
+    ServerSelectionTimeoutError,
+    WTimeoutError,
+)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True for driver errors that mean "the database cannot answer now"."""
+    return isinstance(exc, _UNAVAILABLE)
+
+
+def unavailable_from(exc: PyMongoError) -> DatabaseUnavailable:
+    """The domain error for an outage; the driver's text is kept for logs only."""
+    return DatabaseUnavailable(
+        f"the database is unavailable; try again shortly ({type(exc).__name__})"
+    )

@@ -1,0 +1,187 @@
+"""User models: what a client sends, what is stored, and what is shown.
+
+Registration cannot choose a status or roles; only an admin can change them,
+through `UserUpdate` checked by the service.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, model_validator
+
+from mongoshop.models.common import InputModel, StoredModel
+
+
+class UserStatus(StrEnum):
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+    SUSPENDED = "suspended"
+
+
+class Role(StrEnum):
+    USER = "user"
+    ADMIN = "admin"
+
+
+def _check_timezone(value: str) -> str:
+    if value not in _TIMEZONES:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value[:64]!r}") from None
+    return value
+
+
+_TIMEZONES = available_timezones() | {"UTC"}
+
+Name = Annotated[str, Field(min_length=2, max_length=100)]
+Email = Annotated[EmailStr, Field(max_length=254), AfterValidator(str.lower)]
+"""E-mail addresses are stored lower-cased: comparison is case-insensitive everywhere."""
+Age = Annotated[int, Field(ge=18, le=120)]
+Password = Annotated[str, Field(min_length=8, max_length=256)]
+Language = Annotated[str, Field(pattern=r"^[a-z]{2}(-[A-Z]{2})?$", examples=["en", "fr"])]
+Timezone = Annotated[str, Field(max_length=64), AfterValidator(_check_timezone)]
+
+
+class UserPreferences(InputModel):
+    language: Language = "en"
+    timezone: Timezone = "UTC"
+    notifications: bool = True
+
+
+class UserCreate(InputModel):
+    """A self-registration."""
+
+    name: Name
+    email: Email
+    password: Password
+    age: Age | None = None
+    preferences: UserPreferences = Field(default_factory=UserPreferences)
+
+
+class UserUpdate(InputModel):
+    """A partial update; only the fields sent are changed.
+
+    `status` and `roles` are for admins only (the service enforces it). `age`
+    may be sent as null to clear it; the other fields may not be null.
+    """
+
+    name: Name | None = None
+    age: Age | None = None
+    preferences: UserPreferences | None = None
+    password: Password | None = None
+    status: UserStatus | None = None
+    roles: Annotated[list[Role], Field(min_length=1, max_length=len(Role))] | None = None
+
+    @model_validator(mode="after")
+    def _no_null_except_age(self) -> Self:
+        for field in self.model_fields_set - {"age"}:
+            if getattr(self, field) is None:
+                raise ValueError(f"{field} may not be null")
+        return self
+
+    @property
+    def admin_fields(self) -> set[str]:
+        """The fields sent that only an admin may change."""
+        return self.model_fields_set & {"status", "roles"}
+
+
+class UserInDB(StoredModel):
+    """A user as stored; carries the password hash, so never returned as is."""
+
+    name: str
+    email: str
+    age: int | None = None
+    status: UserStatus = UserStatus.ACTIVE
+    roles: list[Role] = Field(default_factory=lambda: [Role.USER])
+    preferences: UserPreferences = Field(default_factory=UserPreferences)
+    password_hash: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    last_login: datetime | None = None
+    login_count: int = 0
+    search_tokens: list[str] = Field(default_factory=list)
+
+    @property
+    def is_admin(self) -> bool:
+        return Role.ADMIN in self.roles
+
+    @property
+    def is_active(self) -> bool:
+        return self.status is UserStatus.ACTIVE
+
+
+class UserPublic(BaseModel):
+    """What the API shows of a user: no password hash, no search tokens, `id` as a string."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    email: str
+    age: int | None
+    status: UserStatus
+    roles: list[Role]
+    preferences: UserPreferences
+    created_at: datetime
+    updated_at: datetime
+    last_login: datetime | None
+    login_count: int
+
+    @classmethod
+    def of(cls, user: UserInDB) -> UserPublic:
+        return cls(
+            id=str(user.id),
+            name=user.name,
+            email=user.email,
+            age=user.age,
+            status=user.status,
+            roles=user.roles,
+            preferences=user.preferences,
+            created_at=user.created_at,
+            updated_at=user.updated_at,
+            last_login=user.last_login,
+            login_count=user.login_count,
+        )
+
+
+class UserSummary(BaseModel):
+    id: str
+    name: str
+    email: str
+    login_count: int
+
+
+class UserStats(BaseModel):
+    """The user dashboard, computed by one ``$facet``."""
+
+    total: int
+    by_status: dict[UserStatus, int]
+    signups_this_month: int
+    top_by_logins: list[UserSummary]
+
+
+class BulkStatusUpdate(InputModel):
+    ids: Annotated[list[str], Field(min_length=1, max_length=1000)]
+    status: UserStatus
+
+
+class BulkStatusResult(BaseModel):
+    modified: int
+
+
+class Credentials(InputModel):
+    email: Email
+    password: Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class UserFilter(BaseModel):
+    """Filters of the admin user list; all optional, combined with AND."""
+
+    q: str | None = None
+    status: UserStatus | None = None
+    role: Role | None = None

@@ -1,0 +1,140 @@
+"""Configuration read from the environment and a `.env` file.
+
+Every variable is prefixed ``MONGOSHOP_`` except the two the guide names
+(``MONGODB_URI`` and ``MONGODB_DATABASE``), which keep their usual names so an
+existing deployment's environment works unchanged.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from mongoshop.errors import ConfigurationError
+
+_PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "dev-secret"}
+
+
+class Settings(BaseSettings):
+    """Everything the service needs to start, validated before anything connects."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        case_sensitive=False,
+    )
+
+    environment: Annotated[
+        Literal["development", "test", "production"],
+        Field(validation_alias="MONGOSHOP_ENV"),
+    ] = "development"
+
+    mongodb_uri: Annotated[
+        str | None,
+        Field(
+            validation_alias="MONGODB_URI",
+            description="Unset: start the embedded SecantusDB server.",
+        ),
+    ] = None
+    mongodb_database: Annotated[
+        str,
+        Field(
+            validation_alias="MONGODB_DATABASE",
+            min_length=1,
+            max_length=63,
+            pattern=r"^[^/\\. \"$*<>:|?]+$",
+        ),
+    ] = "mongoshop"
+
+    max_pool_size: Annotated[int, Field(validation_alias="MONGOSHOP_MAX_POOL_SIZE", ge=1)] = 50
+    min_pool_size: Annotated[int, Field(validation_alias="MONGOSHOP_MIN_POOL_SIZE", ge=0)] = 0
+    server_selection_timeout_ms: Annotated[
+        int, Field(validation_alias="MONGOSHOP_SERVER_SELECTION_TIMEOUT_MS", ge=1)
+    ] = 5000
+    connect_timeout_ms: Annotated[
+        int, Field(validation_alias="MONGOSHOP_CONNECT_TIMEOUT_MS", ge=1)
+    ] = 5000
+    socket_timeout_ms: Annotated[
+        int, Field(validation_alias="MONGOSHOP_SOCKET_TIMEOUT_MS", ge=1)
+    ] = 20000
+    retry_reads: Annotated[bool, Field(validation_alias="MONGOSHOP_RETRY_READS")] = True
+    retry_writes: Annotated[bool, Field(validation_alias="MONGOSHOP_RETRY_WRITES")] = True
+    server_api_version: Annotated[
+        Literal["1"] | None, Field(validation_alias="MONGOSHOP_SERVER_API_VERSION")
+    ] = None
+
+    token_secret: Annotated[
+        SecretStr,
+        Field(
+            validation_alias="MONGOSHOP_TOKEN_SECRET",
+            min_length=16,
+            description="Key of the HMAC that stores access tokens as hashes.",
+        ),
+    ] = SecretStr("development-only-token-secret-change-me")
+    token_ttl_seconds: Annotated[
+        int, Field(validation_alias="MONGOSHOP_TOKEN_TTL_SECONDS", ge=60, le=30 * 86400)
+    ] = 3600
+
+    data_dir: Annotated[Path, Field(validation_alias="MONGOSHOP_DATA_DIR")] = Path("data")
+
+    admin_email: Annotated[str | None, Field(validation_alias="MONGOSHOP_ADMIN_EMAIL")] = None
+    admin_password: Annotated[
+        SecretStr | None, Field(validation_alias="MONGOSHOP_ADMIN_PASSWORD")
+    ] = None
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> Settings:
+        if self.min_pool_size > self.max_pool_size:
+            raise ValueError("MONGOSHOP_MIN_POOL_SIZE must not exceed MONGOSHOP_MAX_POOL_SIZE")
+        if (self.admin_email is None) != (self.admin_password is None):
+            raise ValueError(
+                "MONGOSHOP_ADMIN_EMAIL and MONGOSHOP_ADMIN_PASSWORD must be set together"
+            )
+        if self.environment == "production":
+            secret = self.token_secret.get_secret_value()
+            if secret.startswith("development-only") or secret.lower() in _PLACEHOLDER_SECRETS:
+                raise ValueError(
+                    "MONGOSHOP_TOKEN_SECRET must be set to a real secret in production"
+                )
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        """True when no URI is configured and the embedded server is used."""
+        return not self.mongodb_uri
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning a validation failure into one readable message.
+
+    The message names the environment variable, so an operator can fix it
+    without reading a pydantic traceback.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else ""
+            problems.append(f"{_variable_name(field)}: {error['msg']}")
+        raise ConfigurationError("invalid settings: " + "; ".join(problems)) from None
+
+
+def _variable_name(field: str) -> str:
+    """The environment variable behind a settings field (or the field itself)."""
+    info = Settings.model_fields.get(field)
+    if info is not None and isinstance(info.validation_alias, str):
+        return info.validation_alias
+    return field.upper() or "settings"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once; tests and the CLI may build their own."""
+    return load_settings()

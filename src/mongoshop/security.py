@@ -12,6 +12,8 @@ import hmac
 import secrets
 
 from pwdlib import PasswordHash
+from pwdlib.exceptions import PwdlibError
+from pwdlib.hashers.argon2 import Argon2Hasher
 
 TOKEN_BYTES = 32
 
@@ -19,8 +21,9 @@ TOKEN_BYTES = 32
 class PasswordHasher:
     """argon2 hashing, with a dummy hash to keep "unknown e-mail" as slow as "wrong password"."""
 
-    def __init__(self) -> None:
-        self._hasher = PasswordHash.recommended()
+    def __init__(self, hasher: Argon2Hasher | None = None) -> None:
+        """`hasher` sets the argon2 cost (tests use a cheap one); default: pwdlib's recommended."""
+        self._hasher = PasswordHash((hasher,)) if hasher else PasswordHash.recommended()
         self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
 
     def hash(self, password: str) -> str:
@@ -28,13 +31,13 @@ class PasswordHasher:
 
     def verify(self, password: str, password_hash: str | None) -> bool:
         """Constant-time check; with no hash, spend the same time and fail."""
-        if password_hash is None:
+        if password_hash is None or not self._hasher.hashers[0].identify(password_hash):
+            # No account, or a corrupt stored hash: same work, same answer.
             self._hasher.verify(password, self._dummy)
             return False
         try:
             return self._hasher.verify(password, password_hash)
-        except ValueError:
-            # A malformed stored hash must not reveal itself as a different answer.
+        except (ValueError, PwdlibError):
             return False
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import NoReturn
 
 import typer
 from pymongo.errors import PyMongoError
@@ -27,6 +28,11 @@ app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
 
 
+def _fail(message: str) -> NoReturn:
+    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    sys.exit(1)
+
+
 def main() -> None:
     """Run the CLI; known failures print one line on stderr and exit 1, never a traceback."""
     logging.basicConfig(
@@ -37,12 +43,9 @@ def main() -> None:
     try:
         app(standalone_mode=True)
     except MongoshopError as exc:
-        err_console.print(f"[red]error:[/red] {exc.detail}", highlight=False)
-        sys.exit(1)
+        _fail(exc.detail)
     except PyMongoError as exc:
         reason = "the database is unavailable" if is_unavailable(exc) else "database error"
-        err_console.print(f"[red]error:[/red] {reason}: {exc}", highlight=False)
-        sys.exit(1)
+        _fail(f"{reason}: {str(exc).split(',')[0][:160]}")
     except KeyboardInterrupt:
-        err_console.print("interrupted")
         sys.exit(130)

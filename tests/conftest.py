@@ -1,0 +1,116 @@
+"""Fixtures shared by every tier.
+
+One database server per test session: the embedded SecantusDB started with
+our own launcher on a temporary directory, or the replica set named by
+``MONGOSHOP_TEST_MONGODB_URI``. Every test that touches data gets a database
+of its own, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from pwdlib.hashers.argon2 import Argon2Hasher
+from pymongo import AsyncMongoClient, MongoClient
+
+from mongoshop._async.shop import AsyncShop
+from mongoshop._sync.shop import Shop
+from mongoshop.db import EmbeddedServer, create_async_client, create_sync_client
+from mongoshop.models.common import Document
+from mongoshop.security import PasswordHasher
+from mongoshop.settings import Settings
+
+TEST_URI_VARIABLE = "MONGOSHOP_TEST_MONGODB_URI"
+
+
+def new_database_name(prefix: str = "test") -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:16]}"
+
+
+@pytest.fixture(scope="session")
+def mongodb_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The server every test talks to, through PyMongo only."""
+    configured = os.environ.get(TEST_URI_VARIABLE)
+    if configured:
+        yield configured
+        return
+    server = EmbeddedServer(tmp_path_factory.mktemp("secantus"))
+    with server:
+        yield server.uri
+
+
+@pytest.fixture(scope="session")
+def base_settings(mongodb_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        environment="test",
+        mongodb_uri=mongodb_uri,
+        mongodb_database="unused",
+        token_secret="test-token-secret-0123456789",  # type: ignore[arg-type]
+        data_dir=tmp_path_factory.mktemp("data"),
+        server_selection_timeout_ms=5000,
+    )
+
+
+@pytest.fixture
+def database_name() -> str:
+    return new_database_name()
+
+
+@pytest.fixture
+def settings(base_settings: Settings, database_name: str) -> Settings:
+    return base_settings.model_copy(update={"mongodb_database": database_name})
+
+
+@pytest.fixture(scope="session")
+def hasher() -> PasswordHasher:
+    """Real argon2 at a low cost: the same code path, a fraction of the time."""
+    return PasswordHasher(Argon2Hasher(time_cost=1, memory_cost=8 * 1024, parallelism=1))
+
+
+@pytest.fixture(scope="session")
+def sync_client(base_settings: Settings, mongodb_uri: str) -> Iterator[MongoClient[Document]]:
+    client = create_sync_client(mongodb_uri, base_settings)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+async def async_client(
+    base_settings: Settings, mongodb_uri: str
+) -> AsyncIterator[AsyncMongoClient[Document]]:
+    client = create_async_client(mongodb_uri, base_settings)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def ashop(
+    async_client: AsyncMongoClient[Document],
+    settings: Settings,
+    hasher: PasswordHasher,
+) -> AsyncIterator[AsyncShop]:
+    """The async face over a fresh database, indexes created."""
+    shop = AsyncShop(async_client[settings.mongodb_database], settings, hasher=hasher)
+    await shop.ensure_indexes()
+    yield shop
+    await async_client.drop_database(settings.mongodb_database)
+
+
+@pytest.fixture
+def shop(
+    sync_client: MongoClient[Document], settings: Settings, hasher: PasswordHasher
+) -> Iterator[Shop]:
+    """The sync face over a fresh database, indexes created."""
+    shop = Shop(sync_client[settings.mongodb_database], settings, hasher=hasher)
+    shop.ensure_indexes()
+    yield shop
+    sync_client.drop_database(settings.mongodb_database)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 from collections.abc import Iterator
+from types import FrameType
 
 from rich.console import Console
 
@@ -13,6 +15,19 @@ from mongoshop.settings import Settings, load_settings
 
 console = Console()
 err_console = Console(stderr=True)
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def stop_on_sigterm() -> None:
+    """Treat SIGTERM like Ctrl-C, so `with` blocks run and the embedded server is stopped.
+
+    Uvicorn re-raises the signal that stopped it once it has shut down; with
+    the default handler that would kill us before our clean-up.
+    """
+    signal.signal(signal.SIGTERM, _raise_interrupt)
 
 
 def settings_from_env() -> Settings:

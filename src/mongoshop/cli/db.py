@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import signal
-from types import FrameType
-
 import typer
 
-from mongoshop.cli.common import console, open_shop, settings_from_env
+from mongoshop.cli.common import console, open_shop, settings_from_env, stop_on_sigterm
 from mongoshop.db.embedded import EmbeddedServer
 from mongoshop.errors import ConfigurationError
 
 app = typer.Typer(
     help="The database: run the embedded server, create indexes.", no_args_is_help=True
 )
-
-
-def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
 
 
 @app.command()
@@ -38,7 +31,7 @@ def start() -> None:
         return
     console.print(f"embedded database at [bold]{server.uri}[/bold] (data in {server.data_dir})")
     console.print("Ctrl-C to stop")
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    stop_on_sigterm()
     try:
         code = server.wait()
         raise typer.Exit(code)

@@ -14,7 +14,7 @@ import uvicorn
 
 from mongoshop._sync.shop import Shop
 from mongoshop.api.app import create_app
-from mongoshop.cli.common import console, open_shop, settings_from_env
+from mongoshop.cli.common import console, open_shop, settings_from_env, stop_on_sigterm
 from mongoshop.cli.seed import seed_users
 from mongoshop.db.embedded import EmbeddedServer
 from mongoshop.settings import Settings
@@ -77,6 +77,7 @@ def serve(
     """
     settings = settings_from_env()
     demo = settings.embedded if demo is None else demo
+    stop_on_sigterm()
     with contextlib.ExitStack() as stack:
         if settings.embedded:
             server = stack.enter_context(EmbeddedServer(settings.data_dir))

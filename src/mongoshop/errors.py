@@ -88,3 +88,15 @@ def unavailable_from(exc: PyMongoError) -> DatabaseUnavailable:
     return DatabaseUnavailable(
         f"the database is unavailable; try again shortly ({type(exc).__name__})"
     )
+
+
+class InsufficientFunds(Conflict):
+    code = "insufficient_funds"
+
+
+class OutOfStock(Conflict):
+    code = "out_of_stock"
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "idempotency_key_reused"

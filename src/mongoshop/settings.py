@@ -81,6 +81,15 @@ class Settings(BaseSettings):
         int, Field(validation_alias="MONGOSHOP_TOKEN_TTL_SECONDS", ge=60, le=30 * 86400)
     ] = 3600
 
+    currency: Annotated[
+        str,
+        Field(
+            validation_alias="MONGOSHOP_CURRENCY",
+            pattern=r"^[A-Z]{3}$",
+            description="ISO 4217 code of every price and balance",
+        ),
+    ] = "EUR"
+
     data_dir: Annotated[Path, Field(validation_alias="MONGOSHOP_DATA_DIR")] = Path("data")
 
     admin_email: Annotated[str | None, Field(validation_alias="MONGOSHOP_ADMIN_EMAIL")] = None

@@ -12,10 +12,19 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from mongoshop._async.repositories.base import AsyncRepository
+from mongoshop._async.repositories.orders import AsyncOrderRepository
+from mongoshop._async.repositories.products import AsyncProductRepository
 from mongoshop._async.repositories.tokens import AsyncTokenRepository
+from mongoshop._async.repositories.transfers import AsyncTransferRepository
 from mongoshop._async.repositories.users import AsyncUserRepository
+from mongoshop._async.repositories.wallet import AsyncAccountRepository, AsyncLedgerRepository
+from mongoshop._async.services.analytics import AsyncAnalyticsService
 from mongoshop._async.services.auth import AsyncAuthService
+from mongoshop._async.services.catalog import AsyncCatalogService
+from mongoshop._async.services.orders import AsyncOrderService
 from mongoshop._async.services.users import AsyncUserService
+from mongoshop._async.services.wallet import AsyncWalletService
+from mongoshop._async.transactions import AsyncTransactions
 from mongoshop.models.common import Document
 from mongoshop.security import PasswordHasher
 from mongoshop.settings import Settings
@@ -32,9 +41,25 @@ class AsyncShop:
         self.database = database
         self.settings = settings
         hasher = hasher or PasswordHasher()
+        currency = settings.currency
+        transactions = AsyncTransactions(database.client)
+
         self.user_repository = AsyncUserRepository(database)
         self.token_repository = AsyncTokenRepository(database)
-        self.users = AsyncUserService(self.user_repository, self.token_repository, hasher)
+        self.product_repository = AsyncProductRepository(database)
+        self.account_repository = AsyncAccountRepository(database)
+        self.ledger_repository = AsyncLedgerRepository(database)
+        self.transfer_repository = AsyncTransferRepository(database)
+        self.order_repository = AsyncOrderRepository(database)
+
+        self.users = AsyncUserService(
+            self.user_repository,
+            self.token_repository,
+            self.account_repository,
+            transactions,
+            hasher,
+            currency,
+        )
         self.auth = AsyncAuthService(
             self.user_repository,
             self.token_repository,
@@ -42,10 +67,38 @@ class AsyncShop:
             token_secret=settings.token_secret.get_secret_value(),
             token_ttl=timedelta(seconds=settings.token_ttl_seconds),
         )
+        self.catalog = AsyncCatalogService(self.product_repository, currency)
+        self.wallet = AsyncWalletService(
+            self.account_repository,
+            self.ledger_repository,
+            self.transfer_repository,
+            transactions,
+            currency,
+        )
+        self.orders = AsyncOrderService(
+            self.order_repository,
+            self.product_repository,
+            self.account_repository,
+            self.ledger_repository,
+            self.wallet,
+            transactions,
+            currency,
+        )
+        self.analytics = AsyncAnalyticsService(
+            self.product_repository, self.order_repository, currency
+        )
 
     @property
     def repositories(self) -> list[AsyncRepository[Any]]:
-        return [self.user_repository, self.token_repository]
+        return [
+            self.user_repository,
+            self.token_repository,
+            self.product_repository,
+            self.account_repository,
+            self.ledger_repository,
+            self.transfer_repository,
+            self.order_repository,
+        ]
 
     async def ensure_indexes(self) -> dict[str, list[str]]:
         """Create every collection's indexes (idempotent); names per collection."""

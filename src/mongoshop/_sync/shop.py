@@ -13,10 +13,19 @@ from typing import Any
 from pymongo.synchronous.database import Database
 
 from mongoshop._sync.repositories.base import Repository
+from mongoshop._sync.repositories.orders import OrderRepository
+from mongoshop._sync.repositories.products import ProductRepository
 from mongoshop._sync.repositories.tokens import TokenRepository
+from mongoshop._sync.repositories.transfers import TransferRepository
 from mongoshop._sync.repositories.users import UserRepository
+from mongoshop._sync.repositories.wallet import AccountRepository, LedgerRepository
+from mongoshop._sync.services.analytics import AnalyticsService
 from mongoshop._sync.services.auth import AuthService
+from mongoshop._sync.services.catalog import CatalogService
+from mongoshop._sync.services.orders import OrderService
 from mongoshop._sync.services.users import UserService
+from mongoshop._sync.services.wallet import WalletService
+from mongoshop._sync.transactions import Transactions
 from mongoshop.models.common import Document
 from mongoshop.security import PasswordHasher
 from mongoshop.settings import Settings
@@ -33,9 +42,25 @@ class Shop:
         self.database = database
         self.settings = settings
         hasher = hasher or PasswordHasher()
+        currency = settings.currency
+        transactions = Transactions(database.client)
+
         self.user_repository = UserRepository(database)
         self.token_repository = TokenRepository(database)
-        self.users = UserService(self.user_repository, self.token_repository, hasher)
+        self.product_repository = ProductRepository(database)
+        self.account_repository = AccountRepository(database)
+        self.ledger_repository = LedgerRepository(database)
+        self.transfer_repository = TransferRepository(database)
+        self.order_repository = OrderRepository(database)
+
+        self.users = UserService(
+            self.user_repository,
+            self.token_repository,
+            self.account_repository,
+            transactions,
+            hasher,
+            currency,
+        )
         self.auth = AuthService(
             self.user_repository,
             self.token_repository,
@@ -43,10 +68,36 @@ class Shop:
             token_secret=settings.token_secret.get_secret_value(),
             token_ttl=timedelta(seconds=settings.token_ttl_seconds),
         )
+        self.catalog = CatalogService(self.product_repository, currency)
+        self.wallet = WalletService(
+            self.account_repository,
+            self.ledger_repository,
+            self.transfer_repository,
+            transactions,
+            currency,
+        )
+        self.orders = OrderService(
+            self.order_repository,
+            self.product_repository,
+            self.account_repository,
+            self.ledger_repository,
+            self.wallet,
+            transactions,
+            currency,
+        )
+        self.analytics = AnalyticsService(self.product_repository, self.order_repository, currency)
 
     @property
     def repositories(self) -> list[Repository[Any]]:
-        return [self.user_repository, self.token_repository]
+        return [
+            self.user_repository,
+            self.token_repository,
+            self.product_repository,
+            self.account_repository,
+            self.ledger_repository,
+            self.transfer_repository,
+            self.order_repository,
+        ]
 
     def ensure_indexes(self) -> dict[str, list[str]]:
         """Create every collection's indexes (idempotent); names per collection."""

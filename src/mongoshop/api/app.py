@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from mongoshop import __version__
 from mongoshop._async.shop import AsyncShop
 from mongoshop.api.errors import install_error_handlers
-from mongoshop.api.routers import admin, auth, health, users
+from mongoshop.api.routers import admin, auth, health, orders, products, users, wallet
 from mongoshop.db import create_async_client, require_replica_set, resolve_uri
 from mongoshop.settings import Settings, get_settings
 
@@ -48,6 +48,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (health, auth, users, admin):
+    for module in (health, auth, users, products, wallet, orders, admin):
         app.include_router(module.router)
     return app

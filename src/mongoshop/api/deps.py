@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from mongoshop._async.shop import AsyncShop
 from mongoshop.errors import AuthenticationFailed, PermissionDenied
+from mongoshop.models.common import MAX_PAGE_SIZE, PageRequest
 from mongoshop.models.users import UserInDB
+from mongoshop.models.wallet import IdempotencyKey
 
 _bearer = HTTPBearer(auto_error=False, description="The access_token from POST /auth/login")
 
@@ -47,3 +49,28 @@ async def admin_user(user: CurrentUser) -> UserInDB:
 
 
 AdminUser = Annotated[UserInDB, Depends(admin_user)]
+
+
+def page_request(
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
+) -> PageRequest:
+    return PageRequest(page=page, page_size=page_size)
+
+
+Paging = Annotated[PageRequest, Depends(page_request)]
+
+
+def idempotency_key(
+    key: Annotated[
+        IdempotencyKey | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Send the same key to retry safely: the operation happens once.",
+        ),
+    ] = None,
+) -> str | None:
+    return key
+
+
+IdempotencyKeyHeader = Annotated[str | None, Depends(idempotency_key)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from mongoshop._async.blocking import run_blocking
+from mongoshop._async.compat import run_blocking
 from mongoshop._async.repositories.tokens import AsyncTokenRepository
 from mongoshop._async.repositories.users import AsyncUserRepository
 from mongoshop.clock import utcnow

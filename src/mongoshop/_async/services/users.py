@@ -6,9 +6,13 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from mongoshop._async.blocking import run_blocking
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from mongoshop._async.compat import run_blocking
 from mongoshop._async.repositories.tokens import AsyncTokenRepository
 from mongoshop._async.repositories.users import AsyncUserRepository
+from mongoshop._async.repositories.wallet import AsyncAccountRepository
+from mongoshop._async.transactions import AsyncTransactions
 from mongoshop.clock import start_of_month, utcnow
 from mongoshop.errors import Conflict, NotFound, PermissionDenied
 from mongoshop.iterables import batched
@@ -62,24 +66,38 @@ class AsyncUserService:
         self,
         users: AsyncUserRepository,
         tokens: AsyncTokenRepository,
+        accounts: AsyncAccountRepository,
+        transactions: AsyncTransactions,
         hasher: PasswordHasher,
+        currency: str,
     ) -> None:
         self.users = users
         self.tokens = tokens
+        self.accounts = accounts
+        self.transactions = transactions
         self.hasher = hasher
+        self.currency = currency
 
     async def register(self, data: UserCreate) -> UserInDB:
-        """Create an active user with the `user` role; a taken e-mail is `DuplicateEmail`."""
+        """Create an active user with the `user` role and its wallet, in one transaction.
+
+        A taken e-mail is `DuplicateEmail`, decided by the unique index.
+        """
         password_hash = await run_blocking(self.hasher.hash, data.password)
-        user = await self.users.insert_user(
-            new_user_document(
-                name=data.name,
-                email=data.email,
-                password_hash=password_hash,
-                age=data.age,
-                preferences=data.preferences,
-            )
+        document = new_user_document(
+            name=data.name,
+            email=data.email,
+            password_hash=password_hash,
+            age=data.age,
+            preferences=data.preferences,
         )
+
+        async def create(session: AsyncClientSession) -> UserInDB:
+            user = await self.users.insert_user(document, session=session)
+            await self.accounts.open_for(user.id, self.currency, user.created_at, session=session)
+            return user
+
+        user = await self.transactions.run(create)
         logger.info("user registered", extra={"user_id": str(user.id)})
         return user
 
@@ -95,7 +113,7 @@ class AsyncUserService:
         existing = await self.users.find_by_email(email)
         if existing is None:
             try:
-                return await self.users.insert_user(
+                admin = await self.users.insert_user(
                     new_user_document(
                         name=name,
                         email=email,
@@ -103,11 +121,14 @@ class AsyncUserService:
                         roles=(Role.USER, Role.ADMIN),
                     )
                 )
+                await self.accounts.open_for(admin.id, self.currency, admin.created_at)
+                return admin
             except Conflict:
                 existing = await self.users.find_by_email(email)
                 if existing is None:
                     raise
         roles = list(dict.fromkeys([*existing.roles, Role.ADMIN]))
+        await self.accounts.open_for(existing.id, self.currency, utcnow())
         return await self.users.set_fields(
             existing.id,
             {

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from mongoshop._sync.blocking import run_blocking
+from mongoshop._sync.compat import run_blocking
 from mongoshop._sync.repositories.tokens import TokenRepository
 from mongoshop._sync.repositories.users import UserRepository
 from mongoshop.clock import utcnow

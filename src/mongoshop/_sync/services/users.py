@@ -7,9 +7,13 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from mongoshop._sync.blocking import run_blocking
+from pymongo.synchronous.client_session import ClientSession
+
+from mongoshop._sync.compat import run_blocking
 from mongoshop._sync.repositories.tokens import TokenRepository
 from mongoshop._sync.repositories.users import UserRepository
+from mongoshop._sync.repositories.wallet import AccountRepository
+from mongoshop._sync.transactions import Transactions
 from mongoshop.clock import start_of_month, utcnow
 from mongoshop.errors import Conflict, NotFound, PermissionDenied
 from mongoshop.iterables import batched
@@ -63,24 +67,38 @@ class UserService:
         self,
         users: UserRepository,
         tokens: TokenRepository,
+        accounts: AccountRepository,
+        transactions: Transactions,
         hasher: PasswordHasher,
+        currency: str,
     ) -> None:
         self.users = users
         self.tokens = tokens
+        self.accounts = accounts
+        self.transactions = transactions
         self.hasher = hasher
+        self.currency = currency
 
     def register(self, data: UserCreate) -> UserInDB:
-        """Create an active user with the `user` role; a taken e-mail is `DuplicateEmail`."""
+        """Create an active user with the `user` role and its wallet, in one transaction.
+
+        A taken e-mail is `DuplicateEmail`, decided by the unique index.
+        """
         password_hash = run_blocking(self.hasher.hash, data.password)
-        user = self.users.insert_user(
-            new_user_document(
-                name=data.name,
-                email=data.email,
-                password_hash=password_hash,
-                age=data.age,
-                preferences=data.preferences,
-            )
+        document = new_user_document(
+            name=data.name,
+            email=data.email,
+            password_hash=password_hash,
+            age=data.age,
+            preferences=data.preferences,
         )
+
+        def create(session: ClientSession) -> UserInDB:
+            user = self.users.insert_user(document, session=session)
+            self.accounts.open_for(user.id, self.currency, user.created_at, session=session)
+            return user
+
+        user = self.transactions.run(create)
         logger.info("user registered", extra={"user_id": str(user.id)})
         return user
 
@@ -94,7 +112,7 @@ class UserService:
         existing = self.users.find_by_email(email)
         if existing is None:
             try:
-                return self.users.insert_user(
+                admin = self.users.insert_user(
                     new_user_document(
                         name=name,
                         email=email,
@@ -102,11 +120,14 @@ class UserService:
                         roles=(Role.USER, Role.ADMIN),
                     )
                 )
+                self.accounts.open_for(admin.id, self.currency, admin.created_at)
+                return admin
             except Conflict:
                 existing = self.users.find_by_email(email)
                 if existing is None:
                     raise
         roles = list(dict.fromkeys([*existing.roles, Role.ADMIN]))
+        self.accounts.open_for(existing.id, self.currency, utcnow())
         return self.users.set_fields(
             existing.id,
             {

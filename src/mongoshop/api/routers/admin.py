@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import ValidationError
 
 from mongoshop.api.deps import AdminUser, ShopDep
 from mongoshop.api.responses import responses
+from mongoshop.errors import ValidationFailed
+from mongoshop.models.orders import SalesPeriod, SalesReport
+from mongoshop.models.products import ProductStats
 from mongoshop.models.users import UserStats
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -15,3 +22,24 @@ router = APIRouter(prefix="/admin", tags=["admin"])
 async def user_stats(admin: AdminUser, shop: ShopDep) -> UserStats:
     """Totals, statuses, sign-ups this month (UTC) and the top 10 by logins."""
     return await shop.users.statistics()
+
+
+@router.get("/stats/products", responses=responses(401, 403))
+async def product_stats(admin: AdminUser, shop: ShopDep) -> ProductStats:
+    """Totals, categories, price distribution (minor units) and the top 10 by rating."""
+    return await shop.analytics.product_dashboard()
+
+
+@router.get("/analytics/sales", responses=responses(401, 403, 422))
+async def sales(
+    admin: AdminUser,
+    shop: ShopDep,
+    start: Annotated[datetime, Query(description="Inclusive, with a time zone")],
+    end: Annotated[datetime, Query(description="Exclusive, with a time zone")],
+) -> SalesReport:
+    """Completed orders' sales in [start, end), by category, with a summary."""
+    try:
+        period = SalesPeriod(start=start, end=end)
+    except ValidationError as exc:
+        raise ValidationFailed(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+    return await shop.analytics.sales(period)

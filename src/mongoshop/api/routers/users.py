@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 
-from mongoshop.api.deps import AdminUser, CurrentUser, ShopDep
+from mongoshop.api.deps import AdminUser, CurrentUser, Paging, ShopDep
 from mongoshop.api.responses import responses
-from mongoshop.models.common import MAX_PAGE_SIZE, Page, PageRequest
+from mongoshop.models.common import MAX_PAGE_SIZE, Page
 from mongoshop.models.users import (
     BulkStatusResult,
     BulkStatusUpdate,
@@ -24,13 +24,6 @@ router = APIRouter(prefix="/users", tags=["users"])
 UserId = Annotated[str, Path(description="The user's id (24 hexadecimal characters)")]
 
 
-def page_request(
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
-) -> PageRequest:
-    return PageRequest(page=page, page_size=page_size)
-
-
 @router.get("/me", responses=responses(401))
 async def read_me(user: CurrentUser) -> UserPublic:
     return UserPublic.of(user)
@@ -40,7 +33,7 @@ async def read_me(user: CurrentUser) -> UserPublic:
 async def list_users(
     admin: AdminUser,
     shop: ShopDep,
-    paging: Annotated[PageRequest, Depends(page_request)],
+    paging: Paging,
     q: Annotated[
         str | None, Query(max_length=200, description="Words of the name or e-mail")
     ] = None,

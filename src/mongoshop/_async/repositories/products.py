@@ -1,0 +1,209 @@
+"""The products collection: catalog search, stock guarded in the filter, bulk prices."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+
+from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument, UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from mongoshop._async.repositories.base import AsyncRepository
+from mongoshop.errors import NotFound, OutOfStock
+from mongoshop.models.common import Document
+from mongoshop.models.products import (
+    SORT_PATHS,
+    CategoryStats,
+    PriceBucket,
+    ProductInDB,
+    ProductQuery,
+    ProductStats,
+    ProductTotals,
+    TopProduct,
+)
+from mongoshop.search import query_tokens
+
+PRICE_BOUNDARIES = [0, 1_000, 5_000, 10_000, 50_000, 100_000]
+"""Bucket edges of the dashboard's price distribution, in minor units."""
+
+
+class AsyncProductRepository(AsyncRepository[ProductInDB]):
+    collection_name = "products"
+    model = ProductInDB
+    indexes: ClassVar[Sequence[IndexModel]] = (
+        IndexModel([("category", ASCENDING), ("price.amount", ASCENDING)], name="category_price"),
+        IndexModel([("category", ASCENDING), ("created_at", DESCENDING)], name="category_created"),
+        IndexModel([("tags", ASCENDING)], name="tags"),
+        IndexModel([("search_tokens", ASCENDING)], name="search_tokens"),
+        IndexModel([("created_at", DESCENDING)], name="created_at"),
+        IndexModel([("price.amount", ASCENDING)], name="price"),
+        IndexModel([("name", ASCENDING)], name="name"),
+        IndexModel([("reviews.rating", DESCENDING)], name="rating"),
+    )
+
+    @staticmethod
+    def filter_for(query: ProductQuery) -> Document:
+        """The catalog query. User input is only ever a value: never a regex, never an operator."""
+        filter: Document = {}
+        if query.category is not None:
+            filter["category"] = query.category
+        price: Document = {}
+        if query.min_price is not None:
+            price["$gte"] = query.min_price
+        if query.max_price is not None:
+            price["$lte"] = query.max_price
+        if price:
+            filter["price.amount"] = price
+        if query.tags:
+            filter["tags"] = {"$all": list(dict.fromkeys(query.tags))}
+        if query.q:
+            tokens = query_tokens(query.q)
+            filter["search_tokens"] = {"$all": tokens} if tokens else {"$in": []}
+        return filter
+
+    @staticmethod
+    def sort_for(query: ProductQuery) -> list[tuple[str, int]]:
+        direction = ASCENDING if query.order == "asc" else DESCENDING
+        return [(SORT_PATHS[query.sort], direction), ("_id", direction)]
+
+    async def search(
+        self, query: ProductQuery, *, skip: int, limit: int
+    ) -> tuple[list[ProductInDB], int]:
+        filter = self.filter_for(query)
+        items = await self.find_many(filter, sort=self.sort_for(query), skip=skip, limit=limit)
+        return items, await self.count(filter)
+
+    async def change_stock(
+        self,
+        product_id: ObjectId,
+        change: int,
+        at: datetime,
+        *,
+        session: AsyncClientSession | None = None,
+    ) -> ProductInDB:
+        """Add to or take from the stock; the guard is in the filter, so it never goes negative.
+
+        Concurrent subtracts cannot oversell: each one matches only while
+        enough stock remains at the moment it is applied.
+        """
+        filter: Document = {"_id": product_id}
+        if change < 0:
+            filter["inventory.quantity"] = {"$gte": -change}
+        document = await self.collection.find_one_and_update(
+            filter,
+            {"$inc": {"inventory.quantity": change}, "$set": {"updated_at": at}},
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+        if document is not None:
+            return self.to_model(document)
+        if await self.exists({"_id": product_id}, session=session):
+            raise OutOfStock(f"product {product_id} has fewer than {-change} in stock")
+        raise NotFound(f"product {product_id} not found")
+
+    async def bulk_set_prices(
+        self, prices: Sequence[tuple[ObjectId, int, str]], at: datetime
+    ) -> tuple[int, int, set[ObjectId]]:
+        """One unordered bulk write of (id, amount, currency); (matched, modified, unknown ids)."""
+        if not prices:
+            return 0, 0, set()
+        result = await self.collection.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": product_id},
+                    {
+                        "$set": {
+                            "price": {"amount": amount, "currency": currency},
+                            "updated_at": at,
+                        }
+                    },
+                )
+                for product_id, amount, currency in prices
+            ],
+            ordered=False,
+        )
+        wanted = {product_id for product_id, _, _ in prices}
+        found = await self.collection.distinct("_id", {"_id": {"$in": list(wanted)}})
+        return result.matched_count, result.modified_count, wanted - set(found)
+
+    async def statistics(self) -> ProductStats:
+        """The product dashboard in one round trip (one ``$facet``)."""
+        pipeline: list[Document] = [
+            {
+                "$facet": {
+                    "totals": [
+                        {
+                            "$group": {
+                                "_id": None,
+                                "count": {"$sum": 1},
+                                "avg_price": {"$avg": "$price.amount"},
+                                "total_inventory": {"$sum": "$inventory.quantity"},
+                                "out_of_stock": {
+                                    "$sum": {"$cond": [{"$lte": ["$inventory.quantity", 0]}, 1, 0]}
+                                },
+                            }
+                        }
+                    ],
+                    "by_category": [
+                        {
+                            "$group": {
+                                "_id": "$category",
+                                "count": {"$sum": 1},
+                                "avg_price": {"$avg": "$price.amount"},
+                            }
+                        },
+                        {"$sort": {"count": -1, "_id": 1}},
+                    ],
+                    "price_distribution": [
+                        {
+                            "$bucket": {
+                                "groupBy": "$price.amount",
+                                "boundaries": PRICE_BOUNDARIES,
+                                "default": "above",
+                                "output": {"count": {"$sum": 1}},
+                            }
+                        }
+                    ],
+                    "top_rated": [
+                        {"$sort": {"reviews.rating": -1, "reviews.count": -1, "_id": 1}},
+                        {"$limit": 10},
+                        {"$project": {"name": 1, "price": 1, "rating": "$reviews.rating"}},
+                    ],
+                }
+            }
+        ]
+        cursor = await self.collection.aggregate(pipeline)
+        facets: dict[str, Any] = (await cursor.to_list())[0]
+        totals = facets["totals"][0] if facets["totals"] else {}
+        counts = {row["_id"]: row["count"] for row in facets["price_distribution"]}
+        edges = [*PRICE_BOUNDARIES[:-1]]
+        buckets = [
+            PriceBucket(min=low, max=high, count=counts.get(low, 0))
+            for low, high in zip(edges, PRICE_BOUNDARIES[1:], strict=True)
+        ]
+        buckets.append(
+            PriceBucket(min=PRICE_BOUNDARIES[-1], max=None, count=counts.get("above", 0))
+        )
+        return ProductStats(
+            totals=ProductTotals(
+                count=totals.get("count", 0),
+                avg_price=round(totals.get("avg_price") or 0.0, 2),
+                total_inventory=totals.get("total_inventory", 0),
+                out_of_stock=totals.get("out_of_stock", 0),
+            ),
+            by_category=[
+                CategoryStats(
+                    category=row["_id"], count=row["count"], avg_price=round(row["avg_price"], 2)
+                )
+                for row in facets["by_category"]
+            ],
+            price_distribution=buckets,
+            top_rated=[
+                TopProduct(
+                    id=str(row["_id"]), name=row["name"], price=row["price"], rating=row["rating"]
+                )
+                for row in facets["top_rated"]
+            ],
+        )

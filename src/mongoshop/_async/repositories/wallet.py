@@ -1,0 +1,153 @@
+"""Accounts and their ledger: balances change only with a ledger entry, in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import ClassVar
+
+from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from mongoshop._async.repositories.base import AsyncRepository
+from mongoshop.errors import InsufficientFunds, NotFound
+from mongoshop.models.common import Document
+from mongoshop.models.wallet import AccountInDB, EntryKind, LedgerEntryInDB
+
+NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
+
+
+class AsyncAccountRepository(AsyncRepository[AccountInDB]):
+    collection_name = "accounts"
+    model = AccountInDB
+    indexes: ClassVar[Sequence[IndexModel]] = (
+        IndexModel([("user_id", ASCENDING)], unique=True, name="user_id_unique"),
+    )
+
+    async def open_for(
+        self,
+        user_id: ObjectId,
+        currency: str,
+        at: datetime,
+        *,
+        session: AsyncClientSession | None = None,
+    ) -> AccountInDB:
+        """The user's account, created with a zero balance if it does not exist yet."""
+        document = await self.collection.find_one_and_update(
+            {"user_id": user_id},
+            {
+                "$setOnInsert": {
+                    "user_id": user_id,
+                    "balance": 0,
+                    "currency": currency,
+                    "created_at": at,
+                    "updated_at": at,
+                }
+            },
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+        if document is None:  # an upsert returning the new document always finds one
+            raise NotFound(f"account of user {user_id} could not be opened")
+        return self.to_model(document)
+
+    async def find_by_user(
+        self, user_id: ObjectId, *, session: AsyncClientSession | None = None
+    ) -> AccountInDB | None:
+        return await self.find_one({"user_id": user_id}, session=session)
+
+    async def credit(
+        self,
+        account_id: ObjectId,
+        amount: int,
+        currency: str,
+        at: datetime,
+        *,
+        session: AsyncClientSession | None = None,
+    ) -> AccountInDB:
+        document = await self.collection.find_one_and_update(
+            {"_id": account_id, "currency": currency},
+            {"$inc": {"balance": amount}, "$set": {"updated_at": at}},
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+        if document is None:
+            raise NotFound(f"account {account_id} not found (in {currency})")
+        return self.to_model(document)
+
+    async def debit(
+        self,
+        account_id: ObjectId,
+        amount: int,
+        currency: str,
+        at: datetime,
+        *,
+        session: AsyncClientSession | None = None,
+    ) -> AccountInDB:
+        """Take `amount`; the ``balance >= amount`` guard in the filter prevents overdrafts."""
+        document = await self.collection.find_one_and_update(
+            {"_id": account_id, "currency": currency, "balance": {"$gte": amount}},
+            {"$inc": {"balance": -amount}, "$set": {"updated_at": at}},
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+        if document is not None:
+            return self.to_model(document)
+        if await self.exists({"_id": account_id, "currency": currency}, session=session):
+            raise InsufficientFunds("insufficient funds")
+        raise NotFound(f"account {account_id} not found (in {currency})")
+
+
+class AsyncLedgerRepository(AsyncRepository[LedgerEntryInDB]):
+    collection_name = "ledger"
+    model = LedgerEntryInDB
+    indexes: ClassVar[Sequence[IndexModel]] = (
+        IndexModel(
+            [("account_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
+            name="account_newest",
+        ),
+        IndexModel([("reference_id", ASCENDING)], name="reference", sparse=True),
+    )
+
+    async def record(
+        self,
+        account_id: ObjectId,
+        kind: EntryKind,
+        amount: int,
+        currency: str,
+        at: datetime,
+        *,
+        reference_id: ObjectId | None = None,
+        reason: str | None = None,
+        session: AsyncClientSession | None = None,
+    ) -> ObjectId:
+        entry: Document = {
+            "account_id": account_id,
+            "kind": kind.value,
+            "amount": amount,
+            "currency": currency,
+            "reference_id": reference_id,
+            "reason": reason,
+            "created_at": at,
+        }
+        return await self.create(entry, session=session)
+
+    async def history(
+        self, account_id: ObjectId, *, skip: int, limit: int
+    ) -> tuple[list[LedgerEntryInDB], int]:
+        filter = {"account_id": account_id}
+        items = await self.find_many(filter, sort=NEWEST_FIRST, skip=skip, limit=limit)
+        return items, await self.count(filter)
+
+    async def sum_for(self, account_id: ObjectId) -> int:
+        """The sum of an account's entries (what its balance must equal, from zero)."""
+        cursor = await self.collection.aggregate(
+            [
+                {"$match": {"account_id": account_id}},
+                {"$group": {"_id": None, "total": {"$sum": "$amount"}}},
+            ]
+        )
+        rows = await cursor.to_list()
+        return int(rows[0]["total"]) if rows else 0

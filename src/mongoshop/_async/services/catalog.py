@@ -1,0 +1,100 @@
+"""The catalog: products, their search, stock and prices."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mongoshop._async.repositories.products import AsyncProductRepository
+from mongoshop.clock import utcnow
+from mongoshop.errors import InvalidId, ValidationFailed
+from mongoshop.models.common import Page, PageRequest, parse_object_id
+from mongoshop.models.money import Money
+from mongoshop.models.products import (
+    BulkItemError,
+    BulkPriceResult,
+    PriceUpdate,
+    ProductCreate,
+    ProductInDB,
+    ProductQuery,
+    ProductUpdate,
+)
+from mongoshop.search import index_tokens
+
+
+def product_tokens(name: str, category: str, tags: Sequence[str]) -> list[str]:
+    return index_tokens(name, category, *tags)
+
+
+class AsyncCatalogService:
+    def __init__(self, products: AsyncProductRepository, currency: str) -> None:
+        self.products = products
+        self.currency = currency
+
+    def _check_currency(self, price: Money) -> None:
+        if price.currency != self.currency:
+            raise ValidationFailed(f"prices must be in {self.currency}, not {price.currency}")
+
+    async def create(self, data: ProductCreate) -> ProductInDB:
+        self._check_currency(data.price)
+        now = utcnow()
+        document = {
+            **data.model_dump(),
+            "created_at": now,
+            "updated_at": now,
+            "search_tokens": product_tokens(data.name, data.category, data.tags),
+        }
+        new_id = await self.products.create(document)
+        return self.products.to_model({**document, "_id": new_id})
+
+    async def get(self, product_id: str) -> ProductInDB:
+        return await self.products.get(product_id)
+
+    async def update(self, product_id: str, changes: ProductUpdate) -> ProductInDB:
+        """Apply a partial update; an update that changes nothing is still a success."""
+        target = parse_object_id(product_id)
+        if changes.price is not None:
+            self._check_currency(changes.price)
+        fields = changes.model_dump(exclude_unset=True)
+        current = await self.products.get(target)
+        if not fields:
+            return current
+        if fields.keys() & {"name", "category", "tags"}:
+            merged = current.model_copy(update=fields)
+            fields["search_tokens"] = product_tokens(merged.name, merged.category, merged.tags)
+        fields["updated_at"] = utcnow()
+        await self.products.update_by_id(target, {"$set": fields})
+        return await self.products.get(target)
+
+    async def search(self, query: ProductQuery, paging: PageRequest) -> Page[ProductInDB]:
+        items, total = await self.products.search(query, skip=paging.skip, limit=paging.page_size)
+        return Page[ProductInDB].build(items, total, paging.page, paging.page_size)
+
+    async def change_inventory(self, product_id: str, change: int) -> ProductInDB:
+        """Add (positive) or take (negative) stock; taking more than there is is `OutOfStock`."""
+        return await self.products.change_stock(parse_object_id(product_id), change, utcnow())
+
+    async def bulk_update_prices(self, updates: Sequence[PriceUpdate]) -> BulkPriceResult:
+        """Set many prices in one unordered bulk write; bad items are reported, not fatal."""
+        errors: list[BulkItemError] = []
+        valid = []
+        for index, update in enumerate(updates):
+            try:
+                product_id = parse_object_id(update.product_id)
+                self._check_currency(update.new_price)
+            except (InvalidId, ValidationFailed) as exc:
+                errors.append(
+                    BulkItemError(index=index, product_id=update.product_id, error=exc.detail)
+                )
+                continue
+            valid.append((index, product_id, update.new_price))
+        matched, modified, unknown = await self.products.bulk_set_prices(
+            [(product_id, price.amount, price.currency) for _, product_id, price in valid],
+            utcnow(),
+        )
+        errors.extend(
+            BulkItemError(index=index, product_id=str(product_id), error="product not found")
+            for index, product_id, _ in valid
+            if product_id in unknown
+        )
+        errors.sort(key=lambda error: error.index)
+        return BulkPriceResult(matched=matched, modified=modified, errors=errors)

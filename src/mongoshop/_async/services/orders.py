@@ -1,0 +1,187 @@
+"""Orders: stock and money taken in one transaction, or not at all."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import datetime
+
+from bson import ObjectId
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
+
+from mongoshop._async.repositories.idempotent import with_key
+from mongoshop._async.repositories.orders import AsyncOrderRepository
+from mongoshop._async.repositories.products import AsyncProductRepository
+from mongoshop._async.repositories.wallet import AsyncAccountRepository, AsyncLedgerRepository
+from mongoshop._async.services.wallet import AsyncWalletService
+from mongoshop._async.transactions import AsyncTransactions
+from mongoshop.clock import utcnow
+from mongoshop.errors import Conflict, IdempotencyKeyReused, NotFound, ValidationFailed
+from mongoshop.idempotency import fingerprint
+from mongoshop.models.common import Page, PageRequest, parse_object_id
+from mongoshop.models.orders import OrderInDB, OrderRequest, OrderStatus
+from mongoshop.models.users import UserInDB
+from mongoshop.models.wallet import EntryKind
+
+logger = logging.getLogger(__name__)
+
+
+class AsyncOrderService:
+    def __init__(
+        self,
+        orders: AsyncOrderRepository,
+        products: AsyncProductRepository,
+        accounts: AsyncAccountRepository,
+        ledger: AsyncLedgerRepository,
+        wallet: AsyncWalletService,
+        transactions: AsyncTransactions,
+        currency: str,
+    ) -> None:
+        self.orders = orders
+        self.products = products
+        self.accounts = accounts
+        self.ledger = ledger
+        self.wallet = wallet
+        self.transactions = transactions
+        self.currency = currency
+
+    async def place(
+        self,
+        user: UserInDB,
+        request: OrderRequest,
+        idempotency_key: str | None = None,
+        *,
+        placed_at: datetime | None = None,
+    ) -> tuple[OrderInDB, bool]:
+        """Take the stock, snapshot the prices, debit the wallet and record the order, at once.
+
+        Any refusal (out of stock, insufficient funds, unknown product) aborts
+        the transaction: then nothing at all has changed. Returns (order, was
+        it a replay of an earlier request with the same Idempotency-Key).
+        `placed_at` backdates the order; only the seed command uses it.
+        """
+        quantities: Counter[ObjectId] = Counter()
+        for item in request.items:
+            quantities[parse_object_id(item.product_id)] += item.quantity
+        request_hash = fingerprint("order", sorted((str(k), v) for k, v in quantities.items()))
+        account = await self.wallet.account_of(user)
+
+        async def buy(session: AsyncClientSession) -> tuple[OrderInDB, bool]:
+            if idempotency_key is not None:
+                previous = await self.orders.find_by_key(user.id, idempotency_key, session=session)
+                if previous is not None:
+                    return self._replay(previous, request_hash), True
+            now = placed_at or utcnow()
+            items = []
+            total = 0
+            for product_id, quantity in quantities.items():
+                product = await self.products.change_stock(
+                    product_id, -quantity, now, session=session
+                )
+                if product.price.currency != self.currency:
+                    raise ValidationFailed(f"product {product_id} is not priced in {self.currency}")
+                items.append(
+                    {
+                        "product_id": product_id,
+                        "name": product.name,
+                        "quantity": quantity,
+                        "unit_price": product.price.amount,
+                    }
+                )
+                total += quantity * product.price.amount
+            await self.accounts.debit(account.id, total, self.currency, now, session=session)
+            document = with_key(
+                {
+                    "user_id": user.id,
+                    "account_id": account.id,
+                    "items": items,
+                    "total": {"amount": total, "currency": self.currency},
+                    "status": OrderStatus.COMPLETED.value,
+                    "request_hash": request_hash,
+                    "created_at": now,
+                    "cancelled_at": None,
+                },
+                idempotency_key,
+            )
+            order_id = await self.orders.create(document, session=session)
+            await self.ledger.record(
+                account.id,
+                EntryKind.ORDER,
+                -total,
+                self.currency,
+                now,
+                reference_id=order_id,
+                session=session,
+            )
+            return self.orders.to_model({**document, "_id": order_id}), False
+
+        try:
+            return await self.transactions.run(buy)
+        except DuplicateKeyError:
+            if idempotency_key is None:
+                raise
+            previous = await self.orders.find_by_key(user.id, idempotency_key)
+            if previous is None:
+                raise
+            return self._replay(previous, request_hash), True
+
+    @staticmethod
+    def _replay(previous: OrderInDB, request_hash: str) -> OrderInDB:
+        if previous.request_hash != request_hash:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was already used for a different order"
+            )
+        return previous
+
+    async def get_visible_to(self, user: UserInDB, order_id: str) -> OrderInDB:
+        """The buyer's own order, or any order for an admin; others get `NotFound`."""
+        order = await self.orders.find_by_id(order_id)
+        if order is None or (order.user_id != user.id and not user.is_admin):
+            raise NotFound(f"order {order_id} not found")
+        return order
+
+    async def list_for(self, user: UserInDB, paging: PageRequest) -> Page[OrderInDB]:
+        """The user's orders, newest first; an admin sees everyone's."""
+        items, total = await self.orders.page_for(
+            None if user.is_admin else user.id, skip=paging.skip, limit=paging.page_size
+        )
+        return Page[OrderInDB].build(items, total, paging.page, paging.page_size)
+
+    async def cancel(self, user: UserInDB, order_id: str) -> OrderInDB:
+        """Restock and refund in one transaction, once; the buyer or an admin may cancel.
+
+        Only a completed order can be cancelled; cancelling it again is a conflict.
+        """
+        order = await self.get_visible_to(user, order_id)
+
+        async def undo(session: AsyncClientSession) -> OrderInDB:
+            now = utcnow()
+            cancelled = await self.orders.mark_cancelled(order.id, now, session=session)
+            if cancelled is None:
+                raise Conflict(f"order {order_id} is already {OrderStatus.CANCELLED.value}")
+            for item in cancelled.items:
+                await self.products.update_by_id(
+                    item.product_id,
+                    {"$inc": {"inventory.quantity": item.quantity}, "$set": {"updated_at": now}},
+                    session=session,
+                )
+            await self.accounts.credit(
+                cancelled.account_id,
+                cancelled.total.amount,
+                cancelled.total.currency,
+                now,
+                session=session,
+            )
+            await self.ledger.record(
+                cancelled.account_id,
+                EntryKind.REFUND,
+                cancelled.total.amount,
+                cancelled.total.currency,
+                now,
+                reference_id=cancelled.id,
+                session=session,
+            )
+            return cancelled
+
+        return await self.transactions.run(undo)

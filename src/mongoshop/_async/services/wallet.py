@@ -1,0 +1,243 @@
+"""Wallets: accounts, admin credits, transfers between users, ledger history.
+
+Every balance change is made in a transaction together with its ledger entry,
+so an account's balance always equals the sum of its ledger entries.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+
+from bson import ObjectId
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
+
+from mongoshop._async.repositories.idempotent import with_key
+from mongoshop._async.repositories.transfers import AsyncTransferRepository
+from mongoshop._async.repositories.wallet import AsyncAccountRepository, AsyncLedgerRepository
+from mongoshop._async.transactions import AsyncTransactions
+from mongoshop.clock import utcnow
+from mongoshop.errors import IdempotencyKeyReused, ValidationFailed
+from mongoshop.idempotency import fingerprint
+from mongoshop.models.common import Page, PageRequest, parse_object_id
+from mongoshop.models.users import UserInDB
+from mongoshop.models.wallet import (
+    AccountInDB,
+    CreditRequest,
+    EntryKind,
+    LedgerEntryInDB,
+    TransferInDB,
+    TransferRequest,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class AsyncWalletService:
+    def __init__(
+        self,
+        accounts: AsyncAccountRepository,
+        ledger: AsyncLedgerRepository,
+        transfers: AsyncTransferRepository,
+        transactions: AsyncTransactions,
+        currency: str,
+    ) -> None:
+        self.accounts = accounts
+        self.ledger = ledger
+        self.transfers = transfers
+        self.transactions = transactions
+        self.currency = currency
+
+    def _check_currency(self, currency: str) -> None:
+        if currency != self.currency:
+            raise ValidationFailed(f"amounts must be in {self.currency}, not {currency}")
+
+    async def account_of(
+        self, user: UserInDB, *, session: AsyncClientSession | None = None
+    ) -> AccountInDB:
+        """The user's account (opened on first use for users created before wallets existed)."""
+        found = await self.accounts.find_by_user(user.id, session=session)
+        if found is not None:
+            return found
+        return await self.accounts.open_for(user.id, self.currency, utcnow(), session=session)
+
+    async def get(self, account_id: str) -> AccountInDB:
+        return await self.accounts.get(account_id)
+
+    async def credit(self, account_id: str, request: CreditRequest) -> AccountInDB:
+        """An admin deposit, with its reason in the ledger."""
+        self._check_currency(request.currency)
+        target = parse_object_id(account_id)
+
+        async def deposit(session: AsyncClientSession) -> AccountInDB:
+            now = utcnow()
+            account = await self.accounts.credit(
+                target, request.amount, request.currency, now, session=session
+            )
+            await self.ledger.record(
+                target,
+                EntryKind.CREDIT,
+                request.amount,
+                request.currency,
+                now,
+                reason=request.reason,
+                session=session,
+            )
+            return account
+
+        return await self.transactions.run(deposit)
+
+    async def open_funded_accounts(
+        self, user_ids: Sequence[ObjectId], amount: int, reason: str
+    ) -> int:
+        """Open accounts with an opening credit for users that have none (seeding); how many."""
+        if not user_ids:
+            return 0
+
+        async def open_batch(session: AsyncClientSession) -> int:
+            now = utcnow()
+            have = set(
+                await self.accounts.collection.distinct(
+                    "user_id", {"user_id": {"$in": list(user_ids)}}, session=session
+                )
+            )
+            new = [
+                {
+                    "_id": ObjectId(),
+                    "user_id": user_id,
+                    "balance": amount,
+                    "currency": self.currency,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for user_id in user_ids
+                if user_id not in have
+            ]
+            if not new:
+                return 0
+            await self.accounts.collection.insert_many(new, session=session)
+            await self.ledger.collection.insert_many(
+                [
+                    {
+                        "account_id": account["_id"],
+                        "kind": EntryKind.CREDIT.value,
+                        "amount": amount,
+                        "currency": self.currency,
+                        "reference_id": None,
+                        "reason": reason,
+                        "created_at": now,
+                    }
+                    for account in new
+                ],
+                session=session,
+            )
+            return len(new)
+
+        return await self.transactions.run(open_batch)
+
+    async def transfer(
+        self,
+        user: UserInDB,
+        request: TransferRequest,
+        idempotency_key: str | None = None,
+    ) -> tuple[TransferInDB, bool]:
+        """Move money from the user's account to another, once; (transfer, was it a replay).
+
+        The same Idempotency-Key with the same request returns the original
+        transfer and moves nothing; with a different request it is a conflict.
+        """
+        self._check_currency(request.currency)
+        target = parse_object_id(request.to_account_id)
+        request_hash = fingerprint("transfer", request.model_dump(mode="json"))
+        source = await self.account_of(user)
+        if source.id == target:
+            raise ValidationFailed("cannot transfer to the same account")
+
+        async def move(session: AsyncClientSession) -> tuple[TransferInDB, bool]:
+            if idempotency_key is not None:
+                previous = await self.transfers.find_by_key(
+                    user.id, idempotency_key, session=session
+                )
+                if previous is not None:
+                    return self._replay(previous, request_hash), True
+            now = utcnow()
+            await self.accounts.debit(
+                source.id, request.amount, request.currency, now, session=session
+            )
+            await self.accounts.credit(
+                target, request.amount, request.currency, now, session=session
+            )
+            document = with_key(
+                {
+                    "user_id": user.id,
+                    "from_account_id": source.id,
+                    "to_account_id": target,
+                    "amount": request.amount,
+                    "currency": request.currency,
+                    "request_hash": request_hash,
+                    "created_at": now,
+                },
+                idempotency_key,
+            )
+            transfer_id = await self.transfers.create(document, session=session)
+            await self._legs(
+                source.id, target, request.amount, request.currency, now, transfer_id, session
+            )
+            return self.transfers.to_model({**document, "_id": transfer_id}), False
+
+        try:
+            return await self.transactions.run(move)
+        except DuplicateKeyError:
+            # A concurrent request with the same key committed first: answer as a replay.
+            if idempotency_key is None:
+                raise
+            previous = await self.transfers.find_by_key(user.id, idempotency_key)
+            if previous is None:
+                raise
+            return self._replay(previous, request_hash), True
+
+    @staticmethod
+    def _replay(previous: TransferInDB, request_hash: str) -> TransferInDB:
+        if previous.request_hash != request_hash:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was already used for a different transfer"
+            )
+        return previous
+
+    async def _legs(
+        self,
+        source: ObjectId,
+        target: ObjectId,
+        amount: int,
+        currency: str,
+        at: datetime,
+        transfer_id: ObjectId,
+        session: AsyncClientSession,
+    ) -> None:
+        await self.ledger.record(
+            source,
+            EntryKind.TRANSFER_OUT,
+            -amount,
+            currency,
+            at,
+            reference_id=transfer_id,
+            session=session,
+        )
+        await self.ledger.record(
+            target,
+            EntryKind.TRANSFER_IN,
+            amount,
+            currency,
+            at,
+            reference_id=transfer_id,
+            session=session,
+        )
+
+    async def history(self, user: UserInDB, paging: PageRequest) -> Page[LedgerEntryInDB]:
+        account = await self.account_of(user)
+        items, total = await self.ledger.history(
+            account.id, skip=paging.skip, limit=paging.page_size
+        )
+        return Page[LedgerEntryInDB].build(items, total, paging.page, paging.page_size)

@@ -1,0 +1,23 @@
+"""Money: integer minor units and a currency code, never binary floating point."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_AMOUNT = 10**12
+"""A bound far above any real price or balance, so sums stay exact in int64."""
+
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["EUR"])]
+Amount = Annotated[int, Field(ge=0, le=MAX_AMOUNT, strict=True)]
+PositiveAmount = Annotated[int, Field(gt=0, le=MAX_AMOUNT, strict=True)]
+
+
+class Money(BaseModel):
+    """An amount in minor units (cents for EUR) and its ISO 4217 code."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    amount: Amount
+    currency: Currency

@@ -1,0 +1,121 @@
+"""Order models: the items bought, their price when bought, and the sales analytics."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Self
+
+from pydantic import BaseModel, Field, model_validator
+
+from mongoshop.models.common import InputModel, PyObjectId, StoredModel
+from mongoshop.models.money import Money
+
+
+class OrderStatus(StrEnum):
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class OrderItemRequest(InputModel):
+    product_id: Annotated[str, Field(max_length=64)]
+    quantity: Annotated[int, Field(ge=1, le=1000, strict=True)]
+
+
+class OrderRequest(InputModel):
+    items: Annotated[list[OrderItemRequest], Field(min_length=1, max_length=100)]
+
+
+class OrderItem(BaseModel):
+    product_id: PyObjectId
+    name: str
+    quantity: int
+    unit_price: int
+    """Minor units, snapshotted when the order was placed."""
+
+
+class OrderInDB(StoredModel):
+    user_id: PyObjectId
+    account_id: PyObjectId
+    items: list[OrderItem]
+    total: Money
+    status: OrderStatus
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+    created_at: datetime
+    cancelled_at: datetime | None = None
+
+
+class OrderItemPublic(BaseModel):
+    product_id: str
+    name: str
+    quantity: int
+    unit_price: Money
+
+
+class OrderPublic(BaseModel):
+    id: str
+    user_id: str
+    items: list[OrderItemPublic]
+    total: Money
+    status: OrderStatus
+    created_at: datetime
+    cancelled_at: datetime | None
+
+    @classmethod
+    def of(cls, order: OrderInDB) -> OrderPublic:
+        currency = order.total.currency
+        return cls(
+            id=str(order.id),
+            user_id=str(order.user_id),
+            items=[
+                OrderItemPublic(
+                    product_id=str(item.product_id),
+                    name=item.name,
+                    quantity=item.quantity,
+                    unit_price=Money(amount=item.unit_price, currency=currency),
+                )
+                for item in order.items
+            ],
+            total=order.total,
+            status=order.status,
+            created_at=order.created_at,
+            cancelled_at=order.cancelled_at,
+        )
+
+
+class SalesPeriod(BaseModel):
+    start: datetime
+    end: datetime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("start and end need a time zone (e.g. 2026-01-01T00:00:00Z)")
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class CategorySales(BaseModel):
+    category: str
+    total_sales: int
+    total_items: int
+    unique_products_count: int
+    orders_count: int
+    avg_order_value: int
+    """Average total of the orders containing this category, rounded to minor units."""
+
+
+class SalesSummary(BaseModel):
+    total_sales: int
+    total_items: int
+    orders_count: int
+    categories_count: int
+    currency: str
+
+
+class SalesReport(BaseModel):
+    period: SalesPeriod
+    summary: SalesSummary
+    by_category: list[CategorySales]

@@ -1,0 +1,194 @@
+"""Product models: catalog entries with price, stock and reviews."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from mongoshop.models.common import InputModel, StoredModel
+from mongoshop.models.money import Amount, Money
+
+Category = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\w][\w &'-]*$")]
+Tag = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[\w][\w -]*$")]
+Tags = Annotated[list[Tag], Field(max_length=20)]
+ProductName = Annotated[str, Field(min_length=1, max_length=200)]
+Description = Annotated[str, Field(max_length=5000)]
+Quantity = Annotated[int, Field(ge=0, le=10_000_000, strict=True)]
+
+
+class Inventory(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    quantity: Quantity = 0
+
+
+class Reviews(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rating: Annotated[float, Field(ge=0, le=5, allow_inf_nan=False)] = 0.0
+    count: Annotated[int, Field(ge=0, le=100_000_000)] = 0
+
+
+class ProductCreate(InputModel):
+    name: ProductName
+    description: Description = ""
+    category: Category
+    price: Money
+    tags: Tags = Field(default_factory=list)
+    inventory: Inventory = Field(default_factory=Inventory)
+    reviews: Reviews = Field(default_factory=Reviews)
+
+
+class ProductUpdate(InputModel):
+    """A partial update; stock changes go through the inventory endpoint instead."""
+
+    name: ProductName | None = None
+    description: Description | None = None
+    category: Category | None = None
+    price: Money | None = None
+    tags: Tags | None = None
+    reviews: Reviews | None = None
+
+    @model_validator(mode="after")
+    def _no_null(self) -> Self:
+        for field in self.model_fields_set:
+            if getattr(self, field) is None:
+                raise ValueError(f"{field} may not be null")
+        return self
+
+
+class ProductInDB(StoredModel):
+    name: str
+    description: str = ""
+    category: str
+    price: Money
+    tags: list[str] = Field(default_factory=list)
+    inventory: Inventory = Field(default_factory=Inventory)
+    reviews: Reviews = Field(default_factory=Reviews)
+    created_at: datetime
+    updated_at: datetime
+    search_tokens: list[str] = Field(default_factory=list)
+
+
+class ProductPublic(BaseModel):
+    id: str
+    name: str
+    description: str
+    category: str
+    price: Money
+    tags: list[str]
+    inventory: Inventory
+    reviews: Reviews
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, product: ProductInDB) -> ProductPublic:
+        return cls(
+            id=str(product.id),
+            **product.model_dump(exclude={"id", "search_tokens"}),
+        )
+
+
+class SortField(StrEnum):
+    CREATED_AT = "created_at"
+    PRICE = "price"
+    NAME = "name"
+    RATING = "rating"
+
+
+SORT_PATHS = {
+    SortField.CREATED_AT: "created_at",
+    SortField.PRICE: "price.amount",
+    SortField.NAME: "name",
+    SortField.RATING: "reviews.rating",
+}
+
+
+class ProductQuery(BaseModel):
+    """Filters and order of the catalog search; validated before any query is built."""
+
+    q: Annotated[str | None, Field(max_length=200)] = None
+    category: Category | None = None
+    min_price: Amount | None = None
+    max_price: Amount | None = None
+    tags: Tags = Field(default_factory=list)
+    sort: SortField = SortField.CREATED_AT
+    order: Literal["asc", "desc"] = "desc"
+
+    @model_validator(mode="after")
+    def _range(self) -> Self:
+        if (
+            self.min_price is not None
+            and self.max_price is not None
+            and self.min_price > self.max_price
+        ):
+            raise ValueError("min_price must not exceed max_price")
+        return self
+
+
+class InventoryChange(InputModel):
+    change: Annotated[int, Field(ge=-10_000_000, le=10_000_000, strict=True)]
+
+    @model_validator(mode="after")
+    def _non_zero(self) -> Self:
+        if self.change == 0:
+            raise ValueError("change must not be 0")
+        return self
+
+
+class PriceUpdate(InputModel):
+    product_id: Annotated[str, Field(max_length=64)]
+    new_price: Money
+
+
+class BulkItemError(BaseModel):
+    index: int
+    product_id: str
+    error: str
+
+
+class BulkPriceResult(BaseModel):
+    matched: int
+    modified: int
+    errors: list[BulkItemError]
+
+
+class CategoryStats(BaseModel):
+    category: str
+    count: int
+    avg_price: float
+
+
+class PriceBucket(BaseModel):
+    """Products whose price (minor units) is at least `min` and below `max` (None: no bound)."""
+
+    min: int
+    max: int | None
+    count: int
+
+
+class TopProduct(BaseModel):
+    id: str
+    name: str
+    price: Money
+    rating: float
+
+
+class ProductTotals(BaseModel):
+    count: int
+    avg_price: float
+    total_inventory: int
+    out_of_stock: int
+
+
+class ProductStats(BaseModel):
+    """The product dashboard, from one ``$facet``. Prices in minor units."""
+
+    totals: ProductTotals
+    by_category: list[CategoryStats]
+    price_distribution: list[PriceBucket]
+    top_rated: list[TopProduct]

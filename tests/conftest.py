@@ -38,7 +38,10 @@ def mongodb_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if configured:
         yield configured
         return
-    server = EmbeddedServer(tmp_path_factory.mktemp("secantus"))
+    # Test commands (configureFailPoint) are on for the fault-injection tests only here.
+    server = EmbeddedServer(
+        tmp_path_factory.mktemp("secantus"), extra_args=["--enable-test-commands"]
+    )
     with server:
         yield server.uri
 

@@ -15,13 +15,15 @@ import uvicorn
 from mongoshop._sync.shop import Shop
 from mongoshop.api.app import create_app
 from mongoshop.cli.common import console, open_shop, settings_from_env, stop_on_sigterm
-from mongoshop.cli.seed import seed_users
+from mongoshop.cli.seed import seed_all
 from mongoshop.db.embedded import EmbeddedServer
 from mongoshop.settings import Settings
 
 DEMO_ADMIN_FILE = "demo-admin.json"
 DEMO_ADMIN_EMAIL = "admin@mongoshop.example"
 DEMO_USERS = 200
+DEMO_PRODUCTS = 120
+DEMO_ORDERS = 600
 
 
 def demo_admin(shop: Shop, data_dir: Path) -> tuple[str, str]:
@@ -50,8 +52,11 @@ def prepare(settings: Settings, demo: bool) -> list[str]:
         if demo:
             email, password = demo_admin(shop, settings.data_dir)
             lines.append(f"demo admin: {email} / {password}")
-            if shop.user_repository.count() < DEMO_USERS:
-                seed_users(shop, DEMO_USERS, seed=1)
+            if shop.order_repository.count() == 0:
+                report = seed_all(
+                    shop, users=DEMO_USERS, products=DEMO_PRODUCTS, orders=DEMO_ORDERS, seed=1
+                )
+                lines.extend(report.lines())
             lines.append("demo users: any seeded e-mail (see GET /users) / demo-password")
         elif not settings.admin_email:
             lines.append("no admin configured: mongoshop users create-admin --email … --password …")

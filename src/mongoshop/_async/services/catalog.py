@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+
+from bson import ObjectId
 
 from mongoshop._async.repositories.products import AsyncProductRepository
 from mongoshop.clock import utcnow
 from mongoshop.errors import InvalidId, ValidationFailed
-from mongoshop.models.common import Page, PageRequest, parse_object_id
+from mongoshop.iterables import batched
+from mongoshop.models.common import Document, Page, PageRequest, parse_object_id
 from mongoshop.models.money import Money
 from mongoshop.models.products import (
     BulkItemError,
@@ -25,6 +29,16 @@ def product_tokens(name: str, category: str, tags: Sequence[str]) -> list[str]:
     return index_tokens(name, category, *tags)
 
 
+def new_product_document(data: ProductCreate, at: datetime) -> Document:
+    """The stored shape of a new product."""
+    return {
+        **data.model_dump(),
+        "created_at": at,
+        "updated_at": at,
+        "search_tokens": product_tokens(data.name, data.category, data.tags),
+    }
+
+
 class AsyncCatalogService:
     def __init__(self, products: AsyncProductRepository, currency: str) -> None:
         self.products = products
@@ -36,15 +50,34 @@ class AsyncCatalogService:
 
     async def create(self, data: ProductCreate) -> ProductInDB:
         self._check_currency(data.price)
-        now = utcnow()
-        document = {
-            **data.model_dump(),
-            "created_at": now,
-            "updated_at": now,
-            "search_tokens": product_tokens(data.name, data.category, data.tags),
-        }
+        document = new_product_document(data, utcnow())
         new_id = await self.products.create(document)
         return self.products.to_model({**document, "_id": new_id})
+
+    async def add_many(
+        self,
+        products: Iterable[tuple[ObjectId, ProductCreate]],
+        *,
+        batch_size: int = 1000,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> tuple[int, int]:
+        """Insert (id, product) pairs in unordered batches; existing ids are skipped.
+
+        Returns (inserted, skipped). Memory is bounded by `batch_size`.
+        """
+        inserted = skipped = 0
+        for batch in batched(products, batch_size):
+            now = utcnow()
+            documents = []
+            for product_id, data in batch:
+                self._check_currency(data.price)
+                documents.append({"_id": product_id, **new_product_document(data, now)})
+            added, duplicates = await self.products.insert_many_new(documents)
+            inserted += added
+            skipped += duplicates
+            if on_batch is not None:
+                on_batch(len(batch))
+        return inserted, skipped
 
     async def get(self, product_id: str) -> ProductInDB:
         return await self.products.get(product_id)

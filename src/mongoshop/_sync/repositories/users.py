@@ -56,6 +56,15 @@ class UserRepository(Repository[UserInDB]):
     def find_by_email(self, email: str, *, session: ClientSession | None = None) -> UserInDB | None:
         return self.find_one({"email": email.lower()}, session=session)
 
+    def ids_by_email(self, emails: Sequence[str]) -> dict[str, ObjectId]:
+        """The ids of the users with these e-mails (one query on the unique index)."""
+        documents = self.find_documents(
+            {"email": {"$in": [email.lower() for email in emails]}},
+            projection={"email": 1},
+            limit=len(emails),
+        )
+        return {document["email"]: document["_id"] for document in documents}
+
     def set_fields(
         self,
         user_id: ObjectId | str,

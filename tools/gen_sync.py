@@ -60,6 +60,9 @@ RENAMES = {
     "AsyncWalletService": "WalletService",
     "AsyncOrderService": "OrderService",
     "AsyncAnalyticsService": "AnalyticsService",
+    "AsyncOutboxRepository": "OutboxRepository",
+    "AsyncCheckpointRepository": "CheckpointRepository",
+    "AsyncMailService": "MailService",
 }
 
 

@@ -92,6 +92,40 @@ class Settings(BaseSettings):
 
     data_dir: Annotated[Path, Field(validation_alias="MONGOSHOP_DATA_DIR")] = Path("data")
 
+    smtp_host: Annotated[
+        str | None,
+        Field(
+            validation_alias="MONGOSHOP_SMTP_HOST",
+            description="Unset: mail is written as .eml files under the data directory",
+        ),
+    ] = None
+    smtp_port: Annotated[int, Field(validation_alias="MONGOSHOP_SMTP_PORT", ge=1, le=65535)] = 587
+    smtp_security: Annotated[
+        Literal["starttls", "tls", "none"], Field(validation_alias="MONGOSHOP_SMTP_SECURITY")
+    ] = "starttls"
+    smtp_username: Annotated[str | None, Field(validation_alias="MONGOSHOP_SMTP_USERNAME")] = None
+    smtp_password: Annotated[
+        SecretStr | None, Field(validation_alias="MONGOSHOP_SMTP_PASSWORD")
+    ] = None
+    smtp_timeout_seconds: Annotated[
+        float, Field(validation_alias="MONGOSHOP_SMTP_TIMEOUT_SECONDS", gt=0, le=120)
+    ] = 15.0
+    mail_from: Annotated[str, Field(validation_alias="MONGOSHOP_MAIL_FROM", min_length=3)] = (
+        "mongoshop <no-reply@mongoshop.example>"
+    )
+    mail_max_attempts: Annotated[
+        int, Field(validation_alias="MONGOSHOP_MAIL_MAX_ATTEMPTS", ge=1, le=100)
+    ] = 10
+    mail_lease_seconds: Annotated[
+        float, Field(validation_alias="MONGOSHOP_MAIL_LEASE_SECONDS", gt=0, le=3600)
+    ] = 60.0
+    mail_retry_base_seconds: Annotated[
+        float, Field(validation_alias="MONGOSHOP_MAIL_RETRY_BASE_SECONDS", gt=0, le=3600)
+    ] = 2.0
+    cache_ttl_seconds: Annotated[
+        float, Field(validation_alias="MONGOSHOP_CACHE_TTL_SECONDS", ge=0, le=3600)
+    ] = 30.0
+
     admin_email: Annotated[str | None, Field(validation_alias="MONGOSHOP_ADMIN_EMAIL")] = None
     admin_password: Annotated[
         SecretStr | None, Field(validation_alias="MONGOSHOP_ADMIN_PASSWORD")
@@ -104,6 +138,11 @@ class Settings(BaseSettings):
         if (self.admin_email is None) != (self.admin_password is None):
             raise ValueError(
                 "MONGOSHOP_ADMIN_EMAIL and MONGOSHOP_ADMIN_PASSWORD must be set together"
+            )
+        if self.smtp_timeout_seconds * 2 > self.mail_lease_seconds:
+            raise ValueError(
+                "MONGOSHOP_MAIL_LEASE_SECONDS must be at least twice MONGOSHOP_SMTP_TIMEOUT_SECONDS"
+                " (a lease must outlive a send, or two senders could send one e-mail)"
             )
         if self.environment == "production":
             secret = self.token_secret.get_secret_value()

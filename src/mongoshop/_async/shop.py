@@ -12,7 +12,9 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from mongoshop._async.repositories.base import AsyncRepository
+from mongoshop._async.repositories.checkpoints import AsyncCheckpointRepository
 from mongoshop._async.repositories.orders import AsyncOrderRepository
+from mongoshop._async.repositories.outbox import AsyncOutboxRepository
 from mongoshop._async.repositories.products import AsyncProductRepository
 from mongoshop._async.repositories.tokens import AsyncTokenRepository
 from mongoshop._async.repositories.transfers import AsyncTransferRepository
@@ -21,11 +23,15 @@ from mongoshop._async.repositories.wallet import AsyncAccountRepository, AsyncLe
 from mongoshop._async.services.analytics import AsyncAnalyticsService
 from mongoshop._async.services.auth import AsyncAuthService
 from mongoshop._async.services.catalog import AsyncCatalogService
+from mongoshop._async.services.mail import AsyncMailService
 from mongoshop._async.services.orders import AsyncOrderService
 from mongoshop._async.services.users import AsyncUserService
 from mongoshop._async.services.wallet import AsyncWalletService
 from mongoshop._async.transactions import AsyncTransactions
+from mongoshop.cache import ReadCache
 from mongoshop.models.common import Document
+from mongoshop.models.products import ProductInDB
+from mongoshop.models.users import UserInDB
 from mongoshop.security import PasswordHasher
 from mongoshop.settings import Settings
 
@@ -37,7 +43,10 @@ class AsyncShop:
         settings: Settings,
         *,
         hasher: PasswordHasher | None = None,
+        user_cache: ReadCache[UserInDB] | None = None,
+        product_cache: ReadCache[ProductInDB] | None = None,
     ) -> None:
+        """`user_cache` / `product_cache`: only where something evicts changed entries (the API)."""
         self.database = database
         self.settings = settings
         hasher = hasher or PasswordHasher()
@@ -51,6 +60,8 @@ class AsyncShop:
         self.ledger_repository = AsyncLedgerRepository(database)
         self.transfer_repository = AsyncTransferRepository(database)
         self.order_repository = AsyncOrderRepository(database)
+        self.outbox_repository = AsyncOutboxRepository(database)
+        self.checkpoint_repository = AsyncCheckpointRepository(database)
 
         self.users = AsyncUserService(
             self.user_repository,
@@ -59,6 +70,7 @@ class AsyncShop:
             transactions,
             hasher,
             currency,
+            cache=user_cache,
         )
         self.auth = AsyncAuthService(
             self.user_repository,
@@ -67,7 +79,7 @@ class AsyncShop:
             token_secret=settings.token_secret.get_secret_value(),
             token_ttl=timedelta(seconds=settings.token_ttl_seconds),
         )
-        self.catalog = AsyncCatalogService(self.product_repository, currency)
+        self.catalog = AsyncCatalogService(self.product_repository, currency, cache=product_cache)
         self.wallet = AsyncWalletService(
             self.account_repository,
             self.ledger_repository,
@@ -84,6 +96,9 @@ class AsyncShop:
             transactions,
             currency,
         )
+        self.mail = AsyncMailService(
+            self.outbox_repository, self.user_repository, self.order_repository
+        )
         self.analytics = AsyncAnalyticsService(
             self.product_repository, self.order_repository, currency
         )
@@ -98,6 +113,8 @@ class AsyncShop:
             self.ledger_repository,
             self.transfer_repository,
             self.order_repository,
+            self.outbox_repository,
+            self.checkpoint_repository,
         ]
 
     async def ensure_indexes(self) -> dict[str, list[str]]:

@@ -13,7 +13,9 @@ from typing import Any
 from pymongo.synchronous.database import Database
 
 from mongoshop._sync.repositories.base import Repository
+from mongoshop._sync.repositories.checkpoints import CheckpointRepository
 from mongoshop._sync.repositories.orders import OrderRepository
+from mongoshop._sync.repositories.outbox import OutboxRepository
 from mongoshop._sync.repositories.products import ProductRepository
 from mongoshop._sync.repositories.tokens import TokenRepository
 from mongoshop._sync.repositories.transfers import TransferRepository
@@ -22,11 +24,15 @@ from mongoshop._sync.repositories.wallet import AccountRepository, LedgerReposit
 from mongoshop._sync.services.analytics import AnalyticsService
 from mongoshop._sync.services.auth import AuthService
 from mongoshop._sync.services.catalog import CatalogService
+from mongoshop._sync.services.mail import MailService
 from mongoshop._sync.services.orders import OrderService
 from mongoshop._sync.services.users import UserService
 from mongoshop._sync.services.wallet import WalletService
 from mongoshop._sync.transactions import Transactions
+from mongoshop.cache import ReadCache
 from mongoshop.models.common import Document
+from mongoshop.models.products import ProductInDB
+from mongoshop.models.users import UserInDB
 from mongoshop.security import PasswordHasher
 from mongoshop.settings import Settings
 
@@ -38,7 +44,10 @@ class Shop:
         settings: Settings,
         *,
         hasher: PasswordHasher | None = None,
+        user_cache: ReadCache[UserInDB] | None = None,
+        product_cache: ReadCache[ProductInDB] | None = None,
     ) -> None:
+        """`user_cache` / `product_cache`: only where something evicts changed entries (the API)."""
         self.database = database
         self.settings = settings
         hasher = hasher or PasswordHasher()
@@ -52,6 +61,8 @@ class Shop:
         self.ledger_repository = LedgerRepository(database)
         self.transfer_repository = TransferRepository(database)
         self.order_repository = OrderRepository(database)
+        self.outbox_repository = OutboxRepository(database)
+        self.checkpoint_repository = CheckpointRepository(database)
 
         self.users = UserService(
             self.user_repository,
@@ -60,6 +71,7 @@ class Shop:
             transactions,
             hasher,
             currency,
+            cache=user_cache,
         )
         self.auth = AuthService(
             self.user_repository,
@@ -68,7 +80,7 @@ class Shop:
             token_secret=settings.token_secret.get_secret_value(),
             token_ttl=timedelta(seconds=settings.token_ttl_seconds),
         )
-        self.catalog = CatalogService(self.product_repository, currency)
+        self.catalog = CatalogService(self.product_repository, currency, cache=product_cache)
         self.wallet = WalletService(
             self.account_repository,
             self.ledger_repository,
@@ -85,6 +97,7 @@ class Shop:
             transactions,
             currency,
         )
+        self.mail = MailService(self.outbox_repository, self.user_repository, self.order_repository)
         self.analytics = AnalyticsService(self.product_repository, self.order_repository, currency)
 
     @property
@@ -97,6 +110,8 @@ class Shop:
             self.ledger_repository,
             self.transfer_repository,
             self.order_repository,
+            self.outbox_repository,
+            self.checkpoint_repository,
         ]
 
     def ensure_indexes(self) -> dict[str, list[str]]:

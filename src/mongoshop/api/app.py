@@ -6,6 +6,7 @@ passed to `AsyncShop`, and closed on shutdown. Nothing connects at import time.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -14,31 +15,68 @@ from fastapi import FastAPI
 
 from mongoshop import __version__
 from mongoshop._async.shop import AsyncShop
+from mongoshop.api.cache import invalidation_spec
 from mongoshop.api.errors import install_error_handlers
 from mongoshop.api.routers import admin, auth, health, orders, products, users, wallet
+from mongoshop.cache import ReadCache
 from mongoshop.db import create_async_client, require_replica_set, resolve_uri
+from mongoshop.events.streams import StreamConsumer
+from mongoshop.events.worker import EventWorker
+from mongoshop.models.products import ProductInDB
+from mongoshop.models.users import UserInDB
 from mongoshop.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """A new application; with no settings, they are read from the environment."""
+def create_app(settings: Settings | None = None, *, run_worker: bool = False) -> FastAPI:
+    """A new application; with no settings, they are read from the environment.
+
+    `run_worker` also runs the event worker (change streams → mail outbox →
+    sender) in this process, as ``mongoshop serve`` does by default.
+    """
     settings = settings or get_settings()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with resolve_uri(settings) as uri:
             client = create_async_client(uri, settings)
+            background: list[asyncio.Task[None]] = []
+            worker: EventWorker | None = None
             try:
                 require_replica_set(await client.admin.command("hello"))
-                shop = AsyncShop(client[settings.mongodb_database], settings)
+                user_cache: ReadCache[UserInDB] = ReadCache(settings.cache_ttl_seconds)
+                product_cache: ReadCache[ProductInDB] = ReadCache(settings.cache_ttl_seconds)
+                shop = AsyncShop(
+                    client[settings.mongodb_database],
+                    settings,
+                    user_cache=user_cache,
+                    product_cache=product_cache,
+                )
                 await shop.ensure_indexes()
                 await shop.bootstrap_admin()
+                for spec in (
+                    invalidation_spec("cache-users", shop.user_repository.collection, user_cache),
+                    invalidation_spec(
+                        "cache-products", shop.product_repository.collection, product_cache
+                    ),
+                ):
+                    consumer = StreamConsumer(spec, shop.checkpoint_repository)
+                    background.append(asyncio.create_task(consumer.run(), name=spec.name))
+                if run_worker:
+                    worker = EventWorker(shop)
+                    await worker.start()
                 app.state.shop = shop
                 logger.info("mongoshop API ready on database %s", settings.mongodb_database)
                 yield
             finally:
+                if worker is not None:
+                    await worker.stop()
+                for task in background:
+                    task.cancel()
+                for task in background:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
                 await client.close()
 
     app = FastAPI(

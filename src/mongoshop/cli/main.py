@@ -9,7 +9,7 @@ from typing import NoReturn
 import typer
 from pymongo.errors import PyMongoError
 
-from mongoshop.cli import db, seed, serve, users
+from mongoshop.cli import db, seed, serve, users, worker
 from mongoshop.cli.common import err_console
 from mongoshop.errors import MongoshopError, is_unavailable
 
@@ -24,6 +24,7 @@ app = typer.Typer(
 )
 app.command(name="serve")(serve.serve)
 app.command(name="seed")(seed.seed)
+app.command(name="worker")(worker.worker)
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
 

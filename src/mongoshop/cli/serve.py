@@ -73,12 +73,19 @@ def serve(
             help="Create a demo admin and demo data (default: on with the embedded database)",
         ),
     ] = None,
+    run_worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker/--no-worker",
+            help="Run the event worker (welcome and order e-mails) in this process",
+        ),
+    ] = True,
 ) -> None:
     """Start the HTTP API (and the embedded database when MONGODB_URI is unset).
 
     Examples:
       mongoshop serve
-      mongoshop serve --host 0.0.0.0 --port 8080 --no-demo
+      mongoshop serve --host 0.0.0.0 --port 8080 --no-demo --no-worker
     """
     settings = settings_from_env()
     demo = settings.embedded if demo is None else demo
@@ -91,4 +98,8 @@ def serve(
         for line in prepare(settings, demo):
             console.print(line)
         console.print(f"mongoshop API: [bold]http://{host}:{port}[/bold]  (docs: /docs)")
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        if run_worker:
+            where = settings.smtp_host or f"{settings.data_dir.resolve() / 'mail'} (.eml files)"
+            console.print(f"event worker: on; e-mails go to {where}")
+        app = create_app(settings, run_worker=run_worker)
+        uvicorn.run(app, host=host, port=port, log_level="info")

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from mongoshop._async.compat import run_blocking
@@ -13,6 +14,7 @@ from mongoshop._async.repositories.tokens import AsyncTokenRepository
 from mongoshop._async.repositories.users import AsyncUserRepository
 from mongoshop._async.repositories.wallet import AsyncAccountRepository
 from mongoshop._async.transactions import AsyncTransactions
+from mongoshop.cache import ReadCache
 from mongoshop.clock import start_of_month, utcnow
 from mongoshop.errors import Conflict, NotFound, PermissionDenied
 from mongoshop.iterables import batched
@@ -70,6 +72,8 @@ class AsyncUserService:
         transactions: AsyncTransactions,
         hasher: PasswordHasher,
         currency: str,
+        *,
+        cache: ReadCache[UserInDB] | None = None,
     ) -> None:
         self.users = users
         self.tokens = tokens
@@ -77,6 +81,7 @@ class AsyncUserService:
         self.transactions = transactions
         self.hasher = hasher
         self.currency = currency
+        self.cache = cache
 
     async def register(self, data: UserCreate) -> UserInDB:
         """Create an active user with the `user` role and its wallet, in one transaction.
@@ -178,7 +183,18 @@ class AsyncUserService:
         target = parse_object_id(user_id)
         if target != actor.id and not actor.is_admin:
             raise NotFound(f"user {user_id} not found")
-        return await self.users.get(target)
+        if self.cache is None:
+            return await self.users.get(target)
+        user = self.cache.get(target)
+        if user is None:
+            user = await self.users.get(target)
+            self.cache.put(target, user)
+        return user
+
+    def _evict(self, *user_ids: ObjectId) -> None:
+        if self.cache is not None:
+            for user_id in user_ids:
+                self.cache.invalidate(user_id)
 
     async def update(self, actor: UserInDB, user_id: str, changes: UserUpdate) -> UserInDB:
         """Apply a partial update; an update that changes nothing is still a success."""
@@ -201,6 +217,7 @@ class AsyncUserService:
             fields["search_tokens"] = index_tokens(fields["name"], current.email)
         fields["updated_at"] = utcnow()
         user = await self.users.set_fields(target, fields)
+        self._evict(target)
         if changes.password is not None or user.status is not UserStatus.ACTIVE:
             # A new password or a disabled account ends every open session.
             await self.tokens.revoke_all_for(user.id)
@@ -211,12 +228,15 @@ class AsyncUserService:
             user_id, {"status": UserStatus.SUSPENDED.value, "updated_at": utcnow()}
         )
         await self.tokens.revoke_all_for(user.id)
+        self._evict(user.id)
         return user
 
     async def bulk_update_status(self, user_ids: Sequence[str], status: UserStatus) -> int:
         """Change many users' status; every id must be well-formed (else nothing changes)."""
         ids = [parse_object_id(user_id) for user_id in user_ids]
-        return await self.users.bulk_update_status(ids, status, utcnow())
+        modified = await self.users.bulk_update_status(ids, status, utcnow())
+        self._evict(*ids)
+        return modified
 
     async def search(self, text: str, *, limit: int = 20) -> list[UserInDB]:
         return await self.users.search(text, limit=limit)

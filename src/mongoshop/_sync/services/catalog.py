@@ -9,6 +9,7 @@ from datetime import datetime
 from bson import ObjectId
 
 from mongoshop._sync.repositories.products import ProductRepository
+from mongoshop.cache import ReadCache
 from mongoshop.clock import utcnow
 from mongoshop.errors import InvalidId, ValidationFailed
 from mongoshop.iterables import batched
@@ -41,9 +42,16 @@ def new_product_document(data: ProductCreate, at: datetime) -> Document:
 
 
 class CatalogService:
-    def __init__(self, products: ProductRepository, currency: str) -> None:
+    def __init__(
+        self,
+        products: ProductRepository,
+        currency: str,
+        *,
+        cache: ReadCache[ProductInDB] | None = None,
+    ) -> None:
         self.products = products
         self.currency = currency
+        self.cache = cache
 
     def _check_currency(self, price: Money) -> None:
         if price.currency != self.currency:
@@ -81,7 +89,14 @@ class CatalogService:
         return inserted, skipped
 
     def get(self, product_id: str) -> ProductInDB:
-        return self.products.get(product_id)
+        target = parse_object_id(product_id)
+        if self.cache is None:
+            return self.products.get(target)
+        product = self.cache.get(target)
+        if product is None:
+            product = self.products.get(target)
+            self.cache.put(target, product)
+        return product
 
     def update(self, product_id: str, changes: ProductUpdate) -> ProductInDB:
         """Apply a partial update; an update that changes nothing is still a success."""
@@ -97,6 +112,8 @@ class CatalogService:
             fields["search_tokens"] = product_tokens(merged.name, merged.category, merged.tags)
         fields["updated_at"] = utcnow()
         self.products.update_by_id(target, {"$set": fields})
+        if self.cache is not None:
+            self.cache.invalidate(target)
         return self.products.get(target)
 
     def search(self, query: ProductQuery, paging: PageRequest) -> Page[ProductInDB]:
@@ -105,7 +122,11 @@ class CatalogService:
 
     def change_inventory(self, product_id: str, change: int) -> ProductInDB:
         """Add (positive) or take (negative) stock; taking more than there is is `OutOfStock`."""
-        return self.products.change_stock(parse_object_id(product_id), change, utcnow())
+        target = parse_object_id(product_id)
+        product = self.products.change_stock(target, change, utcnow())
+        if self.cache is not None:
+            self.cache.invalidate(target)
+        return product
 
     def bulk_update_prices(self, updates: Sequence[PriceUpdate]) -> BulkPriceResult:
         """Set many prices in one unordered bulk write; bad items are reported, not fatal."""
@@ -125,6 +146,9 @@ class CatalogService:
             [(product_id, price.amount, price.currency) for _, product_id, price in valid],
             utcnow(),
         )
+        if self.cache is not None:
+            for _, product_id, _ in valid:
+                self.cache.invalidate(product_id)
         errors.extend(
             BulkItemError(index=index, product_id=str(product_id), error="product not found")
             for index, product_id, _ in valid

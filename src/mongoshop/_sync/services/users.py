@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from bson import ObjectId
 from pymongo.synchronous.client_session import ClientSession
 
 from mongoshop._sync.compat import run_blocking
@@ -14,6 +15,7 @@ from mongoshop._sync.repositories.tokens import TokenRepository
 from mongoshop._sync.repositories.users import UserRepository
 from mongoshop._sync.repositories.wallet import AccountRepository
 from mongoshop._sync.transactions import Transactions
+from mongoshop.cache import ReadCache
 from mongoshop.clock import start_of_month, utcnow
 from mongoshop.errors import Conflict, NotFound, PermissionDenied
 from mongoshop.iterables import batched
@@ -71,6 +73,8 @@ class UserService:
         transactions: Transactions,
         hasher: PasswordHasher,
         currency: str,
+        *,
+        cache: ReadCache[UserInDB] | None = None,
     ) -> None:
         self.users = users
         self.tokens = tokens
@@ -78,6 +82,7 @@ class UserService:
         self.transactions = transactions
         self.hasher = hasher
         self.currency = currency
+        self.cache = cache
 
     def register(self, data: UserCreate) -> UserInDB:
         """Create an active user with the `user` role and its wallet, in one transaction.
@@ -177,7 +182,18 @@ class UserService:
         target = parse_object_id(user_id)
         if target != actor.id and not actor.is_admin:
             raise NotFound(f"user {user_id} not found")
-        return self.users.get(target)
+        if self.cache is None:
+            return self.users.get(target)
+        user = self.cache.get(target)
+        if user is None:
+            user = self.users.get(target)
+            self.cache.put(target, user)
+        return user
+
+    def _evict(self, *user_ids: ObjectId) -> None:
+        if self.cache is not None:
+            for user_id in user_ids:
+                self.cache.invalidate(user_id)
 
     def update(self, actor: UserInDB, user_id: str, changes: UserUpdate) -> UserInDB:
         """Apply a partial update; an update that changes nothing is still a success."""
@@ -200,6 +216,7 @@ class UserService:
             fields["search_tokens"] = index_tokens(fields["name"], current.email)
         fields["updated_at"] = utcnow()
         user = self.users.set_fields(target, fields)
+        self._evict(target)
         if changes.password is not None or user.status is not UserStatus.ACTIVE:
             # A new password or a disabled account ends every open session.
             self.tokens.revoke_all_for(user.id)
@@ -210,12 +227,15 @@ class UserService:
             user_id, {"status": UserStatus.SUSPENDED.value, "updated_at": utcnow()}
         )
         self.tokens.revoke_all_for(user.id)
+        self._evict(user.id)
         return user
 
     def bulk_update_status(self, user_ids: Sequence[str], status: UserStatus) -> int:
         """Change many users' status; every id must be well-formed (else nothing changes)."""
         ids = [parse_object_id(user_id) for user_id in user_ids]
-        return self.users.bulk_update_status(ids, status, utcnow())
+        modified = self.users.bulk_update_status(ids, status, utcnow())
+        self._evict(*ids)
+        return modified
 
     def search(self, text: str, *, limit: int = 20) -> list[UserInDB]:
         return self.users.search(text, limit=limit)

@@ -1,0 +1,83 @@
+"""The mail outbox: enqueue once, claim with a lease, record the outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import ClassVar
+
+from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from mongoshop._async.repositories.base import AsyncRepository
+from mongoshop.models.common import Document
+from mongoshop.models.mail import MailStatus, OutboxCounts, OutboxItem
+
+
+class AsyncOutboxRepository(AsyncRepository[OutboxItem]):
+    collection_name = "mail_outbox"
+    model = OutboxItem
+    indexes: ClassVar[Sequence[IndexModel]] = (
+        IndexModel([("status", ASCENDING), ("available_at", ASCENDING)], name="status_available"),
+    )
+
+    async def enqueue(self, document: Document) -> bool:
+        """Add an e-mail; False if one with the same key was already enqueued (or sent)."""
+        try:
+            await self.collection.insert_one(document)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def enqueue_many(self, documents: Sequence[Document]) -> int:
+        """Add many; those already there are skipped. How many were new."""
+        inserted, _ = await self.insert_many_new(documents)
+        return inserted
+
+    async def claim(self, owner: str, now: datetime, lease: timedelta) -> OutboxItem | None:
+        """Take the next due e-mail for `owner` until `now + lease`, atomically.
+
+        Only one sender can win a given item: the claim is one
+        ``find_one_and_update`` whose filter requires it to be due.
+        """
+        document = await self.collection.find_one_and_update(
+            {"status": MailStatus.PENDING.value, "available_at": {"$lte": now}},
+            {
+                "$set": {"available_at": now + lease, "claimed_by": owner},
+                "$inc": {"attempts": 1},
+            },
+            sort=[("available_at", ASCENDING)],
+            return_document=ReturnDocument.AFTER,
+        )
+        return None if document is None else self.to_model(document)
+
+    async def mark_sent(self, key: str, owner: str, at: datetime) -> bool:
+        return (
+            await self.update(
+                {"_id": key, "claimed_by": owner, "status": MailStatus.PENDING.value},
+                {"$set": {"status": MailStatus.SENT.value, "sent_at": at, "last_error": None}},
+            )
+            == 1
+        )
+
+    async def mark_failed_attempt(
+        self, key: str, owner: str, error: str, retry_at: datetime | None
+    ) -> bool:
+        """Record a failed send: retry at `retry_at`, or give up (`failed`) when it is None."""
+        fields: Document = {"last_error": error[:500], "claimed_by": None}
+        if retry_at is None:
+            fields["status"] = MailStatus.FAILED.value
+        else:
+            fields["available_at"] = retry_at
+        return (
+            await self.update(
+                {"_id": key, "claimed_by": owner, "status": MailStatus.PENDING.value},
+                {"$set": fields},
+            )
+            == 1
+        )
+
+    async def counts(self) -> OutboxCounts:
+        return OutboxCounts(
+            **{status.value: await self.count({"status": status.value}) for status in MailStatus}
+        )

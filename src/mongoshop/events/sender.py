@@ -1,0 +1,93 @@
+"""The outbox sender: claim with a lease, send, record; retry with back-off.
+
+Several senders (in several workers) may run at once: a claim is one atomic
+``find_one_and_update``, and the lease (MONGOSHOP_MAIL_LEASE_SECONDS, at least
+twice the SMTP timeout) outlives any send, so no item is sent twice. An item
+whose sender died is claimed again once its lease ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import timedelta
+
+from pymongo.errors import PyMongoError
+
+from mongoshop._async.repositories.outbox import AsyncOutboxRepository
+from mongoshop.clock import utcnow
+from mongoshop.errors import is_unavailable
+from mongoshop.events.transport import MailTransport
+from mongoshop.models.mail import OutboxItem
+from mongoshop.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+MAX_BACKOFF = timedelta(minutes=30)
+
+
+class OutboxSender:
+    def __init__(
+        self,
+        outbox: AsyncOutboxRepository,
+        transport: MailTransport,
+        settings: Settings,
+        *,
+        idle_delay: float = 0.5,
+    ) -> None:
+        self.outbox = outbox
+        self.transport = transport
+        self.owner = f"sender-{uuid.uuid4().hex[:12]}"
+        self.lease = timedelta(seconds=settings.mail_lease_seconds)
+        self.max_attempts = settings.mail_max_attempts
+        self.retry_base = timedelta(seconds=settings.mail_retry_base_seconds)
+        self.idle_delay = idle_delay
+
+    def backoff(self, attempts: int) -> timedelta:
+        """Exponential: base, 2 * base, 4 * base... capped at 30 minutes."""
+        delay: timedelta = self.retry_base * 2 ** max(attempts - 1, 0)
+        return min(delay, MAX_BACKOFF)
+
+    async def run(self) -> None:
+        """Send until cancelled; sleep a little when there is nothing due."""
+        while True:
+            try:
+                sent_something = await self.send_one()
+            except PyMongoError as exc:
+                if not is_unavailable(exc):
+                    logger.exception("outbox sender failed")
+                else:
+                    logger.warning("outbox sender waiting for the database: %s", exc)
+                await asyncio.sleep(self.idle_delay * 4)
+                continue
+            if not sent_something:
+                await asyncio.sleep(self.idle_delay)
+
+    async def send_one(self) -> bool:
+        """Claim and send the next due item; False when nothing was due."""
+        item = await self.outbox.claim(self.owner, utcnow(), self.lease)
+        if item is None:
+            return False
+        await self._deliver(item)
+        return True
+
+    async def _deliver(self, item: OutboxItem) -> None:
+        try:
+            await self.transport.send(item)
+        except Exception as exc:  # any failure of delivery means "retry later"
+            error = f"{type(exc).__name__}: {exc}"
+            if item.attempts >= self.max_attempts:
+                logger.error(
+                    "giving up on %s after %d attempts: %s", item.key, item.attempts, error
+                )
+                await self.outbox.mark_failed_attempt(item.key, self.owner, error, None)
+            else:
+                retry_at = utcnow() + self.backoff(item.attempts)
+                logger.warning("sending %s failed (attempt %d): %s", item.key, item.attempts, error)
+                await self.outbox.mark_failed_attempt(item.key, self.owner, error, retry_at)
+            return
+        if not await self.outbox.mark_sent(item.key, self.owner, utcnow()):
+            logger.error("lease on %s was lost while sending; it may be sent again", item.key)
+        else:
+            logger.info("sent %s to %s", item.kind.value, item.to)

@@ -1,0 +1,173 @@
+"""A change-stream consumer that survives restarts, outages and lost history.
+
+For a checkpointed stream, the resume token is saved after the handler's
+effects are durable, so a crash re-delivers at most the events since the last
+save (at-least-once; handlers are idempotent). When the token is too old
+(the oplog moved past it), the consumer says so in the log, starts a new
+stream, saves its position, and asks the handler to reconcile from the last
+checkpoint's time: nothing is silently skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import OperationFailure, PyMongoError
+
+from mongoshop._async.repositories.checkpoints import AsyncCheckpointRepository
+from mongoshop.clock import utcnow
+from mongoshop.errors import is_unavailable
+from mongoshop.models.common import Document
+
+logger = logging.getLogger(__name__)
+
+HISTORY_LOST_CODES = {
+    286,  # ChangeStreamHistoryLost
+    280,  # ChangeStreamFatalError
+    260,  # InvalidResumeToken
+    136,  # CappedPositionLost
+}
+RECONCILE_MARGIN = timedelta(minutes=5)
+"""Reconciliation starts this long before the last checkpoint, for clock skew."""
+
+Handler = Callable[[Mapping[str, Any]], Awaitable[None]]
+Reconciler = Callable[[datetime], Awaitable[int]]
+
+
+@dataclass
+class StreamSpec:
+    name: str
+    collection: AsyncCollection[Document]
+    operations: tuple[str, ...]
+    handler: Handler
+    reconcile: Reconciler | None = None
+    full_document: str | None = None
+    checkpointed: bool = True
+    on_restart: Callable[[], None] | None = None
+    """Called whenever the stream (re)starts without resuming (e.g. to clear a cache)."""
+    pipeline: list[Document] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pipeline = [{"$match": {"operationType": {"$in": list(self.operations)}}}]
+
+
+def is_history_lost(exc: PyMongoError) -> bool:
+    return isinstance(exc, OperationFailure) and exc.code in HISTORY_LOST_CODES
+
+
+class StreamConsumer:
+    def __init__(
+        self,
+        spec: StreamSpec,
+        checkpoints: AsyncCheckpointRepository,
+        *,
+        retry_delay: float = 0.5,
+        max_retry_delay: float = 10.0,
+    ) -> None:
+        self.spec = spec
+        self.checkpoints = checkpoints
+        self.retry_delay = retry_delay
+        self.max_retry_delay = max_retry_delay
+        self.token: Mapping[str, Any] | None = None
+        self.last_event_at: datetime | None = None
+        """Cluster time of the last event handled: the stream's lag is now minus this."""
+        self.ready = asyncio.Event()
+
+    async def run(self) -> None:
+        """Consume until cancelled; reconnect after outages with a capped back-off."""
+        delay = self.retry_delay
+        if self.spec.checkpointed:
+            saved = await self._retrying(self.checkpoints.load, self.spec.name)
+            self.token = None if saved is None else saved.resume_token
+        while True:
+            try:
+                await self._consume()
+            except PyMongoError as exc:
+                if is_history_lost(exc):
+                    await self._recover_lost_history(exc)
+                    continue
+                if not is_unavailable(exc):
+                    logger.exception("change stream %s failed", self.spec.name)
+                else:
+                    logger.warning("change stream %s interrupted: %s", self.spec.name, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.max_retry_delay)
+            else:
+                delay = self.retry_delay
+
+    async def _consume(self) -> None:
+        spec = self.spec
+        options: dict[str, Any] = {}
+        if spec.full_document:
+            options["full_document"] = spec.full_document
+        if self.token is not None:
+            options["resume_after"] = self.token
+        async with await spec.collection.watch(spec.pipeline, **options) as stream:
+            if self.token is None:
+                # A new start: remember where it begins before anything happens, so a crash
+                # right now cannot lose the events that follow.
+                if stream.resume_token is not None:
+                    await self._save(stream.resume_token)
+                if spec.on_restart:
+                    spec.on_restart()
+            self.ready.set()
+            async for change in stream:
+                await spec.handler(change)
+                self.last_event_at = _cluster_time(change)
+                await self._save(change["_id"])
+
+    async def _save(self, token: Mapping[str, Any]) -> None:
+        self.token = token
+        if self.spec.checkpointed:
+            await self.checkpoints.save(self.spec.name, token, utcnow())
+
+    async def _recover_lost_history(self, exc: PyMongoError) -> None:
+        saved = await self.checkpoints.load(self.spec.name) if self.spec.checkpointed else None
+        since = (saved.updated_at if saved else utcnow()) - RECONCILE_MARGIN
+        logger.error(
+            "change stream %s cannot resume: its history is gone from the oplog (%s). "
+            "Starting from now and reconciling everything since %s.",
+            self.spec.name,
+            exc,
+            since.isoformat(),
+        )
+        self.token = None
+        if self.spec.checkpointed:
+            # Open a fresh stream first and save its position, then reconcile: an event
+            # that happens during reconciliation is then handled twice, never lost.
+            collection = self.spec.collection
+            async with await collection.watch(self.spec.pipeline) as stream:
+                if stream.resume_token is not None:
+                    await self._save(stream.resume_token)
+        if self.spec.reconcile is not None:
+            count = await self.spec.reconcile(since)
+            logger.warning(
+                "change stream %s reconciled: %d item(s) enqueued", self.spec.name, count
+            )
+        if self.spec.on_restart:
+            self.spec.on_restart()
+
+    async def _retrying(self, call: Callable[[str], Awaitable[Any]], argument: str) -> Any:
+        delay = self.retry_delay
+        while True:
+            try:
+                return await call(argument)
+            except PyMongoError as exc:
+                if not is_unavailable(exc):
+                    raise
+                logger.warning("waiting for the database: %s", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.max_retry_delay)
+
+
+def _cluster_time(change: Mapping[str, Any]) -> datetime | None:
+    wall = change.get("wallTime")
+    if isinstance(wall, datetime):
+        return wall
+    return None

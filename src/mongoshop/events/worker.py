@@ -1,0 +1,93 @@
+"""The event worker: change streams on users and orders feed the outbox; a sender drains it.
+
+``mongoshop worker`` runs it alone; ``mongoshop serve`` runs it in-process
+unless ``--no-worker`` is given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from mongoshop._async.shop import AsyncShop
+from mongoshop.events.sender import OutboxSender
+from mongoshop.events.streams import StreamConsumer, StreamSpec
+from mongoshop.events.transport import MailTransport, transport_for
+
+logger = logging.getLogger(__name__)
+
+USERS_STREAM = "users-mail"
+ORDERS_STREAM = "orders-mail"
+
+
+class EventWorker:
+    def __init__(self, shop: AsyncShop, transport: MailTransport | None = None) -> None:
+        self.shop = shop
+        mail = shop.mail
+        checkpoints = shop.checkpoint_repository
+
+        async def on_user(change: Mapping[str, Any]) -> None:
+            if change["operationType"] == "insert":
+                await mail.welcome(change["fullDocument"])
+
+        async def on_order(change: Mapping[str, Any]) -> None:
+            await mail.order_confirmation(change["fullDocument"])
+
+        self.consumers = [
+            StreamConsumer(
+                StreamSpec(
+                    name=USERS_STREAM,
+                    collection=shop.user_repository.collection,
+                    operations=("insert",),
+                    handler=on_user,
+                    reconcile=mail.reconcile_welcomes,
+                ),
+                checkpoints,
+            ),
+            StreamConsumer(
+                StreamSpec(
+                    name=ORDERS_STREAM,
+                    collection=shop.order_repository.collection,
+                    operations=("insert",),
+                    handler=on_order,
+                    reconcile=mail.reconcile_order_confirmations,
+                ),
+                checkpoints,
+            ),
+        ]
+        self.sender = OutboxSender(
+            shop.outbox_repository, transport or transport_for(shop.settings), shop.settings
+        )
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Start the streams and the sender in the background; returns once streams are open."""
+        await self.shop.outbox_repository.ensure_indexes()
+        for consumer in self.consumers:
+            self._tasks.append(asyncio.create_task(consumer.run(), name=consumer.spec.name))
+        self._tasks.append(asyncio.create_task(self.sender.run(), name="outbox-sender"))
+        ready = [asyncio.create_task(consumer.ready.wait()) for consumer in self.consumers]
+        await asyncio.wait(ready, timeout=30)
+        for task in ready:
+            task.cancel()
+        logger.info("event worker started")
+
+    async def stop(self) -> None:
+        """Cancel the loops; a checkpoint is saved after every handled event, so none is lost."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        logger.info("event worker stopped")
+
+    async def run_forever(self) -> None:
+        await self.start()
+        try:
+            await asyncio.gather(*self._tasks)
+        finally:
+            await self.stop()

@@ -1,0 +1,49 @@
+"""The mail outbox: e-mails to send, each at most once per (recipient, kind, subject)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class MailKind(StrEnum):
+    WELCOME = "welcome"
+    ORDER_CONFIRMATION = "order_confirmation"
+
+
+class MailStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+def outbox_key(kind: MailKind, subject_id: object, recipient: str) -> str:
+    """The outbox `_id`: the unique index on it lets each e-mail be enqueued only once."""
+    return f"{kind.value}:{subject_id}:{recipient.lower()}"
+
+
+class OutboxItem(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    key: str = Field(alias="_id")
+    kind: MailKind
+    to: str
+    subject: str
+    text: str
+    html: str
+    status: MailStatus
+    attempts: int = 0
+    available_at: datetime
+    """Pending: when it may next be claimed (now, after a back-off, or when a lease ends)."""
+    claimed_by: str | None = None
+    last_error: str | None = None
+    created_at: datetime
+    sent_at: datetime | None = None
+
+
+class OutboxCounts(BaseModel):
+    pending: int
+    sent: int
+    failed: int

@@ -34,10 +34,19 @@ class AsyncUserRepository(AsyncRepository[UserInDB]):
         # E-mails are stored lower-cased, so a plain unique index is case-insensitive.
         IndexModel([("email", ASCENDING)], unique=True, name="email_unique"),
         IndexModel([("status", ASCENDING)], name="status"),
-        IndexModel([("status", ASCENDING), ("created_at", DESCENDING)], name="status_created"),
-        IndexModel([("roles", ASCENDING), ("created_at", DESCENDING)], name="roles_created"),
+        # The lists sort by NEWEST_FIRST, _id included: an index serves that sort only
+        # if it ends with both keys (one on created_at alone leaves a blocking SORT,
+        # and with no filter a COLLSCAN).
+        IndexModel(
+            [("status", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
+            name="status_newest",
+        ),
+        IndexModel(
+            [("roles", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
+            name="roles_newest",
+        ),
         IndexModel([("search_tokens", ASCENDING)], name="search_tokens"),
-        IndexModel([("created_at", DESCENDING)], name="created_at"),
+        IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="newest"),
     )
 
     async def insert_user(

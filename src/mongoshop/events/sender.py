@@ -46,7 +46,7 @@ class OutboxSender:
 
     def backoff(self, attempts: int) -> timedelta:
         """Exponential: base, 2 * base, 4 * base... capped at 30 minutes."""
-        delay: timedelta = self.retry_base * 2 ** max(attempts - 1, 0)
+        delay: timedelta = self.retry_base * 2 ** min(max(attempts - 1, 0), 30)
         return min(delay, MAX_BACKOFF)
 
     async def run(self) -> None:

@@ -1,0 +1,125 @@
+"""Mail templates, money formatting, the read cache and the sender's back-off: no database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bson import ObjectId
+
+from mongoshop.cache import ReadCache
+from mongoshop.events.templates import format_money, render
+from mongoshop.events.transport import build_message
+from mongoshop.models.mail import MailKind, OutboxItem, outbox_key
+
+
+def test_money_is_formatted_from_minor_units_without_floats() -> None:
+    assert format_money(123456, "EUR") == "1234.56 EUR"
+    assert format_money(5, "EUR") == "0.05 EUR"
+    assert format_money(-250, "USD") == "-2.50 USD"
+
+
+def test_welcome_is_rendered_in_the_users_language_with_english_as_fallback() -> None:
+    values = {"name": "Zoé", "email": "zoe@example.com"}
+    assert render(MailKind.WELCOME, "fr", values).subject == "Bienvenue sur mongoshop, Zoé !"
+    assert render(MailKind.WELCOME, "fr-CA", values).subject.startswith("Bienvenue")
+    assert render(MailKind.WELCOME, "de", values).subject == "Welcome to mongoshop, Zoé!"
+    assert render(MailKind.WELCOME, None, values).subject.startswith("Welcome")
+
+
+def test_values_are_escaped_in_html_but_not_in_text() -> None:
+    mail = render(
+        MailKind.ORDER_CONFIRMATION,
+        "en",
+        {"name": "<script>x</script>", "order_id": "1", "total": "1.00 EUR"},
+        ["1 x Mug & Co — 1.00 EUR"],
+    )
+    assert "<script>" not in mail.html
+    assert "&lt;script&gt;" in mail.html
+    assert "<li>1 x Mug &amp; Co — 1.00 EUR</li>" in mail.html
+    assert "<script>x</script>" in mail.text
+    assert "- 1 x Mug & Co — 1.00 EUR" in mail.text
+
+
+def test_outbox_key_makes_one_email_per_recipient_kind_and_subject() -> None:
+    user = ObjectId("6650f1c2a1b2c3d4e5f60718")
+    assert outbox_key(MailKind.WELCOME, user, "Zoe@Example.com") == (
+        "welcome:6650f1c2a1b2c3d4e5f60718:zoe@example.com"
+    )
+
+
+def test_messages_carry_a_stable_message_id_and_both_parts() -> None:
+    now = datetime.now(UTC)
+    item = OutboxItem.model_validate(
+        {
+            "_id": "welcome:6650f1c2a1b2c3d4e5f60718:zoe@example.com",
+            "kind": "welcome",
+            "to": "zoe@example.com",
+            "subject": "Hi",
+            "text": "plain",
+            "html": "<p>html</p>",
+            "status": "pending",
+            "available_at": now,
+            "created_at": now,
+        }
+    )
+    first, second = build_message(item, "shop <a@b.c>"), build_message(item, "shop <a@b.c>")
+    assert first["Message-ID"] == second["Message-ID"]
+    assert first["Message-ID"] == "<welcome.6650f1c2a1b2c3d4e5f60718.zoe.example.com@mongoshop>"
+    parts = [part.get_content_type() for part in first.walk()]
+    assert "text/plain" in parts
+    assert "text/html" in parts
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_read_cache_expires_after_its_ttl() -> None:
+    clock = FakeClock()
+    cache: ReadCache[str] = ReadCache(ttl=30, clock=clock)
+    key = ObjectId()
+    cache.put(key, "v1")
+    clock.now = 29.9
+    assert cache.get(key) == "v1"
+    clock.now = 30.0
+    assert cache.get(key) is None
+
+
+def test_read_cache_evicts_on_invalidation_and_the_least_recently_used_when_full() -> None:
+    cache: ReadCache[int] = ReadCache(ttl=60, max_entries=2)
+    a, b, c = ObjectId(), ObjectId(), ObjectId()
+    cache.put(a, 1)
+    cache.put(b, 2)
+    assert cache.get(a) == 1  # a is now the most recently used
+    cache.put(c, 3)
+    assert cache.get(b) is None
+    assert cache.get(a) == 1
+    cache.invalidate(a)
+    assert cache.get(a) is None
+    cache.clear()
+    assert len(cache) == 0
+
+
+def test_a_zero_ttl_disables_the_cache() -> None:
+    cache: ReadCache[int] = ReadCache(ttl=0)
+    key = ObjectId()
+    cache.put(key, 1)
+    assert cache.get(key) is None
+
+
+def test_sender_backoff_doubles_and_is_capped() -> None:
+    from mongoshop.events.sender import MAX_BACKOFF, OutboxSender
+    from mongoshop.settings import Settings
+
+    sender = OutboxSender(
+        outbox=None,  # type: ignore[arg-type]
+        transport=None,  # type: ignore[arg-type]
+        settings=Settings(mail_retry_base_seconds=2),  # type: ignore[call-arg]
+    )
+    assert sender.backoff(1) == timedelta(seconds=2)
+    assert sender.backoff(3) == timedelta(seconds=8)
+    assert sender.backoff(50) == MAX_BACKOFF

@@ -192,3 +192,15 @@ class ProductStats(BaseModel):
     by_category: list[CategoryStats]
     price_distribution: list[PriceBucket]
     top_rated: list[TopProduct]
+
+
+UpsertField = Literal["name"]
+"""Fields an import may match existing products on (each has an index)."""
+
+
+class ImportResult(BaseModel):
+    """One import batch: how many were inserted or updated, and which lines were refused."""
+
+    inserted: int = 0
+    updated: int = 0
+    rejected: list[tuple[int, str]] = Field(default_factory=list)

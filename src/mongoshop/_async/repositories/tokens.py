@@ -52,3 +52,8 @@ class AsyncTokenRepository(AsyncRepository[TokenInDB]):
         """Sign a user out everywhere (suspension, password change)."""
         result = await self.collection.delete_many({"user_id": user_id})
         return result.deleted_count
+
+    async def revoke_all_for_users(self, user_ids: Sequence[ObjectId]) -> int:
+        """Sign many users out everywhere (bulk suspension or deactivation)."""
+        result = await self.collection.delete_many({"user_id": {"$in": list(user_ids)}})
+        return result.deleted_count

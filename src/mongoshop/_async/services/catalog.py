@@ -17,11 +17,13 @@ from mongoshop.models.money import Money
 from mongoshop.models.products import (
     BulkItemError,
     BulkPriceResult,
+    ImportResult,
     PriceUpdate,
     ProductCreate,
     ProductInDB,
     ProductQuery,
     ProductUpdate,
+    UpsertField,
 )
 from mongoshop.search import index_tokens
 
@@ -86,6 +88,37 @@ class AsyncCatalogService:
             if on_batch is not None:
                 on_batch(len(batch))
         return inserted, skipped
+
+    async def import_batch(
+        self, items: Sequence[tuple[int, ProductCreate]], *, upsert_on: UpsertField | None = None
+    ) -> ImportResult:
+        """Write one batch of validated products with one unordered bulk write.
+
+        `items` are (line number, product). A product the database refuses is
+        reported with its line, never fatal to the others. With `upsert_on`, a
+        product whose field matches an existing one updates it instead.
+        """
+        result = ImportResult()
+        accepted: list[tuple[int, Document]] = []
+        now = utcnow()
+        for line, product in items:
+            if product.price.currency != self.currency:
+                result.rejected.append((line, f"price.currency: must be {self.currency}"))
+                continue
+            accepted.append((line, new_product_document(product, now)))
+        if not accepted:
+            return result
+        if upsert_on is None:
+            inserted, errors = await self.products.insert_unordered([doc for _, doc in accepted])
+            result.inserted = inserted
+        else:
+            inserted, updated, errors = await self.products.upsert_unordered(
+                [doc for _, doc in accepted], upsert_on
+            )
+            result.inserted, result.updated = inserted, updated
+        result.rejected.extend((accepted[index][0], reason) for index, reason in errors)
+        result.rejected.sort()
+        return result
 
     async def get(self, product_id: str) -> ProductInDB:
         target = parse_object_id(product_id)

@@ -93,7 +93,14 @@ class OrderRepository(IdempotentRepository[OrderInDB]):
                 "$addFields": {
                     "unique_products_count": {"$size": "$unique_products"},
                     "orders_count": {"$size": "$orders"},
-                    "avg_order_value": {"$round": [{"$avg": "$orders.total"}, 0]},
+                    # `$map`, not the path "$orders.total": the embedded server does not
+                    # resolve a path through an array of documents inside an expression.
+                    "avg_order_value": {
+                        "$round": [
+                            {"$avg": {"$map": {"input": "$orders", "in": "$$this.total"}}},
+                            0,
+                        ]
+                    },
                 }
             },
             {

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument, UpdateOne
+from pymongo.errors import BulkWriteError
 from pymongo.synchronous.client_session import ClientSession
 
 from mongoshop._sync.repositories.base import Repository
@@ -26,6 +27,14 @@ from mongoshop.models.products import (
 )
 from mongoshop.search import query_tokens
 
+
+def _write_errors(exc: BulkWriteError) -> list[tuple[int, str]]:
+    return [
+        (error["index"], f"refused by the database (code {error.get('code')})")
+        for error in exc.details.get("writeErrors", [])
+    ]
+
+
 PRICE_BOUNDARIES = [0, 1_000, 5_000, 10_000, 50_000, 100_000]
 """Bucket edges of the dashboard's price distribution, in minor units."""
 
@@ -38,10 +47,12 @@ class ProductRepository(Repository[ProductInDB]):
         IndexModel([("category", ASCENDING), ("created_at", DESCENDING)], name="category_created"),
         IndexModel([("tags", ASCENDING)], name="tags"),
         IndexModel([("search_tokens", ASCENDING)], name="search_tokens"),
-        IndexModel([("created_at", DESCENDING)], name="created_at"),
-        IndexModel([("price.amount", ASCENDING)], name="price"),
-        IndexModel([("name", ASCENDING)], name="name"),
-        IndexModel([("reviews.rating", DESCENDING)], name="rating"),
+        # The sorts of `search` end with `_id` as a tie-break: an index serves such a
+        # sort only if it ends with `_id` too (else a full scan and an in-memory sort).
+        IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="created_at_id"),
+        IndexModel([("price.amount", ASCENDING), ("_id", ASCENDING)], name="price_id"),
+        IndexModel([("name", ASCENDING), ("_id", ASCENDING)], name="name_id"),
+        IndexModel([("reviews.rating", DESCENDING), ("_id", DESCENDING)], name="rating_id"),
     )
 
     @staticmethod
@@ -103,6 +114,38 @@ class ProductRepository(Repository[ProductInDB]):
         if self.exists({"_id": product_id}, session=session):
             raise OutOfStock(f"product {product_id} has fewer than {-change} in stock")
         raise NotFound(f"product {product_id} not found")
+
+    def insert_unordered(self, documents: Sequence[Document]) -> tuple[int, list[tuple[int, str]]]:
+        """Insert with one unordered bulk write; (inserted, [(index, reason)] of refusals)."""
+        try:
+            result = self.collection.insert_many(list(documents), ordered=False)
+        except BulkWriteError as exc:
+            return exc.details.get("nInserted", 0), _write_errors(exc)
+        return len(result.inserted_ids), []
+
+    def upsert_unordered(
+        self, documents: Sequence[Document], field: str
+    ) -> tuple[int, int, list[tuple[int, str]]]:
+        """Update the product with the same `field` value, or insert it.
+
+        Returns (inserted, updated, [(index, reason)] of refusals).
+        """
+        operations = []
+        for document in documents:
+            fields = {key: value for key, value in document.items() if key != "created_at"}
+            operations.append(
+                UpdateOne(
+                    {field: document[field]},
+                    {"$set": fields, "$setOnInsert": {"created_at": document["created_at"]}},
+                    upsert=True,
+                )
+            )
+        try:
+            result = self.collection.bulk_write(operations, ordered=False)
+        except BulkWriteError as exc:
+            details = exc.details
+            return details.get("nUpserted", 0), details.get("nModified", 0), _write_errors(exc)
+        return result.upserted_count, result.modified_count, []
 
     def bulk_set_prices(
         self, prices: Sequence[tuple[ObjectId, int, str]], at: datetime

@@ -234,6 +234,9 @@ class UserService:
         """Change many users' status; every id must be well-formed (else nothing changes)."""
         ids = [parse_object_id(user_id) for user_id in user_ids]
         modified = self.users.bulk_update_status(ids, status, utcnow())
+        if status is not UserStatus.ACTIVE:
+            # As for a single suspension: a disabled account's sessions end for good.
+            self.tokens.revoke_all_for_users(ids)
         self._evict(*ids)
         return modified
 

@@ -29,6 +29,7 @@ from mongoshop._async.services.users import AsyncUserService
 from mongoshop._async.services.wallet import AsyncWalletService
 from mongoshop._async.transactions import AsyncTransactions
 from mongoshop.cache import ReadCache
+from mongoshop.errors import NotFound
 from mongoshop.models.common import Document
 from mongoshop.models.products import ProductInDB
 from mongoshop.models.users import UserInDB
@@ -116,6 +117,14 @@ class AsyncShop:
             self.outbox_repository,
             self.checkpoint_repository,
         ]
+
+    def repository_named(self, collection: str) -> AsyncRepository[Any]:
+        """The repository of a collection, by name; `NotFound` for any other name."""
+        for repository in self.repositories:
+            if repository.collection_name == collection:
+                return repository
+        names = ", ".join(sorted(r.collection_name for r in self.repositories))
+        raise NotFound(f"no collection {collection!r}; one of: {names}")
 
     async def ensure_indexes(self) -> dict[str, list[str]]:
         """Create every collection's indexes (idempotent); names per collection."""

@@ -30,6 +30,7 @@ from mongoshop._sync.services.users import UserService
 from mongoshop._sync.services.wallet import WalletService
 from mongoshop._sync.transactions import Transactions
 from mongoshop.cache import ReadCache
+from mongoshop.errors import NotFound
 from mongoshop.models.common import Document
 from mongoshop.models.products import ProductInDB
 from mongoshop.models.users import UserInDB
@@ -113,6 +114,14 @@ class Shop:
             self.outbox_repository,
             self.checkpoint_repository,
         ]
+
+    def repository_named(self, collection: str) -> Repository[Any]:
+        """The repository of a collection, by name; `NotFound` for any other name."""
+        for repository in self.repositories:
+            if repository.collection_name == collection:
+                return repository
+        names = ", ".join(sorted(r.collection_name for r in self.repositories))
+        raise NotFound(f"no collection {collection!r}; one of: {names}")
 
     def ensure_indexes(self) -> dict[str, list[str]]:
         """Create every collection's indexes (idempotent); names per collection."""

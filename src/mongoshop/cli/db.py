@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.table import Table
 
 from mongoshop.cli.common import console, open_shop, settings_from_env, stop_on_sigterm
 from mongoshop.db.embedded import EmbeddedServer
@@ -50,3 +51,41 @@ def init() -> None:
     with open_shop(settings_from_env()) as shop:
         for collection, names in shop.ensure_indexes().items():
             console.print(f"{collection}: {', '.join(names) or '(none)'}")
+
+
+@app.command()
+def status() -> None:
+    """Server, version, and every collection with its count and sizes.
+
+    Example: mongoshop db status
+    """
+    settings = settings_from_env()
+    with open_shop(settings) as shop:
+        info = shop.database.client.server_info()
+        hello = shop.database.command("hello")
+        console.print(
+            f"server {', '.join(hello.get('hosts', [])) or 'unknown'}"
+            f" (replica set {hello.get('setName', '-')}), version {info.get('version')}"
+        )
+        console.print(f"database {shop.database.name}")
+        table = Table()
+        for column in ("collection", "documents", "data", "indexes", "index size"):
+            table.add_column(column, justify="left" if column == "collection" else "right")
+        for repository in shop.repositories:
+            stats = repository.storage_stats()
+            table.add_row(
+                repository.collection_name,
+                str(stats.get("count", 0)),
+                _size(stats.get("size", 0)),
+                str(stats.get("nindexes", len(stats.get("indexSizes", {})))),
+                _size(stats.get("totalIndexSize", 0)),
+            )
+        console.print(table)
+
+
+def _size(value: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"

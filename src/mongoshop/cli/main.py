@@ -9,7 +9,7 @@ from typing import NoReturn
 import typer
 from pymongo.errors import PyMongoError
 
-from mongoshop.cli import db, import_, seed, serve, users, worker
+from mongoshop.cli import db, export, import_, seed, serve, stats, users, worker
 from mongoshop.cli.common import err_console
 from mongoshop.errors import MongoshopError, is_unavailable
 
@@ -25,6 +25,8 @@ app = typer.Typer(
 app.command(name="serve")(serve.serve)
 app.command(name="seed")(seed.seed)
 app.command(name="worker")(worker.worker)
+app.command(name="export")(export.export)
+app.command(name="stats")(stats.stats)
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
 app.add_typer(import_.app, name="import")

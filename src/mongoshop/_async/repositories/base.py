@@ -6,7 +6,7 @@ run is backed by one of their declared `indexes`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from bson import ObjectId
@@ -95,6 +95,24 @@ class AsyncRepository(Generic[ModelT]):
             cursor = cursor.sort(list(sort))
         cursor = cursor.skip(skip).limit(limit)
         return await cursor.to_list()
+
+    async def iterate_documents(
+        self,
+        filter: Mapping[str, Any] | None = None,
+        *,
+        projection: Mapping[str, Any] | None = None,
+        batch_size: int = 1000,
+    ) -> AsyncIterator[Document]:
+        """Stream raw documents, `batch_size` per round trip: memory stays bounded."""
+        cursor = self.collection.find(filter or {}, projection, batch_size=batch_size)
+        async for document in cursor:
+            yield document
+
+    async def storage_stats(self) -> Document:
+        """Count and sizes from ``$collStats`` (the supported form since MongoDB 6.2)."""
+        cursor = await self.collection.aggregate([{"$collStats": {"storageStats": {}}}])
+        rows = await cursor.to_list()
+        return dict(rows[0].get("storageStats", {})) if rows else {}
 
     async def create(
         self, document: Mapping[str, Any], *, session: AsyncClientSession | None = None

@@ -7,7 +7,7 @@ run is backed by one of their declared `indexes`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from bson import ObjectId
@@ -94,6 +94,24 @@ class Repository(Generic[ModelT]):
             cursor = cursor.sort(list(sort))
         cursor = cursor.skip(skip).limit(limit)
         return cursor.to_list()
+
+    def iterate_documents(
+        self,
+        filter: Mapping[str, Any] | None = None,
+        *,
+        projection: Mapping[str, Any] | None = None,
+        batch_size: int = 1000,
+    ) -> Iterator[Document]:
+        """Stream raw documents, `batch_size` per round trip: memory stays bounded."""
+        cursor = self.collection.find(filter or {}, projection, batch_size=batch_size)
+        for document in cursor:
+            yield document
+
+    def storage_stats(self) -> Document:
+        """Count and sizes from ``$collStats`` (the supported form since MongoDB 6.2)."""
+        cursor = self.collection.aggregate([{"$collStats": {"storageStats": {}}}])
+        rows = cursor.to_list()
+        return dict(rows[0].get("storageStats", {})) if rows else {}
 
     def create(
         self, document: Mapping[str, Any], *, session: ClientSession | None = None

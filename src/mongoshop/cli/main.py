@@ -4,17 +4,34 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
 from pymongo.errors import PyMongoError
+from typer._click.core import Context  # typer vendors click; this is its Context
+from typer.core import TyperGroup
 
 from mongoshop.cli import db, export, import_, seed, serve, stats, users, worker
 from mongoshop.cli.common import err_console
 from mongoshop.errors import MongoshopError, is_unavailable
 
+
+class ErrorReportingGroup(TyperGroup):
+    """Known failures print one line on stderr and exit 1, never a traceback."""
+
+    def invoke(self, ctx: Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MongoshopError as exc:
+            _fail(exc.detail)
+        except PyMongoError as exc:
+            reason = "the database is unavailable" if is_unavailable(exc) else "database error"
+            _fail(f"{reason}: {str(exc).split(',')[0][:160]}")
+
+
 app = typer.Typer(
     name="mongoshop",
+    cls=ErrorReportingGroup,
     help="mongoshop: a shop backend on MongoDB.\n\n"
     "With MONGODB_URI unset, every command uses the embedded database in "
     "MONGOSHOP_DATA_DIR (default ./data), starting it if needed.",
@@ -34,22 +51,17 @@ app.add_typer(import_.app, name="import")
 
 def _fail(message: str) -> NoReturn:
     err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    sys.exit(1)
+    raise typer.Exit(1)
 
 
 def main() -> None:
-    """Run the CLI; known failures print one line on stderr and exit 1, never a traceback."""
+    """Run the CLI (the console script)."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     for noisy in ("pymongo", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        app(standalone_mode=True)
-    except MongoshopError as exc:
-        _fail(exc.detail)
-    except PyMongoError as exc:
-        reason = "the database is unavailable" if is_unavailable(exc) else "database error"
-        _fail(f"{reason}: {str(exc).split(',')[0][:160]}")
+        app()
     except KeyboardInterrupt:
         sys.exit(130)

@@ -1,0 +1,221 @@
+"""The command line, run in-process with Typer's runner against the test server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from pymongo import MongoClient
+from typer.testing import CliRunner
+
+from mongoshop._sync.shop import Shop
+from mongoshop.cli.main import app
+from mongoshop.models.common import Document
+from mongoshop.models.users import UserCreate
+from mongoshop.settings import Settings
+
+Run = Callable[..., "object"]
+
+
+@pytest.fixture
+def cli(settings: Settings, mongodb_uri: str, tmp_path: Path) -> Callable[..., object]:
+    runner = CliRunner()
+    env = {
+        "MONGODB_URI": mongodb_uri,
+        "MONGODB_DATABASE": settings.mongodb_database,
+        "MONGOSHOP_DATA_DIR": str(tmp_path / "data"),
+        "MONGOSHOP_TOKEN_SECRET": "cli-test-secret-0123456789",
+    }
+
+    def run(*args: str, input: str | None = None, extra_env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+        return runner.invoke(app, list(args), env={**env, **(extra_env or {})}, input=input)
+
+    return run
+
+
+def _product(index: int, **overrides: object) -> dict[str, object]:
+    return {
+        "name": f"Lamp {index}",
+        "category": "home",
+        "price": {"amount": 1000 + index, "currency": "EUR"},
+        "tags": ["light"],
+        "inventory": {"quantity": index % 7},
+        **overrides,
+    }
+
+
+def test_import_streams_valid_lines_and_reports_each_bad_one_with_its_line(
+    cli: Callable[..., object],
+    shop: Shop,
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "products.jsonl"
+    bad_lines = {}
+    with source.open("w") as out:
+        for index in range(2000):
+            line = index + 1
+            if index % 100 == 3:
+                bad = [
+                    "not json",
+                    '{"name": "x"}',
+                    "[1, 2]",
+                    json.dumps(_product(index, price={"amount": -5, "currency": "EUR"})),
+                ][index % 4]
+                bad_lines[line] = bad
+                out.write(bad + "\n")
+            else:
+                out.write(json.dumps(_product(index)) + "\n")
+    rejects = tmp_path / "rejects.jsonl"
+
+    result = cli(
+        "import", "products", str(source), "--rejects", str(rejects), "--batch-size", "300"
+    )
+
+    assert result.exit_code == 0, result.output
+    assert shop.product_repository.count() == 2000 - len(bad_lines)
+    recorded = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert [entry["line"] for entry in recorded] == sorted(bad_lines)
+    assert all(entry["reason"] for entry in recorded)
+    assert recorded[0]["record"] == bad_lines[min(bad_lines)]
+    assert "2000" in result.output  # read
+    assert f"line {min(bad_lines)}" in result.output
+    imported = shop.product_repository.find_one({"name": "Lamp 1"})
+    assert imported is not None
+    assert "lamp" in imported.search_tokens
+
+
+def test_import_csv_upserts_on_name_instead_of_duplicating(
+    cli: Callable[..., object], shop: Shop, tmp_path: Path
+) -> None:
+    source = tmp_path / "products.csv"
+    header = (
+        "name,description,category,price_amount,price_currency,tags,quantity,rating,review_count\n"
+    )
+    source.write_text(
+        header + "Mug,Blue,kitchen,1250,EUR,ceramic;gift,5,4.5,10\nPan,,kitchen,abc,EUR,,1,,\n"
+    )
+    first = cli("import", "products", str(source), "--upsert-on", "name")
+    assert first.exit_code == 0, first.output
+    source.write_text(header + "Mug,Red,kitchen,1500,EUR,ceramic,7,,\n")
+    second = cli("import", "products", str(source), "--upsert-on", "name")
+    assert second.exit_code == 0, second.output
+
+    mugs = shop.product_repository.find_many({"name": "Mug"})
+    assert len(mugs) == 1
+    assert mugs[0].price.amount == 1500
+    assert mugs[0].description == "Red"
+    assert "price_amount" in first.output or "line 3" in first.output
+
+
+def test_import_reads_standard_input(cli: Callable[..., object], shop: Shop) -> None:
+    lines = "\n".join(json.dumps(_product(index)) for index in range(5)) + "\n"
+    result = cli("import", "products", "-", input=lines)
+    assert result.exit_code == 0, result.output
+    assert shop.product_repository.count() == 5
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("import", "products", "/nonexistent/file.jsonl"), "no such file"),
+        (("import", "products", "x.jsonl", "--format", "xml"), "--format must be"),
+        (("import", "products", "x.jsonl", "--upsert-on", "price"), "--upsert-on supports"),
+        (("export", "tokens"), "cannot be exported"),
+        (("export", "nothing"), "no collection 'nothing'"),
+        (("export", "users", "--fields", "name,password_hash"), "never exported"),
+        (("export", "users", "--query", "{oops"), "not valid JSON"),
+        (("stats", "sales", "--start", "2026-02-01", "--end", "2026-01-01"), "end must be after"),
+    ],
+)
+def test_bad_arguments_fail_with_one_clear_line(
+    cli: Callable[..., object], shop: Shop, args: tuple[str, ...], message: str
+) -> None:
+    result = cli(*args)
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_an_unknown_option_is_a_usage_error(cli: Callable[..., object]) -> None:
+    result = cli("seed", "--users", "many")
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+
+
+def test_an_unreachable_database_is_one_line_and_exit_1(cli: Callable[..., object]) -> None:
+    result = cli(
+        "db",
+        "init",
+        extra_env={
+            "MONGODB_URI": "mongodb://127.0.0.1:9/?directConnection=true",
+            "MONGOSHOP_SERVER_SELECTION_TIMEOUT_MS": "300",
+        },
+    )
+    assert result.exit_code == 1
+    assert "the database is unavailable" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_export_streams_a_projection_as_csv_and_jsonl(
+    cli: Callable[..., object], shop: Shop, tmp_path: Path
+) -> None:
+    cli("import", "products", "-", input="\n".join(json.dumps(_product(i)) for i in range(30)))
+    target = tmp_path / "out.csv"
+    result = cli(
+        "export",
+        "products",
+        "--fields",
+        "name,price.amount",
+        "--format",
+        "csv",
+        "--query",
+        '{"price.amount": {"$gte": 1020}}',
+        "-o",
+        str(target),
+        "--batch-size",
+        "7",
+    )
+    assert result.exit_code == 0, result.output
+    rows = target.read_text().splitlines()
+    assert rows[0] == "name,price.amount"
+    assert len(rows) == 1 + 10
+    assert sorted(rows[1:])[0] == "Lamp 20,1020"
+
+    result = cli("export", "products", "--query", '{"name": "Lamp 3"}')
+    documents = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [document["name"] for document in documents] == ["Lamp 3"]
+    assert documents[0]["price"] == {"amount": 1003, "currency": "EUR"}
+
+
+def test_export_of_users_never_contains_password_hashes(
+    cli: Callable[..., object], shop: Shop, sync_client: MongoClient[Document], settings: Settings
+) -> None:
+    shop.users.register(UserCreate(name="Ada", email="ada@example.com", password="password1"))
+    result = cli("export", "users")
+    assert result.exit_code == 0, result.output
+    assert "ada@example.com" in result.stdout
+    assert "password_hash" not in result.stdout
+    assert "argon2" not in result.stdout
+
+
+def test_stats_and_db_status_print_the_figures(cli: Callable[..., object], shop: Shop) -> None:
+    from mongoshop.cli.seed import seed_all
+
+    seed_all(shop, users=12, products=12, orders=20, seed=3)
+    users = cli("stats", "users")
+    assert users.exit_code == 0, users.output
+    assert "total" in users.output
+    assert "12" in users.output
+    products = cli("stats", "products")
+    assert products.exit_code == 0, products.output
+    assert "by category" in products.output
+    assert "price distribution" in products.output
+    sales = cli("stats", "sales", "--start", "2000-01-01")
+    assert sales.exit_code == 0, sales.output
+    assert "total" in sales.output
+    status = cli("db", "status")
+    assert status.exit_code == 0, status.output
+    for collection in ("users", "products", "orders", "ledger", "mail_outbox"):
+        assert collection in status.output

@@ -19,6 +19,7 @@ from pymongo.errors import BulkWriteError
 
 from mongoshop.errors import NotFound
 from mongoshop.models.common import Document, parse_object_id
+from mongoshop.validation import collector_paused
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 Sort = Sequence[tuple[str, int]]
@@ -44,6 +45,11 @@ class AsyncRepository(Generic[ModelT]):
 
     def to_model(self, document: Mapping[str, Any]) -> ModelT:
         return self.model.model_validate(document)
+
+    def to_models(self, documents: Sequence[Mapping[str, Any]]) -> list[ModelT]:
+        """Validate a batch, with the cycle collector paused (see `mongoshop.validation`)."""
+        with collector_paused():
+            return [self.model.model_validate(document) for document in documents]
 
     async def find_by_id(
         self, id: ObjectId | str, *, session: AsyncClientSession | None = None
@@ -77,7 +83,7 @@ class AsyncRepository(Generic[ModelT]):
         documents = await self.find_documents(
             filter, sort=sort, skip=skip, limit=limit, session=session
         )
-        return [self.to_model(document) for document in documents]
+        return self.to_models(documents)
 
     async def find_documents(
         self,

@@ -20,6 +20,7 @@ from pymongo.synchronous.database import Database
 
 from mongoshop.errors import NotFound
 from mongoshop.models.common import Document, parse_object_id
+from mongoshop.validation import collector_paused
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 Sort = Sequence[tuple[str, int]]
@@ -45,6 +46,11 @@ class Repository(Generic[ModelT]):
 
     def to_model(self, document: Mapping[str, Any]) -> ModelT:
         return self.model.model_validate(document)
+
+    def to_models(self, documents: Sequence[Mapping[str, Any]]) -> list[ModelT]:
+        """Validate a batch, with the cycle collector paused (see `mongoshop.validation`)."""
+        with collector_paused():
+            return [self.model.model_validate(document) for document in documents]
 
     def find_by_id(
         self, id: ObjectId | str, *, session: ClientSession | None = None
@@ -76,7 +82,7 @@ class Repository(Generic[ModelT]):
     ) -> list[ModelT]:
         """Matching documents as models, at most `limit` of them."""
         documents = self.find_documents(filter, sort=sort, skip=skip, limit=limit, session=session)
-        return [self.to_model(document) for document in documents]
+        return self.to_models(documents)
 
     def find_documents(
         self,

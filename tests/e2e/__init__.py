@@ -1,0 +1,1 @@
+"""End-to-end tests: real HTTP against ``mongoshop serve`` running as a subprocess."""

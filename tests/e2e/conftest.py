@@ -1,0 +1,90 @@
+"""One running app for the session, on the session's database server.
+
+The app gets a database of its own (``e2e_<uuid>``), dropped at the end, and
+an admin created by its start-up bootstrap from MONGOSHOP_ADMIN_EMAIL /
+MONGOSHOP_ADMIN_PASSWORD. Tests share the app, so each one registers users
+with unique e-mails and never counts on a collection being empty.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from pymongo import MongoClient
+
+from mongoshop.models.common import Document
+from tests.e2e.support import Account, Api, AppProcess, app_environment, new_client
+
+
+@dataclass(frozen=True)
+class RunningApp:
+    base_url: str
+    database: str
+    admin_email: str
+    admin_password: str
+    process: AppProcess
+
+
+@pytest.fixture(scope="session")
+def app(
+    mongodb_uri: str,
+    sync_client: MongoClient[Document],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[RunningApp]:
+    """``mongoshop serve`` against the session's server, stopped (SIGTERM) at the end."""
+    workdir = tmp_path_factory.mktemp("e2e-app")
+    database = f"e2e_{uuid.uuid4().hex}"
+    admin_email = f"admin-{uuid.uuid4().hex[:8]}@e2e.example.com"
+    admin_password = f"admin-{uuid.uuid4().hex}"
+    env = app_environment(
+        mongodb_uri=mongodb_uri,
+        database=database,
+        data_dir=workdir / "data",
+        extra={
+            "MONGOSHOP_ADMIN_EMAIL": admin_email,
+            "MONGOSHOP_ADMIN_PASSWORD": admin_password,
+        },
+    )
+    process = AppProcess(env, workdir)
+    try:
+        base_url = process.start()
+        yield RunningApp(base_url, database, admin_email, admin_password, process)
+    finally:
+        process.stop()
+        sync_client.drop_database(database)
+
+
+@pytest.fixture(scope="session")
+def client(app: RunningApp) -> Iterator[httpx.Client]:
+    with new_client(app.base_url) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def api(client: httpx.Client) -> Api:
+    return Api(client)
+
+
+@pytest.fixture(scope="session")
+def admin_token(api: Api, app: RunningApp) -> str:
+    return api.login(app.admin_email, app.admin_password)
+
+
+@pytest.fixture(scope="session")
+def admin_headers(admin_token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {admin_token}"}
+
+
+@pytest.fixture
+def user(api: Api) -> Account:
+    """A fresh registered and signed-in user."""
+    return api.new_account("Alice Example")
+
+
+@pytest.fixture
+def other_user(api: Api) -> Account:
+    return api.new_account("Bob Example")

@@ -1,0 +1,297 @@
+"""What the end-to-end tests share: the app process, the HTTP client and its invariants.
+
+The app is started the way an operator starts it, with the ``mongoshop``
+console script (``mongoshop serve``), configured only through its environment.
+Every response the tests receive goes through `check_response`, so the
+invariants that hold for all of them (no 500, no traceback, no password
+material, one shape of error body) are asserted on every request, not only in
+the tests that think of them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+STARTUP_TIMEOUT = 30.0
+STOP_TIMEOUT = 15.0
+HEX24 = "0123456789abcdef"
+
+PUBLIC_USER_FIELDS = {
+    "id",
+    "name",
+    "email",
+    "age",
+    "status",
+    "roles",
+    "preferences",
+    "created_at",
+    "updated_at",
+    "last_login",
+    "login_count",
+}
+SECRET_KEYS = {"password", "password_hash", "search_tokens"}
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def unique(prefix: str = "u") -> str:
+    """A short unique word (letters and digits only, so it is one search token)."""
+    return f"{prefix}{uuid.uuid4().hex[:12]}"
+
+
+def unique_email(prefix: str = "user") -> str:
+    return f"{unique(prefix)}@e2e.example.com"
+
+
+def is_object_id(value: object) -> bool:
+    return isinstance(value, str) and len(value) == 24 and all(c in HEX24 for c in value)
+
+
+def mongoshop_command() -> Path:
+    """The console script installed next to the interpreter running the tests."""
+    return Path(sys.executable).with_name("mongoshop")
+
+
+def _keys(value: Any) -> set[str]:
+    """Every key of every object in a JSON value."""
+    if isinstance(value, dict):
+        found = set(value)
+        for item in value.values():
+            found |= _keys(item)
+        return found
+    if isinstance(value, list):
+        found = set()
+        for item in value:
+            found |= _keys(item)
+        return found
+    return set()
+
+
+def check_response(response: httpx.Response, *, allow_unavailable: bool = False) -> None:
+    """The invariants of every answer of the API."""
+    response.read()
+    request = response.request
+    where = f"{request.method} {request.url.path} -> {response.status_code}"
+    text = response.text
+    assert "Traceback" not in text, f"{where}: a traceback leaked: {text[:2000]}"
+    if allow_unavailable:
+        assert response.status_code < 500 or response.status_code == 503, f"{where}: {text[:500]}"
+    else:
+        assert response.status_code < 500, f"{where}: {text[:2000]}"
+    if request.url.path == "/openapi.json":
+        return
+    content_type = response.headers.get("content-type", "")
+    body: Any = None
+    if content_type.startswith("application/json") and response.content:
+        body = response.json()
+        leaked = _keys(body) & SECRET_KEYS
+        assert not leaked, f"{where}: the answer carries {sorted(leaked)}"
+    if response.status_code < 400:
+        # (An error may name a field the client sent; a success never names these.)
+        assert "password_hash" not in text, where
+        assert "search_tokens" not in text, where
+    if response.status_code >= 400 and request.url.path != "/health":
+        assert content_type.startswith("application/json"), f"{where}: {content_type}"
+        assert isinstance(body, dict), f"{where}: {text[:500]}"
+        assert set(body) == {"error", "detail"}, f"{where}: {body}"
+        assert isinstance(body["error"], str), f"{where}: {body}"
+        assert body["error"], f"{where}: {body}"
+        assert isinstance(body["detail"], str), f"{where}: {body}"
+        assert body["detail"], f"{where}: {body}"
+    if response.status_code == 401:
+        assert response.headers.get("www-authenticate") == "Bearer", where
+
+
+def new_client(
+    base_url: str, *, allow_unavailable: bool = False, timeout: float = 30.0
+) -> httpx.Client:
+    def hook(response: httpx.Response) -> None:
+        check_response(response, allow_unavailable=allow_unavailable)
+
+    return httpx.Client(base_url=base_url, timeout=timeout, event_hooks={"response": [hook]})
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass
+class Account:
+    """A registered, signed-in user."""
+
+    id: str
+    email: str
+    password: str
+    name: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return bearer(self.token)
+
+
+class Api:
+    """Small helpers over the HTTP API; every call still goes through real HTTP."""
+
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+
+    def register(self, **fields: Any) -> dict[str, Any]:
+        body = {
+            "name": fields.pop("name", "E2E User"),
+            "email": fields.pop("email", None) or unique_email(),
+            "password": fields.pop("password", "correct-horse-1"),
+            **fields,
+        }
+        response = self.client.post("/auth/register", json=body)
+        assert response.status_code == 201, response.text
+        created: dict[str, Any] = response.json()
+        return created
+
+    def login(self, email: str, password: str) -> str:
+        response = self.client.post("/auth/login", json={"email": email, "password": password})
+        assert response.status_code == 200, response.text
+        token: str = response.json()["access_token"]
+        return token
+
+    def new_account(self, name: str = "E2E User", **fields: Any) -> Account:
+        email = fields.pop("email", None) or unique_email()
+        password = fields.pop("password", "correct-horse-1")
+        created = self.register(name=name, email=email, password=password, **fields)
+        return Account(
+            id=created["id"],
+            email=created["email"],
+            password=password,
+            name=created["name"],
+            token=self.login(email, password),
+        )
+
+    def me(self, token: str) -> httpx.Response:
+        return self.client.get("/users/me", headers=bearer(token))
+
+
+class AppProcess:
+    """``mongoshop serve`` as a subprocess, its output in a log file."""
+
+    def __init__(self, env: Mapping[str, str], workdir: Path) -> None:
+        self.env = dict(env)
+        self.workdir = workdir
+        self.log_path = workdir / "app.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.port = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def start(self, attempts: int = 3) -> str:
+        """Start and wait for ``GET /health`` == 200; a port taken meanwhile is retried."""
+        for attempt in range(attempts):
+            self.port = free_port()
+            if self._spawn_and_wait():
+                return self.base_url
+            if "address already in use" not in self.log().lower() or attempt == attempts - 1:
+                break
+        raise RuntimeError(f"mongoshop serve did not become healthy; its output:\n{self.log()}")
+
+    def _spawn_and_wait(self) -> bool:
+        command = [
+            str(mongoshop_command()),
+            "serve",
+            "--no-demo",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                command,
+                cwd=self.workdir,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        with httpx.Client(base_url=self.base_url, timeout=2.0) as probe:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    self.process = None
+                    return False
+                with contextlib.suppress(httpx.HTTPError):
+                    if probe.get("/health").status_code == 200:
+                        return True
+                time.sleep(0.1)
+        self.stop()
+        return False
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it has not exited within `STOP_TIMEOUT`."""
+        process, self.process = self.process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def app_environment(
+    *,
+    mongodb_uri: str,
+    database: str,
+    data_dir: Path,
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The parent's environment minus any mongoshop configuration, plus ours."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("MONGOSHOP_", "MONGODB_"))
+    }
+    env.update(
+        {
+            "MONGODB_URI": mongodb_uri,
+            "MONGODB_DATABASE": database,
+            "MONGOSHOP_TOKEN_SECRET": uuid.uuid4().hex,
+            "MONGOSHOP_DATA_DIR": str(data_dir),
+            "MONGOSHOP_ENV": "test",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(extra or {})
+    return env
+
+
+def timed(call: Callable[[], httpx.Response]) -> tuple[httpx.Response, float]:
+    started = time.monotonic()
+    response = call()
+    return response, time.monotonic() - started

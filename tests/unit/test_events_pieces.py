@@ -123,3 +123,22 @@ def test_sender_backoff_doubles_and_is_capped() -> None:
     assert sender.backoff(1) == timedelta(seconds=2)
     assert sender.backoff(3) == timedelta(seconds=8)
     assert sender.backoff(50) == MAX_BACKOFF
+
+
+def test_the_collector_is_paused_for_a_batch_and_restored_even_on_error() -> None:
+    import gc
+
+    import pytest
+
+    from mongoshop.validation import collector_paused
+
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the inner pause does not re-enable it early
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), collector_paused():
+        raise RuntimeError("boom")
+    assert gc.isenabled()

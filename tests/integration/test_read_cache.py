@@ -1,0 +1,91 @@
+"""The services' read cache serves cached profiles and product pages until evicted, and a
+change-stream consumer evicts them when another process changes the document."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pymongo import AsyncMongoClient
+
+from mongoshop._async.shop import AsyncShop
+from mongoshop.api.cache import invalidation_spec
+from mongoshop.cache import ReadCache
+from mongoshop.events.streams import StreamConsumer
+from mongoshop.models.common import Document
+from mongoshop.models.money import Money
+from mongoshop.models.products import ProductCreate, ProductInDB
+from mongoshop.models.users import UserCreate, UserInDB
+from mongoshop.security import PasswordHasher
+from mongoshop.settings import Settings
+
+
+async def test_cached_reads_are_served_until_a_change_stream_evicts_them(
+    async_client: AsyncMongoClient[Document], settings: Settings, hasher: PasswordHasher
+) -> None:
+    users: ReadCache[UserInDB] = ReadCache(ttl=300)
+    products: ReadCache[ProductInDB] = ReadCache(ttl=300)
+    database = async_client[settings.mongodb_database]
+    shop = AsyncShop(database, settings, hasher=hasher, user_cache=users, product_cache=products)
+    await shop.ensure_indexes()
+    try:
+        user = await shop.users.register(
+            UserCreate(name="Ada", email="ada.cache@example.com", password="password1")
+        )
+        product = await shop.catalog.create(
+            ProductCreate(name="Lamp", category="home", price=Money(amount=100, currency="EUR"))
+        )
+        assert (await shop.users.get_visible_to(user, str(user.id))).name == "Ada"
+        assert (await shop.catalog.get(str(product.id))).name == "Lamp"
+
+        # Another process changes both documents: with no stream running, the cache answers.
+        await database.users.update_one({"_id": user.id}, {"$set": {"name": "Ada L."}})
+        await database.products.update_one({"_id": product.id}, {"$set": {"name": "Lamp 2"}})
+        assert (await shop.users.get_visible_to(user, str(user.id))).name == "Ada"
+        assert (await shop.catalog.get(str(product.id))).name == "Lamp"
+
+        consumers = [
+            StreamConsumer(
+                invalidation_spec("cache-users", shop.user_repository.collection, users),
+                shop.checkpoint_repository,
+            ),
+            StreamConsumer(
+                invalidation_spec("cache-products", shop.product_repository.collection, products),
+                shop.checkpoint_repository,
+            ),
+        ]
+        tasks = [asyncio.create_task(consumer.run()) for consumer in consumers]
+        try:
+            await asyncio.wait_for(
+                asyncio.gather(*(consumer.ready.wait() for consumer in consumers)), 10
+            )
+            # A (re)started stream clears its cache: changes made meanwhile were not seen.
+            assert len(users) == 0
+            assert len(products) == 0
+            assert (await shop.users.get_visible_to(user, str(user.id))).name == "Ada L."
+            assert (await shop.catalog.get(str(product.id))).name == "Lamp 2"
+
+            await database.users.update_one({"_id": user.id}, {"$set": {"name": "Ada K."}})
+            for _ in range(100):
+                if (await shop.users.get_visible_to(user, str(user.id))).name == "Ada K.":
+                    break
+                await asyncio.sleep(0.05)
+            assert (await shop.users.get_visible_to(user, str(user.id))).name == "Ada K."
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        await async_client.drop_database(settings.mongodb_database)
+
+
+async def test_a_services_own_change_evicts_its_cache_at_once(ashop: AsyncShop) -> None:
+    cache: ReadCache[UserInDB] = ReadCache(ttl=300)
+    ashop.users.cache = cache
+    user = await ashop.users.register(
+        UserCreate(name="Bob", email="bob.cache@example.com", password="password1")
+    )
+    await ashop.users.get_visible_to(user, str(user.id))
+    from mongoshop.models.users import UserUpdate
+
+    await ashop.users.update(user, str(user.id), UserUpdate(name="Bobby"))
+    assert (await ashop.users.get_visible_to(user, str(user.id))).name == "Bobby"

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
-
-from bson import ObjectId
 
 T = TypeVar("T")
 
 
 class ReadCache(Generic[T]):
-    """A TTL + LRU map from ids to models."""
+    """A TTL + LRU map from ids (ObjectIds, token digests) to models."""
 
     def __init__(
         self, ttl: float, max_entries: int = 10_000, clock: Callable[[], float] = time.monotonic
@@ -25,9 +23,9 @@ class ReadCache(Generic[T]):
         self.ttl = ttl
         self.max_entries = max_entries
         self._clock = clock
-        self._entries: OrderedDict[ObjectId, tuple[float, T]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, tuple[float, T]] = OrderedDict()
 
-    def get(self, key: ObjectId) -> T | None:
+    def get(self, key: Hashable) -> T | None:
         entry = self._entries.get(key)
         if entry is None:
             return None
@@ -38,7 +36,7 @@ class ReadCache(Generic[T]):
         self._entries.move_to_end(key)
         return value
 
-    def put(self, key: ObjectId, value: T) -> None:
+    def put(self, key: Hashable, value: T) -> None:
         if self.ttl <= 0:
             return
         self._entries[key] = (self._clock(), value)

@@ -33,6 +33,7 @@ from mongoshop.cache import ReadCache
 from mongoshop.errors import NotFound
 from mongoshop.models.common import Document
 from mongoshop.models.products import ProductInDB
+from mongoshop.models.tokens import TokenInDB
 from mongoshop.models.users import UserInDB
 from mongoshop.security import PasswordHasher
 from mongoshop.settings import Settings
@@ -47,8 +48,9 @@ class Shop:
         hasher: PasswordHasher | None = None,
         user_cache: ReadCache[UserInDB] | None = None,
         product_cache: ReadCache[ProductInDB] | None = None,
+        token_cache: ReadCache[TokenInDB] | None = None,
     ) -> None:
-        """`user_cache` / `product_cache`: only where something evicts changed entries (the API)."""
+        """The caches: only where change streams evict changed entries (the API)."""
         self.database = database
         self.settings = settings
         hasher = hasher or PasswordHasher()
@@ -80,6 +82,8 @@ class Shop:
             hasher,
             token_secret=settings.token_secret.get_secret_value(),
             token_ttl=timedelta(seconds=settings.token_ttl_seconds),
+            token_cache=token_cache,
+            user_cache=user_cache,
         )
         self.catalog = CatalogService(self.product_repository, currency, cache=product_cache)
         self.wallet = WalletService(

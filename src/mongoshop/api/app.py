@@ -23,6 +23,7 @@ from mongoshop.db import create_async_client, require_replica_set, resolve_uri
 from mongoshop.events.streams import StreamConsumer
 from mongoshop.events.worker import EventWorker
 from mongoshop.models.products import ProductInDB
+from mongoshop.models.tokens import TokenInDB
 from mongoshop.models.users import UserInDB
 from mongoshop.settings import Settings, get_settings
 
@@ -47,11 +48,13 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
                 require_replica_set(await client.admin.command("hello"))
                 user_cache: ReadCache[UserInDB] = ReadCache(settings.cache_ttl_seconds)
                 product_cache: ReadCache[ProductInDB] = ReadCache(settings.cache_ttl_seconds)
+                token_cache: ReadCache[TokenInDB] = ReadCache(settings.cache_ttl_seconds)
                 shop = AsyncShop(
                     client[settings.mongodb_database],
                     settings,
                     user_cache=user_cache,
                     product_cache=product_cache,
+                    token_cache=token_cache,
                 )
                 await shop.ensure_indexes()
                 await shop.bootstrap_admin()
@@ -59,6 +62,9 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
                     invalidation_spec("cache-users", shop.user_repository.collection, user_cache),
                     invalidation_spec(
                         "cache-products", shop.product_repository.collection, product_cache
+                    ),
+                    invalidation_spec(
+                        "cache-tokens", shop.token_repository.collection, token_cache
                     ),
                 ):
                     consumer = StreamConsumer(spec, shop.checkpoint_repository)

@@ -105,6 +105,8 @@ class UserInDB(StoredModel):
     last_login: datetime | None = None
     login_count: int = 0
     search_tokens: list[str] = Field(default_factory=list)
+    sessions_revoked_at: datetime | None = None
+    """Tokens issued at or before this moment are refused (password change, suspension)."""
 
     @property
     def is_admin(self) -> bool:

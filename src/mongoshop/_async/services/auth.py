@@ -8,9 +8,10 @@ from datetime import timedelta
 from mongoshop._async.compat import run_blocking
 from mongoshop._async.repositories.tokens import AsyncTokenRepository
 from mongoshop._async.repositories.users import AsyncUserRepository
+from mongoshop.cache import ReadCache
 from mongoshop.clock import utcnow
 from mongoshop.errors import AccountDisabled, AuthenticationFailed
-from mongoshop.models.tokens import IssuedToken
+from mongoshop.models.tokens import IssuedToken, TokenInDB
 from mongoshop.models.users import UserInDB
 from mongoshop.security import PasswordHasher, new_token, token_digest
 
@@ -28,12 +29,22 @@ class AsyncAuthService:
         *,
         token_secret: str,
         token_ttl: timedelta,
+        token_cache: ReadCache[TokenInDB] | None = None,
+        user_cache: ReadCache[UserInDB] | None = None,
     ) -> None:
+        """The caches (API only) spare two database round trips per authenticated request.
+
+        They must be evicted by change streams on `tokens` and `users` (as the
+        API does), so a revoked token or a disabled account stops working
+        within the invalidation bound, everywhere.
+        """
         self.users = users
         self.tokens = tokens
         self.hasher = hasher
         self._secret = token_secret
         self._ttl = token_ttl
+        self.token_cache = token_cache
+        self.user_cache = user_cache
 
     async def authenticate(self, email: str, password: str) -> UserInDB:
         """The user with these credentials, counted as a login.
@@ -66,14 +77,31 @@ class AsyncAuthService:
 
     async def user_for_token(self, token: str) -> UserInDB:
         """The active user a bearer token belongs to; anything else is `AuthenticationFailed`."""
-        stored = await self.tokens.find_valid(token_digest(token, self._secret), utcnow())
+        digest = token_digest(token, self._secret)
+        now = utcnow()
+        stored = self.token_cache.get(digest) if self.token_cache is not None else None
         if stored is None:
+            stored = await self.tokens.find_valid(digest, now)
+            if stored is None:
+                raise AuthenticationFailed("invalid or expired token")
+            if self.token_cache is not None:
+                self.token_cache.put(digest, stored)
+        if stored.expires_at <= now:  # checked on every use, cached or not
             raise AuthenticationFailed("invalid or expired token")
-        user = await self.users.find_by_id(stored.user_id)
+        user = self.user_cache.get(stored.user_id) if self.user_cache is not None else None
+        if user is None:
+            user = await self.users.find_by_id(stored.user_id)
+            if user is not None and self.user_cache is not None:
+                self.user_cache.put(user.id, user)
         if user is None or not user.is_active:
+            raise AuthenticationFailed("invalid or expired token")
+        if user.sessions_revoked_at is not None and stored.created_at <= user.sessions_revoked_at:
             raise AuthenticationFailed("invalid or expired token")
         return user
 
     async def logout(self, token: str) -> None:
         """Revoke the token; revoking an unknown or expired token is not an error."""
-        await self.tokens.revoke(token_digest(token, self._secret))
+        digest = token_digest(token, self._secret)
+        await self.tokens.revoke(digest)
+        if self.token_cache is not None:
+            self.token_cache.invalidate(digest)

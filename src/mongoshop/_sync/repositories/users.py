@@ -135,9 +135,12 @@ class UserRepository(Repository[UserInDB]):
         self, user_ids: Sequence[ObjectId], status: UserStatus, at: datetime
     ) -> int:
         """Set the status of many users at once; how many actually changed."""
+        fields: Document = {"status": status.value, "updated_at": at}
+        if status is not UserStatus.ACTIVE:
+            fields["sessions_revoked_at"] = at
         result = self.collection.update_many(
             {"_id": {"$in": list(user_ids)}, "status": {"$ne": status.value}},
-            {"$set": {"status": status.value, "updated_at": at}},
+            {"$set": fields},
         )
         return result.modified_count
 

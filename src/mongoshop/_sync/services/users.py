@@ -214,17 +214,26 @@ class UserService:
         if "name" in fields:
             current = self.users.get(target)
             fields["search_tokens"] = index_tokens(fields["name"], current.email)
-        fields["updated_at"] = utcnow()
+        now = utcnow()
+        fields["updated_at"] = now
+        ends_sessions = changes.password is not None or fields.get("status") not in (
+            None,
+            UserStatus.ACTIVE.value,
+        )
+        if ends_sessions:
+            # Tokens issued until now stop working at once, even where one is still cached.
+            fields["sessions_revoked_at"] = now
         user = self.users.set_fields(target, fields)
         self._evict(target)
-        if changes.password is not None or user.status is not UserStatus.ACTIVE:
-            # A new password or a disabled account ends every open session.
+        if ends_sessions:
             self.tokens.revoke_all_for(user.id)
         return user
 
     def suspend(self, user_id: str) -> UserInDB:
+        now = utcnow()
         user = self.users.set_fields(
-            user_id, {"status": UserStatus.SUSPENDED.value, "updated_at": utcnow()}
+            user_id,
+            {"status": UserStatus.SUSPENDED.value, "updated_at": now, "sessions_revoked_at": now},
         )
         self.tokens.revoke_all_for(user.id)
         self._evict(user.id)

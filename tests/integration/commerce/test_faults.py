@@ -1,0 +1,223 @@
+"""Fault injection: a failed commit or a dropped connection mid-transaction is retried,
+and the transfer or order still happens exactly once.
+
+Uses the server's `failCommand` failpoint (test commands must be enabled: our session
+server starts with ``--enable-test-commands``; a MongoDB without them skips these tests).
+The failpoint only fires for a client with this test's own appName, so nothing else
+talking to the server can trip over it, and it is always switched off afterwards.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient, monitoring
+from pymongo.errors import OperationFailure
+
+from mongoshop._async.shop import AsyncShop
+from mongoshop.db import client_options
+from mongoshop.models.common import Document
+from mongoshop.models.orders import OrderItemRequest, OrderRequest
+from mongoshop.models.wallet import TransferRequest
+from mongoshop.security import PasswordHasher
+from mongoshop.settings import Settings
+from tests.integration.commerce.helpers import (
+    OPENING_BALANCE,
+    Customers,
+    Products,
+    assert_books_balance,
+    balance_of,
+    stock_of,
+)
+
+
+class CommandLog(monitoring.CommandListener):
+    """What the faulty client sent, and which commands failed (and how)."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.failures: list[tuple[str, Any]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.sent.append(event.command_name)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        self.failures.append((event.command_name, event.failure))
+
+
+@dataclass
+class Faulty:
+    """An AsyncShop on a client of its own appName, and a way to make it fail once."""
+
+    shop: AsyncShop
+    app_name: str
+    admin_client: AsyncMongoClient[Document]
+    log: CommandLog
+
+    @asynccontextmanager
+    async def failing_once(self, **data: Any) -> AsyncIterator[None]:
+        admin = self.admin_client.admin
+        try:
+            await admin.command(
+                "configureFailPoint",
+                "failCommand",
+                mode={"times": 1},
+                data={**data, "appName": self.app_name},
+            )
+        except OperationFailure as exc:
+            pytest.skip(
+                "the server refuses configureFailPoint (MongoDB must run with "
+                f"enableTestCommands=1 for fault injection): {exc}"
+            )
+        try:
+            yield
+        finally:
+            await admin.command("configureFailPoint", "failCommand", mode="off")
+
+
+@pytest.fixture
+async def faulty(
+    ashop: AsyncShop,
+    async_client: AsyncMongoClient[Document],
+    mongodb_uri: str,
+    settings: Settings,
+    hasher: PasswordHasher,
+) -> AsyncIterator[Faulty]:
+    app_name = f"commerce-faults-{uuid.uuid4().hex[:12]}"
+    log = CommandLog()
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        mongodb_uri, event_listeners=[log], **{**client_options(settings), "appname": app_name}
+    )
+    shop = AsyncShop(client[settings.mongodb_database], settings, hasher=hasher)
+    yield Faulty(shop, app_name, async_client, log)
+    await client.close()
+
+
+TRANSIENT_COMMIT = {
+    "failCommands": ["commitTransaction"],
+    "errorCode": 112,  # WriteConflict
+    "errorLabels": ["TransientTransactionError"],
+}
+UNKNOWN_COMMIT = {
+    "failCommands": ["commitTransaction"],
+    "errorCode": 64,  # WriteConcernFailed: did it commit? the driver retries the commit
+    "errorLabels": ["UnknownTransactionCommitResult"],
+}
+COMMIT_CONNECTION_DROPPED = {"failCommands": ["commitTransaction"], "closeConnection": True}
+# The first findAndModify of a transfer is the guarded debit; of an order, the stock take.
+FIND_AND_MODIFY_CONNECTION_DROPPED = {"failCommands": ["findAndModify"], "closeConnection": True}
+INSERT_CONNECTION_DROPPED = {"failCommands": ["insert"], "closeConnection": True}
+
+FAULTS = {
+    "transient-commit": TRANSIENT_COMMIT,
+    "unknown-commit-result": UNKNOWN_COMMIT,
+    "commit-connection-dropped": COMMIT_CONNECTION_DROPPED,
+    "find-and-modify-connection-dropped": FIND_AND_MODIFY_CONNECTION_DROPPED,
+    "insert-connection-dropped": INSERT_CONNECTION_DROPPED,
+}
+
+
+def assert_fired(log: CommandLog, fault: dict[str, Any]) -> None:
+    """The failpoint did fail one of our commands: the test exercised a retry."""
+    (command,) = fault["failCommands"]
+    failed = [failure for name, failure in log.failures if name == command]
+    assert failed, f"the failpoint never fired on {command}; failures: {log.failures}"
+    if "errorCode" in fault:
+        assert any(isinstance(f, dict) and f.get("code") == fault["errorCode"] for f in failed), (
+            failed
+        )
+    assert log.sent.count(command) >= 2, "the failed command was not retried"
+
+
+@pytest.mark.parametrize("fault", FAULTS.values(), ids=FAULTS.keys())
+async def test_a_transfer_completes_exactly_once(
+    ashop: AsyncShop, faulty: Faulty, customers: Customers, fault: dict[str, Any]
+) -> None:
+    alice, bob = await customers.create(2)
+    request = TransferRequest(
+        to_account_id=str(bob.account_id), amount=2_500, currency=ashop.settings.currency
+    )
+
+    async with faulty.failing_once(**fault):
+        transfer, replay = await faulty.shop.wallet.transfer(alice.user, request)
+
+    assert_fired(faulty.log, fault)
+    assert not replay
+    assert await ashop.transfer_repository.count() == 1
+    assert (await ashop.transfer_repository.get(transfer.id)).amount == 2_500
+    legs = await ashop.ledger_repository.find_many({"reference_id": transfer.id})
+    assert sorted(leg.amount for leg in legs) == [-2_500, 2_500]
+    assert await ashop.ledger_repository.count() == 2 + 2  # two openings, two legs
+    assert await balance_of(ashop, alice.account_id) == OPENING_BALANCE - 2_500
+    assert await balance_of(ashop, bob.account_id) == OPENING_BALANCE + 2_500
+    await assert_books_balance(ashop)
+
+
+@pytest.mark.parametrize("fault", FAULTS.values(), ids=FAULTS.keys())
+async def test_an_order_completes_exactly_once(
+    ashop: AsyncShop,
+    faulty: Faulty,
+    customers: Customers,
+    products: Products,
+    fault: dict[str, Any],
+) -> None:
+    buyer = await customers.one()
+    first = await products.create(quantity=5, price=1_000)
+    second = await products.create(quantity=5, price=300)
+    request = OrderRequest(
+        items=[
+            OrderItemRequest(product_id=str(first.id), quantity=2),
+            OrderItemRequest(product_id=str(second.id), quantity=1),
+        ]
+    )
+
+    async with faulty.failing_once(**fault):
+        order, replay = await faulty.shop.orders.place(buyer.user, request, "checkout-1")
+
+    assert_fired(faulty.log, fault)
+    assert not replay
+    assert order.total.amount == 2_300
+    assert await ashop.order_repository.count() == 1
+    assert await stock_of(ashop, first.id) == 3
+    assert await stock_of(ashop, second.id) == 4
+    assert await balance_of(ashop, buyer.account_id) == OPENING_BALANCE - 2_300
+    assert await ashop.ledger_repository.count({"kind": "order"}) == 1
+    await assert_books_balance(ashop)
+
+
+CANCEL_FAULTS = {
+    "restock-update-connection-dropped": {"failCommands": ["update"], "closeConnection": True},
+    "transient-commit": TRANSIENT_COMMIT,
+    "unknown-commit-result": UNKNOWN_COMMIT,
+}
+
+
+@pytest.mark.parametrize("fault", CANCEL_FAULTS.values(), ids=CANCEL_FAULTS.keys())
+async def test_a_cancel_restocks_and_refunds_exactly_once(
+    ashop: AsyncShop,
+    faulty: Faulty,
+    customers: Customers,
+    products: Products,
+    fault: dict[str, Any],
+) -> None:
+    buyer = await customers.one()
+    product = await products.create(quantity=5, price=1_000)
+    request = OrderRequest(items=[OrderItemRequest(product_id=str(product.id), quantity=3)])
+    order, _ = await ashop.orders.place(buyer.user, request)
+
+    async with faulty.failing_once(**fault):
+        await faulty.shop.orders.cancel(buyer.user, str(order.id))
+
+    assert_fired(faulty.log, fault)
+    assert await stock_of(ashop, product.id) == 5
+    assert await balance_of(ashop, buyer.account_id) == OPENING_BALANCE
+    assert await ashop.ledger_repository.count({"kind": "refund"}) == 1
+    await assert_books_balance(ashop)

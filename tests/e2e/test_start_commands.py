@@ -1,0 +1,198 @@
+"""The README's start command for real: `mongoshop serve` on the embedded database with demo
+data, a second command sharing its database, the worker's mail, and a clean stop and restart.
+
+These run their own embedded server in a temporary data directory (as a newcomer would).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .support import free_port, mongoshop_command
+
+STARTUP_TIMEOUT = 180.0
+
+
+def _environment(data_dir: Path) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("MONGOSHOP_", "MONGODB_"))
+    }
+    env["MONGOSHOP_DATA_DIR"] = str(data_dir)
+    return env
+
+
+class Served:
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.data_dir = workdir / "data"
+        self.port = free_port()
+        self.log = workdir / f"serve-{self.port}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> str:
+        with open(self.log, "wb") as out:
+            self.process = subprocess.Popen(
+                [str(mongoshop_command()), "serve", "--port", str(self.port)],
+                cwd=self.workdir,
+                env=_environment(self.data_dir),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log.read_text()
+            try:
+                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                    return self.log.read_text()
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise AssertionError("serve did not come up:\n" + self.log.read_text())
+
+    def stop(self) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(60)
+        self.process = None
+        return code
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    server = Served(tmp_path)
+    yield server
+    if server.process is not None:
+        server.process.kill()
+        server.process.wait()
+
+
+def _credentials(output: str) -> tuple[str, str]:
+    found = re.search(r"demo admin: (\S+) / (\S+)", output)
+    assert found, output
+    return found.group(1), found.group(2)
+
+
+def test_serve_starts_everything_with_demo_data_shares_its_database_and_restarts(
+    served: Served,
+) -> None:
+    output = served.start()
+    assert f"mongoshop API: {served.url}" in output
+    email, password = _credentials(output)
+    with httpx.Client(base_url=served.url, timeout=30) as client:
+        login = client.post("/auth/login", json={"email": email, "password": password})
+        assert login.status_code == 200, login.text
+        admin = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        products = client.get("/admin/stats/products", headers=admin).json()
+        assert products["totals"]["count"] > 0
+        sales = client.get(
+            "/admin/analytics/sales",
+            headers=admin,
+            params={"start": "2000-01-01T00:00:00Z", "end": "2100-01-01T00:00:00Z"},
+        ).json()
+        assert sales["summary"]["orders_count"] > 0
+        users_before = client.get("/admin/stats/users", headers=admin).json()["total"]
+
+        # A second command on the same data directory attaches to the running database.
+        seeded = subprocess.run(
+            [
+                str(mongoshop_command()),
+                "seed",
+                "--users",
+                "5",
+                "--products",
+                "0",
+                "--orders",
+                "0",
+                "--seed",
+                "99",
+            ],
+            cwd=served.workdir,
+            env=_environment(served.data_dir),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert seeded.returncode == 0, seeded.stdout + seeded.stderr
+        assert "users: 5 inserted" in seeded.stdout
+
+        # The in-process worker writes the welcome e-mail as an .eml file.
+        created = client.post(
+            "/auth/register",
+            json={"name": "New Comer", "email": "newcomer@example.com", "password": "password1"},
+        )
+        assert created.status_code == 201
+        mail = served.data_dir / "mail"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not list(mail.glob("welcome*newcomer*.eml")):
+            time.sleep(0.2)
+        welcome = list(mail.glob("welcome*newcomer*.eml"))
+        assert welcome, "no welcome e-mail in data/mail"
+        assert "newcomer@example.com" in welcome[0].read_text()
+
+    served.stop()
+    state = served.data_dir / "embedded.json"
+    assert not state.exists(), "the embedded database was not stopped"
+
+    output = served.start()
+    assert _credentials(output) == (email, password)
+    assert " inserted" not in output  # no second seeding: the data survived the restart
+    with httpx.Client(base_url=served.url, timeout=30) as client:
+        login = client.post("/auth/login", json={"email": email, "password": password})
+        admin = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        total = client.get("/admin/stats/users", headers=admin).json()["total"]
+        assert total == users_before + 5 + 1
+    served.stop()
+
+
+def test_db_start_runs_only_the_database_and_other_commands_use_it(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    env = _environment(data_dir)
+    log = tmp_path / "db.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [str(mongoshop_command()), "db", "start"],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        state = data_dir / "embedded.json"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not state.exists():
+            assert process.poll() is None, log.read_text()
+            time.sleep(0.2)
+        assert state.exists(), log.read_text()
+        port = json.loads(state.read_text())["port"]
+
+        init = subprocess.run(
+            [str(mongoshop_command()), "db", "init"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert init.returncode == 0, init.stdout + init.stderr
+        assert "users: " in init.stdout
+        assert f"already running on port {port}" in init.stderr
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)
+    assert not (data_dir / "embedded.json").exists()

@@ -18,7 +18,8 @@ from mongoshop.clock import utcnow
 from mongoshop.models.common import PageRequest
 from mongoshop.models.users import Role, UserCreate, UserFilter, UserStatus
 from tests.integration.conftest import CommandRecorder
-from tests.integration.helpers import assert_index_scan, user_document, winning_stages
+from tests.integration.helpers import user_document
+from tests.plans import assert_index_scan, winning_stages
 
 STATUS_INDEXES = ("status", "status_newest")
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from bson import ObjectId
 
@@ -138,54 +137,3 @@ async def assert_books_balance(shop: AsyncShop) -> None:
         total = await shop.ledger_repository.sum_for(account["_id"])
         assert account["balance"] == total, account
         assert account["balance"] >= 0, account
-
-
-# --- explain() plans --------------------------------------------------------------------
-
-INDEX_STAGES = frozenset({"IXSCAN", "EXPRESS_IXSCAN", "COUNT_SCAN", "DISTINCT_SCAN"})
-"""Stages that read an index (MongoDB 8 answers point queries with EXPRESS_IXSCAN)."""
-
-_CHILDREN = ("inputStage", "inputStages", "queryPlan", "thenStage", "elseStage", "shards")
-
-
-def winning_plans(explain: Any) -> Iterator[Mapping[str, Any]]:
-    """Every `queryPlanner.winningPlan` of an explain: top level, in `$cursor` stages, shards."""
-    if isinstance(explain, Mapping):
-        for key, value in explain.items():
-            if key == "winningPlan" and isinstance(value, Mapping):
-                yield value
-            elif key not in ("rejectedPlans", "executionStats", "command", "serverInfo"):
-                yield from winning_plans(value)
-    elif isinstance(explain, list):
-        for item in explain:
-            yield from winning_plans(item)
-
-
-def plan_stages(node: Any) -> Iterator[Mapping[str, Any]]:
-    """Every stage of a plan tree, walking inputStage(s), SBE's `queryPlan` and the like."""
-    if isinstance(node, Mapping):
-        if "stage" in node:
-            yield node
-        for key in _CHILDREN:
-            if key in node:
-                yield from plan_stages(node[key])
-        if "winningPlan" in node:  # a shard's entry
-            yield from plan_stages(node["winningPlan"])
-    elif isinstance(node, list):
-        for item in node:
-            yield from plan_stages(item)
-
-
-def stages_of(explain: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    stages = [stage for plan in winning_plans(explain) for stage in plan_stages(plan)]
-    assert stages, f"no winning plan in {explain}"
-    return stages
-
-
-def assert_uses_index(explain: Mapping[str, Any], index_name: str) -> None:
-    """The winning plan scans `index_name` and never the whole collection."""
-    stages = stages_of(explain)
-    names = [stage.get("stage") for stage in stages]
-    assert "COLLSCAN" not in names, f"collection scan: {names}"
-    used = {stage.get("indexName") for stage in stages if stage.get("stage") in INDEX_STAGES}
-    assert index_name in used, f"expected an index scan on {index_name!r}, plan used {used}"

@@ -27,7 +27,7 @@ from mongoshop.models.orders import OrderStatus, SalesPeriod
 from mongoshop.models.products import ProductCreate, ProductQuery, SortField
 from mongoshop.security import PasswordHasher
 from mongoshop.settings import Settings
-from tests.integration.commerce.helpers import assert_uses_index, stages_of
+from tests.plans import assert_index_scan, winning_stages
 
 BASE = datetime(2025, 1, 1, tzinfo=UTC)
 CATEGORIES = [f"aisle{n}" for n in range(8)]
@@ -201,9 +201,9 @@ def expect_index(explain: Document, index: str, *, on_secantus: bool, gap: str |
     Should SecantusDB close the gap, the COLLSCAN assertion fails and the xfail can go.
     """
     if on_secantus and gap is not None:
-        assert "COLLSCAN" in [stage.get("stage") for stage in stages_of(explain)]
+        assert "COLLSCAN" in [stage.get("stage") for stage in winning_stages(explain)]
         pytest.xfail(gap)
-    assert_uses_index(explain, index)
+    assert_index_scan(explain, index)
 
 
 SORT_INDEXES = {
@@ -254,27 +254,27 @@ async def test_an_unfiltered_sort_needs_no_in_memory_sort(ashop: AsyncShop, data
     for field in SortField:
         for order in ("asc", "desc"):
             plan = await search(ProductQuery(sort=field, order=order))(ashop, data)
-            assert "SORT" not in [s.get("stage") for s in stages_of(plan)], (field, order)
+            assert "SORT" not in [s.get("stage") for s in winning_stages(plan)], (field, order)
 
 
 async def test_ledger_history_uses_the_account_index(ashop: AsyncShop, data: Data) -> None:
     account_id = data.account_ids[3]
-    assert_uses_index(
+    assert_index_scan(
         await explain_find(ashop, "ledger", {"account_id": account_id}, NEWEST_FIRST),
         "account_newest",
     )
-    assert_uses_index(
+    assert_index_scan(
         await explain_first_stage(ashop, "ledger", [{"$match": {"account_id": account_id}}]),
         "account_newest",
     )
 
 
 async def test_a_buyers_orders_use_the_user_index(ashop: AsyncShop, data: Data) -> None:
-    assert_uses_index(
+    assert_index_scan(
         await explain_find(ashop, "orders", {"user_id": data.user_ids[5]}, NEWEST_FIRST),
         "user_newest",
     )
-    assert_uses_index(await explain_find(ashop, "orders", {}, NEWEST_FIRST), "newest")
+    assert_index_scan(await explain_find(ashop, "orders", {}, NEWEST_FIRST), "newest")
 
 
 async def test_the_sales_analytics_match_uses_the_status_index(
@@ -283,8 +283,8 @@ async def test_the_sales_analytics_match_uses_the_status_index(
     pipeline = ashop.order_repository.sales_pipeline(data.period)
     assert "$match" in pipeline[0]
 
-    assert_uses_index(await explain_first_stage(ashop, "orders", pipeline), "status_created")
-    assert_uses_index(
+    assert_index_scan(await explain_first_stage(ashop, "orders", pipeline), "status_created")
+    assert_index_scan(
         await explain_find(ashop, "orders", pipeline[0]["$match"], limit=0), "status_created"
     )
 
@@ -292,7 +292,7 @@ async def test_the_sales_analytics_match_uses_the_status_index(
 async def test_an_account_is_found_by_its_user_with_the_unique_index(
     ashop: AsyncShop, data: Data
 ) -> None:
-    assert_uses_index(
+    assert_index_scan(
         await explain_find(ashop, "accounts", {"user_id": data.user_ids[0]}, limit=1),
         "user_id_unique",
     )

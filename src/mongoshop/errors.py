@@ -98,5 +98,17 @@ class OutOfStock(Conflict):
     code = "out_of_stock"
 
 
+class StockLimitExceeded(Conflict):
+    """Adding stock would pass the most a product may hold (`MAX_QUANTITY`)."""
+
+    code = "stock_limit_exceeded"
+
+
+class BalanceLimitExceeded(Conflict):
+    """A credit would take a balance past `MAX_AMOUNT`, the most any amount may be."""
+
+    code = "balance_limit_exceeded"
+
+
 class IdempotencyKeyReused(Conflict):
     code = "idempotency_key_reused"

@@ -100,6 +100,7 @@ class AsyncShop:
             self.wallet,
             transactions,
             currency,
+            product_cache=product_cache,
         )
         self.mail = AsyncMailService(
             self.outbox_repository, self.user_repository, self.order_repository

@@ -101,6 +101,7 @@ class Shop:
             self.wallet,
             transactions,
             currency,
+            product_cache=product_cache,
         )
         self.mail = MailService(self.outbox_repository, self.user_repository, self.order_repository)
         self.analytics = AnalyticsService(self.product_repository, self.order_repository, currency)

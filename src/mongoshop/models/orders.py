@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Self
 
@@ -92,6 +92,11 @@ class SalesPeriod(BaseModel):
     def _ordered(self) -> Self:
         if self.start.tzinfo is None or self.end.tzinfo is None:
             raise ValueError("start and end need a time zone (e.g. 2026-01-01T00:00:00Z)")
+        try:  # what the database stores: UTC, which must stay within years 1 to 9999
+            self.start.astimezone(UTC)
+            self.end.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("start and end must fall within years 1 to 9999 in UTC") from None
         if self.end <= self.start:
             raise ValueError("end must be after start")
         return self

@@ -16,7 +16,9 @@ Tag = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[\w][\w -]*$"
 Tags = Annotated[list[Tag], Field(max_length=20)]
 ProductName = Annotated[str, Field(min_length=1, max_length=200)]
 Description = Annotated[str, Field(max_length=5000)]
-Quantity = Annotated[int, Field(ge=0, le=10_000_000, strict=True)]
+MAX_QUANTITY = 10_000_000
+"""The most stock a product may hold; adding past it is refused, never stored."""
+Quantity = Annotated[int, Field(ge=0, le=MAX_QUANTITY, strict=True)]
 
 
 class Inventory(BaseModel):

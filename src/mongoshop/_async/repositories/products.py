@@ -12,9 +12,10 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import BulkWriteError
 
 from mongoshop._async.repositories.base import AsyncRepository
-from mongoshop.errors import NotFound, OutOfStock
+from mongoshop.errors import NotFound, OutOfStock, StockLimitExceeded
 from mongoshop.models.common import Document
 from mongoshop.models.products import (
+    MAX_QUANTITY,
     SORT_PATHS,
     CategoryStats,
     PriceBucket,
@@ -97,11 +98,15 @@ class AsyncProductRepository(AsyncRepository[ProductInDB]):
         """Add to or take from the stock; the guard is in the filter, so it never goes negative.
 
         Concurrent subtracts cannot oversell: each one matches only while
-        enough stock remains at the moment it is applied.
+        enough stock remains at the moment it is applied. Likewise an addition
+        never takes the stock past `MAX_QUANTITY` (a product the model could
+        not load any more).
         """
         filter: Document = {"_id": product_id}
         if change < 0:
             filter["inventory.quantity"] = {"$gte": -change}
+        elif change > 0:
+            filter["inventory.quantity"] = {"$lte": MAX_QUANTITY - change}
         document = await self.collection.find_one_and_update(
             filter,
             {"$inc": {"inventory.quantity": change}, "$set": {"updated_at": at}},
@@ -111,6 +116,10 @@ class AsyncProductRepository(AsyncRepository[ProductInDB]):
         if document is not None:
             return self.to_model(document)
         if await self.exists({"_id": product_id}, session=session):
+            if change > 0:
+                raise StockLimitExceeded(
+                    f"product {product_id} cannot hold more than {MAX_QUANTITY} in stock"
+                )
             raise OutOfStock(f"product {product_id} has fewer than {-change} in stock")
         raise NotFound(f"product {product_id} not found")
 

@@ -4,23 +4,26 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime
 
 from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import DuplicateKeyError
 
 from mongoshop._async.repositories.idempotent import with_key
 from mongoshop._async.repositories.orders import AsyncOrderRepository
 from mongoshop._async.repositories.products import AsyncProductRepository
 from mongoshop._async.repositories.wallet import AsyncAccountRepository, AsyncLedgerRepository
+from mongoshop._async.services.idempotency import run_once
 from mongoshop._async.services.wallet import AsyncWalletService
 from mongoshop._async.transactions import AsyncTransactions
+from mongoshop.cache import ReadCache
 from mongoshop.clock import utcnow
-from mongoshop.errors import Conflict, IdempotencyKeyReused, NotFound, ValidationFailed
+from mongoshop.errors import Conflict, NotFound, ValidationFailed
 from mongoshop.idempotency import fingerprint
 from mongoshop.models.common import Page, PageRequest, parse_object_id
 from mongoshop.models.orders import OrderInDB, OrderRequest, OrderStatus
+from mongoshop.models.products import ProductInDB
 from mongoshop.models.users import UserInDB
 from mongoshop.models.wallet import EntryKind
 
@@ -37,6 +40,8 @@ class AsyncOrderService:
         wallet: AsyncWalletService,
         transactions: AsyncTransactions,
         currency: str,
+        *,
+        product_cache: ReadCache[ProductInDB] | None = None,
     ) -> None:
         self.orders = orders
         self.products = products
@@ -45,6 +50,17 @@ class AsyncOrderService:
         self.wallet = wallet
         self.transactions = transactions
         self.currency = currency
+        self.product_cache = product_cache
+
+    def _evict(self, product_ids: Iterable[ObjectId]) -> None:
+        """Drop the products whose stock changed from the read cache, once committed.
+
+        The change stream evicts them too, but only a moment later: without this a
+        buyer could read the old stock right after their own order or cancellation.
+        """
+        if self.product_cache is not None:
+            for product_id in product_ids:
+                self.product_cache.invalidate(product_id)
 
     async def place(
         self,
@@ -67,11 +83,7 @@ class AsyncOrderService:
         request_hash = fingerprint("order", sorted((str(k), v) for k, v in quantities.items()))
         account = await self.wallet.account_of(user)
 
-        async def buy(session: AsyncClientSession) -> tuple[OrderInDB, bool]:
-            if idempotency_key is not None:
-                previous = await self.orders.find_by_key(user.id, idempotency_key, session=session)
-                if previous is not None:
-                    return self._replay(previous, request_hash), True
+        async def buy(session: AsyncClientSession) -> OrderInDB:
             now = placed_at or utcnow()
             items = []
             total = 0
@@ -114,25 +126,20 @@ class AsyncOrderService:
                 reference_id=order_id,
                 session=session,
             )
-            return self.orders.to_model({**document, "_id": order_id}), False
+            return self.orders.to_model({**document, "_id": order_id})
 
-        try:
-            return await self.transactions.run(buy)
-        except DuplicateKeyError:
-            if idempotency_key is None:
-                raise
-            previous = await self.orders.find_by_key(user.id, idempotency_key)
-            if previous is None:
-                raise
-            return self._replay(previous, request_hash), True
-
-    @staticmethod
-    def _replay(previous: OrderInDB, request_hash: str) -> OrderInDB:
-        if previous.request_hash != request_hash:
-            raise IdempotencyKeyReused(
-                "this Idempotency-Key was already used for a different order"
-            )
-        return previous
+        placed, replayed = await run_once(
+            self.transactions,
+            self.orders,
+            user_id=user.id,
+            key=idempotency_key,
+            request_hash=request_hash,
+            what="order",
+            body=buy,
+        )
+        if not replayed:
+            self._evict(quantities)
+        return placed, replayed
 
     async def get_visible_to(self, user: UserInDB, order_id: str) -> OrderInDB:
         """The buyer's own order, or any order for an admin; others get `NotFound`."""
@@ -184,4 +191,6 @@ class AsyncOrderService:
             )
             return cancelled
 
-        return await self.transactions.run(undo)
+        cancelled = await self.transactions.run(undo)
+        self._evict(item.product_id for item in cancelled.items)
+        return cancelled

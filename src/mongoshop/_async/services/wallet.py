@@ -12,14 +12,14 @@ from datetime import datetime
 
 from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import DuplicateKeyError
 
 from mongoshop._async.repositories.idempotent import with_key
 from mongoshop._async.repositories.transfers import AsyncTransferRepository
 from mongoshop._async.repositories.wallet import AsyncAccountRepository, AsyncLedgerRepository
+from mongoshop._async.services.idempotency import run_once
 from mongoshop._async.transactions import AsyncTransactions
 from mongoshop.clock import utcnow
-from mongoshop.errors import IdempotencyKeyReused, ValidationFailed
+from mongoshop.errors import ValidationFailed
 from mongoshop.idempotency import fingerprint
 from mongoshop.models.common import Page, PageRequest, parse_object_id
 from mongoshop.models.users import UserInDB
@@ -155,13 +155,7 @@ class AsyncWalletService:
         if source.id == target:
             raise ValidationFailed("cannot transfer to the same account")
 
-        async def move(session: AsyncClientSession) -> tuple[TransferInDB, bool]:
-            if idempotency_key is not None:
-                previous = await self.transfers.find_by_key(
-                    user.id, idempotency_key, session=session
-                )
-                if previous is not None:
-                    return self._replay(previous, request_hash), True
+        async def move(session: AsyncClientSession) -> TransferInDB:
             now = utcnow()
             await self.accounts.debit(
                 source.id, request.amount, request.currency, now, session=session
@@ -185,26 +179,17 @@ class AsyncWalletService:
             await self._legs(
                 source.id, target, request.amount, request.currency, now, transfer_id, session
             )
-            return self.transfers.to_model({**document, "_id": transfer_id}), False
+            return self.transfers.to_model({**document, "_id": transfer_id})
 
-        try:
-            return await self.transactions.run(move)
-        except DuplicateKeyError:
-            # A concurrent request with the same key committed first: answer as a replay.
-            if idempotency_key is None:
-                raise
-            previous = await self.transfers.find_by_key(user.id, idempotency_key)
-            if previous is None:
-                raise
-            return self._replay(previous, request_hash), True
-
-    @staticmethod
-    def _replay(previous: TransferInDB, request_hash: str) -> TransferInDB:
-        if previous.request_hash != request_hash:
-            raise IdempotencyKeyReused(
-                "this Idempotency-Key was already used for a different transfer"
-            )
-        return previous
+        return await run_once(
+            self.transactions,
+            self.transfers,
+            user_id=user.id,
+            key=idempotency_key,
+            request_hash=request_hash,
+            what="transfer",
+            body=move,
+        )
 
     async def _legs(
         self,

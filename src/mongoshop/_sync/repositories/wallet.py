@@ -12,8 +12,9 @@ from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.synchronous.client_session import ClientSession
 
 from mongoshop._sync.repositories.base import Repository
-from mongoshop.errors import InsufficientFunds, NotFound
+from mongoshop.errors import BalanceLimitExceeded, InsufficientFunds, NotFound
 from mongoshop.models.common import Document
+from mongoshop.models.money import MAX_AMOUNT
 from mongoshop.models.wallet import AccountInDB, EntryKind, LedgerEntryInDB
 
 NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
@@ -68,15 +69,20 @@ class AccountRepository(Repository[AccountInDB]):
         *,
         session: ClientSession | None = None,
     ) -> AccountInDB:
+        """Add `amount`; the guard in the filter keeps the balance within `MAX_AMOUNT`."""
         document = self.collection.find_one_and_update(
-            {"_id": account_id, "currency": currency},
+            {"_id": account_id, "currency": currency, "balance": {"$lte": MAX_AMOUNT - amount}},
             {"$inc": {"balance": amount}, "$set": {"updated_at": at}},
             return_document=ReturnDocument.AFTER,
             session=session,
         )
-        if document is None:
-            raise NotFound(f"account {account_id} not found (in {currency})")
-        return self.to_model(document)
+        if document is not None:
+            return self.to_model(document)
+        if self.exists({"_id": account_id, "currency": currency}, session=session):
+            raise BalanceLimitExceeded(
+                f"account {account_id} cannot hold more than {MAX_AMOUNT} minor units"
+            )
+        raise NotFound(f"account {account_id} not found (in {currency})")
 
     def debit(
         self,

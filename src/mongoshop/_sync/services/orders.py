@@ -5,23 +5,26 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime
 
 from bson import ObjectId
-from pymongo.errors import DuplicateKeyError
 from pymongo.synchronous.client_session import ClientSession
 
 from mongoshop._sync.repositories.idempotent import with_key
 from mongoshop._sync.repositories.orders import OrderRepository
 from mongoshop._sync.repositories.products import ProductRepository
 from mongoshop._sync.repositories.wallet import AccountRepository, LedgerRepository
+from mongoshop._sync.services.idempotency import run_once
 from mongoshop._sync.services.wallet import WalletService
 from mongoshop._sync.transactions import Transactions
+from mongoshop.cache import ReadCache
 from mongoshop.clock import utcnow
-from mongoshop.errors import Conflict, IdempotencyKeyReused, NotFound, ValidationFailed
+from mongoshop.errors import Conflict, NotFound, ValidationFailed
 from mongoshop.idempotency import fingerprint
 from mongoshop.models.common import Page, PageRequest, parse_object_id
 from mongoshop.models.orders import OrderInDB, OrderRequest, OrderStatus
+from mongoshop.models.products import ProductInDB
 from mongoshop.models.users import UserInDB
 from mongoshop.models.wallet import EntryKind
 
@@ -38,6 +41,8 @@ class OrderService:
         wallet: WalletService,
         transactions: Transactions,
         currency: str,
+        *,
+        product_cache: ReadCache[ProductInDB] | None = None,
     ) -> None:
         self.orders = orders
         self.products = products
@@ -46,6 +51,17 @@ class OrderService:
         self.wallet = wallet
         self.transactions = transactions
         self.currency = currency
+        self.product_cache = product_cache
+
+    def _evict(self, product_ids: Iterable[ObjectId]) -> None:
+        """Drop the products whose stock changed from the read cache, once committed.
+
+        The change stream evicts them too, but only a moment later: without this a
+        buyer could read the old stock right after their own order or cancellation.
+        """
+        if self.product_cache is not None:
+            for product_id in product_ids:
+                self.product_cache.invalidate(product_id)
 
     def place(
         self,
@@ -68,11 +84,7 @@ class OrderService:
         request_hash = fingerprint("order", sorted((str(k), v) for k, v in quantities.items()))
         account = self.wallet.account_of(user)
 
-        def buy(session: ClientSession) -> tuple[OrderInDB, bool]:
-            if idempotency_key is not None:
-                previous = self.orders.find_by_key(user.id, idempotency_key, session=session)
-                if previous is not None:
-                    return self._replay(previous, request_hash), True
+        def buy(session: ClientSession) -> OrderInDB:
             now = placed_at or utcnow()
             items = []
             total = 0
@@ -113,25 +125,20 @@ class OrderService:
                 reference_id=order_id,
                 session=session,
             )
-            return self.orders.to_model({**document, "_id": order_id}), False
+            return self.orders.to_model({**document, "_id": order_id})
 
-        try:
-            return self.transactions.run(buy)
-        except DuplicateKeyError:
-            if idempotency_key is None:
-                raise
-            previous = self.orders.find_by_key(user.id, idempotency_key)
-            if previous is None:
-                raise
-            return self._replay(previous, request_hash), True
-
-    @staticmethod
-    def _replay(previous: OrderInDB, request_hash: str) -> OrderInDB:
-        if previous.request_hash != request_hash:
-            raise IdempotencyKeyReused(
-                "this Idempotency-Key was already used for a different order"
-            )
-        return previous
+        placed, replayed = run_once(
+            self.transactions,
+            self.orders,
+            user_id=user.id,
+            key=idempotency_key,
+            request_hash=request_hash,
+            what="order",
+            body=buy,
+        )
+        if not replayed:
+            self._evict(quantities)
+        return placed, replayed
 
     def get_visible_to(self, user: UserInDB, order_id: str) -> OrderInDB:
         """The buyer's own order, or any order for an admin; others get `NotFound`."""
@@ -183,4 +190,6 @@ class OrderService:
             )
             return cancelled
 
-        return self.transactions.run(undo)
+        cancelled = self.transactions.run(undo)
+        self._evict(item.product_id for item in cancelled.items)
+        return cancelled

@@ -12,15 +12,15 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from bson import ObjectId
-from pymongo.errors import DuplicateKeyError
 from pymongo.synchronous.client_session import ClientSession
 
 from mongoshop._sync.repositories.idempotent import with_key
 from mongoshop._sync.repositories.transfers import TransferRepository
 from mongoshop._sync.repositories.wallet import AccountRepository, LedgerRepository
+from mongoshop._sync.services.idempotency import run_once
 from mongoshop._sync.transactions import Transactions
 from mongoshop.clock import utcnow
-from mongoshop.errors import IdempotencyKeyReused, ValidationFailed
+from mongoshop.errors import ValidationFailed
 from mongoshop.idempotency import fingerprint
 from mongoshop.models.common import Page, PageRequest, parse_object_id
 from mongoshop.models.users import UserInDB
@@ -152,11 +152,7 @@ class WalletService:
         if source.id == target:
             raise ValidationFailed("cannot transfer to the same account")
 
-        def move(session: ClientSession) -> tuple[TransferInDB, bool]:
-            if idempotency_key is not None:
-                previous = self.transfers.find_by_key(user.id, idempotency_key, session=session)
-                if previous is not None:
-                    return self._replay(previous, request_hash), True
+        def move(session: ClientSession) -> TransferInDB:
             now = utcnow()
             self.accounts.debit(source.id, request.amount, request.currency, now, session=session)
             self.accounts.credit(target, request.amount, request.currency, now, session=session)
@@ -176,26 +172,17 @@ class WalletService:
             self._legs(
                 source.id, target, request.amount, request.currency, now, transfer_id, session
             )
-            return self.transfers.to_model({**document, "_id": transfer_id}), False
+            return self.transfers.to_model({**document, "_id": transfer_id})
 
-        try:
-            return self.transactions.run(move)
-        except DuplicateKeyError:
-            # A concurrent request with the same key committed first: answer as a replay.
-            if idempotency_key is None:
-                raise
-            previous = self.transfers.find_by_key(user.id, idempotency_key)
-            if previous is None:
-                raise
-            return self._replay(previous, request_hash), True
-
-    @staticmethod
-    def _replay(previous: TransferInDB, request_hash: str) -> TransferInDB:
-        if previous.request_hash != request_hash:
-            raise IdempotencyKeyReused(
-                "this Idempotency-Key was already used for a different transfer"
-            )
-        return previous
+        return run_once(
+            self.transactions,
+            self.transfers,
+            user_id=user.id,
+            key=idempotency_key,
+            request_hash=request_hash,
+            what="transfer",
+            body=move,
+        )
 
     def _legs(
         self,

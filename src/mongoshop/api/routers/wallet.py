@@ -39,7 +39,7 @@ async def my_ledger(user: CurrentUser, shop: ShopDep, paging: Paging) -> Page[Le
     )
 
 
-@router.post("/accounts/{account_id}/credit", responses=responses(401, 403, 404, 422))
+@router.post("/accounts/{account_id}/credit", responses=responses(401, 403, 404, 409, 422))
 async def credit_account(
     admin: AdminUser,
     shop: ShopDep,

@@ -1,0 +1,59 @@
+"""Run a write at most once per (user, Idempotency-Key), shared by transfers and orders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bson import ObjectId
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
+
+from mongoshop._async.compat import TransactionCallback
+from mongoshop._async.repositories.base import ModelT
+from mongoshop._async.repositories.idempotent import AsyncIdempotentRepository
+from mongoshop._async.transactions import AsyncTransactions
+from mongoshop.errors import IdempotencyKeyReused
+
+
+async def run_once(
+    transactions: AsyncTransactions,
+    repository: AsyncIdempotentRepository[ModelT],
+    *,
+    user_id: ObjectId,
+    key: str | None,
+    request_hash: str,
+    what: str,
+    body: TransactionCallback[ModelT],
+) -> tuple[ModelT, bool]:
+    """`body` in a transaction, unless this key was used before; (result, was it a replay).
+
+    The earlier result is looked up inside the transaction, so a retry sees a
+    committed first attempt. When two requests with one key race, the unique
+    index lets one commit; the other answers with that one's result. The same
+    key with a different request (another fingerprint) is `IdempotencyKeyReused`.
+    """
+
+    def replay(previous: Any) -> ModelT:
+        if previous.request_hash != request_hash:
+            raise IdempotencyKeyReused(
+                f"this Idempotency-Key was already used for a different {what}"
+            )
+        result: ModelT = previous
+        return result
+
+    async def attempt(session: AsyncClientSession) -> tuple[ModelT, bool]:
+        if key is not None:
+            previous = await repository.find_by_key(user_id, key, session=session)
+            if previous is not None:
+                return replay(previous), True
+        return await body(session), False
+
+    try:
+        return await transactions.run(attempt)
+    except DuplicateKeyError:
+        if key is None:
+            raise
+        previous = await repository.find_by_key(user_id, key)
+        if previous is None:
+            raise
+        return replay(previous), True

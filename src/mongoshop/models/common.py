@@ -6,13 +6,16 @@ import math
 from typing import Annotated, Any, Generic, TypeVar
 
 from bson import ObjectId
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
 
 from mongoshop.errors import InvalidId
 
 Document = dict[str, Any]
 
 OBJECT_ID_PATTERN = r"^[0-9a-fA-F]{24}$"
+EXAMPLE_ID = "6650f1c2a1b2c3d4e5f60718"
 
 
 def parse_object_id(value: object) -> ObjectId:
@@ -35,14 +38,35 @@ def _validate_object_id(value: object) -> ObjectId:
         raise ValueError(exc.detail) from None
 
 
-PyObjectId = Annotated[
-    ObjectId,
-    PlainValidator(_validate_object_id),
-    PlainSerializer(str, return_type=str, when_used="json"),
-    WithJsonSchema(
-        {"type": "string", "pattern": OBJECT_ID_PATTERN, "example": "6650f1c2a1b2c3d4e5f60718"}
-    ),
-]
+class _ObjectIdAnnotation:
+    """Pydantic schema for ObjectId: an instance passes in the validator's fast path
+    (no Python call per document read), a 24-hex string is parsed, JSON shows a string."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: type[Any], handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        from_string = core_schema.no_info_plain_validator_function(_validate_object_id)
+        return core_schema.json_or_python_schema(
+            json_schema=from_string,
+            python_schema=core_schema.union_schema(
+                [core_schema.is_instance_schema(ObjectId), from_string]
+            ),
+            serialization=core_schema.plain_serializer_function_ser_schema(str, when_used="json"),
+        )
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {
+            "type": "string",
+            "pattern": OBJECT_ID_PATTERN,
+            "example": "6650f1c2a1b2c3d4e5f60718",
+        }
+
+
+PyObjectId = Annotated[ObjectId, _ObjectIdAnnotation]
 """An ObjectId inside Python and the database, a 24-hex string in JSON."""
 
 

@@ -104,6 +104,7 @@ def main() -> None:
                 "serve",
                 "--no-demo",
                 "--no-worker",
+                "--no-access-log",
                 "--port",
                 str(port),
             ],

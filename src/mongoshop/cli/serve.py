@@ -80,6 +80,9 @@ def serve(
             help="Run the event worker (welcome and order e-mails) in this process",
         ),
     ] = True,
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="Log every request (uvicorn)")
+    ] = True,
 ) -> None:
     """Start the HTTP API (and the embedded database when MONGODB_URI is unset).
 
@@ -102,4 +105,4 @@ def serve(
             where = settings.smtp_host or f"{settings.data_dir.resolve() / 'mail'} (.eml files)"
             console.print(f"event worker: on; e-mails go to {where}")
         app = create_app(settings, run_worker=run_worker)
-        uvicorn.run(app, host=host, port=port, log_level="info")
+        uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log)

@@ -81,7 +81,8 @@ def main() -> None:
         fields = list(demo_user_fields(args.users, seed=9))
 
         def empty_users() -> None:
-            users.delete_many({})
+            users.drop()
+            shop.user_repository.ensure_indexes()
 
         def raw_users() -> float:
             documents = [new_user_document(password_hash=password_hash, **f) for f in fields]  # type: ignore[arg-type]
@@ -94,8 +95,8 @@ def main() -> None:
             return inserted
 
         contenders = [
-            Contender("raw insert_many", raw_users),
-            Contender("mongoshop seed", seed_users),
+            Contender("raw insert_many", raw_users, setup=empty_users),
+            Contender("mongoshop seed", seed_users, setup=empty_users),
         ]
         measure(contenders, rounds=args.rounds)
         cases.append(report("write", f"{args.users} users", contenders, "docs", "raw insert_many"))
@@ -109,7 +110,8 @@ def main() -> None:
         ]
 
         def empty_products() -> None:
-            products.delete_many({})
+            products.drop()
+            shop.product_repository.ensure_indexes()
 
         def raw_products() -> float:
             for batch in batched(documents, BATCH):

@@ -77,9 +77,13 @@ class Served:
 def served(tmp_path: Path) -> Iterator[Served]:
     server = Served(tmp_path)
     yield server
-    if server.process is not None:
-        server.process.kill()
-        server.process.wait()
+    if server.process is not None:  # the test failed midway: stop it cleanly all the same
+        server.process.send_signal(signal.SIGTERM)
+        try:
+            server.process.wait(60)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait()
 
 
 def _credentials(output: str) -> tuple[str, str]:

@@ -1,4 +1,8 @@
-"""Dependencies: the shop, the signed-in user, the admin."""
+"""Dependencies: the shop, the signed-in user, the admin.
+
+All are ``async def`` although none awaits: FastAPI runs a plain ``def``
+dependency in a thread pool, a thread hop on every request for nothing.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from mongoshop.models.wallet import IdempotencyKey
 _bearer = HTTPBearer(auto_error=False, description="The access_token from POST /auth/login")
 
 
-def get_shop(request: Request) -> AsyncShop:
+async def get_shop(request: Request) -> AsyncShop:
     shop: AsyncShop = request.app.state.shop
     return shop
 
@@ -24,7 +28,7 @@ def get_shop(request: Request) -> AsyncShop:
 ShopDep = Annotated[AsyncShop, Depends(get_shop)]
 
 
-def bearer_token(
+async def bearer_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str:
     if credentials is None or not credentials.credentials:
@@ -51,7 +55,7 @@ async def admin_user(user: CurrentUser) -> UserInDB:
 AdminUser = Annotated[UserInDB, Depends(admin_user)]
 
 
-def page_request(
+async def page_request(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
 ) -> PageRequest:
@@ -61,7 +65,7 @@ def page_request(
 Paging = Annotated[PageRequest, Depends(page_request)]
 
 
-def idempotency_key(
+async def idempotency_key(
     key: Annotated[
         IdempotencyKey | None,
         Header(

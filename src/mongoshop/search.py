@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
 
 MIN_PREFIX = 2
 MAX_TOKEN = 24
@@ -58,8 +57,3 @@ def query_tokens(query: str) -> list[str]:
         if len(word) >= MIN_PREFIX and word not in seen:
             seen.append(word)
     return seen[:MAX_QUERY_TOKENS]
-
-
-def unique(values: Iterable[str]) -> list[str]:
-    """Order-preserving de-duplication."""
-    return list(dict.fromkeys(values))

@@ -75,8 +75,6 @@ class StreamConsumer:
         self.retry_delay = retry_delay
         self.max_retry_delay = max_retry_delay
         self.token: Mapping[str, Any] | None = None
-        self.last_event_at: datetime | None = None
-        """Cluster time of the last event handled: the stream's lag is now minus this."""
         self.ready = asyncio.Event()
 
     async def run(self) -> None:
@@ -119,7 +117,6 @@ class StreamConsumer:
             self.ready.set()
             async for change in stream:
                 await spec.handler(change)
-                self.last_event_at = _cluster_time(change)
                 await self._save(change["_id"])
 
     async def _save(self, token: Mapping[str, Any]) -> None:
@@ -164,10 +161,3 @@ class StreamConsumer:
                 logger.warning("waiting for the database: %s", exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_retry_delay)
-
-
-def _cluster_time(change: Mapping[str, Any]) -> datetime | None:
-    wall = change.get("wallTime")
-    if isinstance(wall, datetime):
-        return wall
-    return None

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.e2e.support import PUBLIC_USER_FIELDS, Account, Api, bearer, unique
+
+
+def _when(text: str) -> datetime:
+    """An ISO timestamp from the API as an aware datetime (strings do not compare as times)."""
+    return datetime.fromisoformat(text)
+
 
 MALFORMED_IDS = [
     "not-an-id",
@@ -136,7 +143,7 @@ def test_a_user_changes_their_name_age_and_preferences(
     assert body["name"] == "Alice Renamed"
     assert body["age"] == 33
     assert body["preferences"] == preferences
-    assert body["updated_at"] >= body["created_at"]
+    assert _when(body["updated_at"]) >= _when(body["created_at"])
     me = api.me(user.token).json()
     assert (me["name"], me["age"], me["preferences"]) == ("Alice Renamed", 33, preferences)
 

@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -295,3 +296,8 @@ def timed(call: Callable[[], httpx.Response]) -> tuple[httpx.Response, float]:
     started = time.monotonic()
     response = call()
     return response, time.monotonic() - started
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO timestamp from the API as an aware datetime (strings do not compare as times)."""
+    return datetime.fromisoformat(text)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 import httpx
@@ -22,13 +21,7 @@ from tests.e2e.commerce_support import (
     stock_of,
     unique_category,
 )
-from tests.e2e.support import Account, Api, unique
-
-
-def _when(text: str) -> datetime:
-    """An ISO timestamp from the API as an aware datetime (strings do not compare as times)."""
-    return datetime.fromisoformat(text)
-
+from tests.e2e.support import Account, Api, parse_time, unique
 
 MAX_STOCK = 10_000_000
 
@@ -395,7 +388,7 @@ def test_a_patch_changes_only_what_it_sends(
     assert patched["price"] == money(1_100)
     for field in ("description", "category", "tags", "inventory", "reviews", "created_at"):
         assert patched[field] == product[field]
-    assert _when(patched["updated_at"]) >= _when(product["updated_at"])
+    assert parse_time(patched["updated_at"]) >= parse_time(product["updated_at"])
     assert read_product(client, product["id"]) == patched
     # The search follows the new name.
     assert found_ids(client, q=new_word) == [product["id"]]

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.support import PUBLIC_USER_FIELDS, Account, Api, bearer, unique
-
-
-def _when(text: str) -> datetime:
-    """An ISO timestamp from the API as an aware datetime (strings do not compare as times)."""
-    return datetime.fromisoformat(text)
-
+from tests.e2e.support import PUBLIC_USER_FIELDS, Account, Api, bearer, parse_time, unique
 
 MALFORMED_IDS = [
     "not-an-id",
@@ -143,7 +136,7 @@ def test_a_user_changes_their_name_age_and_preferences(
     assert body["name"] == "Alice Renamed"
     assert body["age"] == 33
     assert body["preferences"] == preferences
-    assert _when(body["updated_at"]) >= _when(body["created_at"])
+    assert parse_time(body["updated_at"]) >= parse_time(body["created_at"])
     me = api.me(user.token).json()
     assert (me["name"], me["age"], me["preferences"]) == ("Alice Renamed", 33, preferences)
 

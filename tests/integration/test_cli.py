@@ -81,9 +81,9 @@ def test_import_streams_valid_lines_and_reports_each_bad_one_with_its_line(
     assert recorded[0]["record"] == bad_lines[min(bad_lines)]
     assert "2000" in result.output  # read
     assert f"line {min(bad_lines)}" in result.output
-    imported = shop.product_repository.find_one({"name": "Lamp 1"})
+    imported = shop.product_repository.collection.find_one({"name": "Lamp 1"})
     assert imported is not None
-    assert "lamp" in imported.search_tokens
+    assert "lamp" in imported["search_tokens"]
 
 
 def test_import_csv_upserts_on_name_instead_of_duplicating(

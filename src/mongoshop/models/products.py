@@ -72,7 +72,6 @@ class ProductInDB(StoredModel):
     reviews: Reviews = Field(default_factory=Reviews)
     created_at: datetime
     updated_at: datetime
-    search_tokens: list[str] = Field(default_factory=list)
 
 
 class ProductPublic(BaseModel):
@@ -91,7 +90,7 @@ class ProductPublic(BaseModel):
     def of(cls, product: ProductInDB) -> ProductPublic:
         return cls(
             id=str(product.id),
-            **product.model_dump(exclude={"id", "search_tokens"}),
+            **product.model_dump(exclude={"id"}),
         )
 
 

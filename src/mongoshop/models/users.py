@@ -47,10 +47,21 @@ Language = Annotated[str, Field(pattern=r"^[a-z]{2}(-[A-Z]{2})?$", examples=["en
 Timezone = Annotated[str, Field(max_length=64), AfterValidator(_check_timezone)]
 
 
-class UserPreferences(InputModel):
+class Preferences(BaseModel):
+    """Preferences as stored and shown.
+
+    The same checks as on input, but keys written by a newer version are
+    ignored rather than refused (a stored document must keep loading), and
+    values are not stripped again on every read.
+    """
+
     language: Language = "en"
     timezone: Timezone = "UTC"
     notifications: bool = True
+
+
+class UserPreferences(Preferences, InputModel):
+    """Preferences as a client sends them: unknown keys refused, whitespace stripped."""
 
 
 class UserCreate(InputModel):
@@ -91,20 +102,24 @@ class UserUpdate(InputModel):
 
 
 class UserInDB(StoredModel):
-    """A user as stored; carries the password hash, so never returned as is."""
+    """A user as stored; carries the password hash, so never returned as is.
+
+    The stored ``search_tokens`` are not part of the model: they are derived from
+    the name and e-mail on every write, only the index reads them, and leaving
+    them out makes each read cheaper (see `mongoshop.search`).
+    """
 
     name: str
     email: str
     age: int | None = None
     status: UserStatus = UserStatus.ACTIVE
     roles: list[Role] = Field(default_factory=lambda: [Role.USER])
-    preferences: UserPreferences = Field(default_factory=UserPreferences)
+    preferences: Preferences = Field(default_factory=Preferences)
     password_hash: str | None = None
     created_at: datetime
     updated_at: datetime
     last_login: datetime | None = None
     login_count: int = 0
-    search_tokens: list[str] = Field(default_factory=list)
     sessions_revoked_at: datetime | None = None
     """Tokens issued at or before this moment are refused (password change, suspension)."""
 
@@ -128,7 +143,7 @@ class UserPublic(BaseModel):
     age: int | None
     status: UserStatus
     roles: list[Role]
-    preferences: UserPreferences
+    preferences: Preferences
     created_at: datetime
     updated_at: datetime
     last_login: datetime | None

@@ -7,10 +7,11 @@ run is backed by one of their declared `indexes`.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
+from functools import cache
 from typing import Any, ClassVar, Generic, TypeVar
 
 from bson import ObjectId
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 from pymongo import IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
@@ -25,6 +26,12 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 Sort = Sequence[tuple[str, int]]
 
 DUPLICATE_KEY = 11000
+
+
+@cache
+def _list_adapter(model: type[ModelT]) -> TypeAdapter[list[ModelT]]:
+    """One validator for a whole batch: cheaper per document than a call per document."""
+    return TypeAdapter(list[model])  # type: ignore[valid-type]
 
 
 class AsyncRepository(Generic[ModelT]):
@@ -47,9 +54,9 @@ class AsyncRepository(Generic[ModelT]):
         return self.model.model_validate(document)
 
     def to_models(self, documents: Sequence[Mapping[str, Any]]) -> list[ModelT]:
-        """Validate a batch, with the cycle collector paused (see `mongoshop.validation`)."""
+        """Validate a batch in one call, the cycle collector paused (see `mongoshop.validation`)."""
         with collector_paused():
-            return [self.model.model_validate(document) for document in documents]
+            return _list_adapter(self.model).validate_python(documents)
 
     async def find_by_id(
         self, id: ObjectId | str, *, session: AsyncClientSession | None = None

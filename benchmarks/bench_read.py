@@ -10,13 +10,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 from datetime import datetime
 from typing import Any
 
 from pydantic import Field, TypeAdapter
 from pymongo import AsyncMongoClient, MongoClient
 
-from benchmarks.harness import Contender, embedded_server, measure, report, save
+from benchmarks.harness import (
+    Contender,
+    console,
+    embedded_server,
+    measure,
+    paired_ratios,
+    report,
+    save,
+)
 from mongoshop._async.services.users import new_user_document
 from mongoshop._async.shop import AsyncShop
 from mongoshop._sync.shop import Shop
@@ -98,6 +107,16 @@ def read_contenders(
     ]
 
 
+def versus(ours: list[Contender], beanie: Contender) -> dict[str, float]:
+    """How many times Beanie's throughput each face reaches, paired round by round."""
+    result = {}
+    for contender in ours:
+        ratio = statistics.median(paired_ratios(contender, beanie))
+        console.print(f"{contender.name} / {beanie.name}: {ratio:.2f}x (paired median)")
+        result[contender.name] = ratio
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
@@ -123,7 +142,10 @@ def main() -> None:
             if beanie is not None:
                 contenders.append(beanie)
             measure(contenders, rounds=args.rounds)
-            cases.append(report("read", f"{size} users", contenders, "docs", "raw pymongo dicts"))
+            case = report("read", f"{size} users", contenders, "docs", "raw pymongo dicts")
+            if beanie is not None:
+                case["versus_beanie"] = versus(contenders[2:4], beanie)
+            cases.append(case)
             client.drop_database(database)
             client.close()
             loop.run_until_complete(aclient.close())

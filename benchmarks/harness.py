@@ -74,18 +74,41 @@ def measure(contenders: list[Contender], rounds: int, warmup: int = 1) -> None:
                 contender.units = units
 
 
+def paired_ratios(contender: Contender, base: Contender) -> list[float]:
+    """Round-by-round throughput ratios to the baseline.
+
+    Each round runs every contender back to back, so a ratio within one round
+    cancels the drift of the database server between rounds (here its own
+    collections and background work move timings by ±20%), which the ratio of
+    two medians taken over different rounds does not.
+    """
+    if contender.units == 0 or base.units == 0:
+        return [0.0]
+    return [
+        (contender.units / mine) / (base.units / theirs)
+        for mine, theirs in zip(contender.seconds, base.seconds, strict=True)
+    ]
+
+
 def report(
     benchmark: str, case: str, contenders: list[Contender], unit: str, baseline: str
 ) -> dict[str, Any]:
     base = next(c for c in contenders if c.name == baseline)
     table = Table(title=f"{benchmark}: {case}")
-    for column in ("contender", "median s", f"{unit}/s", f"ratio to {baseline}"):
+    columns = ("contender", "median s", f"{unit}/s", f"ratio to {baseline}", "paired (p25-p75)")
+    for column in columns:
         table.add_column(column, justify="left" if column == "contender" else "right")
     rows = []
     for contender in contenders:
         ratio = contender.rate / base.rate if base.rate else 0.0
+        paired = paired_ratios(contender, base)
+        quartiles = statistics.quantiles(paired, n=4) if len(paired) > 1 else paired * 3
         table.add_row(
-            contender.name, f"{contender.median:.4f}", f"{contender.rate:,.0f}", f"{ratio:.2f}"
+            contender.name,
+            f"{contender.median:.4f}",
+            f"{contender.rate:,.0f}",
+            f"{ratio:.2f}",
+            f"{statistics.median(paired):.2f} ({quartiles[0]:.2f}-{quartiles[2]:.2f})",
         )
         rows.append(
             {
@@ -93,6 +116,8 @@ def report(
                 "median_seconds": contender.median,
                 "rate": contender.rate,
                 "ratio": ratio,
+                "paired_ratio": statistics.median(paired),
+                "paired_ratio_quartiles": [quartiles[0], quartiles[2]],
                 "rounds": len(contender.seconds),
             }
         )

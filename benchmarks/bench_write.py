@@ -65,7 +65,7 @@ def peak_import_memory(uri: str, lines: list[str], directory: Path) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument("--users", type=int, default=10_000, help="0 skips the users case")
     parser.add_argument("--products", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
@@ -94,12 +94,15 @@ def main() -> None:
             inserted, _ = shop.users.add_demo_users(fields, password=DEMO_PASSWORD)
             return inserted
 
-        contenders = [
-            Contender("raw insert_many", raw_users, setup=empty_users),
-            Contender("mongoshop seed", seed_users, setup=empty_users),
-        ]
-        measure(contenders, rounds=args.rounds)
-        cases.append(report("write", f"{args.users} users", contenders, "docs", "raw insert_many"))
+        if args.users:
+            contenders = [
+                Contender("raw insert_many", raw_users, setup=empty_users),
+                Contender("mongoshop seed", seed_users, setup=empty_users),
+            ]
+            measure(contenders, rounds=args.rounds)
+            cases.append(
+                report("write", f"{args.users} users", contenders, "docs", "raw insert_many")
+            )
 
         lines = product_lines(args.products)
         now = utcnow()
@@ -119,7 +122,6 @@ def main() -> None:
             return len(documents)
 
         def import_products() -> float:
-            products.delete_many({})
             summary = import_stream(
                 shop,
                 io.StringIO("\n".join(lines)),

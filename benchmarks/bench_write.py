@@ -68,6 +68,10 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=10_000, help="0 skips the users case")
     parser.add_argument("--products", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first")
+    parser.add_argument(
+        "--no-memory", action="store_true", help="skip the import peak-memory measurement"
+    )
     args = parser.parse_args()
     cases = []
     with embedded_server() as uri:
@@ -99,7 +103,7 @@ def main() -> None:
                 Contender("raw insert_many", raw_users, setup=empty_users),
                 Contender("mongoshop seed", seed_users, setup=empty_users),
             ]
-            measure(contenders, rounds=args.rounds)
+            measure(contenders, rounds=args.rounds, warmup=args.warmup)
             cases.append(
                 report("write", f"{args.users} users", contenders, "docs", "raw insert_many")
             )
@@ -136,17 +140,20 @@ def main() -> None:
             Contender("raw insert_many", raw_products, setup=empty_products),
             Contender("mongoshop import", import_products, setup=empty_products),
         ]
-        measure(contenders, rounds=args.rounds)
+        measure(contenders, rounds=args.rounds, warmup=args.warmup)
         cases.append(
             report("write", f"{args.products} products", contenders, "docs", "raw insert_many")
         )
 
-        with tempfile.TemporaryDirectory() as directory:
-            memory = {}
-            for size in (args.products // 10, args.products):
-                memory[size] = peak_import_memory(uri, lines[:size], Path(directory))
-                console.print(f"import of {size} lines: peak RSS {memory[size] / 1024:.0f} MiB")
-            cases.append({"benchmark": "write", "case": "import peak memory (KiB)", "rows": memory})
+        if not args.no_memory:
+            with tempfile.TemporaryDirectory() as directory:
+                memory = {}
+                for size in (args.products // 10, args.products):
+                    memory[size] = peak_import_memory(uri, lines[:size], Path(directory))
+                    console.print(f"import of {size} lines: peak RSS {memory[size] / 1024:.0f} MiB")
+                cases.append(
+                    {"benchmark": "write", "case": "import peak memory (KiB)", "rows": memory}
+                )
         client.close()
     save("write", cases)
 

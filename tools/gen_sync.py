@@ -63,6 +63,8 @@ RENAMES = {
     "AsyncOutboxRepository": "OutboxRepository",
     "AsyncCheckpointRepository": "CheckpointRepository",
     "AsyncMailService": "MailService",
+    "AsyncLoginAttemptRepository": "LoginAttemptRepository",
+    "AsyncLoginThrottle": "LoginThrottle",
 }
 
 

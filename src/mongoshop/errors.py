@@ -69,6 +69,16 @@ class DatabaseUnavailable(MongoshopError):
     code = "database_unavailable"
 
 
+class TooManyAttempts(MongoshopError):
+    """Too many failed sign-ins for one e-mail or one client: wait `retry_after` seconds."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 _UNAVAILABLE = (
     ConnectionFailure,  # includes AutoReconnect, NetworkTimeout, ServerSelectionTimeoutError
     ExecutionTimeout,

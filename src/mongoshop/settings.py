@@ -11,8 +11,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from mongoshop.errors import ConfigurationError
 
@@ -63,6 +63,15 @@ class Settings(BaseSettings):
     socket_timeout_ms: Annotated[
         int, Field(validation_alias="MONGOSHOP_SOCKET_TIMEOUT_MS", ge=1)
     ] = 20000
+    transaction_timeout_ms: Annotated[
+        int,
+        Field(
+            validation_alias="MONGOSHOP_TRANSACTION_TIMEOUT_MS",
+            ge=100,
+            le=120_000,
+            description="A transaction, with all its retries, gives up after this (then 503)",
+        ),
+    ] = 10000
     retry_reads: Annotated[bool, Field(validation_alias="MONGOSHOP_RETRY_READS")] = True
     retry_writes: Annotated[bool, Field(validation_alias="MONGOSHOP_RETRY_WRITES")] = True
     server_api_version: Annotated[
@@ -126,10 +135,86 @@ class Settings(BaseSettings):
         float, Field(validation_alias="MONGOSHOP_CACHE_TTL_SECONDS", ge=0, le=3600)
     ] = 30.0
 
+    max_body_bytes: Annotated[
+        int,
+        Field(
+            validation_alias="MONGOSHOP_MAX_BODY_BYTES",
+            ge=1024,
+            le=64 * 1024 * 1024,
+            description="Larger request bodies are refused with 413 before they are parsed",
+        ),
+    ] = 1024 * 1024
+    cors_origins: Annotated[
+        list[str],
+        NoDecode,
+        Field(
+            validation_alias="MONGOSHOP_CORS_ORIGINS",
+            description="Comma-separated origins allowed to call the API from a browser;"
+            " empty (the default): no cross-origin access",
+        ),
+    ] = []
+    login_max_failures: Annotated[
+        int, Field(validation_alias="MONGOSHOP_LOGIN_MAX_FAILURES", ge=1, le=1000)
+    ] = 5
+    """Failed sign-ins allowed per e-mail address within the window, then 429."""
+    login_max_failures_per_client: Annotated[
+        int, Field(validation_alias="MONGOSHOP_LOGIN_MAX_FAILURES_PER_CLIENT", ge=1, le=100_000)
+    ] = 50
+    """Failed sign-ins allowed per client address within the window, then 429."""
+    login_window_seconds: Annotated[
+        int, Field(validation_alias="MONGOSHOP_LOGIN_WINDOW_SECONDS", ge=1, le=86400)
+    ] = 900
+
+    log_format: Annotated[
+        Literal["text", "json"], Field(validation_alias="MONGOSHOP_LOG_FORMAT")
+    ] = "text"
+    log_level: Annotated[
+        Literal["DEBUG", "INFO", "WARNING", "ERROR"], Field(validation_alias="MONGOSHOP_LOG_LEVEL")
+    ] = "INFO"
+    slow_command_ms: Annotated[
+        float,
+        Field(
+            validation_alias="MONGOSHOP_SLOW_COMMAND_MS",
+            ge=0,
+            description="Database commands at least this slow are logged at WARNING (0: all)",
+        ),
+    ] = 100.0
+    metrics_enabled: Annotated[bool, Field(validation_alias="MONGOSHOP_METRICS_ENABLED")] = True
+    metrics_token: Annotated[
+        SecretStr | None,
+        Field(
+            validation_alias="MONGOSHOP_METRICS_TOKEN",
+            min_length=16,
+            description="If set, GET /metrics requires Authorization: Bearer <token>",
+        ),
+    ] = None
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        """``debug`` and ``DEBUG`` alike."""
+        return value.upper() if isinstance(value, str) else value
+
     admin_email: Annotated[str | None, Field(validation_alias="MONGOSHOP_ADMIN_EMAIL")] = None
     admin_password: Annotated[
         SecretStr | None, Field(validation_alias="MONGOSHOP_ADMIN_PASSWORD")
     ] = None
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        """``https://a.example, https://b.example`` from the environment, a list in code."""
+        if isinstance(value, str):
+            return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if origin != "*" and not origin.startswith(("http://", "https://")):
+                raise ValueError(f"{origin[:80]!r} is not an origin such as https://shop.example")
+        return origins
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Settings:

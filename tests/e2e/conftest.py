@@ -47,6 +47,10 @@ def app(
         extra={
             "MONGOSHOP_ADMIN_EMAIL": admin_email,
             "MONGOSHOP_ADMIN_PASSWORD": admin_password,
+            # Every test here signs in from 127.0.0.1, many on purpose with wrong
+            # passwords; the per-client limit is exercised by test_login_throttle
+            # on an app of its own, and must not trip this shared one.
+            "MONGOSHOP_LOGIN_MAX_FAILURES_PER_CLIENT": "100000",
         },
     )
     process = AppProcess(env, workdir)

@@ -7,6 +7,7 @@ the server can be stopped and started again on the same port and data.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pymongo import MongoClient
 
 from mongoshop.db import EmbeddedServer
 from tests.e2e.support import Api, AppProcess, app_environment, bearer, new_client, timed
@@ -32,19 +34,22 @@ class Outage:
         self.workdir = workdir
         self.server = EmbeddedServer(data_dir)
         self.port = 0
+        self.database = ""
         self.app: AppProcess | None = None
 
     def start(self) -> str:
         self.server.start()
         assert self.server.port is not None
         self.port = self.server.port
+        self.database = f"e2e_outage_{uuid.uuid4().hex[:16]}"
         env = app_environment(
             mongodb_uri=self.server.uri,
-            database=f"e2e_outage_{uuid.uuid4().hex[:16]}",
+            database=self.database,
             data_dir=self.workdir / "data",
             extra={
                 "MONGOSHOP_SERVER_SELECTION_TIMEOUT_MS": "1500",
                 "MONGOSHOP_CONNECT_TIMEOUT_MS": "1000",
+                "MONGOSHOP_TRANSACTION_TIMEOUT_MS": "2500",
             },
         )
         self.app = AppProcess(env, self.workdir)
@@ -130,3 +135,78 @@ def test_an_outage_is_503_quickly_and_the_app_recovers_by_itself(
     assert client.get("/health").json() == {"status": "ok", "database": "ok"}
     assert api.me(api.login(account.email, account.password)).status_code == 200
     assert client.get(f"/users/{account.id}", headers=bearer(account.token)).status_code == 200
+
+
+def test_under_load_an_outage_answers_503_and_loses_no_acknowledged_write(
+    outage: Outage, outage_client: httpx.Client
+) -> None:
+    """Eight clients keep registering users through a stop and a restart of the database.
+
+    Every answer is 201 or 503 (no 500, no hang past the timeouts); each 201 is
+    a write the API acknowledged, and every one of them is there after the
+    restart. The app recovers without being restarted.
+    """
+    assert outage.app is not None
+    base_url = outage.app.base_url
+    stop = threading.Event()
+    acknowledged: list[str] = []
+    statuses: list[int] = []
+    slowest = [0.0]
+    lock = threading.Lock()
+
+    def register_forever(worker: int) -> None:
+        with new_client(base_url, allow_unavailable=True, timeout=UNAVAILABLE_WITHIN * 2) as client:
+            n = 0
+            while not stop.is_set():
+                email = f"load-{worker}-{n}-{uuid.uuid4().hex[:6]}@example.com"
+                body = {"name": "Load Tester", "email": email, "password": "correct-horse-1"}
+                response, seconds = timed(
+                    lambda body=body: client.post("/auth/register", json=body)  # type: ignore[misc]
+                )
+                with lock:
+                    statuses.append(response.status_code)
+                    slowest[0] = max(slowest[0], seconds)
+                    if response.status_code == 201:
+                        acknowledged.append(email)
+                n += 1
+
+    workers = [threading.Thread(target=register_forever, args=(n,)) for n in range(8)]
+    for thread in workers:
+        thread.start()
+    try:
+        time.sleep(2)
+        outage.stop_database()
+        time.sleep(4)
+        with lock:
+            during = len(statuses)
+        outage.restart_database()
+        deadline = time.monotonic() + RECOVERY_WITHIN
+        while time.monotonic() < deadline:
+            with lock:
+                if statuses[during:].count(201) >= 8:
+                    break
+            time.sleep(0.25)
+    finally:
+        stop.set()
+        for thread in workers:
+            thread.join(timeout=60)
+
+    assert set(statuses) <= {201, 503}, sorted(set(statuses))
+    assert 503 in statuses, "the outage was never seen: the test did not test it"
+    assert statuses[during:].count(201) >= 8, "the app did not recover within the bound"
+    assert slowest[0] < UNAVAILABLE_WITHIN * 2
+    with new_client(base_url) as client:
+        api = Api(client)
+        admin = api.new_account("Load Checker")
+        assert admin.token
+    stored = MongoClient(outage.server.uri, tz_aware=True)
+    try:
+        found = {
+            document["email"]
+            for document in stored[outage.database].users.find(
+                {"email": {"$in": acknowledged}}, {"email": 1}
+            )
+        }
+    finally:
+        stored.close()
+    assert found == set(acknowledged), f"{len(set(acknowledged) - found)} acknowledged lost"

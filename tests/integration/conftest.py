@@ -14,6 +14,7 @@ from mongoshop.db import client_options
 from mongoshop.models.common import Document
 from mongoshop.security import PasswordHasher
 from mongoshop.settings import Settings
+from tests.integration.faults import Faulty, faulty_shop
 from tests.integration.helpers import explainable
 
 
@@ -91,3 +92,16 @@ async def server_is_secantus(async_client: AsyncMongoClient[Document]) -> bool:
     """True on the embedded SecantusDB (its buildInfo names its own version)."""
     info = await async_client.admin.command("buildInfo")
     return "secantusVersion" in info
+
+
+@pytest.fixture
+async def faulty(
+    ashop: AsyncShop,
+    async_client: AsyncMongoClient[Document],
+    mongodb_uri: str,
+    settings: Settings,
+    hasher: PasswordHasher,
+) -> AsyncIterator[Faulty]:
+    """A second shop over `ashop`'s database whose commands can be made to fail once."""
+    async with faulty_shop(async_client, mongodb_uri, settings, hasher) as faulty:
+        yield faulty

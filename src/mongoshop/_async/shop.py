@@ -13,6 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from mongoshop._async.repositories.base import AsyncRepository
 from mongoshop._async.repositories.checkpoints import AsyncCheckpointRepository
+from mongoshop._async.repositories.login_attempts import AsyncLoginAttemptRepository
 from mongoshop._async.repositories.orders import AsyncOrderRepository
 from mongoshop._async.repositories.outbox import AsyncOutboxRepository
 from mongoshop._async.repositories.products import AsyncProductRepository
@@ -25,6 +26,7 @@ from mongoshop._async.services.auth import AsyncAuthService
 from mongoshop._async.services.catalog import AsyncCatalogService
 from mongoshop._async.services.mail import AsyncMailService
 from mongoshop._async.services.orders import AsyncOrderService
+from mongoshop._async.services.throttle import AsyncLoginThrottle
 from mongoshop._async.services.users import AsyncUserService
 from mongoshop._async.services.wallet import AsyncWalletService
 from mongoshop._async.transactions import AsyncTransactions
@@ -54,7 +56,9 @@ class AsyncShop:
         self.settings = settings
         hasher = hasher or PasswordHasher()
         currency = settings.currency
-        transactions = AsyncTransactions(database.client)
+        transactions = AsyncTransactions(
+            database.client, timeout=settings.transaction_timeout_ms / 1000
+        )
 
         self.user_repository = AsyncUserRepository(database)
         self.token_repository = AsyncTokenRepository(database)
@@ -65,6 +69,7 @@ class AsyncShop:
         self.order_repository = AsyncOrderRepository(database)
         self.outbox_repository = AsyncOutboxRepository(database)
         self.checkpoint_repository = AsyncCheckpointRepository(database)
+        self.login_attempt_repository = AsyncLoginAttemptRepository(database)
 
         self.users = AsyncUserService(
             self.user_repository,
@@ -83,6 +88,13 @@ class AsyncShop:
             token_ttl=timedelta(seconds=settings.token_ttl_seconds),
             token_cache=token_cache,
             user_cache=user_cache,
+            throttle=AsyncLoginThrottle(
+                self.login_attempt_repository,
+                secret=settings.token_secret.get_secret_value(),
+                max_per_email=settings.login_max_failures,
+                max_per_client=settings.login_max_failures_per_client,
+                window=timedelta(seconds=settings.login_window_seconds),
+            ),
         )
         self.catalog = AsyncCatalogService(self.product_repository, currency, cache=product_cache)
         self.wallet = AsyncWalletService(
@@ -100,6 +112,7 @@ class AsyncShop:
             self.wallet,
             transactions,
             currency,
+            users=self.user_repository,
             product_cache=product_cache,
         )
         self.mail = AsyncMailService(
@@ -121,6 +134,7 @@ class AsyncShop:
             self.order_repository,
             self.outbox_repository,
             self.checkpoint_repository,
+            self.login_attempt_repository,
         ]
 
     def repository_named(self, collection: str) -> AsyncRepository[Any]:

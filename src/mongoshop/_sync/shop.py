@@ -14,6 +14,7 @@ from pymongo.synchronous.database import Database
 
 from mongoshop._sync.repositories.base import Repository
 from mongoshop._sync.repositories.checkpoints import CheckpointRepository
+from mongoshop._sync.repositories.login_attempts import LoginAttemptRepository
 from mongoshop._sync.repositories.orders import OrderRepository
 from mongoshop._sync.repositories.outbox import OutboxRepository
 from mongoshop._sync.repositories.products import ProductRepository
@@ -26,6 +27,7 @@ from mongoshop._sync.services.auth import AuthService
 from mongoshop._sync.services.catalog import CatalogService
 from mongoshop._sync.services.mail import MailService
 from mongoshop._sync.services.orders import OrderService
+from mongoshop._sync.services.throttle import LoginThrottle
 from mongoshop._sync.services.users import UserService
 from mongoshop._sync.services.wallet import WalletService
 from mongoshop._sync.transactions import Transactions
@@ -55,7 +57,7 @@ class Shop:
         self.settings = settings
         hasher = hasher or PasswordHasher()
         currency = settings.currency
-        transactions = Transactions(database.client)
+        transactions = Transactions(database.client, timeout=settings.transaction_timeout_ms / 1000)
 
         self.user_repository = UserRepository(database)
         self.token_repository = TokenRepository(database)
@@ -66,6 +68,7 @@ class Shop:
         self.order_repository = OrderRepository(database)
         self.outbox_repository = OutboxRepository(database)
         self.checkpoint_repository = CheckpointRepository(database)
+        self.login_attempt_repository = LoginAttemptRepository(database)
 
         self.users = UserService(
             self.user_repository,
@@ -84,6 +87,13 @@ class Shop:
             token_ttl=timedelta(seconds=settings.token_ttl_seconds),
             token_cache=token_cache,
             user_cache=user_cache,
+            throttle=LoginThrottle(
+                self.login_attempt_repository,
+                secret=settings.token_secret.get_secret_value(),
+                max_per_email=settings.login_max_failures,
+                max_per_client=settings.login_max_failures_per_client,
+                window=timedelta(seconds=settings.login_window_seconds),
+            ),
         )
         self.catalog = CatalogService(self.product_repository, currency, cache=product_cache)
         self.wallet = WalletService(
@@ -101,6 +111,7 @@ class Shop:
             self.wallet,
             transactions,
             currency,
+            users=self.user_repository,
             product_cache=product_cache,
         )
         self.mail = MailService(self.outbox_repository, self.user_repository, self.order_repository)
@@ -118,6 +129,7 @@ class Shop:
             self.order_repository,
             self.outbox_repository,
             self.checkpoint_repository,
+            self.login_attempt_repository,
         ]
 
     def repository_named(self, collection: str) -> Repository[Any]:

@@ -17,7 +17,10 @@ from mongoshop import __version__
 from mongoshop._async.shop import AsyncShop
 from mongoshop.api.cache import invalidation_spec
 from mongoshop.api.errors import install_error_handlers
-from mongoshop.api.routers import admin, auth, health, orders, products, users, wallet
+from mongoshop.api.middleware import install_middleware
+from mongoshop.api.openapi import install_openapi
+from mongoshop.api.routers import admin, auth, dashboard, health, orders, products, users, wallet
+from mongoshop.api.routers import metrics as metrics_route
 from mongoshop.cache import ReadCache
 from mongoshop.db import create_async_client, require_replica_set, resolve_uri
 from mongoshop.events.streams import StreamConsumer
@@ -25,6 +28,7 @@ from mongoshop.events.worker import EventWorker
 from mongoshop.models.products import ProductInDB
 from mongoshop.models.tokens import TokenInDB
 from mongoshop.models.users import UserInDB
+from mongoshop.observability import Metrics, RequestObserver
 from mongoshop.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -37,12 +41,16 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     sender) in this process, as ``mongoshop serve`` does by default.
     """
     settings = settings or get_settings()
+    metrics = Metrics() if settings.metrics_enabled else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with resolve_uri(settings) as uri:
-            client = create_async_client(uri, settings)
+            client = create_async_client(
+                uri, settings, command_latency=metrics.command_duration if metrics else None
+            )
             background: list[asyncio.Task[None]] = []
+            consumers: list[StreamConsumer] = []
             worker: EventWorker | None = None
             try:
                 require_replica_set(await client.admin.command("hello"))
@@ -68,10 +76,14 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
                     ),
                 ):
                     consumer = StreamConsumer(spec, shop.checkpoint_repository)
+                    consumers.append(consumer)
                     background.append(asyncio.create_task(consumer.run(), name=spec.name))
                 if run_worker:
                     worker = EventWorker(shop)
                     await worker.start()
+                    consumers.extend(worker.consumers)
+                if metrics is not None:
+                    metrics.track_streams(consumers)
                 app.state.shop = shop
                 logger.info("mongoshop API ready on database %s", settings.mongodb_database)
                 yield
@@ -92,6 +104,15 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (health, auth, users, products, wallet, orders, admin):
+    install_middleware(app, settings)
+    install_openapi(app, settings)
+    # Outermost: the request id is set before any other middleware runs (their logs carry
+    # it), and what they answer themselves (413, 429...) is counted.
+    app.add_middleware(RequestObserver, metrics=metrics)
+    app.state.metrics = metrics
+    if metrics is not None:
+        app.include_router(metrics_route.router)
+    for module in (health, auth, users, products, wallet, orders, admin, dashboard):
         app.include_router(module.router)
+    dashboard.mount_assets(app)
     return app

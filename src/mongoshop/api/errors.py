@@ -10,7 +10,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, routing
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pymongo.errors import PyMongoError
@@ -24,6 +24,7 @@ from mongoshop.errors import (
     MongoshopError,
     NotFound,
     PermissionDenied,
+    TooManyAttempts,
     ValidationFailed,
     is_unavailable,
     unavailable_from,
@@ -39,6 +40,7 @@ STATUS_BY_ERROR: dict[type[MongoshopError], int] = {
     AccountDisabled: 403,
     PermissionDenied: 403,
     DatabaseUnavailable: 503,
+    TooManyAttempts: 429,
 }
 
 _HTTP_CODES = {
@@ -86,6 +88,33 @@ def describe_validation(errors: Sequence[Mapping[str, Any]]) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+def allowed_methods(app: FastAPI, path: str) -> set[str]:
+    """The methods served at `path`, as the OpenAPI contract lists them.
+
+    Starlette's 405 names only the methods of the first route whose path
+    matched, but ``/orders`` is served by two routes (GET and POST). Among the
+    templates matching `path`, the most specific ones count: ``/users/me``
+    matches ``/users/{user_id}`` too, but its own template is the one a client
+    reads in the contract.
+    """
+    flatten = getattr(routing, "iter_route_contexts", None)  # FastAPI >= 0.16x
+    by_template: dict[str, set[str]] = {}
+    for route in flatten(app.routes) if flatten is not None else app.routes:
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(path):
+            template = str(getattr(route, "path", ""))
+            by_template.setdefault(template, set()).update(getattr(route, "methods", None) or ())
+    if not by_template:
+        return set()
+    fewest = min(template.count("{") for template in by_template)
+    return {
+        method
+        for template, methods in by_template.items()
+        if template.count("{") == fewest
+        for method in methods
+    }
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MongoshopError)
     async def _domain(request: Request, exc: MongoshopError) -> JSONResponse:
@@ -93,6 +122,8 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         if status == 503:
             headers = {"Retry-After": "5"}
+        if isinstance(exc, TooManyAttempts):
+            headers = {"Retry-After": str(exc.retry_after)}
         if status >= 500:
             logger.error("%s on %s %s: %s", exc.code, request.method, request.url.path, exc.detail)
         return error_response(status, exc.code, exc.detail, headers)
@@ -104,7 +135,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "error")
-        return error_response(exc.status_code, code, str(exc.detail), exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(sorted(allowed_methods(request.app, request.url.path)))
+        return error_response(exc.status_code, code, str(exc.detail), headers)
 
     @app.exception_handler(PyMongoError)
     async def _driver(request: Request, exc: PyMongoError) -> JSONResponse:

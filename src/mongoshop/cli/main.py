@@ -14,6 +14,7 @@ from typer.core import TyperGroup
 from mongoshop.cli import db, export, import_, seed, serve, stats, users, worker
 from mongoshop.cli.common import err_console
 from mongoshop.errors import MongoshopError, is_unavailable
+from mongoshop.observability.commands import COMMAND_LOGGER
 
 
 class ErrorReportingGroup(TyperGroup):
@@ -61,6 +62,9 @@ def main() -> None:
     )
     for noisy in ("pymongo", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # A batch job's bulk writes are slow by design: no slow-command warnings between its
+    # progress bars. `serve` and `worker` configure their own logging, which reports them.
+    logging.getLogger(COMMAND_LOGGER).setLevel(logging.ERROR)
     try:
         app()
     except KeyboardInterrupt:

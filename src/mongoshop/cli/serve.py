@@ -17,6 +17,7 @@ from mongoshop.api.app import create_app
 from mongoshop.cli.common import console, open_shop, settings_from_env, stop_on_sigterm
 from mongoshop.cli.seed import seed_all
 from mongoshop.db.embedded import EmbeddedServer
+from mongoshop.observability import configure_logging
 from mongoshop.settings import Settings
 
 DEMO_ADMIN_FILE = "demo-admin.json"
@@ -91,6 +92,7 @@ def serve(
       mongoshop serve --host 0.0.0.0 --port 8080 --no-demo --no-worker
     """
     settings = settings_from_env()
+    configure_logging(settings.log_format, settings.log_level)
     demo = settings.embedded if demo is None else demo
     stop_on_sigterm()
     with contextlib.ExitStack() as stack:
@@ -105,4 +107,7 @@ def serve(
             where = settings.smtp_host or f"{settings.data_dir.resolve() / 'mail'} (.eml files)"
             console.print(f"event worker: on; e-mails go to {where}")
         app = create_app(settings, run_worker=run_worker)
-        uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log)
+        # log_config=None: uvicorn's loggers keep the handler configure_logging installed.
+        uvicorn.run(
+            app, host=host, port=port, log_config=None, log_level=None, access_log=access_log
+        )

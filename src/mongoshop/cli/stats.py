@@ -91,6 +91,8 @@ def stats(
                 raise ValidationFailed(
                     exc.errors()[0]["msg"].removeprefix("Value error, ")
                 ) from None
+            if period.is_empty:  # the API answers an empty report; here it is surely a typo
+                raise ValidationFailed("--end must be after --start")
             report = shop.analytics.sales(period)
             table = _table(
                 f"sales {period.start:%Y-%m-%d} to {period.end:%Y-%m-%d}",

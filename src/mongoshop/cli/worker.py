@@ -9,6 +9,7 @@ from mongoshop._async.shop import AsyncShop
 from mongoshop.cli.common import console, settings_from_env
 from mongoshop.db import create_async_client, require_replica_set, resolve_uri
 from mongoshop.events.worker import EventWorker
+from mongoshop.observability import configure_logging
 from mongoshop.settings import Settings
 
 
@@ -45,5 +46,6 @@ def worker() -> None:
     Example: mongoshop worker
     """
     settings = settings_from_env()
+    configure_logging(settings.log_format, settings.log_level)
     with resolve_uri(settings) as uri:
         asyncio.run(run_worker(settings, uri))

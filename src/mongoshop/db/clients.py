@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from prometheus_client import Histogram
 from pymongo import AsyncMongoClient, MongoClient
 from pymongo.driver_info import DriverInfo
 from pymongo.server_api import ServerApi
 
 from mongoshop import __version__
 from mongoshop.errors import ConfigurationError
+from mongoshop.observability.commands import CommandMonitor
 from mongoshop.settings import Settings
 
 Document = dict[str, Any]
@@ -38,14 +40,34 @@ def client_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
-def create_async_client(uri: str, settings: Settings) -> AsyncMongoClient[Document]:
-    """The async face's client (API and worker). Connects lazily."""
-    return AsyncMongoClient(uri, **client_options(settings))
+def command_monitor(settings: Settings, latency: Histogram | None = None) -> CommandMonitor:
+    """The listener every client gets: slow commands logged, latency observed if asked."""
+    return CommandMonitor(settings.slow_command_ms, latency)
 
 
-def create_sync_client(uri: str, settings: Settings) -> MongoClient[Document]:
+def create_async_client(
+    uri: str, settings: Settings, *, command_latency: Histogram | None = None
+) -> AsyncMongoClient[Document]:
+    """The async face's client (API and worker). Connects lazily.
+
+    `command_latency`: a histogram (``command`` label) that times every command.
+    """
+    return AsyncMongoClient(
+        uri,
+        event_listeners=[command_monitor(settings, command_latency)],
+        **client_options(settings),
+    )
+
+
+def create_sync_client(
+    uri: str, settings: Settings, *, command_latency: Histogram | None = None
+) -> MongoClient[Document]:
     """The sync face's client (CLI and batch jobs). Connects lazily."""
-    return MongoClient(uri, **client_options(settings))
+    return MongoClient(
+        uri,
+        event_listeners=[command_monitor(settings, command_latency)],
+        **client_options(settings),
+    )
 
 
 def require_replica_set(hello: Document) -> None:

@@ -14,9 +14,10 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bson import Timestamp
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import OperationFailure, PyMongoError
 
@@ -33,6 +34,9 @@ HISTORY_LOST_CODES = {
     260,  # InvalidResumeToken
     136,  # CappedPositionLost
 }
+POLL_WAIT_MS = 1000
+"""How long the server holds an empty poll of a stream open: its default, made explicit so
+that command monitoring can tell a poll's waiting (``maxTimeMS`` on a getMore) from slowness."""
 RECONCILE_MARGIN = timedelta(minutes=5)
 """Reconciliation starts this long before the last checkpoint, for clock skew."""
 
@@ -57,6 +61,15 @@ class StreamSpec:
         self.pipeline = [{"$match": {"operationType": {"$in": list(self.operations)}}}]
 
 
+def event_time(change: Mapping[str, Any]) -> datetime | None:
+    """When a change happened: its ``wallTime`` (MongoDB 6+), else its cluster time (seconds)."""
+    wall_time = change.get("wallTime")
+    if isinstance(wall_time, datetime):
+        return wall_time if wall_time.tzinfo else wall_time.replace(tzinfo=UTC)
+    cluster_time = change.get("clusterTime")
+    return cluster_time.as_datetime() if isinstance(cluster_time, Timestamp) else None
+
+
 def is_history_lost(exc: PyMongoError) -> bool:
     return isinstance(exc, OperationFailure) and exc.code in HISTORY_LOST_CODES
 
@@ -76,6 +89,15 @@ class StreamConsumer:
         self.max_retry_delay = max_retry_delay
         self.token: Mapping[str, Any] | None = None
         self.ready = asyncio.Event()
+        self.caught_up_to: datetime | None = None
+        """Every event up to this time is handled: the last event's time, or the last empty
+        poll's when idle. None until the stream has answered once."""
+
+    def lag_seconds(self, now: datetime) -> float | None:
+        """How far behind the collection this consumer is (None before its first answer)."""
+        if self.caught_up_to is None:
+            return None
+        return max((now - self.caught_up_to).total_seconds(), 0.0)
 
     async def run(self) -> None:
         """Consume until cancelled; reconnect after outages with a capped back-off."""
@@ -101,7 +123,7 @@ class StreamConsumer:
 
     async def _consume(self) -> None:
         spec = self.spec
-        options: dict[str, Any] = {}
+        options: dict[str, Any] = {"max_await_time_ms": POLL_WAIT_MS}
         if spec.full_document:
             options["full_document"] = spec.full_document
         if self.token is not None:
@@ -115,9 +137,16 @@ class StreamConsumer:
                 if spec.on_restart:
                     spec.on_restart()
             self.ready.set()
-            async for change in stream:
+            while stream.alive:
+                polled_at = utcnow()
+                change = await stream.try_next()
+                if change is None:
+                    if stream.alive:  # an empty poll: nothing happened before it was sent
+                        self.caught_up_to = polled_at
+                    continue
                 await spec.handler(change)
                 await self._save(change["_id"])
+                self.caught_up_to = event_time(change) or polled_at
 
     async def _save(self, token: Mapping[str, Any]) -> None:
         self.token = token

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Generic, TypeVar
+import re
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from bson import ObjectId
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    field_validator,
+)
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
@@ -70,10 +80,102 @@ PyObjectId = Annotated[ObjectId, _ObjectIdAnnotation]
 """An ObjectId inside Python and the database, a 24-hex string in JSON."""
 
 
-class InputModel(BaseModel):
-    """Base of every request body: unknown keys (``$set``, ``a.b``, typos) are refused."""
+_FORBIDDEN_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+"""Control characters (tab and line breaks excepted) and lone surrogates.
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+JSON may carry ``"\ud800"``, which Python decodes to a string that no UTF-8
+encoder (BSON, argon2, a log line) accepts; control characters have no place
+in names, descriptions or passwords and make stored text unprintable."""
+
+
+def check_text(value: object) -> None:
+    """Raise ValueError if a string, or any string inside lists and dicts, is not clean text."""
+    if isinstance(value, str):
+        found = _FORBIDDEN_CHARACTERS.search(value)
+        if found is not None:
+            code = ord(found.group())
+            kind = "a lone surrogate" if 0xD800 <= code <= 0xDFFF else "a control character"
+            raise ValueError(f"contains {kind} (U+{code:04X}) at position {found.start()}")
+    elif isinstance(value, list | tuple):
+        for item in value:
+            check_text(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_text(key)
+            check_text(item)
+
+
+def _whole_number(value: object) -> object:
+    """JSON's ``12.0`` is the integer 12 (JSON Schema counts it as one too); 1.5, "12"
+    and ``true`` are still refused by the strict integer check that follows."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+WholeNumber = BeforeValidator(_whole_number)
+"""Put after ``Field(..., strict=True)`` on integers that come from JSON (after, so
+that the Field's bounds still become ``minimum``/``maximum`` in the JSON Schema)."""
+
+
+CLEAN_TEXT_PATTERN = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*$"
+"""`check_text` as a JSON Schema pattern, so the OpenAPI contract says what is accepted."""
+TRIMMED_PATTERN = r"^[^\s\x00-\x1F\x7F](?:[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F])?$"
+"""`check_trimmed` as a JSON Schema pattern."""
+
+
+def check_trimmed(value: str) -> str:
+    """Names are stored as sent, so they must not start or end with whitespace.
+
+    (Refused rather than silently stripped: a stripped value could fall under
+    a minimum length the client's own check, and the OpenAPI contract, had passed.)
+    """
+    if value != value.strip():
+        raise ValueError("must not start or end with whitespace")
+    return value
+
+
+Trimmed = AfterValidator(check_trimmed)
+"""Put on a name-like string, with ``Field(json_schema_extra={"pattern": TRIMMED_PATTERN})``."""
+
+
+def _document_text_rules(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """Write the text rules and the no-null rule of an input model into its JSON Schema."""
+    not_null: frozenset[str] = getattr(model, "not_null", frozenset())
+    for name, field_schema in schema.get("properties", {}).items():
+        if name in not_null and "anyOf" in field_schema:
+            options = [o for o in field_schema.pop("anyOf") if o.get("type") != "null"]
+            field_schema.update(options[0] if len(options) == 1 else {"anyOf": options})
+        _add_clean_text(field_schema)
+
+
+def _add_clean_text(schema: dict[str, Any]) -> None:
+    if schema.get("type") == "string" and not {"pattern", "enum", "format"} & schema.keys():
+        schema["pattern"] = CLEAN_TEXT_PATTERN
+    for option in schema.get("anyOf", ()):
+        _add_clean_text(option)
+    if isinstance(schema.get("items"), dict):
+        _add_clean_text(schema["items"])
+
+
+class InputModel(BaseModel):
+    """Base of every request body.
+
+    Unknown keys (``$set``, ``a.b``, typos) are refused, and every string must
+    be clean text (see `check_text`); both rules are also in the JSON Schema.
+    Values are taken as sent, never silently changed (no stripping).
+    """
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_document_text_rules)
+
+    not_null: ClassVar[frozenset[str]] = frozenset()
+    """Fields that may be left out but not sent as null (partial updates)."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _clean_text(cls, value: Any) -> Any:
+        check_text(value)
+        return value
 
 
 class StoredModel(BaseModel):

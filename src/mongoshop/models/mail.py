@@ -47,3 +47,13 @@ class OutboxCounts(BaseModel):
     pending: int
     sent: int
     failed: int
+
+
+class OutboxStats(OutboxCounts):
+    """The outbox at a glance: e-mails by status and how long the oldest one has waited."""
+
+    oldest_pending_at: datetime | None
+    """When the oldest e-mail still to send was enqueued; None when none is pending."""
+    oldest_pending_age_seconds: int | None
+    """Whole seconds from `oldest_pending_at` to `as_of`."""
+    as_of: datetime

@@ -6,12 +6,14 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mongoshop.models.common import WholeNumber
+
 MAX_AMOUNT = 10**12
 """A bound far above any real price or balance, so sums stay exact in int64."""
 
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["EUR"])]
-Amount = Annotated[int, Field(ge=0, le=MAX_AMOUNT, strict=True)]
-PositiveAmount = Annotated[int, Field(gt=0, le=MAX_AMOUNT, strict=True)]
+Amount = Annotated[int, Field(ge=0, le=MAX_AMOUNT, strict=True), WholeNumber]
+PositiveAmount = Annotated[int, Field(gt=0, le=MAX_AMOUNT, strict=True), WholeNumber]
 
 
 class Money(BaseModel):

@@ -8,8 +8,12 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, Field, model_validator
 
-from mongoshop.models.common import InputModel, PyObjectId, StoredModel
+from mongoshop.models.common import InputModel, PyObjectId, StoredModel, WholeNumber
 from mongoshop.models.money import Money
+from mongoshop.models.users import UserContact
+
+MAX_RECENT_ORDERS = 100
+"""The most orders the admin's list of recent orders returns at once."""
 
 
 class OrderStatus(StrEnum):
@@ -19,7 +23,7 @@ class OrderStatus(StrEnum):
 
 class OrderItemRequest(InputModel):
     product_id: Annotated[str, Field(max_length=64)]
-    quantity: Annotated[int, Field(ge=1, le=1000, strict=True)]
+    quantity: Annotated[int, Field(ge=1, le=1000, strict=True), WholeNumber]
 
 
 class OrderRequest(InputModel):
@@ -84,22 +88,44 @@ class OrderPublic(BaseModel):
         )
 
 
+class RecentOrder(BaseModel):
+    """An order in the admin's list of recent orders, with who placed it."""
+
+    order: OrderPublic
+    buyer: UserContact | None
+    """None when the buyer's account no longer exists."""
+
+
 class SalesPeriod(BaseModel):
+    """[start, end): an end at or before the start is an empty period, with no sales.
+
+    Every instant is representable: a bound beyond what UTC can hold (such as
+    year 1 at +05:00) is clamped to the first or last UTC instant, which
+    selects the same orders.
+    """
+
     start: datetime
     end: datetime
 
     @model_validator(mode="after")
-    def _ordered(self) -> Self:
+    def _in_utc(self) -> Self:
         if self.start.tzinfo is None or self.end.tzinfo is None:
             raise ValueError("start and end need a time zone (e.g. 2026-01-01T00:00:00Z)")
-        try:  # what the database stores: UTC, which must stay within years 1 to 9999
-            self.start.astimezone(UTC)
-            self.end.astimezone(UTC)
-        except OverflowError:
-            raise ValueError("start and end must fall within years 1 to 9999 in UTC") from None
-        if self.end <= self.start:
-            raise ValueError("end must be after start")
+        self.start = _utc_or_bound(self.start)
+        self.end = _utc_or_bound(self.end)
         return self
+
+    @property
+    def is_empty(self) -> bool:
+        return self.end <= self.start
+
+
+def _utc_or_bound(moment: datetime) -> datetime:
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        bound = datetime.min if moment.year == datetime.min.year else datetime.max
+        return bound.replace(tzinfo=UTC)
 
 
 class CategorySales(BaseModel):

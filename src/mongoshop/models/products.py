@@ -4,21 +4,31 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal, Self
+from typing import Annotated, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from mongoshop.models.common import InputModel, StoredModel
+from mongoshop.models.common import (
+    TRIMMED_PATTERN,
+    InputModel,
+    StoredModel,
+    Trimmed,
+    WholeNumber,
+)
 from mongoshop.models.money import Amount, Money
 
-Category = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\w][\w &'-]*$")]
-Tag = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[\w][\w -]*$")]
+Category = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^\w(?:[\w &'-]*[\w'])?$")]
+Tag = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^\w(?:[\w -]*\w)?$")]
 Tags = Annotated[list[Tag], Field(max_length=20)]
-ProductName = Annotated[str, Field(min_length=1, max_length=200)]
+ProductName = Annotated[
+    str,
+    Field(min_length=1, max_length=200, json_schema_extra={"pattern": TRIMMED_PATTERN}),
+    Trimmed,
+]
 Description = Annotated[str, Field(max_length=5000)]
 MAX_QUANTITY = 10_000_000
 """The most stock a product may hold; adding past it is refused, never stored."""
-Quantity = Annotated[int, Field(ge=0, le=MAX_QUANTITY, strict=True)]
+Quantity = Annotated[int, Field(ge=0, le=MAX_QUANTITY, strict=True), WholeNumber]
 
 
 class Inventory(BaseModel):
@@ -30,8 +40,8 @@ class Inventory(BaseModel):
 class Reviews(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    rating: Annotated[float, Field(ge=0, le=5, allow_inf_nan=False)] = 0.0
-    count: Annotated[int, Field(ge=0, le=100_000_000)] = 0
+    rating: Annotated[float, Field(ge=0, le=5, allow_inf_nan=False, strict=True)] = 0.0
+    count: Annotated[int, Field(ge=0, le=100_000_000, strict=True), WholeNumber] = 0
 
 
 class ProductCreate(InputModel):
@@ -53,6 +63,10 @@ class ProductUpdate(InputModel):
     price: Money | None = None
     tags: Tags | None = None
     reviews: Reviews | None = None
+
+    not_null: ClassVar[frozenset[str]] = frozenset(
+        {"name", "description", "category", "price", "tags", "reviews"}
+    )
 
     @model_validator(mode="after")
     def _no_null(self) -> Self:
@@ -119,20 +133,15 @@ class ProductQuery(BaseModel):
     tags: Tags = Field(default_factory=list)
     sort: SortField = SortField.CREATED_AT
     order: Literal["asc", "desc"] = "desc"
-
-    @model_validator(mode="after")
-    def _range(self) -> Self:
-        if (
-            self.min_price is not None
-            and self.max_price is not None
-            and self.min_price > self.max_price
-        ):
-            raise ValueError("min_price must not exceed max_price")
-        return self
+    """A `min_price` above `max_price` is a range no price falls in: an empty result."""
 
 
 class InventoryChange(InputModel):
-    change: Annotated[int, Field(ge=-10_000_000, le=10_000_000, strict=True)]
+    change: Annotated[
+        int,
+        Field(ge=-10_000_000, le=10_000_000, strict=True, json_schema_extra={"not": {"const": 0}}),
+        WholeNumber,
+    ]
 
     @model_validator(mode="after")
     def _non_zero(self) -> Self:

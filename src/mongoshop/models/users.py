@@ -8,12 +8,18 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated, ClassVar, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, model_validator
 
-from mongoshop.models.common import InputModel, StoredModel
+from mongoshop.models.common import (
+    TRIMMED_PATTERN,
+    InputModel,
+    StoredModel,
+    Trimmed,
+    WholeNumber,
+)
 
 
 class UserStatus(StrEnum):
@@ -38,13 +44,39 @@ def _check_timezone(value: str) -> str:
 
 _TIMEZONES = available_timezones() | {"UTC"}
 
-Name = Annotated[str, Field(min_length=2, max_length=100)]
-Email = Annotated[EmailStr, Field(max_length=254), AfterValidator(str.lower)]
+Name = Annotated[
+    str,
+    Field(min_length=2, max_length=100, json_schema_extra={"pattern": TRIMMED_PATTERN}),
+    Trimmed,
+]
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{letter}{letter.upper()}]" for letter in word)
+
+
+_SPECIAL_USE = ("arpa", "invalid", "local", "localhost", "onion", "test")
+"""Domains that can never receive mail (RFC 6761); the e-mail validator refuses them."""
+
+Email = Annotated[
+    EmailStr,
+    Field(
+        max_length=254,
+        json_schema_extra={
+            "not": {"pattern": rf"\.(?:{'|'.join(map(_any_case, _SPECIAL_USE))})\.?$"}
+        },
+    ),
+    AfterValidator(str.lower),
+]
 """E-mail addresses are stored lower-cased: comparison is case-insensitive everywhere."""
-Age = Annotated[int, Field(ge=18, le=120)]
+Age = Annotated[int, Field(ge=18, le=120, strict=True), WholeNumber]
 Password = Annotated[str, Field(min_length=8, max_length=256)]
 Language = Annotated[str, Field(pattern=r"^[a-z]{2}(-[A-Z]{2})?$", examples=["en", "fr"])]
-Timezone = Annotated[str, Field(max_length=64), AfterValidator(_check_timezone)]
+Timezone = Annotated[
+    str,
+    Field(max_length=64, json_schema_extra={"enum": sorted(_TIMEZONES)}),
+    AfterValidator(_check_timezone),
+]
 
 
 class Preferences(BaseModel):
@@ -57,7 +89,7 @@ class Preferences(BaseModel):
 
     language: Language = "en"
     timezone: Timezone = "UTC"
-    notifications: bool = True
+    notifications: Annotated[bool, Field(strict=True)] = True
 
 
 class UserPreferences(Preferences, InputModel):
@@ -87,6 +119,10 @@ class UserUpdate(InputModel):
     password: Password | None = None
     status: UserStatus | None = None
     roles: Annotated[list[Role], Field(min_length=1, max_length=len(Role))] | None = None
+
+    not_null: ClassVar[frozenset[str]] = frozenset(
+        {"name", "preferences", "password", "status", "roles"}
+    )
 
     @model_validator(mode="after")
     def _no_null_except_age(self) -> Self:
@@ -171,6 +207,14 @@ class UserSummary(BaseModel):
     name: str
     email: str
     login_count: int
+
+
+class UserContact(BaseModel):
+    """Who a user is, in a list that names them: the name and e-mail, nothing more."""
+
+    id: str
+    name: str
+    email: str
 
 
 class UserStats(BaseModel):

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from mongoshop.models.common import InputModel, PyObjectId, StoredModel
+from mongoshop.models.common import TRIMMED_PATTERN, InputModel, PyObjectId, StoredModel, Trimmed
 from mongoshop.models.money import Currency, Money, PositiveAmount
 
 IdempotencyKey = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")]
@@ -85,7 +85,11 @@ class LedgerEntryPublic(BaseModel):
 class CreditRequest(InputModel):
     amount: PositiveAmount
     currency: Currency
-    reason: Annotated[str, Field(min_length=1, max_length=200)]
+    reason: Annotated[
+        str,
+        Field(min_length=1, max_length=200, json_schema_extra={"pattern": TRIMMED_PATTERN}),
+        Trimmed,
+    ]
 
 
 class TransferRequest(InputModel):

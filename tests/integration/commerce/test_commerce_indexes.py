@@ -17,6 +17,7 @@ from bson import ObjectId
 from pymongo import AsyncMongoClient
 
 from mongoshop._async.repositories.base import Sort
+from mongoshop._async.repositories.idempotent import IDEMPOTENCY_INDEX
 from mongoshop._async.repositories.products import AsyncProductRepository
 from mongoshop._async.repositories.wallet import NEWEST_FIRST
 from mongoshop._async.services.catalog import new_product_document
@@ -150,10 +151,15 @@ async def populate(ashop: AsyncShop) -> Data:
 
 
 async def explain_find(
-    shop: AsyncShop, collection: str, filter: Document, sort: Sort | None = None, limit: int = 20
+    shop: AsyncShop,
+    collection: str,
+    filter: Document,
+    sort: Sort | None = None,
+    limit: int = 20,
+    hint: str | None = None,
 ) -> Document:
-    """The plan of a find shaped as the repositories send it (filter, sort, skip, limit)."""
-    cursor = shop.database[collection].find(filter)
+    """The plan of a find shaped as the repositories send it (filter, sort, skip, limit, hint)."""
+    cursor = shop.database[collection].find(filter, hint=hint)
     if sort:
         cursor = cursor.sort(list(sort))
     explained: Document = await cursor.skip(0).limit(limit).explain()
@@ -180,30 +186,10 @@ def search(query: ProductQuery) -> Explainer:
             "products",
             AsyncProductRepository.filter_for(query),
             AsyncProductRepository.sort_for(query),
+            hint=AsyncProductRepository.hint_for(query),
         )
 
     return run
-
-
-ALL_GAP = (
-    "SecantusDB 0.7's planner never uses an index for $all "
-    "(MongoDB scans the multikey index for one of the values)"
-)
-PARTIAL_GAP = (
-    "SecantusDB 0.7's planner never picks a partial index unless hinted "
-    "(MongoDB does when the query implies the index's filter, as equality implies $exists)"
-)
-
-
-def expect_index(explain: Document, index: str, *, on_secantus: bool, gap: str | None) -> None:
-    """`index` is scanned; on SecantusDB, a known planner gap is a COLLSCAN and an xfail.
-
-    Should SecantusDB close the gap, the COLLSCAN assertion fails and the xfail can go.
-    """
-    if on_secantus and gap is not None:
-        assert "COLLSCAN" in [stage.get("stage") for stage in winning_stages(explain)]
-        pytest.xfail(gap)
-    assert_index_scan(explain, index)
 
 
 SORT_INDEXES = {
@@ -213,28 +199,21 @@ SORT_INDEXES = {
     SortField.RATING: "rating_id",
 }
 
-CASES: dict[str, tuple[Explainer, str, str | None]] = {
+CASES: dict[str, tuple[Explainer, str]] = {
     "products by category and price range": (
         search(ProductQuery(category="aisle3", min_price=1_000, max_price=3_000)),
         "category_price",
-        None,
     ),
     "products by category and price range, sorted by price": (
         search(ProductQuery(category="aisle3", min_price=1_000, sort=SortField.PRICE, order="asc")),
         "category_price",
-        None,
     ),
-    "products with all of some tags": (
-        search(ProductQuery(tags=["rare", "gift"])),
-        "tags",
-        ALL_GAP,
-    ),
-    "products by free text": (search(ProductQuery(q="teapot")), "search_tokens", ALL_GAP),
+    "products with all of some tags": (search(ProductQuery(tags=["rare", "gift"])), "tags"),
+    "products by free text": (search(ProductQuery(q="teapot")), "search_tokens"),
     **{
         f"all products sorted by {field.value} {order}": (
             search(ProductQuery(sort=field, order=order)),
             index,
-            None,
         )
         for field, index in SORT_INDEXES.items()
         for order in ("asc", "desc")
@@ -243,11 +222,9 @@ CASES: dict[str, tuple[Explainer, str, str | None]] = {
 
 
 @pytest.mark.parametrize("case", CASES.keys())
-async def test_product_queries_use_their_index(
-    ashop: AsyncShop, data: Data, on_secantus: bool, case: str
-) -> None:
-    explain, index, gap = CASES[case]
-    expect_index(await explain(ashop, data), index, on_secantus=on_secantus, gap=gap)
+async def test_product_queries_use_their_index(ashop: AsyncShop, data: Data, case: str) -> None:
+    explain, index = CASES[case]
+    assert_index_scan(await explain(ashop, data), index)
 
 
 async def test_an_unfiltered_sort_needs_no_in_memory_sort(ashop: AsyncShop, data: Data) -> None:
@@ -300,11 +277,11 @@ async def test_an_account_is_found_by_its_user_with_the_unique_index(
 
 @pytest.mark.parametrize("collection", ["transfers", "orders"])
 async def test_idempotency_keys_are_found_with_their_index(
-    ashop: AsyncShop, data: Data, on_secantus: bool, collection: str
+    ashop: AsyncShop, data: Data, collection: str
 ) -> None:
     filter = {"user_id": data.user_ids[2], "idempotency_key": "key-2"}
-    explained = await explain_find(ashop, collection, filter, limit=1)
-    expect_index(explained, "user_idempotency_key", on_secantus=on_secantus, gap=PARTIAL_GAP)
+    explained = await explain_find(ashop, collection, filter, limit=1, hint=IDEMPOTENCY_INDEX)
+    assert_index_scan(explained, IDEMPOTENCY_INDEX)
 
 
 async def test_every_declared_commerce_index_exists(ashop: AsyncShop) -> None:

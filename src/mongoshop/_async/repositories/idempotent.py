@@ -11,6 +11,8 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from mongoshop._async.repositories.base import AsyncRepository, ModelT
 
+IDEMPOTENCY_INDEX = "user_idempotency_key"
+
 
 def idempotency_index() -> IndexModel:
     """Unique per user among documents that carry a key; documents without one are free."""
@@ -18,7 +20,7 @@ def idempotency_index() -> IndexModel:
         [("user_id", ASCENDING), ("idempotency_key", ASCENDING)],
         unique=True,
         partialFilterExpression={"idempotency_key": {"$exists": True}},
-        name="user_idempotency_key",
+        name=IDEMPOTENCY_INDEX,
     )
 
 
@@ -28,7 +30,9 @@ class AsyncIdempotentRepository(AsyncRepository[ModelT]):
     async def find_by_key(
         self, user_id: ObjectId, key: str, *, session: AsyncClientSession | None = None
     ) -> ModelT | None:
-        return await self.find_one({"user_id": user_id, "idempotency_key": key}, session=session)
+        return await self.find_one(
+            {"user_id": user_id, "idempotency_key": key}, hint=IDEMPOTENCY_INDEX, session=session
+        )
 
 
 def with_key(document: Mapping[str, Any], key: str | None) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 
+from mongoshop._async.repositories.base import BY_ID
 from mongoshop._async.repositories.idempotent import AsyncIdempotentRepository, idempotency_index
 from mongoshop.models.common import Document
 from mongoshop.models.orders import (
@@ -45,6 +46,10 @@ class AsyncOrderRepository(AsyncIdempotentRepository[OrderInDB]):
         items = await self.find_many(filter, sort=NEWEST_FIRST, skip=skip, limit=limit)
         return items, await self.count(filter)
 
+    async def newest(self, limit: int) -> list[OrderInDB]:
+        """Everyone's latest `limit` orders, newest first (the `newest` index)."""
+        return await self.find_many({}, sort=NEWEST_FIRST, limit=limit)
+
     async def mark_cancelled(
         self, order_id: ObjectId, at: datetime, *, session: AsyncClientSession | None = None
     ) -> OrderInDB | None:
@@ -52,6 +57,7 @@ class AsyncOrderRepository(AsyncIdempotentRepository[OrderInDB]):
         document = await self.collection.find_one_and_update(
             {"_id": order_id, "status": OrderStatus.COMPLETED.value},
             {"$set": {"status": OrderStatus.CANCELLED.value, "cancelled_at": at}},
+            hint=BY_ID,
             return_document=ReturnDocument.AFTER,
             session=session,
         )

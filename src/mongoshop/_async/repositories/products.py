@@ -11,7 +11,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import BulkWriteError
 
-from mongoshop._async.repositories.base import AsyncRepository
+from mongoshop._async.repositories.base import BY_ID, AsyncRepository
 from mongoshop.errors import NotFound, OutOfStock, StockLimitExceeded
 from mongoshop.models.common import Document
 from mongoshop.models.products import (
@@ -80,12 +80,24 @@ class AsyncProductRepository(AsyncRepository[ProductInDB]):
         direction = ASCENDING if query.order == "asc" else DESCENDING
         return [(SORT_PATHS[query.sort], direction), ("_id", direction)]
 
+    @staticmethod
+    def hint_for(query: ProductQuery) -> str | None:
+        """The word or tag index for ``$all`` queries (see `BY_ID`); else the planner's choice."""
+        if query.q:
+            return "search_tokens"
+        if query.tags:
+            return "tags"
+        return None
+
     async def search(
         self, query: ProductQuery, *, skip: int, limit: int
     ) -> tuple[list[ProductInDB], int]:
         filter = self.filter_for(query)
-        items = await self.find_many(filter, sort=self.sort_for(query), skip=skip, limit=limit)
-        return items, await self.count(filter)
+        hint = self.hint_for(query)
+        items = await self.find_many(
+            filter, sort=self.sort_for(query), skip=skip, limit=limit, hint=hint
+        )
+        return items, await self.count(filter, hint=hint)
 
     async def change_stock(
         self,
@@ -110,6 +122,7 @@ class AsyncProductRepository(AsyncRepository[ProductInDB]):
         document = await self.collection.find_one_and_update(
             filter,
             {"$inc": {"inventory.quantity": change}, "$set": {"updated_at": at}},
+            hint=BY_ID,
             return_document=ReturnDocument.AFTER,
             session=session,
         )

@@ -11,11 +11,12 @@ from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
-from mongoshop._async.repositories.base import AsyncRepository
+from mongoshop._async.repositories.base import BY_ID, AsyncRepository
 from mongoshop.errors import DuplicateEmail, NotFound
 from mongoshop.models.common import Document, parse_object_id
 from mongoshop.models.users import (
     Role,
+    UserContact,
     UserFilter,
     UserInDB,
     UserStats,
@@ -25,6 +26,10 @@ from mongoshop.models.users import (
 from mongoshop.search import query_tokens
 
 NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
+
+
+SEARCH_INDEX = "search_tokens"
+"""Hinted for word searches (``$all``), see `mongoshop._async.repositories.base.BY_ID`."""
 
 
 class AsyncUserRepository(AsyncRepository[UserInDB]):
@@ -45,7 +50,7 @@ class AsyncUserRepository(AsyncRepository[UserInDB]):
             [("roles", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
             name="roles_newest",
         ),
-        IndexModel([("search_tokens", ASCENDING)], name="search_tokens"),
+        IndexModel([("search_tokens", ASCENDING)], name=SEARCH_INDEX),
         IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="newest"),
     )
 
@@ -75,6 +80,23 @@ class AsyncUserRepository(AsyncRepository[UserInDB]):
         )
         return {document["email"]: document["_id"] for document in documents}
 
+    async def contacts(self, ids: Sequence[ObjectId]) -> dict[ObjectId, UserContact]:
+        """The name and e-mail of each of these users that exists (one query on `_id`)."""
+        unique_ids = list(dict.fromkeys(ids))
+        if not unique_ids:
+            return {}
+        documents = await self.find_documents(
+            {"_id": {"$in": unique_ids}},
+            projection={"name": 1, "email": 1},
+            limit=len(unique_ids),
+        )
+        return {
+            document["_id"]: UserContact(
+                id=str(document["_id"]), name=document["name"], email=document["email"]
+            )
+            for document in documents
+        }
+
     async def set_fields(
         self,
         user_id: ObjectId | str,
@@ -98,6 +120,7 @@ class AsyncUserRepository(AsyncRepository[UserInDB]):
         document = await self.collection.find_one_and_update(
             {"_id": user_id, "status": UserStatus.ACTIVE.value},
             {"$inc": {"login_count": 1}, "$set": {"last_login": at, "updated_at": at}},
+            hint=BY_ID,
             return_document=ReturnDocument.AFTER,
         )
         return None if document is None else self.to_model(document)
@@ -121,14 +144,15 @@ class AsyncUserRepository(AsyncRepository[UserInDB]):
     ) -> tuple[list[UserInDB], int]:
         """One page of users, newest first, and the total number of matches."""
         query = self.filter_for(criteria)
-        items = await self.find_many(query, sort=NEWEST_FIRST, skip=skip, limit=limit)
-        total = await self.count(query)
+        hint = SEARCH_INDEX if criteria.q else None
+        items = await self.find_many(query, sort=NEWEST_FIRST, skip=skip, limit=limit, hint=hint)
+        total = await self.count(query, hint=hint)
         return items, total
 
     async def search(self, text: str, *, limit: int = 20) -> list[UserInDB]:
         """Users whose name or e-mail has a word starting with every word of `text`."""
         return await self.find_many(
-            self.filter_for(UserFilter(q=text)), sort=NEWEST_FIRST, limit=limit
+            self.filter_for(UserFilter(q=text)), sort=NEWEST_FIRST, limit=limit, hint=SEARCH_INDEX
         )
 
     async def find_by_role(self, role: Role, *, skip: int = 0, limit: int = 100) -> list[UserInDB]:
@@ -146,6 +170,7 @@ class AsyncUserRepository(AsyncRepository[UserInDB]):
         result = await self.collection.update_many(
             {"_id": {"$in": list(user_ids)}, "status": {"$ne": status.value}},
             {"$set": fields},
+            hint=BY_ID,
         )
         return result.modified_count
 

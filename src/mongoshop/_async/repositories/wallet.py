@@ -10,7 +10,7 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from mongoshop._async.repositories.base import AsyncRepository
+from mongoshop._async.repositories.base import BY_ID, AsyncRepository
 from mongoshop.errors import BalanceLimitExceeded, InsufficientFunds, NotFound
 from mongoshop.models.common import Document
 from mongoshop.models.money import MAX_AMOUNT
@@ -72,12 +72,15 @@ class AsyncAccountRepository(AsyncRepository[AccountInDB]):
         document = await self.collection.find_one_and_update(
             {"_id": account_id, "currency": currency, "balance": {"$lte": MAX_AMOUNT - amount}},
             {"$inc": {"balance": amount}, "$set": {"updated_at": at}},
+            hint=BY_ID,
             return_document=ReturnDocument.AFTER,
             session=session,
         )
         if document is not None:
             return self.to_model(document)
-        if await self.exists({"_id": account_id, "currency": currency}, session=session):
+        if await self.exists(
+            {"_id": account_id, "currency": currency}, hint=BY_ID, session=session
+        ):
             raise BalanceLimitExceeded(
                 f"account {account_id} cannot hold more than {MAX_AMOUNT} minor units"
             )
@@ -96,12 +99,15 @@ class AsyncAccountRepository(AsyncRepository[AccountInDB]):
         document = await self.collection.find_one_and_update(
             {"_id": account_id, "currency": currency, "balance": {"$gte": amount}},
             {"$inc": {"balance": -amount}, "$set": {"updated_at": at}},
+            hint=BY_ID,
             return_document=ReturnDocument.AFTER,
             session=session,
         )
         if document is not None:
             return self.to_model(document)
-        if await self.exists({"_id": account_id, "currency": currency}, session=session):
+        if await self.exists(
+            {"_id": account_id, "currency": currency}, hint=BY_ID, session=session
+        ):
             raise InsufficientFunds("insufficient funds")
         raise NotFound(f"account {account_id} not found (in {currency})")
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 from mongoshop._async.compat import run_blocking
 from mongoshop._async.repositories.tokens import AsyncTokenRepository
 from mongoshop._async.repositories.users import AsyncUserRepository
+from mongoshop._async.services.throttle import AsyncLoginThrottle
 from mongoshop.cache import ReadCache
 from mongoshop.clock import utcnow
 from mongoshop.errors import AccountDisabled, AuthenticationFailed
@@ -31,6 +32,7 @@ class AsyncAuthService:
         token_ttl: timedelta,
         token_cache: ReadCache[TokenInDB] | None = None,
         user_cache: ReadCache[UserInDB] | None = None,
+        throttle: AsyncLoginThrottle | None = None,
     ) -> None:
         """The caches (API only) spare two database round trips per authenticated request.
 
@@ -45,6 +47,7 @@ class AsyncAuthService:
         self._ttl = token_ttl
         self.token_cache = token_cache
         self.user_cache = user_cache
+        self.throttle = throttle
 
     async def authenticate(self, email: str, password: str) -> UserInDB:
         """The user with these credentials, counted as a login.
@@ -65,8 +68,13 @@ class AsyncAuthService:
             raise AccountDisabled("this account is no longer active")
         return logged_in
 
-    async def login(self, email: str, password: str) -> IssuedToken:
-        user = await self.authenticate(email, password)
+    async def login(self, email: str, password: str, client: str | None = None) -> IssuedToken:
+        """A new bearer token; failures are throttled per e-mail and per `client` address."""
+        if self.throttle is None:
+            user = await self.authenticate(email, password)
+        else:
+            async with self.throttle.attempt(email, client):
+                user = await self.authenticate(email, password)
         token = new_token()
         now = utcnow()
         stored = await self.tokens.issue(

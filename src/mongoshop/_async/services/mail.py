@@ -15,7 +15,7 @@ from mongoshop._async.repositories.users import AsyncUserRepository
 from mongoshop.clock import utcnow
 from mongoshop.events.templates import format_money, render
 from mongoshop.models.common import Document
-from mongoshop.models.mail import MailKind, MailStatus, OutboxCounts, outbox_key
+from mongoshop.models.mail import MailKind, MailStatus, OutboxCounts, OutboxStats, outbox_key
 
 logger = logging.getLogger(__name__)
 
@@ -132,3 +132,17 @@ class AsyncMailService:
 
     async def counts(self) -> OutboxCounts:
         return await self.outbox.counts()
+
+    async def outbox_stats(self) -> OutboxStats:
+        """Counts by status and the age of the oldest e-mail still to send."""
+        counts = await self.outbox.counts()
+        oldest = await self.outbox.oldest_pending_at()
+        now = utcnow()
+        return OutboxStats(
+            **counts.model_dump(),
+            oldest_pending_at=oldest,
+            oldest_pending_age_seconds=None
+            if oldest is None
+            else max(0, int((now - oldest).total_seconds())),
+            as_of=now,
+        )

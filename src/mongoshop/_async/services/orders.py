@@ -13,6 +13,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from mongoshop._async.repositories.idempotent import with_key
 from mongoshop._async.repositories.orders import AsyncOrderRepository
 from mongoshop._async.repositories.products import AsyncProductRepository
+from mongoshop._async.repositories.users import AsyncUserRepository
 from mongoshop._async.repositories.wallet import AsyncAccountRepository, AsyncLedgerRepository
 from mongoshop._async.services.idempotency import run_once
 from mongoshop._async.services.wallet import AsyncWalletService
@@ -22,7 +23,14 @@ from mongoshop.clock import utcnow
 from mongoshop.errors import Conflict, NotFound, ValidationFailed
 from mongoshop.idempotency import fingerprint
 from mongoshop.models.common import Page, PageRequest, parse_object_id
-from mongoshop.models.orders import OrderInDB, OrderRequest, OrderStatus
+from mongoshop.models.orders import (
+    MAX_RECENT_ORDERS,
+    OrderInDB,
+    OrderPublic,
+    OrderRequest,
+    OrderStatus,
+    RecentOrder,
+)
 from mongoshop.models.products import ProductInDB
 from mongoshop.models.users import UserInDB
 from mongoshop.models.wallet import EntryKind
@@ -41,9 +49,11 @@ class AsyncOrderService:
         transactions: AsyncTransactions,
         currency: str,
         *,
+        users: AsyncUserRepository,
         product_cache: ReadCache[ProductInDB] | None = None,
     ) -> None:
         self.orders = orders
+        self.users = users
         self.products = products
         self.accounts = accounts
         self.ledger = ledger
@@ -154,6 +164,20 @@ class AsyncOrderService:
             None if user.is_admin else user.id, skip=paging.skip, limit=paging.page_size
         )
         return Page[OrderInDB].build(items, total, paging.page, paging.page_size)
+
+    async def recent(self, limit: int) -> list[RecentOrder]:
+        """Everyone's latest orders, newest first, each with its buyer's name and e-mail.
+
+        Two indexed queries (the orders, then their buyers by `_id`), whatever `limit`.
+        """
+        if not 1 <= limit <= MAX_RECENT_ORDERS:
+            raise ValidationFailed(f"limit must be between 1 and {MAX_RECENT_ORDERS}")
+        orders = await self.orders.newest(limit)
+        buyers = await self.users.contacts([order.user_id for order in orders])
+        return [
+            RecentOrder(order=OrderPublic.of(order), buyer=buyers.get(order.user_id))
+            for order in orders
+        ]
 
     async def cancel(self, user: UserInDB, order_id: str) -> OrderInDB:
         """Restock and refund in one transaction, once; the buyer or an admin may cancel.

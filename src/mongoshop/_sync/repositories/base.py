@@ -28,6 +28,17 @@ Sort = Sequence[tuple[str, int]]
 
 DUPLICATE_KEY = 11000
 
+Hint = str | list[tuple[str, int]]
+"""An index, by name or by key pattern, for ``hint``."""
+
+BY_ID: Hint = [("_id", 1)]
+"""Index hint for filters that pin ``_id`` and check more (a status, a balance guard).
+
+Hints name the index MongoDB's planner picks for a query anyway, where the
+embedded server's planner would scan the collection instead: ``_id`` with
+another condition, ``$all`` (search tokens, tags), partial indexes. A hint
+changes no result; `tests/integration/test_query_plans.py` checks every one."""
+
 
 @cache
 def _list_adapter(model: type[ModelT]) -> TypeAdapter[list[ModelT]]:
@@ -73,9 +84,13 @@ class Repository(Generic[ModelT]):
         return found
 
     def find_one(
-        self, filter: Mapping[str, Any], *, session: ClientSession | None = None
+        self,
+        filter: Mapping[str, Any],
+        *,
+        hint: Hint | None = None,
+        session: ClientSession | None = None,
     ) -> ModelT | None:
-        document = self.collection.find_one(filter, session=session)
+        document = self.collection.find_one(filter, hint=hint, session=session)
         return None if document is None else self.to_model(document)
 
     def find_many(
@@ -85,10 +100,13 @@ class Repository(Generic[ModelT]):
         sort: Sort | None = None,
         skip: int = 0,
         limit: int = 100,
+        hint: Hint | None = None,
         session: ClientSession | None = None,
     ) -> list[ModelT]:
         """Matching documents as models, at most `limit` of them."""
-        documents = self.find_documents(filter, sort=sort, skip=skip, limit=limit, session=session)
+        documents = self.find_documents(
+            filter, sort=sort, skip=skip, limit=limit, hint=hint, session=session
+        )
         return self.to_models(documents)
 
     def find_documents(
@@ -99,10 +117,11 @@ class Repository(Generic[ModelT]):
         sort: Sort | None = None,
         skip: int = 0,
         limit: int = 100,
+        hint: Hint | None = None,
         session: ClientSession | None = None,
     ) -> list[Document]:
         """Raw documents, optionally projected: for reads that need only a few fields."""
-        cursor = self.collection.find(filter or {}, projection, session=session)
+        cursor = self.collection.find(filter or {}, projection, hint=hint, session=session)
         if sort:
             cursor = cursor.sort(list(sort))
         cursor = cursor.skip(skip).limit(limit)
@@ -159,10 +178,11 @@ class Repository(Generic[ModelT]):
         filter: Mapping[str, Any],
         update: Mapping[str, Any],
         *,
+        hint: Hint | None = None,
         session: ClientSession | None = None,
     ) -> int:
         """Apply `update` to the first match; how many documents matched (0 or 1)."""
-        result = self.collection.update_one(filter, update, session=session)
+        result = self.collection.update_one(filter, update, hint=hint, session=session)
         return result.matched_count
 
     def update_by_id(
@@ -186,9 +206,29 @@ class Repository(Generic[ModelT]):
         self,
         filter: Mapping[str, Any] | None = None,
         *,
+        hint: Hint | None = None,
         session: ClientSession | None = None,
     ) -> int:
-        return self.collection.count_documents(filter or {}, session=session)
+        """How many documents match; with no filter, the collection's own count.
 
-    def exists(self, filter: Mapping[str, Any], *, session: ClientSession | None = None) -> bool:
-        return self.collection.count_documents(filter, limit=1, session=session) > 0
+        ``count_documents({})`` reads every document (an aggregate with an empty
+        ``$match``), so with no filter and outside a transaction the count kept
+        in the collection's metadata answers instead, at once. MongoDB may have
+        it off after an unclean shutdown until it corrects it: fine for a page
+        total or a dashboard figure, which is all it serves.
+        """
+        if not filter and session is None:
+            return self.collection.estimated_document_count()
+        options: dict[str, Any] = {} if hint is None else {"hint": hint}
+        return self.collection.count_documents(filter or {}, session=session, **options)
+
+    def exists(
+        self,
+        filter: Mapping[str, Any],
+        *,
+        hint: Hint | None = None,
+        session: ClientSession | None = None,
+    ) -> bool:
+        options: dict[str, Any] = {} if hint is None else {"hint": hint}
+        count = self.collection.count_documents(filter, limit=1, session=session, **options)
+        return count > 0

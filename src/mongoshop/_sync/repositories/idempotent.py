@@ -12,6 +12,8 @@ from pymongo.synchronous.client_session import ClientSession
 
 from mongoshop._sync.repositories.base import ModelT, Repository
 
+IDEMPOTENCY_INDEX = "user_idempotency_key"
+
 
 def idempotency_index() -> IndexModel:
     """Unique per user among documents that carry a key; documents without one are free."""
@@ -19,7 +21,7 @@ def idempotency_index() -> IndexModel:
         [("user_id", ASCENDING), ("idempotency_key", ASCENDING)],
         unique=True,
         partialFilterExpression={"idempotency_key": {"$exists": True}},
-        name="user_idempotency_key",
+        name=IDEMPOTENCY_INDEX,
     )
 
 
@@ -29,7 +31,9 @@ class IdempotentRepository(Repository[ModelT]):
     def find_by_key(
         self, user_id: ObjectId, key: str, *, session: ClientSession | None = None
     ) -> ModelT | None:
-        return self.find_one({"user_id": user_id, "idempotency_key": key}, session=session)
+        return self.find_one(
+            {"user_id": user_id, "idempotency_key": key}, hint=IDEMPOTENCY_INDEX, session=session
+        )
 
 
 def with_key(document: Mapping[str, Any], key: str | None) -> dict[str, Any]:

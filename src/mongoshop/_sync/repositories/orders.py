@@ -11,6 +11,7 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.synchronous.client_session import ClientSession
 
+from mongoshop._sync.repositories.base import BY_ID
 from mongoshop._sync.repositories.idempotent import IdempotentRepository, idempotency_index
 from mongoshop.models.common import Document
 from mongoshop.models.orders import (
@@ -46,6 +47,10 @@ class OrderRepository(IdempotentRepository[OrderInDB]):
         items = self.find_many(filter, sort=NEWEST_FIRST, skip=skip, limit=limit)
         return items, self.count(filter)
 
+    def newest(self, limit: int) -> list[OrderInDB]:
+        """Everyone's latest `limit` orders, newest first (the `newest` index)."""
+        return self.find_many({}, sort=NEWEST_FIRST, limit=limit)
+
     def mark_cancelled(
         self, order_id: ObjectId, at: datetime, *, session: ClientSession | None = None
     ) -> OrderInDB | None:
@@ -53,6 +58,7 @@ class OrderRepository(IdempotentRepository[OrderInDB]):
         document = self.collection.find_one_and_update(
             {"_id": order_id, "status": OrderStatus.COMPLETED.value},
             {"$set": {"status": OrderStatus.CANCELLED.value, "cancelled_at": at}},
+            hint=BY_ID,
             return_document=ReturnDocument.AFTER,
             session=session,
         )

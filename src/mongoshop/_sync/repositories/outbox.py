@@ -10,7 +10,7 @@ from typing import ClassVar
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from mongoshop._sync.repositories.base import Repository
+from mongoshop._sync.repositories.base import BY_ID, Repository
 from mongoshop.models.common import Document
 from mongoshop.models.mail import MailStatus, OutboxCounts, OutboxItem
 
@@ -57,6 +57,7 @@ class OutboxRepository(Repository[OutboxItem]):
             self.update(
                 {"_id": key, "claimed_by": owner, "status": MailStatus.PENDING.value},
                 {"$set": {"status": MailStatus.SENT.value, "sent_at": at, "last_error": None}},
+                hint=BY_ID,
             )
             == 1
         )
@@ -74,6 +75,7 @@ class OutboxRepository(Repository[OutboxItem]):
             self.update(
                 {"_id": key, "claimed_by": owner, "status": MailStatus.PENDING.value},
                 {"$set": fields},
+                hint=BY_ID,
             )
             == 1
         )
@@ -82,3 +84,21 @@ class OutboxRepository(Repository[OutboxItem]):
         return OutboxCounts(
             **{status.value: self.count({"status": status.value}) for status in MailStatus}
         )
+
+    def oldest_pending_at(self) -> datetime | None:
+        """When the e-mail that has waited longest to be sent was enqueued (None: none waits).
+
+        The pending e-mails are the queue's backlog, found through the status index;
+        the sort keeps only the first of them (a top-1 sort), so no index on
+        `created_at` is needed, and none is maintained on every send.
+        """
+        documents = self.find_documents(
+            {"status": MailStatus.PENDING.value},
+            projection={"_id": 0, "created_at": 1},
+            sort=[("created_at", ASCENDING)],
+            limit=1,
+        )
+        if not documents:
+            return None
+        created_at: datetime = documents[0]["created_at"]
+        return created_at

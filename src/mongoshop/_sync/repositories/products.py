@@ -12,7 +12,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError
 from pymongo.synchronous.client_session import ClientSession
 
-from mongoshop._sync.repositories.base import Repository
+from mongoshop._sync.repositories.base import BY_ID, Repository
 from mongoshop.errors import NotFound, OutOfStock, StockLimitExceeded
 from mongoshop.models.common import Document
 from mongoshop.models.products import (
@@ -81,12 +81,22 @@ class ProductRepository(Repository[ProductInDB]):
         direction = ASCENDING if query.order == "asc" else DESCENDING
         return [(SORT_PATHS[query.sort], direction), ("_id", direction)]
 
+    @staticmethod
+    def hint_for(query: ProductQuery) -> str | None:
+        """The word or tag index for ``$all`` queries (see `BY_ID`); else the planner's choice."""
+        if query.q:
+            return "search_tokens"
+        if query.tags:
+            return "tags"
+        return None
+
     def search(
         self, query: ProductQuery, *, skip: int, limit: int
     ) -> tuple[list[ProductInDB], int]:
         filter = self.filter_for(query)
-        items = self.find_many(filter, sort=self.sort_for(query), skip=skip, limit=limit)
-        return items, self.count(filter)
+        hint = self.hint_for(query)
+        items = self.find_many(filter, sort=self.sort_for(query), skip=skip, limit=limit, hint=hint)
+        return items, self.count(filter, hint=hint)
 
     def change_stock(
         self,
@@ -111,6 +121,7 @@ class ProductRepository(Repository[ProductInDB]):
         document = self.collection.find_one_and_update(
             filter,
             {"$inc": {"inventory.quantity": change}, "$set": {"updated_at": at}},
+            hint=BY_ID,
             return_document=ReturnDocument.AFTER,
             session=session,
         )

@@ -12,11 +12,12 @@ from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 from pymongo.synchronous.client_session import ClientSession
 
-from mongoshop._sync.repositories.base import Repository
+from mongoshop._sync.repositories.base import BY_ID, Repository
 from mongoshop.errors import DuplicateEmail, NotFound
 from mongoshop.models.common import Document, parse_object_id
 from mongoshop.models.users import (
     Role,
+    UserContact,
     UserFilter,
     UserInDB,
     UserStats,
@@ -26,6 +27,10 @@ from mongoshop.models.users import (
 from mongoshop.search import query_tokens
 
 NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
+
+
+SEARCH_INDEX = "search_tokens"
+"""Hinted for word searches (``$all``), see `mongoshop._async.repositories.base.BY_ID`."""
 
 
 class UserRepository(Repository[UserInDB]):
@@ -46,7 +51,7 @@ class UserRepository(Repository[UserInDB]):
             [("roles", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
             name="roles_newest",
         ),
-        IndexModel([("search_tokens", ASCENDING)], name="search_tokens"),
+        IndexModel([("search_tokens", ASCENDING)], name=SEARCH_INDEX),
         IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="newest"),
     )
 
@@ -74,6 +79,23 @@ class UserRepository(Repository[UserInDB]):
         )
         return {document["email"]: document["_id"] for document in documents}
 
+    def contacts(self, ids: Sequence[ObjectId]) -> dict[ObjectId, UserContact]:
+        """The name and e-mail of each of these users that exists (one query on `_id`)."""
+        unique_ids = list(dict.fromkeys(ids))
+        if not unique_ids:
+            return {}
+        documents = self.find_documents(
+            {"_id": {"$in": unique_ids}},
+            projection={"name": 1, "email": 1},
+            limit=len(unique_ids),
+        )
+        return {
+            document["_id"]: UserContact(
+                id=str(document["_id"]), name=document["name"], email=document["email"]
+            )
+            for document in documents
+        }
+
     def set_fields(
         self,
         user_id: ObjectId | str,
@@ -97,6 +119,7 @@ class UserRepository(Repository[UserInDB]):
         document = self.collection.find_one_and_update(
             {"_id": user_id, "status": UserStatus.ACTIVE.value},
             {"$inc": {"login_count": 1}, "$set": {"last_login": at, "updated_at": at}},
+            hint=BY_ID,
             return_document=ReturnDocument.AFTER,
         )
         return None if document is None else self.to_model(document)
@@ -120,13 +143,16 @@ class UserRepository(Repository[UserInDB]):
     ) -> tuple[list[UserInDB], int]:
         """One page of users, newest first, and the total number of matches."""
         query = self.filter_for(criteria)
-        items = self.find_many(query, sort=NEWEST_FIRST, skip=skip, limit=limit)
-        total = self.count(query)
+        hint = SEARCH_INDEX if criteria.q else None
+        items = self.find_many(query, sort=NEWEST_FIRST, skip=skip, limit=limit, hint=hint)
+        total = self.count(query, hint=hint)
         return items, total
 
     def search(self, text: str, *, limit: int = 20) -> list[UserInDB]:
         """Users whose name or e-mail has a word starting with every word of `text`."""
-        return self.find_many(self.filter_for(UserFilter(q=text)), sort=NEWEST_FIRST, limit=limit)
+        return self.find_many(
+            self.filter_for(UserFilter(q=text)), sort=NEWEST_FIRST, limit=limit, hint=SEARCH_INDEX
+        )
 
     def find_by_role(self, role: Role, *, skip: int = 0, limit: int = 100) -> list[UserInDB]:
         return self.find_many({"roles": role.value}, sort=NEWEST_FIRST, skip=skip, limit=limit)
@@ -141,6 +167,7 @@ class UserRepository(Repository[UserInDB]):
         result = self.collection.update_many(
             {"_id": {"$in": list(user_ids)}, "status": {"$ne": status.value}},
             {"$set": fields},
+            hint=BY_ID,
         )
         return result.modified_count
 

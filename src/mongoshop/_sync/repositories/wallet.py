@@ -11,7 +11,7 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.synchronous.client_session import ClientSession
 
-from mongoshop._sync.repositories.base import Repository
+from mongoshop._sync.repositories.base import BY_ID, Repository
 from mongoshop.errors import BalanceLimitExceeded, InsufficientFunds, NotFound
 from mongoshop.models.common import Document
 from mongoshop.models.money import MAX_AMOUNT
@@ -73,12 +73,13 @@ class AccountRepository(Repository[AccountInDB]):
         document = self.collection.find_one_and_update(
             {"_id": account_id, "currency": currency, "balance": {"$lte": MAX_AMOUNT - amount}},
             {"$inc": {"balance": amount}, "$set": {"updated_at": at}},
+            hint=BY_ID,
             return_document=ReturnDocument.AFTER,
             session=session,
         )
         if document is not None:
             return self.to_model(document)
-        if self.exists({"_id": account_id, "currency": currency}, session=session):
+        if self.exists({"_id": account_id, "currency": currency}, hint=BY_ID, session=session):
             raise BalanceLimitExceeded(
                 f"account {account_id} cannot hold more than {MAX_AMOUNT} minor units"
             )
@@ -97,12 +98,13 @@ class AccountRepository(Repository[AccountInDB]):
         document = self.collection.find_one_and_update(
             {"_id": account_id, "currency": currency, "balance": {"$gte": amount}},
             {"$inc": {"balance": -amount}, "$set": {"updated_at": at}},
+            hint=BY_ID,
             return_document=ReturnDocument.AFTER,
             session=session,
         )
         if document is not None:
             return self.to_model(document)
-        if self.exists({"_id": account_id, "currency": currency}, session=session):
+        if self.exists({"_id": account_id, "currency": currency}, hint=BY_ID, session=session):
             raise InsufficientFunds("insufficient funds")
         raise NotFound(f"account {account_id} not found (in {currency})")
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 from mongoshop._sync.compat import run_blocking
 from mongoshop._sync.repositories.tokens import TokenRepository
 from mongoshop._sync.repositories.users import UserRepository
+from mongoshop._sync.services.throttle import LoginThrottle
 from mongoshop.cache import ReadCache
 from mongoshop.clock import utcnow
 from mongoshop.errors import AccountDisabled, AuthenticationFailed
@@ -32,6 +33,7 @@ class AuthService:
         token_ttl: timedelta,
         token_cache: ReadCache[TokenInDB] | None = None,
         user_cache: ReadCache[UserInDB] | None = None,
+        throttle: LoginThrottle | None = None,
     ) -> None:
         """The caches (API only) spare two database round trips per authenticated request.
 
@@ -46,6 +48,7 @@ class AuthService:
         self._ttl = token_ttl
         self.token_cache = token_cache
         self.user_cache = user_cache
+        self.throttle = throttle
 
     def authenticate(self, email: str, password: str) -> UserInDB:
         """The user with these credentials, counted as a login.
@@ -66,8 +69,13 @@ class AuthService:
             raise AccountDisabled("this account is no longer active")
         return logged_in
 
-    def login(self, email: str, password: str) -> IssuedToken:
-        user = self.authenticate(email, password)
+    def login(self, email: str, password: str, client: str | None = None) -> IssuedToken:
+        """A new bearer token; failures are throttled per e-mail and per `client` address."""
+        if self.throttle is None:
+            user = self.authenticate(email, password)
+        else:
+            with self.throttle.attempt(email, client):
+                user = self.authenticate(email, password)
         token = new_token()
         now = utcnow()
         stored = self.tokens.issue(token_digest(token, self._secret), user.id, now, now + self._ttl)

@@ -16,7 +16,7 @@ from mongoshop._sync.repositories.users import UserRepository
 from mongoshop.clock import utcnow
 from mongoshop.events.templates import format_money, render
 from mongoshop.models.common import Document
-from mongoshop.models.mail import MailKind, MailStatus, OutboxCounts, outbox_key
+from mongoshop.models.mail import MailKind, MailStatus, OutboxCounts, OutboxStats, outbox_key
 
 logger = logging.getLogger(__name__)
 
@@ -133,3 +133,17 @@ class MailService:
 
     def counts(self) -> OutboxCounts:
         return self.outbox.counts()
+
+    def outbox_stats(self) -> OutboxStats:
+        """Counts by status and the age of the oldest e-mail still to send."""
+        counts = self.outbox.counts()
+        oldest = self.outbox.oldest_pending_at()
+        now = utcnow()
+        return OutboxStats(
+            **counts.model_dump(),
+            oldest_pending_at=oldest,
+            oldest_pending_age_seconds=None
+            if oldest is None
+            else max(0, int((now - oldest).total_seconds())),
+            as_of=now,
+        )

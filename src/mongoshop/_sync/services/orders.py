@@ -14,6 +14,7 @@ from pymongo.synchronous.client_session import ClientSession
 from mongoshop._sync.repositories.idempotent import with_key
 from mongoshop._sync.repositories.orders import OrderRepository
 from mongoshop._sync.repositories.products import ProductRepository
+from mongoshop._sync.repositories.users import UserRepository
 from mongoshop._sync.repositories.wallet import AccountRepository, LedgerRepository
 from mongoshop._sync.services.idempotency import run_once
 from mongoshop._sync.services.wallet import WalletService
@@ -23,7 +24,14 @@ from mongoshop.clock import utcnow
 from mongoshop.errors import Conflict, NotFound, ValidationFailed
 from mongoshop.idempotency import fingerprint
 from mongoshop.models.common import Page, PageRequest, parse_object_id
-from mongoshop.models.orders import OrderInDB, OrderRequest, OrderStatus
+from mongoshop.models.orders import (
+    MAX_RECENT_ORDERS,
+    OrderInDB,
+    OrderPublic,
+    OrderRequest,
+    OrderStatus,
+    RecentOrder,
+)
 from mongoshop.models.products import ProductInDB
 from mongoshop.models.users import UserInDB
 from mongoshop.models.wallet import EntryKind
@@ -42,9 +50,11 @@ class OrderService:
         transactions: Transactions,
         currency: str,
         *,
+        users: UserRepository,
         product_cache: ReadCache[ProductInDB] | None = None,
     ) -> None:
         self.orders = orders
+        self.users = users
         self.products = products
         self.accounts = accounts
         self.ledger = ledger
@@ -153,6 +163,20 @@ class OrderService:
             None if user.is_admin else user.id, skip=paging.skip, limit=paging.page_size
         )
         return Page[OrderInDB].build(items, total, paging.page, paging.page_size)
+
+    def recent(self, limit: int) -> list[RecentOrder]:
+        """Everyone's latest orders, newest first, each with its buyer's name and e-mail.
+
+        Two indexed queries (the orders, then their buyers by `_id`), whatever `limit`.
+        """
+        if not 1 <= limit <= MAX_RECENT_ORDERS:
+            raise ValidationFailed(f"limit must be between 1 and {MAX_RECENT_ORDERS}")
+        orders = self.orders.newest(limit)
+        buyers = self.users.contacts([order.user_id for order in orders])
+        return [
+            RecentOrder(order=OrderPublic.of(order), buyer=buyers.get(order.user_id))
+            for order in orders
+        ]
 
     def cancel(self, user: UserInDB, order_id: str) -> OrderInDB:
         """Restock and refund in one transaction, once; the buyer or an admin may cancel.

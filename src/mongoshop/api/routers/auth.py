@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from mongoshop.api.deps import BearerToken, CurrentUser, ShopDep
 from mongoshop.api.responses import responses
@@ -22,10 +22,15 @@ async def register(body: UserCreate, shop: ShopDep) -> UserPublic:
     return UserPublic.of(await shop.users.register(body))
 
 
-@router.post("/login", responses=responses(401, 403, 422))
-async def login(body: Credentials, shop: ShopDep) -> IssuedToken:
-    """Exchange e-mail and password for a bearer token."""
-    return await shop.auth.login(body.email, body.password)
+@router.post("/login", responses=responses(401, 403, 422, 429))
+async def login(body: Credentials, request: Request, shop: ShopDep) -> IssuedToken:
+    """Exchange e-mail and password for a bearer token.
+
+    Repeated failures for one e-mail or from one client address are refused
+    with 429 and a `Retry-After` for the rest of the window.
+    """
+    client = request.client.host if request.client else None
+    return await shop.auth.login(body.email, body.password, client)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=responses(401))

@@ -44,8 +44,6 @@ async def search_products(
     order: Literal["asc", "desc"] = "desc",
 ) -> Page[ProductPublic]:
     """Search the catalog with filters, a whitelisted sort and pages of at most 100."""
-    if min_price is not None and max_price is not None and min_price > max_price:
-        raise ValidationFailed("min_price must not exceed max_price")
     query = ProductQuery(
         q=q,
         category=category,
@@ -76,7 +74,17 @@ async def bulk_prices(
     shop: ShopDep,
     body: Annotated[list[PriceUpdate], Body(min_length=1, max_length=1000)],
 ) -> BulkPriceResult:
-    """Admin: set many prices in one bulk write; bad or unknown ids are reported per item."""
+    """Admin: set many prices in one bulk write; bad or unknown ids are reported per item.
+
+    A price in another currency than the shop's is refused with the whole
+    request (the contract names the one currency accepted).
+    """
+    for index, update in enumerate(body):
+        if update.new_price.currency != shop.settings.currency:
+            raise ValidationFailed(
+                f"body.{index}.new_price.currency: prices must be in {shop.settings.currency},"
+                f" not {update.new_price.currency}"
+            )
     return await shop.catalog.bulk_update_prices(body)
 
 

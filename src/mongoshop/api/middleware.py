@@ -1,0 +1,154 @@
+"""Guards that apply to every request, whatever the route: body size, security headers, CORS.
+
+Written as plain ASGI middleware (not ``BaseHTTPMiddleware``, which runs each
+request through an extra task and costs throughput on every call).
+"""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import FastAPI
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mongoshop.settings import Settings
+
+STRICT_POLICY = (
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+"""Everything from this origin only, no inline script, never framed."""
+
+DOCS_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "img-src 'self' data: https://fastapi.tiangolo.com; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+"""The interactive API docs are FastAPI's pages: an inline bootstrap script and
+Swagger UI / ReDoc from their CDN. Only those two pages get this policy."""
+
+DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
+
+_COMMON_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=()"),
+]
+
+
+class BodySizeLimit:
+    """Refuses request bodies over `max_bytes` with 413, before anything parses them.
+
+    A declared ``Content-Length`` over the limit is answered at once, without
+    reading the body. A body sent without a length (chunked) is counted as it
+    is read and cut off when it passes the limit: the route gets a 413
+    (FastAPI passes an `HTTPException` raised while reading the body through
+    to the error handlers).
+
+    FastAPI's own ``max_body_size`` answers in plain text on some paths; this
+    one always answers with the API's error body.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(send)
+            return
+        received = 0
+
+        async def receive_within_limit() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise HTTPException(413, self._detail)
+            return message
+
+        await self.app(scope, receive_within_limit, send)
+
+    @property
+    def _detail(self) -> str:
+        return f"the request body is larger than {self.max_bytes} bytes"
+
+    async def _refuse(self, send: Send) -> None:
+        body = json.dumps({"error": "payload_too_large", "detail": self._detail}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class SecurityHeaders:
+    """Adds the browser-hardening headers to every HTTP response.
+
+    Responses are also marked ``Cache-Control: no-store`` unless the route set
+    its own caching: API answers carry personal data and bearer-token results,
+    which no shared cache should keep.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        policy = (DOCS_POLICY if scope["path"] in DOCS_PATHS else STRICT_POLICY).encode()
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(item for item in _COMMON_HEADERS if item[0] not in present)
+                if b"content-security-policy" not in present:
+                    headers.append((b"content-security-policy", policy))
+                if b"cache-control" not in present:
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def install_middleware(app: FastAPI, settings: Settings) -> None:
+    """Body limit and security headers on everything; CORS only for the configured origins.
+
+    With no origins configured (the default) no CORS middleware is installed,
+    so browsers on other origins can neither read answers nor send
+    preflighted requests. Bearer tokens, not cookies, carry identity, so
+    credentials are never allowed cross-origin.
+    """
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+            allow_credentials=False,
+            max_age=600,
+        )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)

@@ -1,0 +1,44 @@
+"""`GET /metrics`: Prometheus text format, for a scraper rather than for API clients.
+
+Open by default, as scrapers usually reach it on an internal network; with
+MONGOSHOP_METRICS_TOKEN set, it wants ``Authorization: Bearer <token>``.
+MONGOSHOP_METRICS_ENABLED=false leaves it out of the app. Not in the OpenAPI schema.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from mongoshop.api.deps import ShopDep
+from mongoshop.errors import AuthenticationFailed
+from mongoshop.observability.metrics import Metrics
+
+router = APIRouter(include_in_schema=False)
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+async def metrics_access(
+    shop: ShopDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """Nothing to check without a configured token; else the bearer must match it."""
+    expected = shop.settings.metrics_token
+    if expected is None:
+        return
+    given = credentials.credentials if credentials is not None else ""
+    if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+        raise AuthenticationFailed("GET /metrics needs Authorization: Bearer <metrics token>")
+
+
+@router.get("/metrics", dependencies=[Depends(metrics_access)])
+async def metrics(request: Request, shop: ShopDep) -> Response:
+    """Request, database, outbox and change-stream metrics (the outbox counted now)."""
+    registry: Metrics = request.app.state.metrics
+    await registry.refresh_outbox(shop.mail.counts)
+    return Response(registry.render(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,141 @@
+"""The app's Prometheus metrics, in a registry of its own (never the global one).
+
+Per request: a counter and a latency histogram by route template, method and
+status. Per database command: a latency histogram by command name. At scrape
+time: the mail outbox by status (three index-backed counts) and the lag of
+each change stream this process consumes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+import pymongo
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from pymongo.errors import PyMongoError
+
+from mongoshop.clock import utcnow
+from mongoshop.models.mail import OutboxCounts
+
+if TYPE_CHECKING:
+    from mongoshop.events.streams import StreamConsumer
+
+logger = logging.getLogger(__name__)
+
+UNMATCHED_ROUTE = "unmatched"
+"""The route label of a request no route matched (404s of arbitrary paths: one series)."""
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "OTHER"
+
+HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+COMMAND_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+OUTBOX_COUNT_TIMEOUT = 2.0
+"""Seconds the outbox counts may take at scrape time (the database may be down)."""
+
+
+def route_label(scope: MutableMapping[str, Any]) -> str:
+    """The matched route's template (``/users/{user_id}``), never the raw path."""
+    template = getattr(scope.get("route"), "path_format", None)
+    return template if isinstance(template, str) else UNMATCHED_ROUTE
+
+
+class StreamLagCollector(Collector):
+    """Seconds each tracked change stream is behind, computed when scraped."""
+
+    def __init__(self) -> None:
+        self.consumers: list[StreamConsumer] = []
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "mongoshop_change_stream_lag_seconds",
+            "Seconds since the time up to which a change stream consumer has handled every"
+            " event (its last event's cluster time, or its last empty poll when idle)",
+            labels=["stream"],
+        )
+        now = utcnow()
+        for consumer in self.consumers:
+            lag = consumer.lag_seconds(now)
+            if lag is not None:
+                family.add_metric([consumer.spec.name], lag)
+        yield family
+
+
+class Metrics:
+    """Everything `/metrics` shows for one app."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        ProcessCollector(registry=self.registry)
+        labels = ("route", "method", "status")
+        self.requests = Counter(
+            "mongoshop_http_requests",
+            "HTTP requests answered, by route template, method and status",
+            labels,
+            registry=self.registry,
+        )
+        self.request_duration = Histogram(
+            "mongoshop_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route template, method and status",
+            labels,
+            buckets=HTTP_BUCKETS,
+            registry=self.registry,
+        )
+        self.command_duration = Histogram(
+            "mongoshop_db_command_duration_seconds",
+            "Database command round trips, by command name",
+            ("command",),
+            buckets=COMMAND_BUCKETS,
+            registry=self.registry,
+        )
+        self.outbox_items = Gauge(
+            "mongoshop_mail_outbox_items",
+            "E-mails in the mail outbox, by status (counted when scraped)",
+            ("status",),
+            registry=self.registry,
+        )
+        self.stream_lag = StreamLagCollector()
+        self.registry.register(self.stream_lag)
+        self._request_series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def observe_request(self, scope: MutableMapping[str, Any], status: int, seconds: float) -> None:
+        """Count one answered request (called by the middleware; a dict lookup when warm)."""
+        method = scope["method"]
+        key = (route_label(scope), method if method in METHODS else OTHER_METHOD, status)
+        series = self._request_series.get(key)
+        if series is None:
+            labels = (key[0], key[1], str(status))
+            series = (self.requests.labels(*labels), self.request_duration.labels(*labels))
+            self._request_series[key] = series
+        series[0].inc()
+        series[1].observe(seconds)
+
+    def track_streams(self, consumers: Iterable[StreamConsumer]) -> None:
+        """Report these consumers' lag from now on."""
+        self.stream_lag.consumers.extend(consumers)
+
+    async def refresh_outbox(self, counts: Callable[[], Awaitable[OutboxCounts]]) -> None:
+        """Set the outbox gauge from the database; without an answer, drop it (never stale)."""
+        try:
+            with pymongo.timeout(OUTBOX_COUNT_TIMEOUT):
+                current = await counts()
+        except PyMongoError as exc:
+            self.outbox_items.clear()
+            logger.warning("mail outbox not counted for /metrics: %s", exc)
+            return
+        for status, count in current.model_dump().items():
+            self.outbox_items.labels(status).set(count)
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of everything above."""
+        return generate_latest(self.registry)

@@ -1,0 +1,80 @@
+"""Sign-in throttling over HTTP: 429 with Retry-After, then the owner gets back in.
+
+Its own app instance with a small limit and a short window (the session's app
+keeps the defaults, which a whole test session must not trip over).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.support import Api, AppProcess, app_environment, new_client
+
+WINDOW = 3
+
+
+@pytest.fixture(scope="module")
+def throttled(mongodb_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    workdir: Path = tmp_path_factory.mktemp("e2e-throttle")
+    env = app_environment(
+        mongodb_uri=mongodb_uri,
+        database=f"e2e_throttle_{uuid.uuid4().hex[:16]}",
+        data_dir=workdir / "data",
+        extra={
+            "MONGOSHOP_LOGIN_MAX_FAILURES": "2",
+            "MONGOSHOP_LOGIN_MAX_FAILURES_PER_CLIENT": "4",
+            "MONGOSHOP_LOGIN_WINDOW_SECONDS": str(WINDOW),
+        },
+    )
+    process = AppProcess(env, workdir)
+    try:
+        yield process.start()
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def client(throttled: str) -> Iterator[httpx.Client]:
+    with new_client(throttled) as client:
+        yield client
+
+
+def sign_in(client: httpx.Client, email: str, password: str) -> httpx.Response:
+    return client.post("/auth/login", json={"email": email, "password": password})
+
+
+def test_repeated_failures_get_429_with_retry_after_then_recover(client: httpx.Client) -> None:
+    api = Api(client)
+    owner = api.register(password="owner-password-1")
+
+    codes = [sign_in(client, owner["email"], "guess-password").status_code for _ in range(2)]
+    refused = sign_in(client, owner["email"], "owner-password-1")
+
+    assert codes == [401, 401]
+    assert refused.status_code == 429
+    assert refused.json()["error"] == "too_many_attempts"
+    retry_after = int(refused.headers["retry-after"])
+    assert 1 <= retry_after <= WINDOW
+    time.sleep(retry_after + 0.3)
+    assert sign_in(client, owner["email"], "owner-password-1").status_code == 200
+
+
+def test_one_client_trying_many_e_mails_is_refused(client: httpx.Client) -> None:
+    time.sleep(WINDOW + 0.3)  # this client's earlier failures out of the window
+    emails = [f"nobody-{uuid.uuid4().hex[:8]}@example.com" for _ in range(5)]
+
+    codes = [sign_in(client, email, "guess-password").status_code for email in emails]
+
+    assert codes == [401, 401, 401, 401, 429]
+
+
+def test_the_login_route_documents_429(client: httpx.Client) -> None:
+    schema = client.get("/openapi.json").json()
+
+    assert "429" in schema["paths"]["/auth/login"]["post"]["responses"]

@@ -1,0 +1,105 @@
+"""The outbox at a glance: e-mails by status, and how long the oldest pending one waited."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from bson import ObjectId
+
+from mongoshop._async.services.mail import outbox_document
+from mongoshop._async.shop import AsyncShop
+from mongoshop._sync.shop import Shop
+from mongoshop.clock import utcnow
+from mongoshop.models.common import Document
+from mongoshop.models.mail import MailKind, MailStatus
+from tests.integration.conftest import CommandRecorder
+from tests.plans import assert_index_scan
+
+
+def mail(n: int, status: MailStatus, *, age: timedelta = timedelta(0)) -> Document:
+    """A welcome e-mail in `status`, enqueued `age` ago."""
+    email = f"reader{n}@example.com"
+    document = outbox_document(
+        MailKind.WELCOME, ObjectId(), email, None, {"name": "Reader", "email": email}
+    )
+    document["status"] = status.value
+    document["created_at"] = document["available_at"] = utcnow() - age
+    return document
+
+
+async def test_an_empty_outbox_has_nothing_pending(ashop: AsyncShop) -> None:
+    stats = await ashop.mail.outbox_stats()
+
+    assert (stats.pending, stats.sent, stats.failed) == (0, 0, 0)
+    assert stats.oldest_pending_at is None
+    assert stats.oldest_pending_age_seconds is None
+    assert abs((utcnow() - stats.as_of).total_seconds()) < 5
+
+
+async def test_counts_by_status_and_the_age_of_the_oldest_pending(ashop: AsyncShop) -> None:
+    documents = [
+        mail(0, MailStatus.PENDING, age=timedelta(minutes=5)),
+        mail(1, MailStatus.PENDING, age=timedelta(hours=2)),
+        mail(2, MailStatus.PENDING, age=timedelta(seconds=1)),
+        # Older than every pending one, but sent or failed: not waiting any more.
+        mail(3, MailStatus.SENT, age=timedelta(days=3)),
+        mail(4, MailStatus.SENT, age=timedelta(days=2)),
+        mail(5, MailStatus.FAILED, age=timedelta(days=1)),
+    ]
+    await ashop.outbox_repository.enqueue_many(documents)
+
+    stats = await ashop.mail.outbox_stats()
+
+    assert (stats.pending, stats.sent, stats.failed) == (3, 2, 1)
+    assert stats.oldest_pending_at == documents[1]["created_at"]
+    assert stats.oldest_pending_age_seconds is not None
+    assert 2 * 3600 <= stats.oldest_pending_age_seconds < 2 * 3600 + 60
+    expected = int((stats.as_of - documents[1]["created_at"]).total_seconds())
+    assert stats.oldest_pending_age_seconds == expected
+
+
+async def test_the_oldest_pending_moves_on_when_it_is_sent(ashop: AsyncShop) -> None:
+    old = mail(0, MailStatus.PENDING, age=timedelta(hours=1))
+    young = mail(1, MailStatus.PENDING, age=timedelta(minutes=1))
+    await ashop.outbox_repository.enqueue_many([old, young])
+
+    claimed = await ashop.outbox_repository.claim("sender", utcnow(), timedelta(minutes=1))
+    assert claimed is not None
+    assert claimed.key == old["_id"]
+    assert await ashop.outbox_repository.mark_sent(claimed.key, "sender", utcnow())
+
+    stats = await ashop.mail.outbox_stats()
+    assert (stats.pending, stats.sent) == (1, 1)
+    assert stats.oldest_pending_at == young["created_at"]
+
+
+async def test_the_outbox_figures_read_the_status_index(
+    traced_shop: AsyncShop, recorder: CommandRecorder, explain: Any
+) -> None:
+    statuses = [MailStatus.SENT] * 8 + [MailStatus.FAILED] + [MailStatus.PENDING]
+    await traced_shop.outbox_repository.enqueue_many(
+        [mail(n, statuses[n % 10], age=timedelta(minutes=n)) for n in range(100)]
+    )
+    recorder.clear()
+
+    stats = await traced_shop.mail.outbox_stats()
+
+    assert (stats.pending, stats.sent, stats.failed) == (10, 80, 10)
+    counts = [c for c in recorder.commands if next(iter(c)) == "aggregate"]
+    assert len(counts) == 3
+    for command in counts:
+        assert_index_scan(await explain(command), "status_available")
+    assert_index_scan(await explain(recorder.last("find", "mail_outbox")), "status_available")
+
+
+def test_the_sync_face_reports_the_outbox_too(shop: Shop) -> None:
+    shop.outbox_repository.enqueue_many(
+        [mail(0, MailStatus.PENDING, age=timedelta(minutes=3)), mail(1, MailStatus.FAILED)]
+    )
+
+    stats = shop.mail.outbox_stats()
+
+    assert (stats.pending, stats.sent, stats.failed) == (1, 0, 1)
+    assert stats.oldest_pending_age_seconds is not None
+    assert stats.oldest_pending_age_seconds >= 180

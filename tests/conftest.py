@@ -55,6 +55,11 @@ def base_settings(mongodb_uri: str, tmp_path_factory: pytest.TempPathFactory) ->
         token_secret="test-token-secret-0123456789",  # type: ignore[arg-type]
         data_dir=tmp_path_factory.mktemp("data"),
         server_selection_timeout_ms=5000,
+        # The heartbeat of a new client times out after connectTimeoutMS, and a
+        # timed-out heartbeat cancels that client's operations in flight
+        # (_OperationCancelled). On two cores, while other tests start their own
+        # database servers, the shared server can stall for seconds: wait longer.
+        connect_timeout_ms=30000,
     )
 
 

@@ -46,7 +46,6 @@ from mongoshop._async.services.catalog import new_product_document
 from mongoshop._async.services.mail import outbox_document
 from mongoshop._async.shop import AsyncShop
 from mongoshop.clock import utcnow
-from mongoshop.db import client_options
 from mongoshop.errors import InsufficientFunds, OutOfStock
 from mongoshop.models.common import Document
 from mongoshop.models.mail import MailKind, MailStatus
@@ -269,38 +268,20 @@ async def populate(shop: AsyncShop) -> Data:
 
 
 @pytest.fixture(scope="module")
-def listener() -> CommandRecorder:
-    """Keeps every command `traced_client` sends."""
-    return CommandRecorder()
-
-
-@pytest.fixture(scope="module")
-async def traced_client(
-    mongodb_uri: str, base_settings: Settings, listener: CommandRecorder
-) -> AsyncIterator[AsyncMongoClient[Document]]:
-    """A client of its own whose every command is recorded."""
-    client: AsyncMongoClient[Document] = AsyncMongoClient(
-        mongodb_uri, event_listeners=[listener], **client_options(base_settings)
-    )
-    yield client
-    await client.close()
-
-
-@pytest.fixture(scope="module")
 async def populated(
-    traced_client: AsyncMongoClient[Document],
+    recording_client: AsyncMongoClient[Document],
     base_settings: Settings,
     hasher: PasswordHasher,
 ) -> AsyncIterator[tuple[AsyncShop, Data]]:
     """One database for the whole module: filling and dropping it is the slow part."""
     name = f"test_query_plans_{uuid.uuid4().hex[:12]}"
     settings = base_settings.model_copy(update={"mongodb_database": name})
-    shop = AsyncShop(traced_client[name], settings, hasher=hasher)
+    shop = AsyncShop(recording_client[name], settings, hasher=hasher)
     await shop.ensure_indexes()
     try:
         yield shop, await populate(shop)
     finally:
-        await traced_client.drop_database(name)
+        await recording_client.drop_database(name)
 
 
 # --- turning recorded commands into explained queries ------------------------------------
@@ -372,13 +353,13 @@ def explainable_queries(command: Document) -> list[Document]:
     return [query]
 
 
-def sent_queries(listener: CommandRecorder) -> list[Document]:
-    kinds = [command_kind(command) for command in listener.commands]
+def sent_queries(recorder: CommandRecorder) -> list[Document]:
+    kinds = [command_kind(command) for command in recorder.commands]
     unknown = set(kinds) - QUERY_KINDS - OTHER_KINDS
     assert not unknown, f"unclassified command kinds {unknown}: add them to QUERY/OTHER_KINDS"
     return [
         query
-        for command in listener.commands
+        for command in recorder.commands
         if command_kind(command) in QUERY_KINDS
         for query in explainable_queries(command)
     ]
@@ -978,17 +959,17 @@ NO_QUERY = {method: entry for method, entry in QUERIES.items() if isinstance(ent
 async def test_every_query_reads_an_index(
     name: str,
     populated: tuple[AsyncShop, Data],
-    listener: CommandRecorder,
+    recorder: CommandRecorder,
     async_client: AsyncMongoClient[Document],
     server_is_secantus: bool,
 ) -> None:
     case = CASES[name]
     shop, data = populated
-    listener.clear()
+    recorder.clear()
 
     await case.call(shop, data)
 
-    queries = sent_queries(listener)
+    queries = sent_queries(recorder)
     assert queries, "the call sent no query: fix its entry in QUERIES"
     # Explained on another client: outside the call's session and transaction.
     database = async_client[shop.database.name]
@@ -1012,15 +993,15 @@ async def test_every_query_reads_an_index(
 
 @pytest.mark.parametrize("method", NO_QUERY.keys())
 async def test_methods_exempted_as_sending_no_query_send_none(
-    method: str, populated: tuple[AsyncShop, Data], listener: CommandRecorder
+    method: str, populated: tuple[AsyncShop, Data], recorder: CommandRecorder
 ) -> None:
     shop, data = populated
-    listener.clear()
+    recorder.clear()
 
     await NO_QUERY[method].call(shop, data)
 
-    assert listener.commands, "the call sent nothing at all: is it still the right call?"
-    assert sent_queries(listener) == []
+    assert recorder.commands, "the call sent nothing at all: is it still the right call?"
+    assert sent_queries(recorder) == []
 
 
 # --- the table covers every repository method ---------------------------------------------

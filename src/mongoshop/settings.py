@@ -158,9 +158,11 @@ class Settings(BaseSettings):
     ] = 5
     """Failed sign-ins allowed per e-mail address within the window, then 429."""
     login_max_failures_per_client: Annotated[
-        int, Field(validation_alias="MONGOSHOP_LOGIN_MAX_FAILURES_PER_CLIENT", ge=1, le=100_000)
+        int, Field(validation_alias="MONGOSHOP_LOGIN_MAX_FAILURES_PER_CLIENT", ge=1, le=10_000)
     ] = 50
-    """Failed sign-ins allowed per client address within the window, then 429."""
+    """Failed sign-ins allowed per client address within the window, then 429.
+
+    At most 10,000: one address's failures in the window are kept in one document."""
     login_window_seconds: Annotated[
         int, Field(validation_alias="MONGOSHOP_LOGIN_WINDOW_SECONDS", ge=1, le=86400)
     ] = 900

@@ -50,7 +50,7 @@ def app(
             # Every test here signs in from 127.0.0.1, many on purpose with wrong
             # passwords; the per-client limit is exercised by test_login_throttle
             # on an app of its own, and must not trip this shared one.
-            "MONGOSHOP_LOGIN_MAX_FAILURES_PER_CLIENT": "100000",
+            "MONGOSHOP_LOGIN_MAX_FAILURES_PER_CLIENT": "10000",
         },
     )
     process = AppProcess(env, workdir)

@@ -246,12 +246,15 @@ async def populate(shop: AsyncShop) -> Data:
     await shop.login_attempt_repository.collection.insert_many(
         [
             {
-                "_id": attempt_id,
-                "key": THROTTLE_KEYS[n % len(THROTTLE_KEYS)],
-                "at": now - timedelta(seconds=n),
+                "_id": key,
+                "attempts": [
+                    {"id": attempt_id, "at": now - timedelta(seconds=n)}
+                    for n, attempt_id in enumerate(attempts)
+                    if n % len(THROTTLE_KEYS) == k
+                ],
                 "expires_at": now + timedelta(days=1),
             }
-            for n, attempt_id in enumerate(attempts)
+            for k, key in enumerate(THROTTLE_KEYS)
         ]
     )
 
@@ -849,29 +852,41 @@ QUERIES: dict[str, Entry] = {
         ),
     ),
     # --- AsyncLoginAttemptRepository (login_attempts.py) ---
-    "AsyncLoginAttemptRepository.record": SendsNoQuery(
-        lambda s, d: s.login_attempt_repository.record(
-            ["throttle-key-new", THROTTLE_KEYS[0]], utcnow(), utcnow() + timedelta(minutes=15)
-        )
-    ),
-    "AsyncLoginAttemptRepository.newest_since": (
+    "AsyncLoginAttemptRepository.claim": (
         uses(
-            "a key",
-            lambda s, d: s.login_attempt_repository.newest_since(
-                THROTTLE_KEYS[3], utcnow() - timedelta(minutes=15), 5
+            "a key with attempts",
+            lambda s, d: s.login_attempt_repository.claim(
+                THROTTLE_KEYS[3],
+                ObjectId(),
+                at=utcnow(),
+                since=utcnow() - timedelta(minutes=15),
+                limit=50,
+                expires_at=utcnow() + timedelta(minutes=15),
             ),
-            "key_at",
+            ID,
+        ),
+        uses(
+            "a new key",
+            lambda s, d: s.login_attempt_repository.claim(
+                "throttle-key-new",
+                ObjectId(),
+                at=utcnow(),
+                since=utcnow() - timedelta(minutes=15),
+                limit=5,
+                expires_at=utcnow() + timedelta(minutes=15),
+            ),
+            ID,
         ),
     ),
     "AsyncLoginAttemptRepository.withdraw": (
         uses(
-            "two attempts",
-            lambda s, d: s.login_attempt_repository.withdraw(d.attempts[40:42]),
+            "an attempt",
+            lambda s, d: s.login_attempt_repository.withdraw(THROTTLE_KEYS[10], d.attempts[10]),
             ID,
         ),
     ),
     "AsyncLoginAttemptRepository.clear": (
-        uses("a key", lambda s, d: s.login_attempt_repository.clear(THROTTLE_KEYS[4]), "key_at"),
+        uses("a key", lambda s, d: s.login_attempt_repository.clear(THROTTLE_KEYS[4]), ID),
     ),
     # --- AsyncAccountRepository and AsyncLedgerRepository (wallet.py) ---
     "AsyncAccountRepository.open_for": (

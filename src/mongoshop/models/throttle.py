@@ -4,17 +4,32 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from mongoshop.models.common import StoredModel
+from pydantic import BaseModel, ConfigDict, Field
+
+from mongoshop.models.common import PyObjectId
 
 
-class LoginAttempt(StoredModel):
-    """One sign-in attempt under one key (an e-mail or a client address, both as HMACs).
+class Attempt(BaseModel):
+    """One sign-in attempt that was let through to the password check."""
 
-    An attempt is recorded before the password is checked and removed if it
-    succeeds, so what remains are failures. `expires_at` lets the TTL monitor
-    remove it once it no longer counts.
+    model_config = ConfigDict(extra="ignore")
+
+    id: PyObjectId
+    at: datetime
+
+
+class LoginAttempts(BaseModel):
+    """The recent attempts under one key (an e-mail or a client address, as an HMAC).
+
+    One document per key, so that claiming a place under the limit is a single
+    atomic update: concurrent guesses are ranked by the server, never by a race
+    between an insert and a count. An attempt is removed again if it succeeds or
+    is refused by another key's limit, so what remains are failures.
+    `expires_at` lets the TTL monitor drop the document once none of it counts.
     """
 
-    key: str
-    at: datetime
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    key: str = Field(alias="_id")
+    attempts: list[Attempt] = []
     expires_at: datetime

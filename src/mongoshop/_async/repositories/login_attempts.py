@@ -3,52 +3,79 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import suppress
 from datetime import datetime
 from typing import ClassVar
 
 from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
 from mongoshop._async.repositories.base import AsyncRepository
-from mongoshop.models.throttle import LoginAttempt
+from mongoshop.models.common import Document
+from mongoshop.models.throttle import LoginAttempts
+
+# A document removed by the TTL monitor between our insert and our update is
+# created again; more than a few rounds of that would mean something is wrong.
+_CLAIM_ROUNDS = 5
 
 
-class AsyncLoginAttemptRepository(AsyncRepository[LoginAttempt]):
+class AsyncLoginAttemptRepository(AsyncRepository[LoginAttempts]):
     collection_name = "login_attempts"
-    model = LoginAttempt
+    model = LoginAttempts
     indexes: ClassVar[Sequence[IndexModel]] = (
-        IndexModel([("key", ASCENDING), ("at", DESCENDING)], name="key_at"),
-        # The sweep may lag; counts always filter on `at` themselves.
+        # The sweep may lag; a claim always drops attempts older than the window itself.
         IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="expires_ttl"),
     )
 
-    async def record(
-        self, keys: Sequence[str], at: datetime, expires_at: datetime
-    ) -> list[ObjectId]:
-        """One attempt per key, all at `at`; their ids, to withdraw them on success."""
-        ids = [ObjectId() for _ in keys]
-        await self.collection.insert_many(
-            [
-                {"_id": id, "key": key, "at": at, "expires_at": expires_at}
-                for id, key in zip(ids, keys, strict=True)
-            ]
-        )
-        return ids
+    async def claim(
+        self,
+        key: str,
+        attempt: ObjectId,
+        *,
+        at: datetime,
+        since: datetime,
+        limit: int,
+        expires_at: datetime,
+    ) -> LoginAttempts:
+        """Record `attempt` under `key` if fewer than `limit` attempts happened after `since`.
 
-    async def newest_since(self, key: str, since: datetime, limit: int) -> list[datetime]:
-        """When the newest `limit` attempts under `key` after `since` happened, newest first."""
-        cursor = (
-            self.collection.find({"key": key, "at": {"$gt": since}}, {"at": 1, "_id": 0})
-            .sort([("at", DESCENDING)])
-            .limit(limit)
-        )
-        return [document["at"] async for document in cursor]
+        One atomic update: the attempts older than `since` are dropped and the new
+        one appended only while there is room, so concurrent claims are ranked by
+        the server. Returns the key's attempts afterwards; `attempt` is among them
+        if it was let through.
+        """
+        kept = {"$filter": {"input": "$attempts", "cond": {"$gt": ["$$this.at", since]}}}
+        with_this_one = {"$concatArrays": ["$attempts", [{"$literal": {"id": attempt, "at": at}}]]}
+        room = {"$lt": [{"$size": "$attempts"}, limit]}
+        pipeline: list[Document] = [
+            {"$set": {"attempts": kept}},
+            {
+                "$set": {
+                    "attempts": {"$cond": [room, with_this_one, "$attempts"]},
+                    "expires_at": {"$literal": expires_at},
+                }
+            },
+        ]
+        for _ in range(_CLAIM_ROUNDS):
+            document = await self.collection.find_one_and_update(
+                {"_id": key}, pipeline, return_document=ReturnDocument.AFTER
+            )
+            if document is not None:
+                return self.to_model(document)
+            # The first attempt under this key: create the document, then claim in
+            # it like everyone else (an upsert racing another upsert is not atomic
+            # on every server).
+            with suppress(DuplicateKeyError):
+                await self.collection.insert_one(
+                    {"_id": key, "attempts": [], "expires_at": expires_at}
+                )
+        raise RuntimeError(f"login attempts for a key vanished {_CLAIM_ROUNDS} times in a row")
 
-    async def withdraw(self, ids: Sequence[ObjectId]) -> None:
-        """Forget these attempts (they succeeded, or were refused without being tried)."""
-        await self.collection.delete_many({"_id": {"$in": list(ids)}})
+    async def withdraw(self, key: str, attempt: ObjectId) -> None:
+        """Forget one attempt (it succeeded, or another key's limit refused it)."""
+        await self.collection.update_one({"_id": key}, {"$pull": {"attempts": {"id": attempt}}})
 
-    async def clear(self, key: str) -> int:
-        """Forget every attempt under `key`; how many there were."""
-        result = await self.collection.delete_many({"key": key})
-        return result.deleted_count
+    async def clear(self, key: str) -> None:
+        """Forget every attempt under `key`."""
+        await self.collection.delete_one({"_id": key})

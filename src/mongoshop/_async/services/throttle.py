@@ -1,11 +1,13 @@
 """Sign-in throttling: a bound on failed attempts per e-mail and per client address.
 
-Each attempt is recorded *before* the password is checked, then counted, so
-concurrent guesses cannot slip past the limit while the (deliberately slow)
-password hash runs; a successful attempt is withdrawn at once. A refused
-attempt is withdrawn too: refusals do not extend the wait, so the owner can
-sign in again once the window has passed, even while someone keeps trying.
-Keys are HMACs, so the collection holds neither addresses nor e-mails.
+Each attempt claims a place under every limit *before* the password is
+checked, in one atomic update per key, so concurrent guesses cannot slip past
+the limit while the (deliberately slow) password hash runs, and the first ones
+of a burst are still tried. A successful attempt is withdrawn at once; so is one
+refused by another key's limit. Refused attempts are never recorded, so they do
+not extend the wait: the owner can sign in again once the window has passed,
+even while someone keeps trying. Keys are HMACs, so the collection holds
+neither addresses nor e-mails.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
+
+from bson import ObjectId
 
 from mongoshop._async.repositories.login_attempts import AsyncLoginAttemptRepository
 from mongoshop.clock import utcnow
@@ -47,28 +51,38 @@ class AsyncLoginThrottle:
         it completes, the e-mail's failures are forgotten.
         """
         now = utcnow()
+        attempt = ObjectId()
         keys = {"email": self._key("email", email)}
         if client:
             keys["client"] = self._key("client", client)
-        ids = await self.attempts.record(list(keys.values()), now, now + self._window)
+        claimed: list[str] = []
         try:
             for kind, key in keys.items():
-                await self._refuse_if_over(key, self._limits[kind], now)
+                await self._claim(key, attempt, self._limits[kind], now)
+                claimed.append(key)
         except TooManyAttempts:
-            await self.attempts.withdraw(ids)
+            for key in claimed:
+                await self.attempts.withdraw(key, attempt)
             raise
         yield
-        await self.attempts.withdraw(ids)
+        for key in claimed:
+            await self.attempts.withdraw(key, attempt)
         await self.attempts.clear(keys["email"])
 
-    async def _refuse_if_over(self, key: str, limit: int, now: datetime) -> None:
-        # This attempt is among those counted: more than `limit` means it is one too many.
-        newest = await self.attempts.newest_since(key, now - self._window, limit + 1)
-        if len(newest) <= limit:
+    async def _claim(self, key: str, attempt: ObjectId, limit: int, now: datetime) -> None:
+        state = await self.attempts.claim(
+            key,
+            attempt,
+            at=now,
+            since=now - self._window,
+            limit=limit,
+            expires_at=now + self._window,
+        )
+        if any(earlier.id == attempt for earlier in state.attempts):
             return
-        # Besides this one, `limit` earlier failures count; allowed again once the
-        # oldest of them leaves the window.
-        free_at = newest[limit] + self._window
+        # `limit` earlier failures fill the window; a place frees up when the
+        # oldest of them leaves it.
+        free_at = min(earlier.at for earlier in state.attempts) + self._window
         retry_after = max(1, math.ceil((free_at - now).total_seconds()))
         raise TooManyAttempts(
             f"too many failed sign-ins; try again in {retry_after} seconds", retry_after

@@ -72,6 +72,15 @@ class Settings(BaseSettings):
             description="A transaction, with all its retries, gives up after this (then 503)",
         ),
     ] = 10000
+    shutdown_timeout_seconds: Annotated[
+        int,
+        Field(
+            validation_alias="MONGOSHOP_SHUTDOWN_TIMEOUT_SECONDS",
+            ge=1,
+            le=3600,
+            description="On SIGTERM, how long `serve` waits for requests in flight",
+        ),
+    ] = 30
     retry_reads: Annotated[bool, Field(validation_alias="MONGOSHOP_RETRY_READS")] = True
     retry_writes: Annotated[bool, Field(validation_alias="MONGOSHOP_RETRY_WRITES")] = True
     server_api_version: Annotated[

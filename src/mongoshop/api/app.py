@@ -23,6 +23,7 @@ from mongoshop.api.routers import admin, auth, dashboard, health, orders, produc
 from mongoshop.api.routers import metrics as metrics_route
 from mongoshop.cache import ReadCache
 from mongoshop.db import create_async_client, require_replica_set, resolve_uri
+from mongoshop.events.graceful import stop_loops
 from mongoshop.events.streams import StreamConsumer
 from mongoshop.events.worker import EventWorker
 from mongoshop.models.products import ProductInDB
@@ -88,14 +89,12 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
                 logger.info("mongoshop API ready on database %s", settings.mongodb_database)
                 yield
             finally:
+                # Uvicorn calls this once the requests in flight are answered.
                 if worker is not None:
                     await worker.stop()
-                for task in background:
-                    task.cancel()
-                for task in background:
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                await stop_loops(background, [consumer.stop for consumer in consumers])
                 await client.close()
+                logger.info("mongoshop API stopped, database client closed")
 
     app = FastAPI(
         title="mongoshop",

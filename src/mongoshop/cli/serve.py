@@ -108,6 +108,14 @@ def serve(
             console.print(f"event worker: on; e-mails go to {where}")
         app = create_app(settings, run_worker=run_worker)
         # log_config=None: uvicorn's loggers keep the handler configure_logging installed.
+        # On SIGTERM uvicorn stops accepting, answers the requests in flight (for at most
+        # the timeout), then runs the app's shutdown: worker stopped, client closed.
         uvicorn.run(
-            app, host=host, port=port, log_config=None, log_level=None, access_log=access_log
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            log_level=None,
+            access_log=access_log,
+            timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
         )

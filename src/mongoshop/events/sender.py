@@ -8,7 +8,6 @@ whose sender died is claimed again once its lease ends.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from datetime import timedelta
@@ -18,6 +17,7 @@ from pymongo.errors import PyMongoError
 from mongoshop._async.repositories.outbox import AsyncOutboxRepository
 from mongoshop.clock import utcnow
 from mongoshop.errors import is_unavailable
+from mongoshop.events.graceful import StopRequest
 from mongoshop.events.transport import MailTransport
 from mongoshop.models.mail import OutboxItem
 from mongoshop.settings import Settings
@@ -25,6 +25,11 @@ from mongoshop.settings import Settings
 logger = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(minutes=30)
+
+
+def loggable(item: OutboxItem) -> str:
+    """The item's key without its recipient: logs name the e-mail, never the address."""
+    return item.key.rsplit(":", 1)[0]
 
 
 class OutboxSender:
@@ -43,6 +48,8 @@ class OutboxSender:
         self.max_attempts = settings.mail_max_attempts
         self.retry_base = timedelta(seconds=settings.mail_retry_base_seconds)
         self.idle_delay = idle_delay
+        self.stop = StopRequest()
+        """Ask `run` to return once the message in hand is sent and recorded."""
 
     def backoff(self, attempts: int) -> timedelta:
         """Exponential: base, 2 * base, 4 * base... capped at 30 minutes."""
@@ -50,8 +57,8 @@ class OutboxSender:
         return min(delay, MAX_BACKOFF)
 
     async def run(self) -> None:
-        """Send until cancelled; sleep a little when there is nothing due."""
-        while True:
+        """Send until stopped; sleep a little when there is nothing due."""
+        while not self.stop.requested:
             try:
                 sent_something = await self.send_one()
             except PyMongoError as exc:
@@ -59,10 +66,10 @@ class OutboxSender:
                     logger.exception("outbox sender failed")
                 else:
                     logger.warning("outbox sender waiting for the database: %s", exc)
-                await asyncio.sleep(self.idle_delay * 4)
+                await self.stop.sleep(self.idle_delay * 4)
                 continue
             if not sent_something:
-                await asyncio.sleep(self.idle_delay)
+                await self.stop.sleep(self.idle_delay)
 
     async def send_one(self) -> bool:
         """Claim and send the next due item; False when nothing was due."""
@@ -79,15 +86,17 @@ class OutboxSender:
             error = f"{type(exc).__name__}: {exc}"
             if item.attempts >= self.max_attempts:
                 logger.error(
-                    "giving up on %s after %d attempts: %s", item.key, item.attempts, error
+                    "giving up on %s after %d attempts: %s", loggable(item), item.attempts, error
                 )
                 await self.outbox.mark_failed_attempt(item.key, self.owner, error, None)
             else:
                 retry_at = utcnow() + self.backoff(item.attempts)
-                logger.warning("sending %s failed (attempt %d): %s", item.key, item.attempts, error)
+                logger.warning(
+                    "sending %s failed (attempt %d): %s", loggable(item), item.attempts, error
+                )
                 await self.outbox.mark_failed_attempt(item.key, self.owner, error, retry_at)
             return
         if not await self.outbox.mark_sent(item.key, self.owner, utcnow()):
-            logger.error("lease on %s was lost while sending; it may be sent again", item.key)
+            logger.error("lease on %s was lost while sending; it may be sent again", loggable(item))
         else:
-            logger.info("sent %s to %s", item.kind.value, item.to)
+            logger.info("sent %s", loggable(item))

@@ -24,6 +24,7 @@ from pymongo.errors import OperationFailure, PyMongoError
 from mongoshop._async.repositories.checkpoints import AsyncCheckpointRepository
 from mongoshop.clock import utcnow
 from mongoshop.errors import is_unavailable
+from mongoshop.events.graceful import StopRequest
 from mongoshop.models.common import Document
 
 logger = logging.getLogger(__name__)
@@ -89,6 +90,8 @@ class StreamConsumer:
         self.max_retry_delay = max_retry_delay
         self.token: Mapping[str, Any] | None = None
         self.ready = asyncio.Event()
+        self.stop = StopRequest()
+        """Ask `run` to return after the event in hand, its position saved."""
         self.caught_up_to: datetime | None = None
         """Every event up to this time is handled: the last event's time, or the last empty
         poll's when idle. None until the stream has answered once."""
@@ -100,12 +103,12 @@ class StreamConsumer:
         return max((now - self.caught_up_to).total_seconds(), 0.0)
 
     async def run(self) -> None:
-        """Consume until cancelled; reconnect after outages with a capped back-off."""
+        """Consume until stopped; reconnect after outages with a capped back-off."""
         delay = self.retry_delay
         if self.spec.checkpointed:
             saved = await self._retrying(self.checkpoints.load, self.spec.name)
             self.token = None if saved is None else saved.resume_token
-        while True:
+        while not self.stop.requested:
             try:
                 await self._consume()
             except PyMongoError as exc:
@@ -116,7 +119,7 @@ class StreamConsumer:
                     logger.exception("change stream %s failed", self.spec.name)
                 else:
                     logger.warning("change stream %s interrupted: %s", self.spec.name, exc)
-                await asyncio.sleep(delay)
+                await self.stop.sleep(delay)
                 delay = min(delay * 2, self.max_retry_delay)
             else:
                 delay = self.retry_delay
@@ -137,7 +140,7 @@ class StreamConsumer:
                 if spec.on_restart:
                     spec.on_restart()
             self.ready.set()
-            while stream.alive:
+            while stream.alive and not self.stop.requested:
                 polled_at = utcnow()
                 change = await stream.try_next()
                 if change is None:
@@ -147,6 +150,12 @@ class StreamConsumer:
                 await spec.handler(change)
                 await self._save(change["_id"])
                 self.caught_up_to = event_time(change) or polled_at
+            if self.stop.requested and stream.resume_token is not None:
+                # Every event the stream returned is handled: save how far it has
+                # read (past the events the pipeline filters out), so a restart
+                # resumes here rather than at the last handled event.
+                await self._save(stream.resume_token)
+                logger.info("change stream %s stopped, its position saved", spec.name)
 
     async def _save(self, token: Mapping[str, Any]) -> None:
         self.token = token
@@ -188,5 +197,7 @@ class StreamConsumer:
                 if not is_unavailable(exc):
                     raise
                 logger.warning("waiting for the database: %s", exc)
-                await asyncio.sleep(delay)
+                await self.stop.sleep(delay)
+                if self.stop.requested:
+                    return None
                 delay = min(delay * 2, self.max_retry_delay)

@@ -7,12 +7,12 @@ unless ``--no-worker`` is given.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping
 from typing import Any
 
 from mongoshop._async.shop import AsyncShop
+from mongoshop.events.graceful import STOP_GRACE_SECONDS, stop_loops
 from mongoshop.events.sender import OutboxSender
 from mongoshop.events.streams import StreamConsumer, StreamSpec
 from mongoshop.events.transport import MailTransport, transport_for
@@ -75,15 +75,20 @@ class EventWorker:
             task.cancel()
         logger.info("event worker started")
 
-    async def stop(self) -> None:
-        """Cancel the loops; a checkpoint is saved after every handled event, so none is lost."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    async def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """Let each loop finish the event or message in hand, save the stream positions, stop.
+
+        A loop still busy after `grace` seconds is cancelled; that loses nothing
+        either (a checkpoint is saved after every handled event, a message's lease
+        ends), it only means work done again after the restart.
+        """
+        stops = [consumer.stop for consumer in self.consumers] + [self.sender.stop]
+        cancelled = await stop_loops(self._tasks, stops, grace)
         self._tasks.clear()
-        logger.info("event worker stopped")
+        logger.info(
+            "event worker stopped%s",
+            f" ({cancelled} loop(s) cancelled)" if cancelled else ", stream positions saved",
+        )
 
     async def run_forever(self) -> None:
         await self.start()

@@ -106,15 +106,18 @@ class WorkerProcess:
         self.process.wait(10)
         self.process = None
 
-    def terminate(self) -> None:
+    def terminate(self) -> int | None:
+        """SIGTERM, SIGKILL after 20 s; the exit code (None if it had already stopped)."""
+        code = None
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
-                self.process.wait(20)
+                code = self.process.wait(20)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+        return code
 
 
 def worker_env(

@@ -6,6 +6,7 @@ server (aiosmtpd) in this test process.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -84,6 +85,46 @@ def test_every_user_gets_one_welcome_while_the_worker_is_killed_twice(
     duplicates = sum(count - 1 for count in per_recipient.values())
     assert duplicates <= 2, per_recipient.most_common(3)
     assert outbox_status(sync_client, database) == {"sent": 200}
+
+
+def test_a_worker_stopped_by_sigterm_mid_stream_saves_its_position_and_sends_nothing_twice(
+    shop: Shop,
+    settings: Settings,
+    mongodb_uri: str,
+    sync_client: MongoClient[Document],
+    smtp: SmtpServer,
+    workers: Callable[[dict[str, str]], WorkerProcess],
+    tmp_path: Path,
+) -> None:
+    env = worker_env(settings, mongodb_uri, tmp_path, smtp.port)
+    database = settings.mongodb_database
+    worker = workers(env)
+    wait_until_watching(sync_client, database)
+
+    emails = register(shop, "term", 0, 40)
+    wait_for(lambda: len(smtp.mailbox.per_recipient()) >= 10, 60, "the worker sent nothing")
+    codes: list[int | None] = []
+    stopping = threading.Thread(target=lambda: codes.append(worker.terminate()))
+    stopping.start()  # SIGTERM while it streams and sends ...
+    emails += register(shop, "term", 40, 40)  # ... and while users keep coming
+    stopping.join(30)
+    assert codes == [0], worker.log.read_text()[-3000:]
+    log = worker.log.read_text()
+    assert "change stream users-mail stopped, its position saved" in log, log[-3000:]
+    assert "event worker stopped, stream positions saved" in log, log[-3000:]
+
+    workers(env)
+    wait_for(
+        lambda: set(smtp.mailbox.per_recipient()) >= set(emails),
+        90,
+        "not every user received a welcome e-mail",
+    )
+    wait_for(lambda: outbox_status(sync_client, database)["pending"] == 0, 30, "outbox drained")
+    # A graceful stop finishes the message in hand: not even a raw duplicate.
+    per_recipient = smtp.mailbox.per_recipient()
+    assert set(per_recipient) == set(emails)
+    assert set(per_recipient.values()) == {1}, per_recipient.most_common(3)
+    assert outbox_status(sync_client, database) == {"sent": 80}
 
 
 def test_three_workers_at_once_send_each_welcome_exactly_once(

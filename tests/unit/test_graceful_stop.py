@@ -1,0 +1,68 @@
+"""Stopping loops at a safe point, and what the sender's log lines may say: no database."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+
+from mongoshop.events.graceful import StopRequest, stop_loops
+from mongoshop.events.sender import loggable
+from mongoshop.models.mail import OutboxItem
+
+
+async def test_a_stop_request_ends_a_sleep_early() -> None:
+    stop = StopRequest()
+    started = time.monotonic()
+    asyncio.get_running_loop().call_later(0.05, stop.request)
+    await stop.sleep(10)
+    assert time.monotonic() - started < 1
+    assert stop.requested
+
+
+async def test_loops_finish_the_work_in_hand_before_they_stop() -> None:
+    stop = StopRequest()
+    finished: list[int] = []
+
+    async def loop() -> None:
+        unit = 0
+        while not stop.requested:
+            await asyncio.sleep(0.2)  # a unit of work, not to be cut in half
+            finished.append(unit)
+            unit += 1
+
+    task = asyncio.create_task(loop())
+    await asyncio.sleep(0.05)
+    assert await stop_loops([task], [stop], grace=5) == 0
+    assert finished == [0]
+    assert task.done()
+    assert not task.cancelled()
+
+
+async def test_a_loop_that_ignores_the_request_is_cancelled_after_the_grace() -> None:
+    async def stubborn() -> None:
+        await asyncio.sleep(60)
+
+    task = asyncio.create_task(stubborn(), name="stubborn")
+    started = time.monotonic()
+    assert await stop_loops([task], [StopRequest()], grace=0.2) == 1
+    assert task.cancelled()
+    assert time.monotonic() - started < 5
+
+
+def test_sender_logs_name_the_e_mail_but_not_the_address() -> None:
+    now = datetime.now(UTC)
+    item = OutboxItem.model_validate(
+        {
+            "_id": "welcome:6650f1c2a1b2c3d4e5f60718:zoe@example.com",
+            "kind": "welcome",
+            "to": "zoe@example.com",
+            "subject": "Hi",
+            "text": "plain",
+            "html": "<p>html</p>",
+            "status": "pending",
+            "available_at": now,
+            "created_at": now,
+        }
+    )
+    assert loggable(item) == "welcome:6650f1c2a1b2c3d4e5f60718"

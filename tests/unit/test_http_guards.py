@@ -130,3 +130,18 @@ async def test_cors_allows_exactly_the_configured_origins() -> None:
     assert "access-control-allow-credentials" not in allowed.headers
     assert allowed.headers["x-content-type-options"] == "nosniff"
     assert "access-control-allow-origin" not in other.headers
+
+
+async def test_an_unexpected_error_is_a_json_500_with_the_request_id_and_headers(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Without its lifespan the app has no shop: a route that needs one fails unexpectedly.
+    response = await client.get("/products", headers={"X-Request-ID": "req-500-check"})
+
+    assert response.status_code == 500
+    assert response.json() == {"error": "internal_error", "detail": "internal error"}
+    assert "Traceback" not in response.text
+    assert response.headers["x-request-id"] == "req-500-check"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["cache-control"] == "no-store"
+    assert "unhandled error on GET /products" in caplog.text

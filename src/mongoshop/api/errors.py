@@ -153,5 +153,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # The backstop for a failure of the outermost middleware itself: errors of the
+        # app are answered inside the stack by `HardenedResponses`, headers and all.
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(500, "internal_error", "internal error")

@@ -7,6 +7,7 @@ request through an extra task and costs throughput on every call).
 from __future__ import annotations
 
 import json
+import logging
 
 from fastapi import FastAPI
 from starlette.datastructures import Headers
@@ -15,6 +16,8 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mongoshop.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 STRICT_POLICY = (
     "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
@@ -86,27 +89,31 @@ class BodySizeLimit:
         return f"the request body is larger than {self.max_bytes} bytes"
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps({"error": "payload_too_large", "detail": self._detail}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await _send_json(send, 413, "payload_too_large", self._detail, close=True)
 
 
-class SecurityHeaders:
-    """Adds the browser-hardening headers to every HTTP response.
+async def _send_json(
+    send: Send, status: int, code: str, detail: str, *, close: bool = False
+) -> None:
+    """The API's error body, sent by a middleware (no route or handler runs)."""
+    body = json.dumps({"error": code, "detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class HardenedResponses:
+    """Every HTTP answer carries the browser-hardening headers, even an unexpected error's.
 
     Responses are also marked ``Cache-Control: no-store`` unless the route set
     its own caching: API answers carry personal data and bearer-token results,
     which no shared cache should keep.
+
+    An exception no handler took becomes the API's 500 body here, inside the
+    middleware stack, so it too carries these headers and the request id, and
+    is counted; Starlette's last-resort handler answers outside all of them.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -117,9 +124,12 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         policy = (DOCS_POLICY if scope["path"] in DOCS_PATHS else STRICT_POLICY).encode()
+        started = False
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
                 headers.extend(item for item in _COMMON_HEADERS if item[0] not in present)
@@ -130,7 +140,13 @@ class SecurityHeaders:
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            if started:  # half an answer is out: only the server can end the connection
+                raise
+            logger.exception("unhandled error on %s %s", scope.get("method"), scope["path"])
+            await _send_json(send_with_headers, 500, "internal_error", "internal error")
 
 
 def install_middleware(app: FastAPI, settings: Settings) -> None:
@@ -151,4 +167,4 @@ def install_middleware(app: FastAPI, settings: Settings) -> None:
             max_age=600,
         )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(HardenedResponses)

@@ -6,7 +6,9 @@ import io
 import json
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import ExitStack
+from itertools import islice
 from pathlib import Path
 from typing import Annotated, BinaryIO, TextIO
 
@@ -25,11 +27,28 @@ from rich.table import Table
 from mongoshop._sync.shop import Shop
 from mongoshop.cli.common import console, open_shop, settings_from_env
 from mongoshop.errors import ValidationFailed
-from mongoshop.importing import Accepted, Format, Rejected, guess_format, read_products
-from mongoshop.iterables import batched
+from mongoshop.importing import Accepted, Format, Parsed, Rejected, guess_format, read_products
+from mongoshop.iterables import prefetched
 from mongoshop.models.products import ProductCreate, UpsertField
+from mongoshop.validation import collector_paused
 
 app = typer.Typer(help="Import data from files.", no_args_is_help=True)
+
+
+def validated_batches(text: TextIO, format: Format, size: int) -> Iterator[tuple[Parsed, ...]]:
+    """The records of `text` parsed and validated, `size` at a time.
+
+    The cycle collector is paused while a batch is built (see `mongoshop.validation`):
+    none of its objects can be cyclic garbage yet, and a collection triggered by
+    them would walk the whole heap.
+    """
+    records = read_products(text, format)
+    while True:
+        with collector_paused():
+            batch = tuple(islice(records, size))
+        if not batch:
+            return
+        yield batch
 
 
 def import_stream(
@@ -44,7 +63,8 @@ def import_stream(
     """Import every record of `text`; returns the summary figures."""
     started = time.perf_counter()
     read = inserted = updated = rejected = 0
-    for batch in batched(read_products(text, format), batch_size):
+    # Batch N+1 is read and validated while batch N is written.
+    for batch in prefetched(validated_batches(text, format, batch_size)):
         read += len(batch)
         refused: list[tuple[int, str, str]] = [
             (item.line, item.reason, item.raw) for item in batch if isinstance(item, Rejected)

@@ -49,15 +49,24 @@ class Contender:
     setup: Callable[[], None] | None = None
     """Untimed preparation before each run (e.g. emptying a collection)."""
     seconds: list[float] = field(default_factory=list)
-    units: float = 0.0
+    units: list[float] = field(default_factory=list)
+    """Per timed round; the same every round for a fixed job, not for a fixed duration."""
 
     @property
     def median(self) -> float:
         return statistics.median(self.seconds)
 
     @property
+    def rates(self) -> list[float]:
+        return [
+            units / seconds if seconds else 0.0
+            for units, seconds in zip(self.units, self.seconds, strict=True)
+        ]
+
+    @property
     def rate(self) -> float:
-        return self.units / self.median if self.median else 0.0
+        """The median of the rounds' rates."""
+        return statistics.median(self.rates) if self.rates else 0.0
 
 
 def measure(contenders: list[Contender], rounds: int, warmup: int = 1) -> None:
@@ -71,7 +80,7 @@ def measure(contenders: list[Contender], rounds: int, warmup: int = 1) -> None:
             elapsed = time.perf_counter() - started
             if round_number >= warmup:
                 contender.seconds.append(elapsed)
-                contender.units = units
+                contender.units.append(units)
 
 
 def paired_ratios(contender: Contender, base: Contender) -> list[float]:
@@ -82,11 +91,9 @@ def paired_ratios(contender: Contender, base: Contender) -> list[float]:
     collections and background work move timings by ±20%), which the ratio of
     two medians taken over different rounds does not.
     """
-    if contender.units == 0 or base.units == 0:
-        return [0.0]
     return [
-        (contender.units / mine) / (base.units / theirs)
-        for mine, theirs in zip(contender.seconds, base.seconds, strict=True)
+        mine / theirs if theirs else 0.0
+        for mine, theirs in zip(contender.rates, base.rates, strict=True)
     ]
 
 

@@ -1,6 +1,6 @@
 """Fault injection on every write path outside the wallet and orders (those are in
-`commerce/test_faults.py`): each write either completes exactly once or fails
-cleanly, with nothing half-done.
+`commerce/test_faults.py`), the event worker's included: each write either
+completes exactly once or fails cleanly, with nothing half-done.
 
 Two faults per path, on the path's first write command, through the server's
 `failCommand` failpoint (only for this test's own client, always switched off):
@@ -13,13 +13,18 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from bson import ObjectId
 from pymongo.errors import PyMongoError
 
 from mongoshop._async.shop import AsyncShop
+from mongoshop.clock import utcnow
 from mongoshop.errors import AuthenticationFailed
+from mongoshop.models.common import Document
+from mongoshop.models.mail import MailKind, outbox_key
 from mongoshop.models.money import Money
 from mongoshop.models.products import ProductCreate, ProductUpdate
 from mongoshop.models.users import UserCreate, UserInDB, UserStatus, UserUpdate
@@ -38,6 +43,14 @@ class World:
     token: str
     product_id: str
     account_id: str
+    newcomer: dict[str, Any]
+    """A users insert event's document, not yet welcomed."""
+    pending_key: str
+    """The outbox key of the target's welcome e-mail, enqueued and due."""
+
+
+OWNER = "fault-sender"
+LEASE = timedelta(minutes=1)
 
 
 @pytest.fixture
@@ -57,8 +70,19 @@ async def world(faulty: Faulty) -> World:
         )
     )
     account = await shop.wallet.account_of(user)
+    target = await shop.user_repository.collection.find_one({"_id": user.id})
+    assert target is not None
+    await shop.mail.welcome(target)
     return World(
-        shop, user, str(user.id), user.email, issued.access_token, str(product.id), str(account.id)
+        shop,
+        user,
+        str(user.id),
+        user.email,
+        issued.access_token,
+        str(product.id),
+        str(account.id),
+        newcomer={**target, "_id": ObjectId(), "email": "newcomer@example.com"},
+        pending_key=outbox_key(MailKind.WELCOME, user.id, user.email),
     )
 
 
@@ -146,6 +170,63 @@ async def logins(world: World) -> int:
     return int(await user_field(world, "login_count"))
 
 
+async def welcomes_to(world: World, email: str) -> int:
+    return await world.shop.outbox_repository.collection.count_documents({"to": email})
+
+
+async def pending_mail(world: World) -> Document:
+    document = await world.shop.outbox_repository.collection.find_one({"_id": world.pending_key})
+    assert document is not None
+    return document
+
+
+async def claimed_once(world: World) -> bool:
+    item = await pending_mail(world)
+    return bool(item["claimed_by"] == OWNER and item["attempts"] == 1)
+
+
+async def unclaimed(world: World) -> bool:
+    item = await pending_mail(world)
+    return item.get("claimed_by") is None and item["attempts"] == 0
+
+
+async def claim_held(world: World) -> None:
+    """Claim the due e-mail, unless this sender already holds it (a retry of the step)."""
+    await world.shop.outbox_repository.claim(OWNER, utcnow(), LEASE)
+
+
+async def send_recorded(world: World) -> bool:
+    await claim_held(world)
+    return await world.shop.outbox_repository.mark_sent(world.pending_key, OWNER, utcnow())
+
+
+async def retry_recorded(world: World) -> bool:
+    await claim_held(world)
+    return await world.shop.outbox_repository.mark_failed_attempt(
+        world.pending_key, OWNER, "SMTP down", utcnow() + LEASE
+    )
+
+
+async def mail_status(world: World) -> str:
+    return str((await pending_mail(world))["status"])
+
+
+async def last_error(world: World) -> str | None:
+    return (await pending_mail(world)).get("last_error")
+
+
+async def checkpoint(world: World) -> Document | None:
+    return await world.shop.checkpoint_repository.collection.find_one({"_id": "fault-stream"})
+
+
+async def checkpoint_saved(world: World) -> bool:
+    saved = await checkpoint(world)
+    return saved is not None and saved["resume_token"] == TOKEN
+
+
+TOKEN = {"_data": "8266A1B2C3000000012B0429296E1404"}
+
+
 PATHS: dict[str, WritePath] = {
     "register (user and wallet, one transaction)": WritePath(
         "insert",
@@ -215,6 +296,33 @@ PATHS: dict[str, WritePath] = {
         credit,
         lambda w: _eq(balance_and_entries(w), (250, 1)),
         lambda w: _eq(balance_and_entries(w), (0, 0)),
+    ),
+    # The event worker's writes: its change-stream handler, its sender, its checkpoints.
+    "welcome e-mail enqueued (stream handler)": WritePath(
+        "insert",
+        lambda w: w.shop.mail.welcome(w.newcomer),
+        lambda w: _eq(welcomes_to(w, "newcomer@example.com"), 1),
+        lambda w: _eq(welcomes_to(w, "newcomer@example.com"), 0),
+    ),
+    "e-mail claimed by a sender": WritePath("findAndModify", claim_held, claimed_once, unclaimed),
+    "e-mail recorded as sent": WritePath(
+        "update",
+        send_recorded,
+        lambda w: _eq(mail_status(w), "sent"),
+        # Claimed but not recorded: still pending, sent again once the lease ends.
+        lambda w: _eq(mail_status(w), "pending"),
+    ),
+    "failed send recorded for a retry": WritePath(
+        "update",
+        retry_recorded,
+        lambda w: _eq(last_error(w), "SMTP down"),
+        lambda w: _eq(last_error(w), None),
+    ),
+    "change-stream checkpoint saved": WritePath(
+        "update",
+        lambda w: w.shop.checkpoint_repository.save("fault-stream", TOKEN, utcnow()),
+        checkpoint_saved,
+        lambda w: _eq(checkpoint(w), None),
     ),
 }
 

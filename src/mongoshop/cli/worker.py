@@ -4,22 +4,37 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from typing import Annotated
+
+import typer
 
 from mongoshop._async.shop import AsyncShop
 from mongoshop.cli.common import console, settings_from_env
 from mongoshop.db import create_async_client, require_replica_set, resolve_uri
+from mongoshop.events.metrics_server import MetricsServer, metrics_app
 from mongoshop.events.worker import EventWorker
-from mongoshop.observability import configure_logging
+from mongoshop.observability import Metrics, configure_logging
 from mongoshop.settings import Settings
 
 
-async def run_worker(settings: Settings, uri: str) -> None:
-    client = create_async_client(uri, settings)
+async def run_worker(
+    settings: Settings, uri: str, metrics_host: str = "127.0.0.1", metrics_port: int = 0
+) -> None:
+    metrics = Metrics() if metrics_port else None
+    client = create_async_client(
+        uri, settings, command_latency=metrics.command_duration if metrics else None
+    )
+    metrics_server: MetricsServer | None = None
     try:
         require_replica_set(await client.admin.command("hello"))
         shop = AsyncShop(client[settings.mongodb_database], settings)
         await shop.ensure_indexes()
         worker = EventWorker(shop)
+        if metrics is not None:
+            metrics.track_streams(worker.consumers)
+            metrics_server = MetricsServer(metrics_app(shop, metrics), metrics_host, metrics_port)
+            await metrics_server.start()
+            console.print(f"metrics: http://{metrics_server.address}/metrics")
         main = asyncio.current_task()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -33,19 +48,33 @@ async def run_worker(settings: Settings, uri: str) -> None:
         finally:
             await worker.stop()
     finally:
+        if metrics_server is not None:
+            await metrics_server.stop()
         await client.close()
 
 
-def worker() -> None:
+def worker(
+    metrics_port: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=65535,
+            help="Serve GET /metrics (stream lag, outbox, database commands) on this port; 0: off",
+        ),
+    ] = 0,
+    metrics_host: Annotated[str, typer.Option(help="Interface for --metrics-port")] = "127.0.0.1",
+) -> None:
     """Watch users and orders, enqueue welcome and order e-mails, and send them.
 
     Several workers may run at once: each e-mail is still sent once. Without
     MONGOSHOP_SMTP_HOST, e-mails are written as .eml files in
-    MONGOSHOP_DATA_DIR/mail.
+    MONGOSHOP_DATA_DIR/mail. SIGTERM or Ctrl-C stops it at a safe point.
 
-    Example: mongoshop worker
+    Examples:
+      mongoshop worker
+      mongoshop worker --metrics-port 9108
     """
     settings = settings_from_env()
     configure_logging(settings.log_format, settings.log_level)
     with resolve_uri(settings) as uri:
-        asyncio.run(run_worker(settings, uri))
+        asyncio.run(run_worker(settings, uri, metrics_host, metrics_port))

@@ -10,10 +10,10 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from email import message_from_bytes, policy
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -89,15 +89,19 @@ def smtp() -> Iterator[SmtpServer]:
 class WorkerProcess:
     """`mongoshop worker` as a real separate process."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path, args: Sequence[str] = ()) -> None:
         self.env = env
         self.log = log
+        self.args = list(args)
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
-                [str(WORKER), "worker"], env=self.env, stdout=out, stderr=subprocess.STDOUT
+                [str(WORKER), "worker", *self.args],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
 
     def kill(self) -> None:
@@ -147,12 +151,16 @@ def worker_env(
     return env
 
 
+class Launch(Protocol):
+    def __call__(self, env: dict[str, str], *args: str) -> WorkerProcess: ...
+
+
 @pytest.fixture
-def workers(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], WorkerProcess]]:
+def workers(tmp_path: Path) -> Iterator[Launch]:
     started: list[WorkerProcess] = []
 
-    def launch(env: dict[str, str]) -> WorkerProcess:
-        worker = WorkerProcess(env, tmp_path / f"worker-{len(started)}.log")
+    def launch(env: dict[str, str], *args: str) -> WorkerProcess:
+        worker = WorkerProcess(env, tmp_path / f"worker-{len(started)}.log", args)
         worker.start()
         started.append(worker)
         return worker

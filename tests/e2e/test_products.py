@@ -178,6 +178,17 @@ def test_repeated_tags_must_all_match(
     assert len(ids) == len(expected)
 
 
+def test_a_category_given_twice_is_refused_not_half_applied(
+    client: httpx.Client, catalog: Catalog
+) -> None:
+    response = client.get(
+        "/products", params=[("category", catalog.category), ("category", "other")]
+    )
+
+    assert response.status_code == 422
+    assert "category" in response.json()["detail"]
+
+
 @pytest.mark.parametrize(
     ("bounds", "expected"),
     [

@@ -145,3 +145,24 @@ async def test_an_unexpected_error_is_a_json_500_with_the_request_id_and_headers
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["cache-control"] == "no-store"
     assert "unhandled error on GET /products" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [
+        ("category=lamps&category=desks", "category"),  # the route's own parameter
+        ("page=1&page=2", "page"),  # a parameter of one of its dependencies
+        ("tags=a&category=x&category=y&q=z", "category"),
+    ],
+)
+async def test_a_single_valued_query_parameter_given_twice_is_a_422(
+    client: httpx.AsyncClient, query: str, named: str
+) -> None:
+    # Refused before the route runs (it could not: this app has no database).
+    response = await client.get(f"/products?{query}")
+
+    assert response.status_code == 422
+    assert response.json() == {
+        "error": "validation_error",
+        "detail": f"query parameter {named}: give it once, not 2 times",
+    }

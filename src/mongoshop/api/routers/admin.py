@@ -10,13 +10,14 @@ from pydantic import ValidationError
 
 from mongoshop.api.deps import AdminUser, ShopDep
 from mongoshop.api.responses import responses
+from mongoshop.api.routing import SingleValuedQueryRoute
 from mongoshop.errors import ValidationFailed
 from mongoshop.models.mail import OutboxStats
 from mongoshop.models.orders import MAX_RECENT_ORDERS, RecentOrder, SalesPeriod, SalesReport
 from mongoshop.models.products import ProductStats
 from mongoshop.models.users import UserStats
 
-router = APIRouter(prefix="/admin", tags=["admin"])
+router = APIRouter(prefix="/admin", tags=["admin"], route_class=SingleValuedQueryRoute)
 
 
 @router.get("/stats/users", responses=responses(401, 403))

@@ -6,10 +6,11 @@ from fastapi import APIRouter, Request, Response, status
 
 from mongoshop.api.deps import BearerToken, CurrentUser, ShopDep
 from mongoshop.api.responses import responses
+from mongoshop.api.routing import SingleValuedQueryRoute
 from mongoshop.models.tokens import IssuedToken
 from mongoshop.models.users import Credentials, UserCreate, UserPublic
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix="/auth", tags=["auth"], route_class=SingleValuedQueryRoute)
 
 
 @router.post(

@@ -9,10 +9,11 @@ from fastapi import APIRouter, Path, Response, status
 from mongoshop.api.deps import CurrentUser, IdempotencyKeyHeader, Paging, ShopDep
 from mongoshop.api.responses import responses
 from mongoshop.api.routers.wallet import REPLAY_HEADER
+from mongoshop.api.routing import SingleValuedQueryRoute
 from mongoshop.models.common import Page
 from mongoshop.models.orders import OrderPublic, OrderRequest
 
-router = APIRouter(prefix="/orders", tags=["orders"])
+router = APIRouter(prefix="/orders", tags=["orders"], route_class=SingleValuedQueryRoute)
 
 OrderId = Annotated[str, Path(description="The order's id")]
 

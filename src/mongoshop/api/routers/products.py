@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Path, Query, status
 
 from mongoshop.api.deps import AdminUser, Paging, ShopDep
 from mongoshop.api.responses import responses
+from mongoshop.api.routing import SingleValuedQueryRoute
 from mongoshop.errors import ValidationFailed
 from mongoshop.models.common import Page
 from mongoshop.models.money import MAX_AMOUNT
@@ -24,7 +25,7 @@ from mongoshop.models.products import (
     Tag,
 )
 
-router = APIRouter(prefix="/products", tags=["products"])
+router = APIRouter(prefix="/products", tags=["products"], route_class=SingleValuedQueryRoute)
 
 ProductId = Annotated[str, Path(description="The product's id (24 hexadecimal characters)")]
 

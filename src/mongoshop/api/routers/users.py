@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from mongoshop.api.deps import AdminUser, CurrentUser, Paging, ShopDep
 from mongoshop.api.responses import responses
+from mongoshop.api.routing import SingleValuedQueryRoute
 from mongoshop.models.common import MAX_PAGE_SIZE, Page
 from mongoshop.models.users import (
     BulkStatusResult,
@@ -19,7 +20,7 @@ from mongoshop.models.users import (
     UserUpdate,
 )
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix="/users", tags=["users"], route_class=SingleValuedQueryRoute)
 
 UserId = Annotated[str, Path(description="The user's id (24 hexadecimal characters)")]
 

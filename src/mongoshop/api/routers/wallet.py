@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Response, status
 
 from mongoshop.api.deps import AdminUser, CurrentUser, IdempotencyKeyHeader, Paging, ShopDep
 from mongoshop.api.responses import responses
+from mongoshop.api.routing import SingleValuedQueryRoute
 from mongoshop.models.common import Page
 from mongoshop.models.wallet import (
     AccountPublic,
@@ -17,7 +18,7 @@ from mongoshop.models.wallet import (
     TransferRequest,
 )
 
-router = APIRouter(tags=["wallet"])
+router = APIRouter(tags=["wallet"], route_class=SingleValuedQueryRoute)
 
 REPLAY_HEADER = "Idempotent-Replay"
 

@@ -374,6 +374,20 @@ def scans_collection(explain: Document) -> bool:
 
 # --- the table ----------------------------------------------------------------------------
 
+
+async def claim_attempt(shop: AsyncShop, key: str, limit: int) -> Any:
+    """A sign-in attempt under `key`, with a 15-minute window."""
+    now = utcnow()
+    return await shop.login_attempt_repository.claim(
+        key,
+        ObjectId(),
+        at=now,
+        since=now - timedelta(minutes=15),
+        limit=limit,
+        expires_at=now + timedelta(minutes=15),
+    )
+
+
 Call: TypeAlias = Callable[[AsyncShop, Data], Awaitable[Any]]
 
 
@@ -853,30 +867,8 @@ QUERIES: dict[str, Entry] = {
     ),
     # --- AsyncLoginAttemptRepository (login_attempts.py) ---
     "AsyncLoginAttemptRepository.claim": (
-        uses(
-            "a key with attempts",
-            lambda s, d: s.login_attempt_repository.claim(
-                THROTTLE_KEYS[3],
-                ObjectId(),
-                at=utcnow(),
-                since=utcnow() - timedelta(minutes=15),
-                limit=50,
-                expires_at=utcnow() + timedelta(minutes=15),
-            ),
-            ID,
-        ),
-        uses(
-            "a new key",
-            lambda s, d: s.login_attempt_repository.claim(
-                "throttle-key-new",
-                ObjectId(),
-                at=utcnow(),
-                since=utcnow() - timedelta(minutes=15),
-                limit=5,
-                expires_at=utcnow() + timedelta(minutes=15),
-            ),
-            ID,
-        ),
+        uses("a key with attempts", lambda s, d: claim_attempt(s, THROTTLE_KEYS[3], 50), ID),
+        uses("a new key", lambda s, d: claim_attempt(s, "throttle-key-new", 5), ID),
     ),
     "AsyncLoginAttemptRepository.withdraw": (
         uses(

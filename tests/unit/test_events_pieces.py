@@ -47,9 +47,9 @@ def test_outbox_key_makes_one_email_per_recipient_kind_and_subject() -> None:
     )
 
 
-def test_messages_carry_a_stable_message_id_and_both_parts() -> None:
+def welcome_item() -> OutboxItem:
     now = datetime.now(UTC)
-    item = OutboxItem.model_validate(
+    return OutboxItem.model_validate(
         {
             "_id": "welcome:6650f1c2a1b2c3d4e5f60718:zoe@example.com",
             "kind": "welcome",
@@ -62,12 +62,22 @@ def test_messages_carry_a_stable_message_id_and_both_parts() -> None:
             "created_at": now,
         }
     )
+
+
+def test_messages_carry_a_stable_message_id_and_both_parts() -> None:
+    item = welcome_item()
     first, second = build_message(item, "shop <a@b.c>"), build_message(item, "shop <a@b.c>")
     assert first["Message-ID"] == second["Message-ID"]
     assert first["Message-ID"] == "<welcome.6650f1c2a1b2c3d4e5f60718.zoe.example.com@mongoshop>"
     parts = [part.get_content_type() for part in first.walk()]
     assert "text/plain" in parts
     assert "text/html" in parts
+
+
+def test_sender_logs_name_the_e_mail_but_not_the_address() -> None:
+    from mongoshop.events.sender import loggable
+
+    assert loggable(welcome_item()) == "welcome:6650f1c2a1b2c3d4e5f60718"
 
 
 class FakeClock:

@@ -49,10 +49,13 @@ def recorder() -> CommandRecorder:
     return CommandRecorder()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def recording_client(
     base_settings: Settings, mongodb_uri: str, recorder: CommandRecorder
 ) -> AsyncIterator[AsyncMongoClient[Document]]:
+    """A client per module. A session-wide async client's monitor times out while other
+    modules' synchronous tests hold the event loop, and that timeout then cancels the next
+    async test's first command (seen twice in CI as `_OperationCancelled`)."""
     client: AsyncMongoClient[Document] = AsyncMongoClient(
         mongodb_uri, event_listeners=[recorder], **client_options(base_settings)
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -52,3 +52,58 @@ class ReadCache(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+Listing = tuple[list[Any], int]
+"""A cached page of a listing: the ids of its documents, in order, and the total."""
+
+
+class Listings:
+    """Pages of a listing by query (ids and total), dropped by any change that could move them.
+
+    A broad listing (a category sorted by price, every user newest first) costs
+    the number of documents its filter matches on any server that cannot bound
+    the query by its page, and its count always does. Caching its ids and total
+    makes the next request for the same page cost the page: the documents are
+    then read fresh by ``_id``, so a page never shows a stale price or stock.
+
+    Any change to a field in `fields` (what the listings filter or sort on), any
+    insert, delete or replace, may move documents in or out of a page or reorder
+    them: then every page is dropped (`affected_by`, from a change stream, or
+    `clear` by the service that made the change). Other changes (a stock level,
+    a login count) leave the pages as they are.
+    """
+
+    def __init__(
+        self,
+        ttl: float,
+        fields: frozenset[str],
+        max_entries: int = 1000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.fields = fields
+        self._pages: ReadCache[Listing] = ReadCache(ttl, max_entries, clock)
+
+    def get(self, key: Hashable) -> Listing | None:
+        return self._pages.get(key)
+
+    def put(self, key: Hashable, ids: list[Any], total: int) -> None:
+        self._pages.put(key, (ids, total))
+
+    def clear(self) -> None:
+        self._pages.clear()
+
+    def affected_by(self, change: Mapping[str, Any]) -> bool:
+        """Could this change-stream event move a document in, out or within a listing?"""
+        if change.get("operationType") != "update":
+            return True
+        description = change.get("updateDescription") or {}
+        changed = [
+            *(description.get("updatedFields") or {}),
+            *(description.get("removedFields") or []),
+            *(entry.get("field", "") for entry in description.get("truncatedArrays") or []),
+        ]
+        return any(path.split(".", 1)[0] in self.fields for path in changed)
+
+    def __len__(self) -> int:
+        return len(self._pages)

@@ -237,7 +237,7 @@ PATHS: dict[str, WritePath] = {
         not_registered,
     ),
     "sign-in (login count, then a token)": WritePath(
-        "findAndModify",
+        "update",
         lambda w: w.shop.auth.login(w.email, PASSWORD),
         lambda w: _eq(logins(w), 2),
         lambda w: _eq(logins(w), 1),
@@ -249,13 +249,13 @@ PATHS: dict[str, WritePath] = {
         token_works,
     ),
     "profile update": WritePath(
-        "findAndModify",
+        "update",
         lambda w: w.shop.users.update(w.user, w.user_id, UserUpdate(name="Renamed Target")),
         lambda w: the_name_is(w, "Renamed Target"),
         lambda w: the_name_is(w, "Fault Target"),
     ),
     "suspension (status, then tokens)": WritePath(
-        "findAndModify",
+        "update",
         lambda w: w.shop.users.suspend(w.user_id),
         suspended_and_signed_out,
         token_works,
@@ -286,13 +286,13 @@ PATHS: dict[str, WritePath] = {
         lambda w: _eq(product_named(w, "Fault Lamp"), 1),
     ),
     "stock change": WritePath(
-        "findAndModify",
+        "update",
         lambda w: w.shop.catalog.change_inventory(w.product_id, -3),
         lambda w: _eq(stock(w), 7),
         lambda w: _eq(stock(w), 10),
     ),
     "admin credit (balance and ledger, one transaction)": WritePath(
-        "findAndModify",
+        "update",
         credit,
         lambda w: _eq(balance_and_entries(w), (250, 1)),
         lambda w: _eq(balance_and_entries(w), (0, 0)),
@@ -304,7 +304,7 @@ PATHS: dict[str, WritePath] = {
         lambda w: _eq(welcomes_to(w, "newcomer@example.com"), 1),
         lambda w: _eq(welcomes_to(w, "newcomer@example.com"), 0),
     ),
-    "e-mail claimed by a sender": WritePath("findAndModify", claim_held, claimed_once, unclaimed),
+    "e-mail claimed by a sender": WritePath("update", claim_held, claimed_once, unclaimed),
     "e-mail recorded as sent": WritePath(
         "update",
         send_recorded,

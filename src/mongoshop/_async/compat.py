@@ -19,6 +19,9 @@ T = TypeVar("T")
 TransactionCallback: TypeAlias = Callable[[AsyncClientSession], Awaitable[T]]
 """What `with_transaction` runs: the body of one transaction attempt."""
 
+Loader: TypeAlias = Callable[[], Awaitable[T]]
+"""A read to run only when needed (a cache miss)."""
+
 
 async def run_blocking(func: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
     """Run CPU-heavy work (argon2) in a thread, off the event loop."""

@@ -30,7 +30,7 @@ from mongoshop._async.services.throttle import AsyncLoginThrottle
 from mongoshop._async.services.users import AsyncUserService
 from mongoshop._async.services.wallet import AsyncWalletService
 from mongoshop._async.transactions import AsyncTransactions
-from mongoshop.cache import ReadCache
+from mongoshop.cache import Listings, ReadCache
 from mongoshop.errors import NotFound
 from mongoshop.models.common import Document
 from mongoshop.models.products import ProductInDB
@@ -50,6 +50,8 @@ class AsyncShop:
         user_cache: ReadCache[UserInDB] | None = None,
         product_cache: ReadCache[ProductInDB] | None = None,
         token_cache: ReadCache[TokenInDB] | None = None,
+        user_listings: Listings | None = None,
+        product_listings: Listings | None = None,
     ) -> None:
         """The caches: only where change streams evict changed entries (the API)."""
         self.database = database
@@ -79,6 +81,7 @@ class AsyncShop:
             hasher,
             currency,
             cache=user_cache,
+            listings=user_listings,
         )
         self.auth = AsyncAuthService(
             self.user_repository,
@@ -96,7 +99,9 @@ class AsyncShop:
                 window=timedelta(seconds=settings.login_window_seconds),
             ),
         )
-        self.catalog = AsyncCatalogService(self.product_repository, currency, cache=product_cache)
+        self.catalog = AsyncCatalogService(
+            self.product_repository, currency, cache=product_cache, listings=product_listings
+        )
         self.wallet = AsyncWalletService(
             self.account_repository,
             self.ledger_repository,

@@ -12,6 +12,8 @@ R = TypeVar("R")
 T = TypeVar("T")
 
 TransactionCallback: TypeAlias = Callable[[ClientSession], T]
+
+Loader: TypeAlias = Callable[[], T]
 """What `with_transaction` runs: the body of one transaction attempt."""
 
 

@@ -31,7 +31,7 @@ from mongoshop._sync.services.throttle import LoginThrottle
 from mongoshop._sync.services.users import UserService
 from mongoshop._sync.services.wallet import WalletService
 from mongoshop._sync.transactions import Transactions
-from mongoshop.cache import ReadCache
+from mongoshop.cache import Listings, ReadCache
 from mongoshop.errors import NotFound
 from mongoshop.models.common import Document
 from mongoshop.models.products import ProductInDB
@@ -51,6 +51,8 @@ class Shop:
         user_cache: ReadCache[UserInDB] | None = None,
         product_cache: ReadCache[ProductInDB] | None = None,
         token_cache: ReadCache[TokenInDB] | None = None,
+        user_listings: Listings | None = None,
+        product_listings: Listings | None = None,
     ) -> None:
         """The caches: only where change streams evict changed entries (the API)."""
         self.database = database
@@ -78,6 +80,7 @@ class Shop:
             hasher,
             currency,
             cache=user_cache,
+            listings=user_listings,
         )
         self.auth = AuthService(
             self.user_repository,
@@ -95,7 +98,9 @@ class Shop:
                 window=timedelta(seconds=settings.login_window_seconds),
             ),
         )
-        self.catalog = CatalogService(self.product_repository, currency, cache=product_cache)
+        self.catalog = CatalogService(
+            self.product_repository, currency, cache=product_cache, listings=product_listings
+        )
         self.wallet = WalletService(
             self.account_repository,
             self.ledger_repository,

@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from mongoshop import __version__
+from mongoshop._async.repositories.products import AsyncProductRepository
+from mongoshop._async.repositories.users import AsyncUserRepository
 from mongoshop._async.shop import AsyncShop
 from mongoshop.api.cache import invalidation_spec
 from mongoshop.api.errors import install_error_handlers
@@ -21,7 +23,7 @@ from mongoshop.api.middleware import install_middleware
 from mongoshop.api.openapi import install_openapi
 from mongoshop.api.routers import admin, auth, dashboard, health, orders, products, users, wallet
 from mongoshop.api.routers import metrics as metrics_route
-from mongoshop.cache import ReadCache
+from mongoshop.cache import Listings, ReadCache
 from mongoshop.db import create_async_client, require_replica_set, resolve_uri
 from mongoshop.events.graceful import stop_loops
 from mongoshop.events.streams import StreamConsumer
@@ -58,19 +60,32 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
                 user_cache: ReadCache[UserInDB] = ReadCache(settings.cache_ttl_seconds)
                 product_cache: ReadCache[ProductInDB] = ReadCache(settings.cache_ttl_seconds)
                 token_cache: ReadCache[TokenInDB] = ReadCache(settings.cache_ttl_seconds)
+                user_listings = Listings(
+                    settings.cache_ttl_seconds, AsyncUserRepository.listing_fields
+                )
+                product_listings = Listings(
+                    settings.cache_ttl_seconds, AsyncProductRepository.listing_fields
+                )
                 shop = AsyncShop(
                     client[settings.mongodb_database],
                     settings,
                     user_cache=user_cache,
                     product_cache=product_cache,
                     token_cache=token_cache,
+                    user_listings=user_listings,
+                    product_listings=product_listings,
                 )
                 await shop.ensure_indexes()
                 await shop.bootstrap_admin()
                 for spec in (
-                    invalidation_spec("cache-users", shop.user_repository.collection, user_cache),
                     invalidation_spec(
-                        "cache-products", shop.product_repository.collection, product_cache
+                        "cache-users", shop.user_repository.collection, user_cache, user_listings
+                    ),
+                    invalidation_spec(
+                        "cache-products",
+                        shop.product_repository.collection,
+                        product_cache,
+                        product_listings,
                     ),
                     invalidation_spec(
                         "cache-tokens", shop.token_repository.collection, token_cache

@@ -1,6 +1,7 @@
 """The API's read caches, invalidated by change streams.
 
-The API caches user profiles and product pages by id. A change stream on
+The API caches user profiles and product pages by id, and the pages of the
+broad listings (the catalog, the admin's user list) by query. A change stream on
 each collection evicts an entry as soon as a change commits, whichever
 process made it: typically within a second. The TTL
 (MONGOSHOP_CACHE_TTL_SECONDS, default 30 s) bounds staleness even while a
@@ -15,18 +16,29 @@ from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
-from mongoshop.cache import ReadCache
+from mongoshop.cache import Listings, ReadCache
 from mongoshop.events.streams import StreamSpec
 from mongoshop.models.common import Document
 
 
 def invalidation_spec(
-    name: str, collection: AsyncCollection[Document], cache: ReadCache[Any]
+    name: str,
+    collection: AsyncCollection[Document],
+    cache: ReadCache[Any],
+    listings: Listings | None = None,
 ) -> StreamSpec:
-    """A non-checkpointed stream that evicts the changed document's id."""
+    """A non-checkpointed stream that evicts the changed document's id (and the listings'
+    pages, when the change could move it in one)."""
 
     async def evict(change: Mapping[str, Any]) -> None:
         cache.invalidate(change.get("documentKey", {}).get("_id"))
+        if listings is not None and listings.affected_by(change):
+            listings.clear()
+
+    def clear() -> None:
+        cache.clear()
+        if listings is not None:
+            listings.clear()
 
     return StreamSpec(
         name=name,
@@ -34,5 +46,5 @@ def invalidation_spec(
         operations=("insert", "update", "replace", "delete"),
         handler=evict,
         checkpointed=False,
-        on_restart=cache.clear,
+        on_restart=clear,
     )

@@ -34,15 +34,15 @@ UNKNOWN_COMMIT = {
     "errorLabels": ["UnknownTransactionCommitResult"],
 }
 COMMIT_CONNECTION_DROPPED = {"failCommands": ["commitTransaction"], "closeConnection": True}
-# The first findAndModify of a transfer is the guarded debit; of an order, the stock take.
-FIND_AND_MODIFY_CONNECTION_DROPPED = {"failCommands": ["findAndModify"], "closeConnection": True}
+# The first update of a transfer is the guarded debit; of an order, the stock take.
+UPDATE_CONNECTION_DROPPED = {"failCommands": ["update"], "closeConnection": True}
 INSERT_CONNECTION_DROPPED = {"failCommands": ["insert"], "closeConnection": True}
 
 FAULTS = {
     "transient-commit": TRANSIENT_COMMIT,
     "unknown-commit-result": UNKNOWN_COMMIT,
     "commit-connection-dropped": COMMIT_CONNECTION_DROPPED,
-    "find-and-modify-connection-dropped": FIND_AND_MODIFY_CONNECTION_DROPPED,
+    "update-connection-dropped": UPDATE_CONNECTION_DROPPED,
     "insert-connection-dropped": INSERT_CONNECTION_DROPPED,
 }
 

@@ -30,9 +30,9 @@ class AsyncIdempotentRepository(AsyncRepository[ModelT]):
     async def find_by_key(
         self, user_id: ObjectId, key: str, *, session: AsyncClientSession | None = None
     ) -> ModelT | None:
-        return await self.find_one(
-            {"user_id": user_id, "idempotency_key": key}, hint=IDEMPOTENCY_INDEX, session=session
-        )
+        """The caller's document with this key (MongoDB and the embedded server both pick
+        the partial index for this equality on their own; a hint made the latter scan)."""
+        return await self.find_one({"user_id": user_id, "idempotency_key": key}, session=session)
 
 
 def with_key(document: Mapping[str, Any], key: str | None) -> dict[str, Any]:

@@ -7,11 +7,11 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument, UpdateOne
+from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import BulkWriteError
 
-from mongoshop._async.repositories.base import BY_ID, AsyncRepository
+from mongoshop._async.repositories.base import AsyncRepository
 from mongoshop.errors import NotFound, OutOfStock, StockLimitExceeded
 from mongoshop.models.common import Document
 from mongoshop.models.products import (
@@ -25,7 +25,7 @@ from mongoshop.models.products import (
     ProductTotals,
     TopProduct,
 )
-from mongoshop.search import query_tokens
+from mongoshop.search import query_tokens, split_all
 
 
 def _write_errors(exc: BulkWriteError) -> list[tuple[int, str]]:
@@ -42,6 +42,10 @@ PRICE_BOUNDARIES = [0, 1_000, 5_000, 10_000, 50_000, 100_000]
 class AsyncProductRepository(AsyncRepository[ProductInDB]):
     collection_name = "products"
     model = ProductInDB
+    listing_fields: ClassVar[frozenset[str]] = frozenset(
+        {"category", "price", "tags", "search_tokens", "name", "created_at", "reviews"}
+    )
+    """What `search` filters or sorts on: a change to another field (stock) moves no page."""
     indexes: ClassVar[Sequence[IndexModel]] = (
         IndexModel([("category", ASCENDING), ("price.amount", ASCENDING)], name="category_price"),
         IndexModel([("category", ASCENDING), ("created_at", DESCENDING)], name="category_created"),
@@ -56,48 +60,52 @@ class AsyncProductRepository(AsyncRepository[ProductInDB]):
     )
 
     @staticmethod
-    def filter_for(query: ProductQuery) -> Document:
-        """The catalog query. User input is only ever a value: never a regex, never an operator."""
-        filter: Document = {}
+    def filters_for(query: ProductQuery) -> list[Document] | None:
+        """The catalog query as ``$match`` filters, the leading one first; None matches nothing.
+
+        User input is only ever a value: never a regex, never an operator. Words
+        lead (an equality on the rarest-looking one), else tags; the other words
+        and tags are checked after it (see `mongoshop.search.split_all`).
+        """
+        leading: Document = {}
+        after: Document = {}
         if query.category is not None:
-            filter["category"] = query.category
+            leading["category"] = query.category
         price: Document = {}
         if query.min_price is not None:
             price["$gte"] = query.min_price
         if query.max_price is not None:
             price["$lte"] = query.max_price
         if price:
-            filter["price.amount"] = price
-        if query.tags:
-            filter["tags"] = {"$all": list(dict.fromkeys(query.tags))}
+            leading["price.amount"] = price
         if query.q:
             tokens = query_tokens(query.q)
-            filter["search_tokens"] = {"$all": tokens} if tokens else {"$in": []}
-        return filter
+            if not tokens:  # no usable word: nothing, rather than everything
+                return None
+            first, rest = split_all("search_tokens", tokens)
+            leading |= first
+            after |= rest
+        if query.tags:
+            if query.q:
+                after["tags"] = {"$all": list(dict.fromkeys(query.tags))}
+            else:
+                first, rest = split_all("tags", query.tags)
+                leading |= first
+                after |= rest
+        return [leading, after]
 
     @staticmethod
     def sort_for(query: ProductQuery) -> list[tuple[str, int]]:
         direction = ASCENDING if query.order == "asc" else DESCENDING
         return [(SORT_PATHS[query.sort], direction), ("_id", direction)]
 
-    @staticmethod
-    def hint_for(query: ProductQuery) -> str | None:
-        """The word or tag index for ``$all`` queries (see `BY_ID`); else the planner's choice."""
-        if query.q:
-            return "search_tokens"
-        if query.tags:
-            return "tags"
-        return None
-
     async def search(
         self, query: ProductQuery, *, skip: int, limit: int
     ) -> tuple[list[ProductInDB], int]:
-        filter = self.filter_for(query)
-        hint = self.hint_for(query)
-        items = await self.find_many(
-            filter, sort=self.sort_for(query), skip=skip, limit=limit, hint=hint
-        )
-        return items, await self.count(filter, hint=hint)
+        filters = self.filters_for(query)
+        if filters is None:
+            return [], 0
+        return await self.page(filters, self.sort_for(query), skip=skip, limit=limit)
 
     async def change_stock(
         self,
@@ -119,15 +127,13 @@ class AsyncProductRepository(AsyncRepository[ProductInDB]):
             filter["inventory.quantity"] = {"$gte": -change}
         elif change > 0:
             filter["inventory.quantity"] = {"$lte": MAX_QUANTITY - change}
-        document = await self.collection.find_one_and_update(
+        product = await self.update_and_get(
             filter,
             {"$inc": {"inventory.quantity": change}, "$set": {"updated_at": at}},
-            hint=BY_ID,
-            return_document=ReturnDocument.AFTER,
             session=session,
         )
-        if document is not None:
-            return self.to_model(document)
+        if product is not None:
+            return product
         if await self.exists({"_id": product_id}, session=session):
             if change > 0:
                 raise StockLimitExceeded(

@@ -7,10 +7,10 @@ from datetime import datetime
 from typing import ClassVar
 
 from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from mongoshop._async.repositories.base import BY_ID, AsyncRepository
+from mongoshop._async.repositories.base import AsyncRepository
 from mongoshop.errors import BalanceLimitExceeded, InsufficientFunds, NotFound
 from mongoshop.models.common import Document
 from mongoshop.models.money import MAX_AMOUNT
@@ -34,8 +34,12 @@ class AsyncAccountRepository(AsyncRepository[AccountInDB]):
         *,
         session: AsyncClientSession | None = None,
     ) -> AccountInDB:
-        """The user's account, created with a zero balance if it does not exist yet."""
-        document = await self.collection.find_one_and_update(
+        """The user's account, created with a zero balance if it does not exist yet.
+
+        An upsert on the unique `user_id`, then a read on the same index (in the
+        caller's session): two point operations at any collection size.
+        """
+        await self.collection.update_one(
             {"user_id": user_id},
             {
                 "$setOnInsert": {
@@ -47,12 +51,12 @@ class AsyncAccountRepository(AsyncRepository[AccountInDB]):
                 }
             },
             upsert=True,
-            return_document=ReturnDocument.AFTER,
             session=session,
         )
-        if document is None:  # an upsert returning the new document always finds one
+        account = await self.find_by_user(user_id, session=session)
+        if account is None:  # only if it was deleted between the two
             raise NotFound(f"account of user {user_id} could not be opened")
-        return self.to_model(document)
+        return account
 
     async def find_by_user(
         self, user_id: ObjectId, *, session: AsyncClientSession | None = None
@@ -69,18 +73,14 @@ class AsyncAccountRepository(AsyncRepository[AccountInDB]):
         session: AsyncClientSession | None = None,
     ) -> AccountInDB:
         """Add `amount`; the guard in the filter keeps the balance within `MAX_AMOUNT`."""
-        document = await self.collection.find_one_and_update(
+        account = await self.update_and_get(
             {"_id": account_id, "currency": currency, "balance": {"$lte": MAX_AMOUNT - amount}},
             {"$inc": {"balance": amount}, "$set": {"updated_at": at}},
-            hint=BY_ID,
-            return_document=ReturnDocument.AFTER,
             session=session,
         )
-        if document is not None:
-            return self.to_model(document)
-        if await self.exists(
-            {"_id": account_id, "currency": currency}, hint=BY_ID, session=session
-        ):
+        if account is not None:
+            return account
+        if await self.exists({"_id": account_id, "currency": currency}, session=session):
             raise BalanceLimitExceeded(
                 f"account {account_id} cannot hold more than {MAX_AMOUNT} minor units"
             )
@@ -96,18 +96,14 @@ class AsyncAccountRepository(AsyncRepository[AccountInDB]):
         session: AsyncClientSession | None = None,
     ) -> AccountInDB:
         """Take `amount`; the ``balance >= amount`` guard in the filter prevents overdrafts."""
-        document = await self.collection.find_one_and_update(
+        account = await self.update_and_get(
             {"_id": account_id, "currency": currency, "balance": {"$gte": amount}},
             {"$inc": {"balance": -amount}, "$set": {"updated_at": at}},
-            hint=BY_ID,
-            return_document=ReturnDocument.AFTER,
             session=session,
         )
-        if document is not None:
-            return self.to_model(document)
-        if await self.exists(
-            {"_id": account_id, "currency": currency}, hint=BY_ID, session=session
-        ):
+        if account is not None:
+            return account
+        if await self.exists({"_id": account_id, "currency": currency}, session=session):
             raise InsufficientFunds("insufficient funds")
         raise NotFound(f"account {account_id} not found (in {currency})")
 

@@ -13,8 +13,9 @@ from mongoshop._async.compat import run_blocking
 from mongoshop._async.repositories.tokens import AsyncTokenRepository
 from mongoshop._async.repositories.users import AsyncUserRepository
 from mongoshop._async.repositories.wallet import AsyncAccountRepository
+from mongoshop._async.services.listings import cached_page
 from mongoshop._async.transactions import AsyncTransactions
-from mongoshop.cache import ReadCache
+from mongoshop.cache import Listings, ReadCache
 from mongoshop.clock import start_of_month, utcnow
 from mongoshop.errors import Conflict, NotFound, PermissionDenied
 from mongoshop.iterables import batched
@@ -74,6 +75,7 @@ class AsyncUserService:
         currency: str,
         *,
         cache: ReadCache[UserInDB] | None = None,
+        listings: Listings | None = None,
     ) -> None:
         self.users = users
         self.tokens = tokens
@@ -82,6 +84,7 @@ class AsyncUserService:
         self.hasher = hasher
         self.currency = currency
         self.cache = cache
+        self.listings = listings
 
     async def register(self, data: UserCreate) -> UserInDB:
         """Create an active user with the `user` role and its wallet, in one transaction.
@@ -103,6 +106,7 @@ class AsyncUserService:
             return user
 
         user = await self.transactions.run(create)
+        self._evict(user.id)
         logger.info("user registered", extra={"user_id": str(user.id)})
         return user
 
@@ -192,9 +196,13 @@ class AsyncUserService:
         return user
 
     def _evict(self, *user_ids: ObjectId) -> None:
+        """Forget what this process cached of users it just changed (their profile, and the
+        admin list's pages, which their status, roles or name may move them in or out of)."""
         if self.cache is not None:
             for user_id in user_ids:
                 self.cache.invalidate(user_id)
+        if self.listings is not None:
+            self.listings.clear()
 
     async def update(self, actor: UserInDB, user_id: str, changes: UserUpdate) -> UserInDB:
         """Apply a partial update; an update that changes nothing is still a success."""
@@ -254,8 +262,12 @@ class AsyncUserService:
         return await self.users.search(text, limit=limit)
 
     async def list_page(self, criteria: UserFilter, paging: PageRequest) -> Page[UserInDB]:
-        items, total = await self.users.list_page(
-            criteria, skip=paging.skip, limit=paging.page_size
+        """A page of the admin's user list; a page asked for again is served by its cached ids."""
+        items, total = await cached_page(
+            self.listings,
+            (criteria.model_dump_json(), paging.skip, paging.page_size),
+            self.users,
+            lambda: self.users.list_page(criteria, skip=paging.skip, limit=paging.page_size),
         )
         return Page[UserInDB].build(items, total, paging.page, paging.page_size)
 

@@ -28,16 +28,11 @@ Sort = Sequence[tuple[str, int]]
 
 DUPLICATE_KEY = 11000
 
-Hint = str | list[tuple[str, int]]
-"""An index, by name or by key pattern, for ``hint``."""
-
-BY_ID: Hint = [("_id", 1)]
-"""Index hint for filters that pin ``_id`` and check more (a status, a balance guard).
-
-Hints name the index MongoDB's planner picks for a query anyway, where the
-embedded server's planner would scan the collection instead: ``_id`` with
-another condition, ``$all`` (search tokens, tags), partial indexes. A hint
-changes no result; `tests/integration/test_query_plans.py` checks every one."""
+# No query here carries an index hint. MongoDB's planner picks the index these
+# shapes need on its own, and on the embedded server a hint is what makes a point
+# query walk the whole collection (``hint="_id_"`` cost 95 ms at 10,000 documents
+# where the same query without it costs 0.4 ms). Cost is measured by time, at two
+# sizes: `tests/integration/test_growth_guard.py`.
 
 
 @cache
@@ -87,10 +82,9 @@ class Repository(Generic[ModelT]):
         self,
         filter: Mapping[str, Any],
         *,
-        hint: Hint | None = None,
         session: ClientSession | None = None,
     ) -> ModelT | None:
-        document = self.collection.find_one(filter, hint=hint, session=session)
+        document = self.collection.find_one(filter, session=session)
         return None if document is None else self.to_model(document)
 
     def find_many(
@@ -100,13 +94,10 @@ class Repository(Generic[ModelT]):
         sort: Sort | None = None,
         skip: int = 0,
         limit: int = 100,
-        hint: Hint | None = None,
         session: ClientSession | None = None,
     ) -> list[ModelT]:
         """Matching documents as models, at most `limit` of them."""
-        documents = self.find_documents(
-            filter, sort=sort, skip=skip, limit=limit, hint=hint, session=session
-        )
+        documents = self.find_documents(filter, sort=sort, skip=skip, limit=limit, session=session)
         return self.to_models(documents)
 
     def find_documents(
@@ -117,15 +108,54 @@ class Repository(Generic[ModelT]):
         sort: Sort | None = None,
         skip: int = 0,
         limit: int = 100,
-        hint: Hint | None = None,
         session: ClientSession | None = None,
     ) -> list[Document]:
         """Raw documents, optionally projected: for reads that need only a few fields."""
-        cursor = self.collection.find(filter or {}, projection, hint=hint, session=session)
+        cursor = self.collection.find(filter or {}, projection, session=session)
         if sort:
             cursor = cursor.sort(list(sort))
         cursor = cursor.skip(skip).limit(limit)
         return cursor.to_list()
+
+    def page(
+        self,
+        filters: Sequence[Mapping[str, Any]],
+        sort: Sort,
+        *,
+        skip: int,
+        limit: int,
+    ) -> tuple[list[ModelT], int]:
+        """One page of the documents matching every filter, sorted, and their total.
+
+        One aggregate, one round trip: each filter is a ``$match`` in the given
+        order, so the first one (an indexed equality where the query has one, see
+        `mongoshop.search.split_all`) decides what is read; the page and the count
+        are two branches of one ``$facet`` over the sorted matches. Both cost the
+        number of matches: a broad listing needs a cache above it (the services'
+        `mongoshop.cache.Listings`).
+        """
+        pipeline: list[Document] = [{"$match": dict(f)} for f in filters if f] or [{"$match": {}}]
+        items: list[Document] = [{"$skip": skip}] if skip else []
+        items.append({"$limit": limit})
+        pipeline += [
+            {"$sort": dict(sort)},
+            {"$facet": {"items": items, "total": [{"$count": "n"}]}},
+        ]
+        cursor = self.collection.aggregate(pipeline)
+        result = (cursor.to_list())[0]
+        total = result["total"][0]["n"] if result["total"] else 0
+        return self.to_models(result["items"]), total
+
+    def find_in_order(self, ids: Sequence[ObjectId]) -> list[ModelT]:
+        """The documents with these ids, in the order of `ids`; missing ones are left out.
+
+        One ``$in`` on ``_id``: the cost of the ids asked for, at any collection size.
+        """
+        if not ids:
+            return []
+        documents = self.find_documents({"_id": {"$in": list(ids)}}, limit=len(ids))
+        by_id = {document["_id"]: document for document in documents}
+        return self.to_models([by_id[id] for id in ids if id in by_id])
 
     def iterate_documents(
         self,
@@ -178,12 +208,35 @@ class Repository(Generic[ModelT]):
         filter: Mapping[str, Any],
         update: Mapping[str, Any],
         *,
-        hint: Hint | None = None,
         session: ClientSession | None = None,
     ) -> int:
         """Apply `update` to the first match; how many documents matched (0 or 1)."""
-        result = self.collection.update_one(filter, update, hint=hint, session=session)
+        result = self.collection.update_one(filter, update, session=session)
         return result.matched_count
+
+    def update_and_get(
+        self,
+        filter: Mapping[str, Any],
+        update: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        *,
+        session: ClientSession | None = None,
+    ) -> ModelT | None:
+        """Apply a guarded update to the document `filter` pins by ``_id``; the document after it.
+
+        None when the guard (or the id) matched nothing. This is
+        ``find_one_and_update(..., return_document=AFTER)`` as two point
+        operations: an ``update_one`` and a read by ``_id``, in the caller's
+        session, so inside a transaction the read sees the transaction's own
+        write. ``findAndModify`` costs a pass over the whole collection on the
+        embedded server, whatever its filter; these two cost the same at any size
+        on both servers. Outside a transaction, another writer may change the
+        document between the two: the caller gets a state at least as new as
+        its own write.
+        """
+        result = self.collection.update_one(filter, update, session=session)
+        if result.matched_count == 0:
+            return None
+        return self.find_one({"_id": filter["_id"]}, session=session)
 
     def update_by_id(
         self,
@@ -206,7 +259,6 @@ class Repository(Generic[ModelT]):
         self,
         filter: Mapping[str, Any] | None = None,
         *,
-        hint: Hint | None = None,
         session: ClientSession | None = None,
     ) -> int:
         """How many documents match; with no filter, the collection's own count.
@@ -219,16 +271,8 @@ class Repository(Generic[ModelT]):
         """
         if not filter and session is None:
             return self.collection.estimated_document_count()
-        options: dict[str, Any] = {} if hint is None else {"hint": hint}
-        return self.collection.count_documents(filter or {}, session=session, **options)
+        return self.collection.count_documents(filter or {}, session=session)
 
-    def exists(
-        self,
-        filter: Mapping[str, Any],
-        *,
-        hint: Hint | None = None,
-        session: ClientSession | None = None,
-    ) -> bool:
-        options: dict[str, Any] = {} if hint is None else {"hint": hint}
-        count = self.collection.count_documents(filter, limit=1, session=session, **options)
-        return count > 0
+    def exists(self, filter: Mapping[str, Any], *, session: ClientSession | None = None) -> bool:
+        found = self.collection.find_one(filter, {"_id": 1}, session=session)
+        return found is not None

@@ -31,9 +31,9 @@ class IdempotentRepository(Repository[ModelT]):
     def find_by_key(
         self, user_id: ObjectId, key: str, *, session: ClientSession | None = None
     ) -> ModelT | None:
-        return self.find_one(
-            {"user_id": user_id, "idempotency_key": key}, hint=IDEMPOTENCY_INDEX, session=session
-        )
+        """The caller's document with this key (MongoDB and the embedded server both pick
+        the partial index for this equality on their own; a hint made the latter scan)."""
+        return self.find_one({"user_id": user_id, "idempotency_key": key}, session=session)
 
 
 def with_key(document: Mapping[str, Any], key: str | None) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import ClassVar
 
 from bson import ObjectId
-from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
 from mongoshop._sync.repositories.base import Repository
@@ -59,11 +59,12 @@ class LoginAttemptRepository(Repository[LoginAttempts]):
             },
         ]
         for _ in range(_CLAIM_ROUNDS):
-            document = self.collection.find_one_and_update(
-                {"_id": key}, pipeline, return_document=ReturnDocument.AFTER
-            )
-            if document is not None:
-                return self.to_model(document)
+            # An update then a read by `_id` (not findAndModify: see `update_and_get`).
+            # Only this claim's caller withdraws `attempt`, so the read shows it if it
+            # was let through, whatever other claims do in between.
+            claimed = self.update_and_get({"_id": key}, pipeline)
+            if claimed is not None:
+                return claimed
             # The first attempt under this key: create the document, then claim in
             # it like everyone else (an upsert racing another upsert is not atomic
             # on every server).

@@ -4,15 +4,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.synchronous.client_session import ClientSession
 
-from mongoshop._sync.repositories.base import BY_ID
 from mongoshop._sync.repositories.idempotent import IdempotentRepository, idempotency_index
+from mongoshop.clock import utcnow
 from mongoshop.models.common import Document
 from mongoshop.models.orders import (
     CategorySales,
@@ -24,6 +24,22 @@ from mongoshop.models.orders import (
 )
 
 NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
+
+RECENT_WINDOWS = (
+    timedelta(hours=1),
+    timedelta(days=1),
+    timedelta(days=7),
+    timedelta(days=30),
+    timedelta(days=365),
+    None,
+)
+"""How far back everyone's newest orders are looked for, widening until a page is full.
+
+Without a filter, "the newest N" is a sort of the whole collection on a server
+that does not bound a sort by its limit (the embedded one): the cost of every
+order ever placed. A range on `created_at` costs what it holds, and a busy shop
+fills a page from its last hour; only a shop with few recent orders widens the
+window, and then there are few to read in it. `None`: no bound, the last resort."""
 
 
 class OrderRepository(IdempotentRepository[OrderInDB]):
@@ -43,30 +59,52 @@ class OrderRepository(IdempotentRepository[OrderInDB]):
         self, user_id: ObjectId | None, *, skip: int, limit: int
     ) -> tuple[list[OrderInDB], int]:
         """A buyer's orders (or everyone's, for `None`), newest first, and the total."""
-        filter: Document = {} if user_id is None else {"user_id": user_id}
+        if user_id is None:
+            # Everyone's: the total is the collection's own count (metadata, not a scan).
+            return self.newest(limit, skip=skip), self.count()
+        filter: Document = {"user_id": user_id}
         items = self.find_many(filter, sort=NEWEST_FIRST, skip=skip, limit=limit)
         return items, self.count(filter)
 
-    def newest(self, limit: int) -> list[OrderInDB]:
-        """Everyone's latest `limit` orders, newest first (the `newest` index)."""
-        return self.find_many({}, sort=NEWEST_FIRST, limit=limit)
+    def newest(self, limit: int, *, skip: int = 0, now: datetime | None = None) -> list[OrderInDB]:
+        """Everyone's latest orders, newest first, after `skip` (the `newest` index).
+
+        Read in a window of recent time that widens until it holds the page
+        (`RECENT_WINDOWS`): if the window yields a full page, the newest
+        `skip + limit` orders are all in it, so the page is the same as the
+        unbounded query's.
+        """
+        now = now or utcnow()
+        for window in RECENT_WINDOWS:
+            filter: Document = {} if window is None else {"created_at": {"$gte": now - window}}
+            found = self.find_many(filter, sort=NEWEST_FIRST, skip=skip, limit=limit)
+            if len(found) == limit or window is None:
+                return found
+        raise AssertionError("unreachable: the last window has no bound")
 
     def mark_cancelled(
         self, order_id: ObjectId, at: datetime, *, session: ClientSession | None = None
     ) -> OrderInDB | None:
         """Completed → cancelled, once: a second attempt matches nothing and returns None."""
-        document = self.collection.find_one_and_update(
+        return self.update_and_get(
             {"_id": order_id, "status": OrderStatus.COMPLETED.value},
             {"$set": {"status": OrderStatus.CANCELLED.value, "cancelled_at": at}},
-            hint=BY_ID,
-            return_document=ReturnDocument.AFTER,
             session=session,
         )
-        return None if document is None else self.to_model(document)
 
     @staticmethod
     def sales_pipeline(period: SalesPeriod) -> list[Document]:
-        """The guide's pipeline, with integer money and a correct average order value."""
+        """The guide's pipeline, with integer money, a correct average order value, and
+        distinct counts that never hold a growing set in one document.
+
+        The guide collects every order of a category with ``$addToSet``: one
+        document that grows with the period's orders until it meets MongoDB's
+        16 MB document and 100 MB stage limits. Here each order line is grouped
+        by (category, order) and by (category, product) first, so the distinct
+        orders and products of a category are counted as groups, in two
+        branches of one ``$facet`` whose outputs hold one row per category.
+        """
+        category = {"$ifNull": ["$product.category", "(deleted products)"]}
         return [
             {
                 "$match": {
@@ -85,58 +123,54 @@ class OrderRepository(IdempotentRepository[OrderInDB]):
             },
             {"$unwind": {"path": "$product", "preserveNullAndEmptyArrays": True}},
             {
-                "$group": {
-                    "_id": {"$ifNull": ["$product.category", "(deleted products)"]},
-                    "total_sales": {
-                        "$sum": {"$multiply": ["$items.quantity", "$items.unit_price"]}
-                    },
-                    "total_items": {"$sum": "$items.quantity"},
-                    "unique_products": {"$addToSet": "$items.product_id"},
-                    "orders": {"$addToSet": {"id": "$_id", "total": "$total.amount"}},
+                "$facet": {
+                    "orders": [
+                        {
+                            "$group": {
+                                "_id": {"category": category, "order": "$_id"},
+                                "sales": {
+                                    "$sum": {"$multiply": ["$items.quantity", "$items.unit_price"]}
+                                },
+                                "items": {"$sum": "$items.quantity"},
+                                "order_total": {"$first": "$total.amount"},
+                            }
+                        },
+                        {
+                            "$group": {
+                                "_id": "$_id.category",
+                                "total_sales": {"$sum": "$sales"},
+                                "total_items": {"$sum": "$items"},
+                                "orders_count": {"$sum": 1},
+                                "avg_order_value": {"$avg": "$order_total"},
+                            }
+                        },
+                    ],
+                    "products": [
+                        {"$group": {"_id": {"category": category, "product": "$items.product_id"}}},
+                        {"$group": {"_id": "$_id.category", "count": {"$sum": 1}}},
+                    ],
                 }
             },
-            {
-                "$addFields": {
-                    "unique_products_count": {"$size": "$unique_products"},
-                    "orders_count": {"$size": "$orders"},
-                    # `$map`, not the path "$orders.total": the embedded server does not
-                    # resolve a path through an array of documents inside an expression.
-                    "avg_order_value": {
-                        "$round": [
-                            {"$avg": {"$map": {"input": "$orders", "in": "$$this.total"}}},
-                            0,
-                        ]
-                    },
-                }
-            },
-            {
-                "$project": {
-                    "_id": 0,
-                    "category": "$_id",
-                    "total_sales": 1,
-                    "total_items": 1,
-                    "unique_products_count": 1,
-                    "orders_count": 1,
-                    "avg_order_value": 1,
-                }
-            },
-            {"$sort": {"total_sales": -1, "category": 1}},
         ]
 
     def sales_report(self, period: SalesPeriod, currency: str) -> SalesReport:
         cursor = self.collection.aggregate(self.sales_pipeline(period))
-        rows: list[dict[str, Any]] = cursor.to_list()
-        by_category = [
-            CategorySales(
-                category=row["category"],
-                total_sales=int(row["total_sales"]),
-                total_items=int(row["total_items"]),
-                unique_products_count=row["unique_products_count"],
-                orders_count=row["orders_count"],
-                avg_order_value=int(row["avg_order_value"] or 0),
-            )
-            for row in rows
-        ]
+        facets: dict[str, Any] = (cursor.to_list())[0]
+        products = {row["_id"]: row["count"] for row in facets["products"]}
+        by_category = sorted(
+            (
+                CategorySales(
+                    category=row["_id"],
+                    total_sales=int(row["total_sales"]),
+                    total_items=int(row["total_items"]),
+                    unique_products_count=products.get(row["_id"], 0),
+                    orders_count=row["orders_count"],
+                    avg_order_value=round(row["avg_order_value"] or 0),
+                )
+                for row in facets["orders"]
+            ),
+            key=lambda row: (-row.total_sales, row.category),
+        )
         orders_count = self.count(
             {
                 "status": OrderStatus.COMPLETED.value,

@@ -8,11 +8,11 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 from pymongo.synchronous.client_session import ClientSession
 
-from mongoshop._sync.repositories.base import BY_ID, Repository
+from mongoshop._sync.repositories.base import Repository
 from mongoshop.errors import DuplicateEmail, NotFound
 from mongoshop.models.common import Document, parse_object_id
 from mongoshop.models.users import (
@@ -24,18 +24,18 @@ from mongoshop.models.users import (
     UserStatus,
     UserSummary,
 )
-from mongoshop.search import query_tokens
+from mongoshop.search import query_tokens, split_all
 
 NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
-
-
-SEARCH_INDEX = "search_tokens"
-"""Hinted for word searches (``$all``), see `mongoshop._async.repositories.base.BY_ID`."""
 
 
 class UserRepository(Repository[UserInDB]):
     collection_name = "users"
     model = UserInDB
+    listing_fields: ClassVar[frozenset[str]] = frozenset(
+        {"status", "roles", "search_tokens", "created_at"}
+    )
+    """What `list_page` filters or sorts on: a login or a profile change moves no page."""
     indexes: ClassVar[Sequence[IndexModel]] = (
         # E-mails are stored lower-cased, so a plain unique index is case-insensitive.
         IndexModel([("email", ASCENDING)], unique=True, name="email_unique"),
@@ -51,7 +51,7 @@ class UserRepository(Repository[UserInDB]):
             [("roles", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
             name="roles_newest",
         ),
-        IndexModel([("search_tokens", ASCENDING)], name=SEARCH_INDEX),
+        IndexModel([("search_tokens", ASCENDING)], name="search_tokens"),
         IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="newest"),
     )
 
@@ -104,55 +104,54 @@ class UserRepository(Repository[UserInDB]):
         session: ClientSession | None = None,
     ) -> UserInDB:
         """``$set`` the fields and return the user after the update; `NotFound` if absent."""
-        document = self.collection.find_one_and_update(
-            {"_id": parse_object_id(user_id)},
-            {"$set": dict(fields)},
-            return_document=ReturnDocument.AFTER,
-            session=session,
+        user = self.update_and_get(
+            {"_id": parse_object_id(user_id)}, {"$set": dict(fields)}, session=session
         )
-        if document is None:
+        if user is None:
             raise NotFound(f"user {user_id} not found")
-        return self.to_model(document)
+        return user
 
     def record_login(self, user_id: ObjectId, at: datetime) -> UserInDB | None:
         """Count a login, only while the account is active (None if it no longer is)."""
-        document = self.collection.find_one_and_update(
+        return self.update_and_get(
             {"_id": user_id, "status": UserStatus.ACTIVE.value},
             {"$inc": {"login_count": 1}, "$set": {"last_login": at, "updated_at": at}},
-            hint=BY_ID,
-            return_document=ReturnDocument.AFTER,
         )
-        return None if document is None else self.to_model(document)
 
     @staticmethod
-    def filter_for(criteria: UserFilter) -> Document:
-        """The query for the admin list; every combination is served by an index."""
-        query: Document = {}
+    def filters_for(criteria: UserFilter) -> list[Document] | None:
+        """The admin list's ``$match`` filters, leading one first; None matches nothing.
+
+        Words lead, as an equality on the rarest-looking one (see
+        `mongoshop.search.split_all`); status and role go with it.
+        """
+        leading: Document = {}
+        after: Document = {}
         if criteria.status is not None:
-            query["status"] = criteria.status.value
+            leading["status"] = criteria.status.value
         if criteria.role is not None:
-            query["roles"] = criteria.role.value
+            leading["roles"] = criteria.role.value
         if criteria.q:
             tokens = query_tokens(criteria.q)
-            # A query with no usable word matches nothing rather than everything.
-            query["search_tokens"] = {"$all": tokens} if tokens else {"$in": []}
-        return query
+            if not tokens:  # no usable word: nothing, rather than everything
+                return None
+            first, after = split_all("search_tokens", tokens)
+            leading |= first
+        return [leading, after]
 
     def list_page(
         self, criteria: UserFilter, *, skip: int, limit: int
     ) -> tuple[list[UserInDB], int]:
         """One page of users, newest first, and the total number of matches."""
-        query = self.filter_for(criteria)
-        hint = SEARCH_INDEX if criteria.q else None
-        items = self.find_many(query, sort=NEWEST_FIRST, skip=skip, limit=limit, hint=hint)
-        total = self.count(query, hint=hint)
-        return items, total
+        filters = self.filters_for(criteria)
+        if filters is None:
+            return [], 0
+        return self.page(filters, NEWEST_FIRST, skip=skip, limit=limit)
 
     def search(self, text: str, *, limit: int = 20) -> list[UserInDB]:
         """Users whose name or e-mail has a word starting with every word of `text`."""
-        return self.find_many(
-            self.filter_for(UserFilter(q=text)), sort=NEWEST_FIRST, limit=limit, hint=SEARCH_INDEX
-        )
+        found, _ = self.list_page(UserFilter(q=text), skip=0, limit=limit)
+        return found
 
     def find_by_role(self, role: Role, *, skip: int = 0, limit: int = 100) -> list[UserInDB]:
         return self.find_many({"roles": role.value}, sort=NEWEST_FIRST, skip=skip, limit=limit)
@@ -167,7 +166,6 @@ class UserRepository(Repository[UserInDB]):
         result = self.collection.update_many(
             {"_id": {"$in": list(user_ids)}, "status": {"$ne": status.value}},
             {"$set": fields},
-            hint=BY_ID,
         )
         return result.modified_count
 

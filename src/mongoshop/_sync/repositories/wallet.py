@@ -8,10 +8,10 @@ from datetime import datetime
 from typing import ClassVar
 
 from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.synchronous.client_session import ClientSession
 
-from mongoshop._sync.repositories.base import BY_ID, Repository
+from mongoshop._sync.repositories.base import Repository
 from mongoshop.errors import BalanceLimitExceeded, InsufficientFunds, NotFound
 from mongoshop.models.common import Document
 from mongoshop.models.money import MAX_AMOUNT
@@ -35,8 +35,12 @@ class AccountRepository(Repository[AccountInDB]):
         *,
         session: ClientSession | None = None,
     ) -> AccountInDB:
-        """The user's account, created with a zero balance if it does not exist yet."""
-        document = self.collection.find_one_and_update(
+        """The user's account, created with a zero balance if it does not exist yet.
+
+        An upsert on the unique `user_id`, then a read on the same index (in the
+        caller's session): two point operations at any collection size.
+        """
+        self.collection.update_one(
             {"user_id": user_id},
             {
                 "$setOnInsert": {
@@ -48,12 +52,12 @@ class AccountRepository(Repository[AccountInDB]):
                 }
             },
             upsert=True,
-            return_document=ReturnDocument.AFTER,
             session=session,
         )
-        if document is None:  # an upsert returning the new document always finds one
+        account = self.find_by_user(user_id, session=session)
+        if account is None:  # only if it was deleted between the two
             raise NotFound(f"account of user {user_id} could not be opened")
-        return self.to_model(document)
+        return account
 
     def find_by_user(
         self, user_id: ObjectId, *, session: ClientSession | None = None
@@ -70,16 +74,14 @@ class AccountRepository(Repository[AccountInDB]):
         session: ClientSession | None = None,
     ) -> AccountInDB:
         """Add `amount`; the guard in the filter keeps the balance within `MAX_AMOUNT`."""
-        document = self.collection.find_one_and_update(
+        account = self.update_and_get(
             {"_id": account_id, "currency": currency, "balance": {"$lte": MAX_AMOUNT - amount}},
             {"$inc": {"balance": amount}, "$set": {"updated_at": at}},
-            hint=BY_ID,
-            return_document=ReturnDocument.AFTER,
             session=session,
         )
-        if document is not None:
-            return self.to_model(document)
-        if self.exists({"_id": account_id, "currency": currency}, hint=BY_ID, session=session):
+        if account is not None:
+            return account
+        if self.exists({"_id": account_id, "currency": currency}, session=session):
             raise BalanceLimitExceeded(
                 f"account {account_id} cannot hold more than {MAX_AMOUNT} minor units"
             )
@@ -95,16 +97,14 @@ class AccountRepository(Repository[AccountInDB]):
         session: ClientSession | None = None,
     ) -> AccountInDB:
         """Take `amount`; the ``balance >= amount`` guard in the filter prevents overdrafts."""
-        document = self.collection.find_one_and_update(
+        account = self.update_and_get(
             {"_id": account_id, "currency": currency, "balance": {"$gte": amount}},
             {"$inc": {"balance": -amount}, "$set": {"updated_at": at}},
-            hint=BY_ID,
-            return_document=ReturnDocument.AFTER,
             session=session,
         )
-        if document is not None:
-            return self.to_model(document)
-        if self.exists({"_id": account_id, "currency": currency}, hint=BY_ID, session=session):
+        if account is not None:
+            return account
+        if self.exists({"_id": account_id, "currency": currency}, session=session):
             raise InsufficientFunds("insufficient funds")
         raise NotFound(f"account {account_id} not found (in {currency})")
 

@@ -9,7 +9,8 @@ from datetime import datetime
 from bson import ObjectId
 
 from mongoshop._sync.repositories.products import ProductRepository
-from mongoshop.cache import ReadCache
+from mongoshop._sync.services.listings import cached_page
+from mongoshop.cache import Listings, ReadCache
 from mongoshop.clock import utcnow
 from mongoshop.errors import InvalidId, ValidationFailed
 from mongoshop.iterables import batched
@@ -50,10 +51,18 @@ class CatalogService:
         currency: str,
         *,
         cache: ReadCache[ProductInDB] | None = None,
+        listings: Listings | None = None,
     ) -> None:
         self.products = products
         self.currency = currency
         self.cache = cache
+        self.listings = listings
+
+    def _listings_changed(self) -> None:
+        """Drop the cached catalog pages after a change made here (the stream does it too,
+        a moment later, for every process; this makes the change visible at once here)."""
+        if self.listings is not None:
+            self.listings.clear()
 
     def _check_currency(self, price: Money) -> None:
         if price.currency != self.currency:
@@ -63,6 +72,7 @@ class CatalogService:
         self._check_currency(data.price)
         document = new_product_document(data, utcnow())
         new_id = self.products.create(document)
+        self._listings_changed()
         return self.products.to_model({**document, "_id": new_id})
 
     def add_many(
@@ -84,6 +94,7 @@ class CatalogService:
                 self._check_currency(data.price)
                 documents.append({"_id": product_id, **new_product_document(data, now)})
             added, duplicates = self.products.insert_many_new(documents)
+            self._listings_changed()
             inserted += added
             skipped += duplicates
             if on_batch is not None:
@@ -117,6 +128,7 @@ class CatalogService:
                 [doc for _, doc in accepted], upsert_on
             )
             result.inserted, result.updated = inserted, updated
+        self._listings_changed()
         result.rejected.extend((accepted[index][0], reason) for index, reason in errors)
         result.rejected.sort()
         return result
@@ -147,10 +159,17 @@ class CatalogService:
         self.products.update_by_id(target, {"$set": fields})
         if self.cache is not None:
             self.cache.invalidate(target)
+        self._listings_changed()
         return self.products.get(target)
 
     def search(self, query: ProductQuery, paging: PageRequest) -> Page[ProductInDB]:
-        items, total = self.products.search(query, skip=paging.skip, limit=paging.page_size)
+        """A page of the catalog; a page asked for again is served by its cached ids."""
+        items, total = cached_page(
+            self.listings,
+            (query.model_dump_json(), paging.skip, paging.page_size),
+            self.products,
+            lambda: self.products.search(query, skip=paging.skip, limit=paging.page_size),
+        )
         return Page[ProductInDB].build(items, total, paging.page, paging.page_size)
 
     def change_inventory(self, product_id: str, change: int) -> ProductInDB:
@@ -182,6 +201,7 @@ class CatalogService:
         if self.cache is not None:
             for _, product_id, _ in valid:
                 self.cache.invalidate(product_id)
+        self._listings_changed()
         errors.extend(
             BulkItemError(index=index, product_id=str(product_id), error="product not found")
             for index, product_id, _ in valid

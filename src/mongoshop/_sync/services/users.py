@@ -14,8 +14,9 @@ from mongoshop._sync.compat import run_blocking
 from mongoshop._sync.repositories.tokens import TokenRepository
 from mongoshop._sync.repositories.users import UserRepository
 from mongoshop._sync.repositories.wallet import AccountRepository
+from mongoshop._sync.services.listings import cached_page
 from mongoshop._sync.transactions import Transactions
-from mongoshop.cache import ReadCache
+from mongoshop.cache import Listings, ReadCache
 from mongoshop.clock import start_of_month, utcnow
 from mongoshop.errors import Conflict, NotFound, PermissionDenied
 from mongoshop.iterables import batched
@@ -75,6 +76,7 @@ class UserService:
         currency: str,
         *,
         cache: ReadCache[UserInDB] | None = None,
+        listings: Listings | None = None,
     ) -> None:
         self.users = users
         self.tokens = tokens
@@ -83,6 +85,7 @@ class UserService:
         self.hasher = hasher
         self.currency = currency
         self.cache = cache
+        self.listings = listings
 
     def register(self, data: UserCreate) -> UserInDB:
         """Create an active user with the `user` role and its wallet, in one transaction.
@@ -104,6 +107,7 @@ class UserService:
             return user
 
         user = self.transactions.run(create)
+        self._evict(user.id)
         logger.info("user registered", extra={"user_id": str(user.id)})
         return user
 
@@ -191,9 +195,13 @@ class UserService:
         return user
 
     def _evict(self, *user_ids: ObjectId) -> None:
+        """Forget what this process cached of users it just changed (their profile, and the
+        admin list's pages, which their status, roles or name may move them in or out of)."""
         if self.cache is not None:
             for user_id in user_ids:
                 self.cache.invalidate(user_id)
+        if self.listings is not None:
+            self.listings.clear()
 
     def update(self, actor: UserInDB, user_id: str, changes: UserUpdate) -> UserInDB:
         """Apply a partial update; an update that changes nothing is still a success."""
@@ -253,7 +261,13 @@ class UserService:
         return self.users.search(text, limit=limit)
 
     def list_page(self, criteria: UserFilter, paging: PageRequest) -> Page[UserInDB]:
-        items, total = self.users.list_page(criteria, skip=paging.skip, limit=paging.page_size)
+        """A page of the admin's user list; a page asked for again is served by its cached ids."""
+        items, total = cached_page(
+            self.listings,
+            (criteria.model_dump_json(), paging.skip, paging.page_size),
+            self.users,
+            lambda: self.users.list_page(criteria, skip=paging.skip, limit=paging.page_size),
+        )
         return Page[UserInDB].build(items, total, paging.page, paging.page_size)
 
     def find_by_role(self, role: Role, *, limit: int = 100) -> list[UserInDB]:

@@ -1,0 +1,379 @@
+"""Point operations cost the same on a small and on a large shop: time is the judge.
+
+Each point operation (sign-in, registration, a profile, a product, placing and
+cancelling an order, a transfer, a credit, a stock change, a product update, an
+outbox claim, a sign-in throttle claim, the idempotency lookups, and the
+listings that lead with a selective equality) runs on two shops that differ
+only in size: every collection holds `SMALL` documents in one and `LARGE` in
+the other, around the same probe documents. Its median time on the large shop
+must stay within `RATIO` times its median on the small one.
+
+Why time and not ``explain()``: on the embedded server explain does not
+describe what runs (a point lookup with a guard is explained as a collection
+scan and takes a millisecond; with ``hint="_id_"`` it is explained as one key
+and walks the whole collection). A path whose cost follows its collection is
+about 100 times slower at 20,000 documents than at 200 and fails this by far;
+the wide margin and the floor (`FLOOR_MS`, for operations too fast to time
+reliably on a busy two-core machine) keep it from flaking. The speed itself
+is measured by the benchmarks (`benchmarks/bench_growth.py`), never here.
+
+The sync face runs it: the same query shapes as the async one (generated from it).
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from bson import ObjectId
+from pymongo import MongoClient
+
+from mongoshop._async.services.catalog import new_product_document
+from mongoshop._async.services.mail import outbox_document
+from mongoshop._sync.shop import Shop
+from mongoshop.clock import utcnow
+from mongoshop.models.common import Document, PageRequest
+from mongoshop.models.mail import MailKind, MailStatus
+from mongoshop.models.money import Money
+from mongoshop.models.orders import OrderItemRequest, OrderRequest, OrderStatus
+from mongoshop.models.products import Inventory, ProductCreate, ProductQuery, ProductUpdate
+from mongoshop.models.users import UserCreate, UserFilter, UserInDB
+from mongoshop.models.wallet import CreditRequest, EntryKind, TransferRequest
+from mongoshop.security import PasswordHasher
+from mongoshop.settings import Settings
+from tests.integration.helpers import user_document
+
+SMALL = 200
+LARGE = 20_000
+RATIO = 5.0
+FLOOR_MS = 2.0
+"""Below this, a median is taken as this: sub-millisecond timings are mostly noise here."""
+RUNS = 9
+PASSWORD = "correct horse battery staple"
+CATEGORIES = [f"aisle{n}" for n in range(10)]
+
+
+@dataclass
+class Probe:
+    """One shop and its probe documents: the same in both sizes."""
+
+    shop: Shop
+    buyer: UserInDB
+    payee_account: ObjectId
+    product: ObjectId
+    rare_word: str
+    orders_to_cancel: Iterator[ObjectId]
+    replay_order_key: str
+    replay_transfer_key: str
+
+
+def _fill(shop: Shop, size: int, password_hash: str) -> None:
+    """`size` documents in every collection a point operation touches, inserted raw."""
+    database = shop.database
+    now = utcnow()
+    currency = shop.settings.currency
+    step = 1000
+    for start in range(0, size, step):
+        numbers = range(start, min(size, start + step))
+        users = []
+        for n in numbers:
+            document = user_document(f"Person {n} Filler", f"filler{n}@example.com")
+            document["password_hash"] = password_hash
+            document["created_at"] = now - timedelta(minutes=n)
+            users.append({"_id": ObjectId(), **document})
+        database.users.insert_many(users)
+        accounts = [
+            {
+                "_id": ObjectId(),
+                "user_id": user["_id"],
+                "balance": 10_000,
+                "currency": currency,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for user in users
+        ]
+        database.accounts.insert_many(accounts)
+        products = [
+            {
+                "_id": ObjectId(),
+                **new_product_document(
+                    ProductCreate(
+                        name=f"Filler widget {n}",
+                        category=CATEGORIES[n % len(CATEGORIES)],
+                        price=Money(amount=100 + n % 5000, currency=currency),
+                        tags=["filler", f"t{n % 50}"],
+                        inventory=Inventory(quantity=100),
+                    ),
+                    now - timedelta(minutes=n),
+                ),
+            }
+            for n in numbers
+        ]
+        database.products.insert_many(products)
+        orders = []
+        ledger = []
+        transfers = []
+        for n, user, account in zip(numbers, users, accounts, strict=True):
+            created = now - timedelta(minutes=30 * n)
+            product = products[n % len(products)]
+            order: Document = {
+                "_id": ObjectId(),
+                "user_id": user["_id"],
+                "account_id": account["_id"],
+                "items": [
+                    {
+                        "product_id": product["_id"],
+                        "name": product["name"],
+                        "quantity": 1,
+                        "unit_price": 100,
+                    }
+                ],
+                "total": {"amount": 100, "currency": currency},
+                "status": OrderStatus.COMPLETED.value,
+                "request_hash": "h",
+                "created_at": created,
+                "cancelled_at": None,
+            }
+            if n % 2:
+                order["idempotency_key"] = f"filler-{n}"
+            orders.append(order)
+            ledger.append(
+                {
+                    "account_id": account["_id"],
+                    "kind": EntryKind.ORDER.value,
+                    "amount": -100,
+                    "currency": currency,
+                    "reference_id": order["_id"],
+                    "reason": None,
+                    "created_at": created,
+                }
+            )
+            transfers.append(
+                {
+                    "user_id": user["_id"],
+                    "from_account_id": account["_id"],
+                    "to_account_id": accounts[0]["_id"],
+                    "amount": 1,
+                    "currency": currency,
+                    "idempotency_key": f"filler-{n}",
+                    "request_hash": "h",
+                    "created_at": created,
+                }
+            )
+        database.orders.insert_many(orders)
+        database.ledger.insert_many(ledger)
+        database.transfers.insert_many(transfers)
+        mail = []
+        for user in users:
+            item = outbox_document(
+                MailKind.WELCOME, user["_id"], user["email"], None, {"name": "x", "email": "x"}
+            )
+            item["status"] = MailStatus.SENT.value
+            mail.append(item)
+        database.mail_outbox.insert_many(mail)
+        database.login_attempts.insert_many(
+            [
+                {"_id": f"filler-{n}", "attempts": [], "expires_at": now + timedelta(days=1)}
+                for n in numbers
+            ]
+        )
+        database.tokens.insert_many(
+            [
+                {
+                    "_id": f"filler-{n}",
+                    "user_id": user["_id"],
+                    "created_at": now,
+                    "expires_at": now + timedelta(days=1),
+                }
+                for n, user in zip(numbers, users, strict=True)
+            ]
+        )
+
+
+def _probe(shop: Shop, size: int, hasher: PasswordHasher) -> Probe:
+    _fill(shop, size, hasher.hash(PASSWORD))
+    currency = shop.settings.currency
+    buyer = shop.users.register(
+        UserCreate(name="Probe Buyer", email="probe@example.com", password=PASSWORD)
+    )
+    payee = shop.users.register(
+        UserCreate(name="Probe Payee", email="payee@example.com", password=PASSWORD)
+    )
+    buyer_account = shop.wallet.account_of(buyer)
+    shop.wallet.credit(
+        str(buyer_account.id),
+        CreditRequest(amount=5_000_000, currency=currency, reason="probe funds"),
+    )
+    product = shop.catalog.create(
+        ProductCreate(
+            name="Probe teapot zanzibar",
+            category=CATEGORIES[0],
+            price=Money(amount=100, currency=currency),
+            tags=["probe"],
+            inventory=Inventory(quantity=100_000),
+        )
+    )
+    one = OrderRequest(items=[OrderItemRequest(product_id=str(product.id), quantity=1)])
+    to_cancel = [shop.orders.place(buyer, one)[0].id for _ in range(RUNS + 1)]
+    shop.orders.place(buyer, one, "probe-replay")
+    payee_account = shop.wallet.account_of(payee).id
+    shop.wallet.transfer(
+        buyer,
+        TransferRequest(to_account_id=str(payee_account), amount=1, currency=currency),
+        "probe-replay",
+    )
+    return Probe(
+        shop=shop,
+        buyer=buyer,
+        payee_account=payee_account,
+        product=product.id,
+        rare_word="zanzibar",
+        orders_to_cancel=iter(to_cancel),
+        replay_order_key="probe-replay",
+        replay_transfer_key="probe-replay",
+    )
+
+
+@pytest.fixture(scope="module")
+def shops(
+    sync_client: MongoClient[Document], base_settings: Settings, hasher: PasswordHasher
+) -> Iterator[dict[int, Probe]]:
+    """The small and the large shop, filled once for the module.
+
+    On the embedded server the two databases are left to the end of the session
+    (its data directory is temporary): dropping 180,000 documents there takes
+    longer than a socket timeout and holds the server while the next tests run.
+    """
+    names = {size: f"test_growth_{size}_{uuid.uuid4().hex[:8]}" for size in (SMALL, LARGE)}
+    embedded = "secantusVersion" in sync_client.admin.command("buildInfo")
+    try:
+        probes = {}
+        for size, name in names.items():
+            settings = base_settings.model_copy(update={"mongodb_database": name})
+            shop = Shop(sync_client[name], settings, hasher=hasher)
+            shop.ensure_indexes()
+            probes[size] = _probe(shop, size, hasher)
+        yield probes
+    finally:
+        if not embedded:
+            for name in names.values():
+                sync_client.drop_database(name)
+
+
+_counter = itertools.count()
+
+
+def _unique() -> str:
+    return f"{next(_counter)}-{uuid.uuid4().hex[:6]}"
+
+
+def _order(p: Probe) -> Any:
+    request = OrderRequest(items=[OrderItemRequest(product_id=str(p.product), quantity=1)])
+    return p.shop.orders.place(p.buyer, request, f"order-{_unique()}")
+
+
+def _transfer(p: Probe, key: str | None = None) -> Any:
+    request = TransferRequest(
+        to_account_id=str(p.payee_account), amount=1, currency=p.shop.settings.currency
+    )
+    return p.shop.wallet.transfer(p.buyer, request, key or f"transfer-{_unique()}")
+
+
+def _claim_mail(p: Probe) -> Any:
+    item = outbox_document(
+        MailKind.WELCOME, ObjectId(), f"{_unique()}@example.com", None, {"name": "x", "email": "x"}
+    )
+    p.shop.outbox_repository.enqueue(item)
+    claimed = p.shop.outbox_repository.claim("guard", utcnow(), timedelta(minutes=5))
+    assert claimed is not None
+    p.shop.outbox_repository.mark_sent(claimed.key, "guard", utcnow())
+
+
+OPERATIONS: dict[str, Callable[[Probe], Any]] = {
+    "sign in": lambda p: p.shop.auth.login("probe@example.com", PASSWORD, "10.0.0.1"),
+    "register": lambda p: p.shop.users.register(
+        UserCreate(name="New Person", email=f"new-{_unique()}@example.com", password=PASSWORD)
+    ),
+    "profile": lambda p: p.shop.users.get(str(p.buyer.id)),
+    "one product": lambda p: p.shop.catalog.get(str(p.product)),
+    "place an order": _order,
+    "replay an order (idempotency lookup)": lambda p: p.shop.orders.place(
+        p.buyer,
+        OrderRequest(items=[OrderItemRequest(product_id=str(p.product), quantity=1)]),
+        p.replay_order_key,
+    ),
+    "cancel an order": lambda p: p.shop.orders.cancel(p.buyer, str(next(p.orders_to_cancel))),
+    "transfer": _transfer,
+    "replay a transfer (idempotency lookup)": lambda p: _transfer(p, p.replay_transfer_key),
+    "credit": lambda p: p.shop.wallet.credit(
+        str(p.payee_account),
+        CreditRequest(amount=1, currency=p.shop.settings.currency, reason="guard"),
+    ),
+    "inventory change": lambda p: p.shop.catalog.change_inventory(str(p.product), 1),
+    "product update": lambda p: p.shop.catalog.update(
+        str(p.product), ProductUpdate(description=f"updated {_unique()}")
+    ),
+    "outbox claim": _claim_mail,
+    "sign-in throttle claim": lambda p: p.shop.login_attempt_repository.claim(
+        f"guard-{_unique()}",
+        ObjectId(),
+        at=utcnow(),
+        since=utcnow() - timedelta(minutes=15),
+        limit=5,
+        expires_at=utcnow() + timedelta(minutes=15),
+    ),
+    "product search by a rare word": lambda p: p.shop.catalog.search(
+        ProductQuery(q=f"teapot {p.rare_word}"), PageRequest()
+    ),
+    "user search by a rare word": lambda p: p.shop.users.list_page(
+        UserFilter(q="probe buyer"), PageRequest()
+    ),
+    "own orders, first page": lambda p: p.shop.orders.list_for(p.buyer, PageRequest()),
+    "own ledger, first page": lambda p: p.shop.wallet.history(p.buyer, PageRequest()),
+    "recent orders (admin)": lambda p: p.shop.orders.recent(10),
+}
+
+
+def _median_ms(operation: Callable[[Probe], Any], probe: Probe) -> float:
+    operation(probe)  # warm: connections, caches of the server
+    times = []
+    for _ in range(RUNS):
+        start = time.perf_counter()
+        operation(probe)
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+@pytest.mark.parametrize("name", OPERATIONS)
+def test_a_point_operation_costs_the_same_on_a_shop_a_hundred_times_larger(
+    name: str, shops: dict[int, Probe]
+) -> None:
+    operation = OPERATIONS[name]
+    small = _median_ms(operation, shops[SMALL])
+    large = _median_ms(operation, shops[LARGE])
+
+    limit = RATIO * max(small, FLOOR_MS)
+    assert large <= limit, (
+        f"{name}: {large:.1f} ms with {LARGE} documents per collection, "
+        f"{small:.1f} ms with {SMALL}: it grows with the collection"
+    )
+
+
+def test_the_guard_catches_a_path_that_scans(shops: dict[int, Probe]) -> None:
+    """The measure can fail: a read that walks the collection is caught by the same rule."""
+
+    def scan(p: Probe) -> Any:
+        return p.shop.product_repository.count({"inventory.quantity": {"$gte": 0}})
+
+    small = _median_ms(scan, shops[SMALL])
+    large = _median_ms(scan, shops[LARGE])
+
+    assert large > RATIO * max(small, FLOOR_MS)

@@ -22,7 +22,9 @@ The sync face runs it: the same query shapes as the async one (generated from it
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import os
 import statistics
 import time
 import uuid
@@ -39,6 +41,7 @@ from mongoshop._async.services.catalog import new_product_document
 from mongoshop._async.services.mail import outbox_document
 from mongoshop._sync.shop import Shop
 from mongoshop.clock import utcnow
+from mongoshop.db import EmbeddedServer, create_sync_client
 from mongoshop.models.common import Document, PageRequest
 from mongoshop.models.mail import MailKind, MailStatus
 from mongoshop.models.money import Money
@@ -48,6 +51,7 @@ from mongoshop.models.users import UserCreate, UserFilter, UserInDB
 from mongoshop.models.wallet import CreditRequest, EntryKind, TransferRequest
 from mongoshop.security import PasswordHasher
 from mongoshop.settings import Settings
+from tests.conftest import TEST_URI_VARIABLE
 from tests.integration.helpers import user_document
 
 SMALL = 200
@@ -243,29 +247,47 @@ def _probe(shop: Shop, size: int, hasher: PasswordHasher) -> Probe:
 
 
 @pytest.fixture(scope="module")
-def shops(
-    sync_client: MongoClient[Document], base_settings: Settings, hasher: PasswordHasher
-) -> Iterator[dict[int, Probe]]:
-    """The small and the large shop, filled once for the module.
+def growth_client(
+    base_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[MongoClient[Document]]:
+    """A server of the module's own, unless the tests run against MongoDB.
 
-    On the embedded server the two databases are left to the end of the session
-    (its data directory is temporary): dropping 180,000 documents there takes
-    longer than a socket timeout and holds the server while the next tests run.
+    On the shared embedded server every insert of the fill is also matched by the
+    change streams of the apps other tests left running, which made filling crawl
+    (minutes); the shops would also have to be dropped, which on the embedded
+    server takes longer than a socket timeout for 180,000 documents. Its own
+    server starts in seconds and is simply stopped at the end.
     """
+    configured = os.environ.get(TEST_URI_VARIABLE)
+    with contextlib.ExitStack() as stack:
+        if configured:
+            uri = configured
+        else:
+            server = stack.enter_context(EmbeddedServer(tmp_path_factory.mktemp("growth")))
+            uri = server.uri
+        client = create_sync_client(uri, base_settings)
+        stack.callback(client.close)
+        yield client
+
+
+@pytest.fixture(scope="module")
+def shops(
+    growth_client: MongoClient[Document], base_settings: Settings, hasher: PasswordHasher
+) -> Iterator[dict[int, Probe]]:
+    """The small and the large shop, filled once for the module (dropped only on MongoDB)."""
     names = {size: f"test_growth_{size}_{uuid.uuid4().hex[:8]}" for size in (SMALL, LARGE)}
-    embedded = "secantusVersion" in sync_client.admin.command("buildInfo")
     try:
         probes = {}
         for size, name in names.items():
             settings = base_settings.model_copy(update={"mongodb_database": name})
-            shop = Shop(sync_client[name], settings, hasher=hasher)
+            shop = Shop(growth_client[name], settings, hasher=hasher)
             shop.ensure_indexes()
             probes[size] = _probe(shop, size, hasher)
         yield probes
     finally:
-        if not embedded:
+        if os.environ.get(TEST_URI_VARIABLE):
             for name in names.values():
-                sync_client.drop_database(name)
+                growth_client.drop_database(name)
 
 
 _counter = itertools.count()

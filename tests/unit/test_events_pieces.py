@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from bson import ObjectId
 
-from mongoshop.cache import ReadCache
+from mongoshop.cache import Listings, ReadCache
 from mongoshop.events.templates import format_money, render
 from mongoshop.events.transport import build_message
 from mongoshop.models.mail import MailKind, OutboxItem, outbox_key
@@ -152,3 +152,46 @@ def test_the_collector_is_paused_for_a_batch_and_restored_even_on_error() -> Non
     with pytest.raises(RuntimeError), collector_paused():
         raise RuntimeError("boom")
     assert gc.isenabled()
+
+
+PRODUCT_LISTING_FIELDS = frozenset({"category", "price", "tags", "search_tokens"})
+
+
+def update_event(*fields: str, removed: tuple[str, ...] = ()) -> dict[str, object]:
+    return {
+        "operationType": "update",
+        "documentKey": {"_id": ObjectId()},
+        "updateDescription": {
+            "updatedFields": {field: 1 for field in fields},
+            "removedFields": list(removed),
+        },
+    }
+
+
+def test_listing_pages_are_dropped_by_changes_to_what_listings_filter_or_sort_on() -> None:
+    listings = Listings(ttl=60, fields=PRODUCT_LISTING_FIELDS)
+
+    assert listings.affected_by(update_event("price.amount", "updated_at"))
+    assert listings.affected_by(update_event("updated_at", removed=("tags",)))
+    assert listings.affected_by({"operationType": "insert", "documentKey": {"_id": 1}})
+    assert listings.affected_by({"operationType": "delete", "documentKey": {"_id": 1}})
+    assert listings.affected_by({"operationType": "replace", "documentKey": {"_id": 1}})
+    # A stock level or a timestamp moves no document in, out of or within a page.
+    assert not listings.affected_by(update_event("inventory.quantity", "updated_at"))
+    truncated = update_event("updated_at")
+    truncated["updateDescription"]["truncatedArrays"] = [{"field": "tags", "newSize": 1}]  # type: ignore[index]
+    assert listings.affected_by(truncated)
+
+
+def test_listing_pages_expire_and_clear() -> None:
+    clock = FakeClock()
+    listings = Listings(ttl=30, fields=PRODUCT_LISTING_FIELDS, clock=clock)
+    ids = [ObjectId(), ObjectId()]
+    listings.put(("kitchen", 0, 20), ids, 2)
+    assert listings.get(("kitchen", 0, 20)) == (ids, 2)
+    assert listings.get(("garden", 0, 20)) is None
+    clock.now = 30.0
+    assert listings.get(("kitchen", 0, 20)) is None
+    listings.put(("kitchen", 0, 20), ids, 2)
+    listings.clear()
+    assert len(listings) == 0

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from mongoshop.search import MAX_QUERY_TOKENS, MAX_TOKEN, index_tokens, normalize, query_tokens
+from mongoshop.search import (
+    MAX_QUERY_TOKENS,
+    MAX_TOKEN,
+    index_tokens,
+    normalize,
+    query_tokens,
+    split_all,
+)
 
 
 def test_normalize_folds_case_and_accents() -> None:
@@ -35,3 +42,16 @@ def test_long_words_are_truncated_identically_in_documents_and_queries() -> None
     word = "x" * (MAX_TOKEN + 10)
     assert query_tokens(word) == ["x" * MAX_TOKEN]
     assert "x" * MAX_TOKEN in index_tokens(word)
+
+
+def test_all_of_several_words_leads_with_an_equality_on_the_longest() -> None:
+    leading, rest = split_all("search_tokens", ["te", "teapot", "blue", "te"])
+
+    # One equality: an index lookup on every server, where `$all` alone is a scan on some.
+    assert leading == {"search_tokens": "teapot"}
+    assert rest == {"search_tokens": {"$all": ["te", "blue"]}}
+
+
+def test_all_of_one_word_is_a_single_equality() -> None:
+    assert split_all("tags", ["gift"]) == ({"tags": "gift"}, {})
+    assert split_all("tags", ["gift", "gift"]) == ({"tags": "gift"}, {})

@@ -179,3 +179,49 @@ async def test_recent_orders_read_the_newest_index_and_the_buyers_by_id(
 
     assert_index_scan(await explain(recorder.last("find", "orders")), "newest")
     assert_index_scan(await explain(recorder.last("find", "users")), "_id_")
+
+
+async def test_the_widening_window_gives_the_same_pages_as_an_unbounded_sort(
+    ashop: AsyncShop,
+) -> None:
+    """Orders minutes, hours, weeks and years old: every page of "everyone's newest" read
+    through the widening windows equals the page of a plain sort of every order."""
+    now = utcnow()
+    ages = [
+        timedelta(minutes=5),
+        timedelta(minutes=50),
+        timedelta(hours=3),
+        timedelta(hours=20),
+        timedelta(days=3),
+        timedelta(days=20),
+        timedelta(days=200),
+        timedelta(days=900),
+        timedelta(days=2000),
+    ]
+    documents = [
+        {
+            "_id": ObjectId(),
+            "user_id": ObjectId(),
+            "account_id": ObjectId(),
+            "items": [{"product_id": ObjectId(), "name": "x", "quantity": 1, "unit_price": 1}],
+            "total": {"amount": 1, "currency": ashop.settings.currency},
+            "status": "completed",
+            "request_hash": "h",
+            "created_at": now - age * (1 + copy / 10),
+            "cancelled_at": None,
+        }
+        for age in ages
+        for copy in range(2)
+    ]
+    await ashop.order_repository.collection.insert_many(documents)
+    expected = [
+        d["_id"] for d in sorted(documents, key=lambda d: (d["created_at"], d["_id"]), reverse=True)
+    ]
+
+    for limit in (1, 2, 3, 5, 8):
+        for skip in (0, 1, 4, 10, 17):
+            page = await ashop.order_repository.newest(limit, skip=skip, now=now)
+            assert [order.id for order in page] == expected[skip : skip + limit], (limit, skip)
+    everyone, total = await ashop.order_repository.page_for(None, skip=2, limit=4)
+    assert [order.id for order in everyone] == expected[2:6]
+    assert total == len(documents)

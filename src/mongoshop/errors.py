@@ -122,3 +122,9 @@ class BalanceLimitExceeded(Conflict):
 
 class IdempotencyKeyReused(Conflict):
     code = "idempotency_key_reused"
+
+
+class CancellationWindowClosed(Conflict):
+    """The buyer's time to cancel has passed (an admin may still cancel)."""
+
+    code = "cancellation_window_closed"

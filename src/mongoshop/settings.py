@@ -175,6 +175,15 @@ class Settings(BaseSettings):
     login_window_seconds: Annotated[
         int, Field(validation_alias="MONGOSHOP_LOGIN_WINDOW_SECONDS", ge=1, le=86400)
     ] = 900
+    cancel_window_seconds: Annotated[
+        int,
+        Field(
+            validation_alias="MONGOSHOP_CANCEL_WINDOW_SECONDS",
+            ge=0,
+            le=365 * 86400,
+            description="How long after placing an order its buyer may cancel it; admins any time.",
+        ),
+    ] = 86400
 
     log_format: Annotated[
         Literal["text", "json"], Field(validation_alias="MONGOSHOP_LOG_FORMAT")

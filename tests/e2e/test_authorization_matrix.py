@@ -144,6 +144,9 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("POST", "/users/{user_id}/suspend"): admin_only(
         lambda w, p: (f"/users/{w.user.id}/suspend", None)
     ),
+    ("POST", "/users/{user_id}/password-reset"): admin_only(
+        lambda w, p: (f"/users/{w.user.id}/password-reset", {"new_password": "reset-by-admin-1"})
+    ),
     # --- catalog ---
     ("GET", "/products"): public(path("/products")),
     ("GET", "/products/{product_id}"): public(lambda w, p: (f"/products/{w.product_id}", None)),

@@ -193,7 +193,9 @@ def test_repeating_a_patch_is_still_200(client: httpx.Client, user: Account) -> 
 def test_changing_the_password_replaces_it_and_ends_sessions(
     client: httpx.Client, api: Api, user: Account
 ) -> None:
-    response = patch(client, user, {"password": "a-brand-new-password"})
+    response = patch(
+        client, user, {"password": "a-brand-new-password", "current_password": user.password}
+    )
 
     assert response.status_code == 200
     old = client.post("/auth/login", json={"email": user.email, "password": user.password})
@@ -202,6 +204,49 @@ def test_changing_the_password_replaces_it_and_ends_sessions(
     assert api.me(new_token).status_code == 200
     # A new password signs the account out everywhere, this session included.
     assert api.me(user.token).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "error"),
+    [
+        pytest.param({"password": "a-brand-new-password"}, 422, "validation_error", id="none"),
+        pytest.param(
+            {"password": "a-brand-new-password", "current_password": "wrong-guess"},
+            403,
+            "forbidden",
+            id="wrong",
+        ),
+    ],
+)
+def test_changing_the_password_needs_the_current_one(
+    client: httpx.Client, api: Api, user: Account, body: dict[str, str], status: int, error: str
+) -> None:
+    response = patch(client, user, body)
+
+    assert response.status_code == status
+    assert response.json()["error"] == error
+    assert api.me(user.token).status_code == 200
+    assert api.login(user.email, user.password)
+
+
+def test_an_admin_resets_a_password_and_the_user_is_signed_out(
+    client: httpx.Client, api: Api, user: Account, admin_headers: dict[str, str]
+) -> None:
+    response = client.post(
+        f"/users/{user.id}/password-reset",
+        json={"new_password": "reset-by-admin-1"},
+        headers=admin_headers,
+    )
+
+    assert response.status_code == 200
+    assert api.me(user.token).status_code == 401
+    assert api.me(api.login(user.email, "reset-by-admin-1")).status_code == 200
+    by_user = client.post(
+        f"/users/{user.id}/password-reset",
+        json={"new_password": "reset-by-self-1"},
+        headers=bearer(user.token),
+    )
+    assert by_user.status_code == 403
 
 
 @pytest.mark.parametrize(

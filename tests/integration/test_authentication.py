@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from bson import ObjectId
+from pymongo import MongoClient
 
 from mongoshop._async.shop import AsyncShop
+from mongoshop._sync.shop import Shop
 from mongoshop.clock import utcnow
 from mongoshop.errors import AccountDisabled, AuthenticationFailed
-from mongoshop.models.users import UserCreate, UserInDB, UserStatus
-from mongoshop.security import new_token, token_digest
+from mongoshop.models.common import Document
+from mongoshop.models.users import UserCreate, UserInDB, UserStatus, UserUpdate
+from mongoshop.security import PasswordHasher, new_token, token_digest
+from mongoshop.settings import Settings
 
 PASSWORD = "s3cret-passw0rd"
 
@@ -202,3 +208,76 @@ async def test_a_token_of_a_deleted_user_is_refused(ashop: AsyncShop, ada: UserI
 
     with pytest.raises(AuthenticationFailed):
         await ashop.auth.user_for_token(issued.access_token)
+
+
+class ChangingHasher(PasswordHasher):
+    """Verifies like the real one, then runs `during` once: a change racing the sign-in."""
+
+    def __init__(self, hasher: PasswordHasher) -> None:
+        self._real = hasher
+        self.during: Callable[[], object] | None = None
+
+    def hash(self, password: str) -> str:
+        return self._real.hash(password)
+
+    def verify(self, password: str, password_hash: str | None) -> bool:
+        valid = self._real.verify(password, password_hash)
+        if self.during is not None:
+            during, self.during = self.during, None
+            during()
+        return valid
+
+
+def test_a_sign_in_racing_a_password_change_gets_no_working_token(
+    sync_client: MongoClient[Document], settings: Settings, hasher: PasswordHasher
+) -> None:
+    """The old password is checked, then the password changes, then the login is recorded:
+    the login fails instead of issuing a token that survives the change."""
+    racing = ChangingHasher(hasher)
+    shop = Shop(sync_client[settings.mongodb_database], settings, hasher=racing)
+    shop.ensure_indexes()
+    try:
+        ada = shop.users.register(
+            UserCreate(name="Ada Lovelace", email="ada@example.com", password=PASSWORD)
+        )
+        racing.during = lambda: shop.users.update(
+            ada, str(ada.id), UserUpdate(password="a-new-passw0rd", current_password=PASSWORD)
+        )
+
+        with pytest.raises(AuthenticationFailed):
+            shop.auth.login("ada@example.com", PASSWORD)
+
+        assert racing.during is None  # the change did run in the middle of the sign-in
+        assert shop.users.get(str(ada.id)).login_count == 0
+        assert shop.auth.login("ada@example.com", "a-new-passw0rd").access_token
+    finally:
+        sync_client.drop_database(settings.mongodb_database)
+
+
+def test_a_password_change_between_the_check_and_the_token_revokes_that_token(
+    sync_client: MongoClient[Document], settings: Settings, hasher: PasswordHasher
+) -> None:
+    """The change lands after the login was recorded, before its token is stored: the token
+    is dated from before the account was read, so the change revokes it too."""
+    shop = Shop(sync_client[settings.mongodb_database], settings, hasher=hasher)
+    shop.ensure_indexes()
+    try:
+        ada = shop.users.register(
+            UserCreate(name="Ada Lovelace", email="ada@example.com", password=PASSWORD)
+        )
+        issue = shop.auth.tokens.issue
+
+        def change_then_issue(*args: Any, **kwargs: Any) -> Any:
+            shop.users.update(
+                ada, str(ada.id), UserUpdate(password="a-new-passw0rd", current_password=PASSWORD)
+            )
+            return issue(*args, **kwargs)
+
+        shop.auth.tokens.issue = change_then_issue  # type: ignore[method-assign]
+        token = shop.auth.login("ada@example.com", PASSWORD).access_token
+        shop.auth.tokens.issue = issue  # type: ignore[method-assign]
+
+        with pytest.raises(AuthenticationFailed):
+            shop.auth.user_for_token(token)
+    finally:
+        sync_client.drop_database(settings.mongodb_database)

@@ -64,7 +64,7 @@ from mongoshop.models.wallet import EntryKind
 from mongoshop.security import PasswordHasher
 from mongoshop.settings import Settings
 from tests.integration.conftest import CommandRecorder
-from tests.integration.helpers import user_document
+from tests.integration.helpers import FAKE_HASH, user_document
 from tests.plans import assert_index_scan, winning_stages
 
 # --- the populated database ---------------------------------------------------------------
@@ -847,7 +847,7 @@ QUERIES: dict[str, Entry] = {
     "AsyncUserRepository.record_login": (
         uses(
             "a login",
-            lambda s, d: s.user_repository.record_login(d.users[16], utcnow()),
+            lambda s, d: s.user_repository.record_login(d.users[16], utcnow(), FAKE_HASH),
             ID,
             gap=EXPLAIN_UNTRUE,
         ),

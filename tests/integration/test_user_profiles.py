@@ -6,7 +6,13 @@ import pytest
 from bson import ObjectId
 
 from mongoshop._async.shop import AsyncShop
-from mongoshop.errors import AuthenticationFailed, InvalidId, NotFound, PermissionDenied
+from mongoshop.errors import (
+    AuthenticationFailed,
+    InvalidId,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 from mongoshop.models.users import (
     Role,
     UserCreate,
@@ -157,7 +163,9 @@ async def test_a_password_change_revokes_every_token_and_replaces_the_password(
     second = await ashop.auth.login("ada@example.com", PASSWORD)
     other = await ashop.auth.login("grace@example.com", PASSWORD)
 
-    await ashop.users.update(ada, str(ada.id), UserUpdate(password="second-password"))
+    await ashop.users.update(
+        ada, str(ada.id), UserUpdate(password="second-password", current_password=PASSWORD)
+    )
 
     for issued in (first, second):
         with pytest.raises(AuthenticationFailed):
@@ -231,3 +239,61 @@ async def test_bulk_update_status_with_a_malformed_id_changes_nothing(
     for user in await ashop.user_repository.find_many():
         assert user.status is UserStatus.ACTIVE
         assert user.updated_at in (ada.updated_at, grace.updated_at)
+
+
+async def test_changing_ones_password_needs_the_current_one(
+    ashop: AsyncShop, ada: UserInDB
+) -> None:
+    issued = await ashop.auth.login("ada@example.com", PASSWORD)
+
+    with pytest.raises(ValidationFailed, match="current_password is required"):
+        await ashop.users.update(ada, str(ada.id), UserUpdate(password="second-password"))
+    with pytest.raises(PermissionDenied, match="current password is wrong"):
+        await ashop.users.update(
+            ada, str(ada.id), UserUpdate(password="second-password", current_password="guess-1234")
+        )
+    with pytest.raises(ValidationFailed, match="goes with password"):
+        await ashop.users.update(ada, str(ada.id), UserUpdate(current_password=PASSWORD))
+
+    # Nothing changed: the old password and the session still work.
+    assert (await ashop.auth.authenticate("ada@example.com", PASSWORD)).id == ada.id
+    assert (await ashop.auth.user_for_token(issued.access_token)).id == ada.id
+
+
+async def test_an_admin_resets_a_password_separately_and_signs_the_user_out(
+    ashop: AsyncShop, ada: UserInDB
+) -> None:
+    admin = await ashop.users.create_admin(email="root@example.com", password="admin-password")
+    issued = await ashop.auth.login("ada@example.com", PASSWORD)
+
+    with pytest.raises(PermissionDenied, match="password-reset"):
+        await ashop.users.update(
+            admin, str(ada.id), UserUpdate(password="set-by-admin", current_password="x" * 8)
+        )
+    await ashop.users.reset_password(str(ada.id), "set-by-admin-1")
+
+    with pytest.raises(AuthenticationFailed):
+        await ashop.auth.user_for_token(issued.access_token)
+    assert (await ashop.auth.authenticate("ada@example.com", "set-by-admin-1")).id == ada.id
+
+
+async def test_a_partial_preferences_update_keeps_the_other_preferences(
+    ashop: AsyncShop, ada: UserInDB
+) -> None:
+    await ashop.users.update(
+        ada,
+        str(ada.id),
+        UserUpdate.model_validate(
+            {"preferences": {"language": "en", "timezone": "Europe/Paris", "notifications": False}}
+        ),
+    )
+
+    updated = await ashop.users.update(
+        ada, str(ada.id), UserUpdate.model_validate({"preferences": {"language": "fr"}})
+    )
+
+    assert updated.preferences.model_dump() == {
+        "language": "fr",
+        "timezone": "Europe/Paris",
+        "notifications": False,
+    }

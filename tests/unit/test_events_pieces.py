@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
 
+import aiosmtplib
+import pytest
 from bson import ObjectId
 
+from mongoshop._async.services.mail import outbox_document
 from mongoshop.cache import Listings, ReadCache
-from mongoshop.events.templates import format_money, render
+from mongoshop.events.templates import TEMPLATES, MailTemplate, format_money, render
 from mongoshop.events.transport import build_message
 from mongoshop.models.mail import MailKind, OutboxItem, outbox_key
+from mongoshop.settings import Settings
 
 
 def test_money_is_formatted_from_minor_units_without_floats() -> None:
@@ -20,9 +26,11 @@ def test_money_is_formatted_from_minor_units_without_floats() -> None:
 
 def test_welcome_is_rendered_in_the_users_language_with_english_as_fallback() -> None:
     values = {"name": "Zoé", "email": "zoe@example.com"}
-    assert render(MailKind.WELCOME, "fr", values).subject == "Bienvenue sur mongoshop, Zoé !"
+    assert render(MailKind.WELCOME, "fr", values).subject == "Bienvenue sur mongoshop !"
+    assert "Bonjour Zoé" in render(MailKind.WELCOME, "fr", values).text
     assert render(MailKind.WELCOME, "fr-CA", values).subject.startswith("Bienvenue")
-    assert render(MailKind.WELCOME, "de", values).subject == "Welcome to mongoshop, Zoé!"
+    assert render(MailKind.WELCOME, "de", values).subject == "Welcome to mongoshop!"
+    assert "Hello Zoé" in render(MailKind.WELCOME, "de", values).text
     assert render(MailKind.WELCOME, None, values).subject.startswith("Welcome")
 
 
@@ -78,6 +86,49 @@ def test_sender_logs_name_the_e_mail_but_not_the_address() -> None:
     from mongoshop.events.sender import loggable
 
     assert loggable(welcome_item()) == "welcome:6650f1c2a1b2c3d4e5f60718"
+
+
+class OneItemOutbox:
+    """Hands out one item, then records what the sender says of it."""
+
+    def __init__(self, item: OutboxItem) -> None:
+        self.item: OutboxItem | None = item
+        self.errors: list[str] = []
+
+    async def claim(self, owner: str, now: datetime, lease: timedelta) -> OutboxItem | None:
+        item, self.item = self.item, None
+        return item
+
+    async def mark_failed_attempt(
+        self, key: str, owner: str, error: str, retry_at: datetime | None
+    ) -> bool:
+        self.errors.append(error)
+        return True
+
+
+class RefusingTransport:
+    async def send(self, item: OutboxItem) -> None:
+        raise aiosmtplib.SMTPRecipientRefused(550, f"5.1.1 <{item.to}>: no such user", item.to)
+
+
+@pytest.mark.parametrize("attempts", [1, 10], ids=["retried", "given up"])
+async def test_an_smtp_refusal_quoting_the_address_is_logged_without_it(
+    attempts: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    from mongoshop.events.sender import OutboxSender
+
+    item = welcome_item().model_copy(update={"attempts": attempts})
+    outbox = OneItemOutbox(item)
+    settings = Settings(environment="test", mail_max_attempts=10)  # type: ignore[call-arg]
+    sender = OutboxSender(outbox, RefusingTransport(), settings)  # type: ignore[arg-type]
+
+    with caplog.at_level(logging.DEBUG, logger="mongoshop"):
+        assert await sender.send_one()
+
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "SMTPRecipientRefused (SMTP 550)" in logged
+    assert "zoe" not in logged.lower()
+    assert "zoe@example.com" in outbox.errors[0]  # kept with the item, for the admin
 
 
 class FakeClock:
@@ -195,3 +246,71 @@ def test_listing_pages_expire_and_clear() -> None:
     listings.put(("kitchen", 0, 20), ids, 2)
     listings.clear()
     assert len(listings) == 0
+
+
+HOSTILE_NAMES = {
+    "encoded words": "=?utf-8?q?=0D=0AContent-Type:_text/html=0D=0A=0D=0A"
+    "<a_href=3Dhttp://evil.example>Reset</a>?=",
+    "bcc by encoded word": "=?utf-8?q?x=0D=0ABcc:_victim@evil.example?=",
+    "crlf": "Eve\r\nBcc: victim@evil.example\r\n\r\n<a href=x>Reset</a>",
+    "lf": "Eve\nSubject: pwned",
+    "nel U+0085": "Eve\x85Bcc: victim@evil.example",
+    "line separator U+2028": "Eve\u2028Bcc: victim@evil.example",
+    "paragraph separator U+2029": "Eve\u2029Bcc: victim@evil.example",
+}
+
+
+def every_mail(name: str) -> dict[str, OutboxItem]:
+    """Every kind of e-mail the project sends, to a user called `name`, as the outbox holds it."""
+    user_id = ObjectId()
+    values = {"name": name, "email": "eve@example.com"}
+    items = {
+        "welcome": outbox_document(MailKind.WELCOME, user_id, "eve@example.com", "en", values),
+        "order confirmation": outbox_document(
+            MailKind.ORDER_CONFIRMATION,
+            ObjectId(),
+            "eve@example.com",
+            "fr",
+            {**values, "order_id": str(ObjectId()), "total": "1.00 EUR"},
+            [f"1 x {name} — 1.00 EUR"],
+        ),
+    }
+    assert {kind.value for kind in MailKind} == {"welcome", "order_confirmation"}, "a new kind"
+    return {label: OutboxItem.model_validate(item) for label, item in items.items()}
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES.values(), ids=HOSTILE_NAMES.keys())
+def test_no_name_changes_the_headers_or_the_structure_of_any_mail(name: str) -> None:
+    for label, item in every_mail(name).items():
+        raw = bytes(build_message(item, "shop@example.com"))
+        parsed = message_from_bytes(raw, policy=policy.default)
+
+        assert sorted(parsed.keys()) == sorted(
+            [
+                "From",
+                "To",
+                "Subject",
+                "Message-ID",
+                "X-Mongoshop-Key",
+                "MIME-Version",
+                "Content-Type",
+            ]
+        ), label
+        assert parsed["To"] == "eve@example.com", label
+        assert parsed["Subject"] == item.subject, label
+        assert "evil" not in str(parsed["Subject"])
+        assert "Eve" not in str(parsed["Subject"])
+        parts = [part.get_content_type() for part in parsed.walk()]
+        assert parts == ["multipart/alternative", "text/plain", "text/html"], label
+        html = parsed.get_body(("html",))
+        assert html is not None
+        assert "<a href" not in html.get_content(), label
+
+
+def test_a_subject_may_not_take_a_typed_value() -> None:
+    TEMPLATES[(MailKind.WELCOME, "xx")] = MailTemplate(subject="Hi $name", text="", html="")
+    try:
+        with pytest.raises(ValueError, match="may not go into a subject"):
+            render(MailKind.WELCOME, "xx", {"name": "Eve"})
+    finally:
+        del TEMPLATES[(MailKind.WELCOME, "xx")]

@@ -46,6 +46,34 @@ def test_registration_refuses_invalid_values(field: str, value: object) -> None:
         UserCreate(**{**VALID, field: value})
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Eve\r\nBcc: x@evil.example",
+        "Eve\nSmith",
+        "Eve\rSmith",
+        "Eve\x85Smith",
+        "Eve\u2028Smith",
+        "Eve\u2029Smith",
+        "Eve\x0bSmith",
+    ],
+    ids=["crlf", "lf", "cr", "nel", "line-separator", "paragraph-separator", "vertical-tab"],
+)
+def test_a_name_is_a_single_line(name: str) -> None:
+    with pytest.raises(ValidationError, match=r"single line|control character"):
+        UserCreate(**{**VALID, "name": name})
+    with pytest.raises(ValidationError, match=r"single line|control character"):
+        UserUpdate(name=name)
+
+
+def test_an_address_must_be_mailable_without_smtputf8() -> None:
+    with pytest.raises(ValidationError, match="before the @ must be ASCII"):
+        UserCreate(**{**VALID, "email": "zoé@example.com"})
+    # An international domain is kept, in the ASCII form every mail server accepts.
+    assert UserCreate(**{**VALID, "email": "Zoe@Bücher.de"}).email == "zoe@xn--bcher-kva.de"
+    assert Credentials(email="zoe@bücher.de", password="x").email == "zoe@xn--bcher-kva.de"
+
+
 @pytest.mark.parametrize("extra", ["$set", "status", "roles", "password_hash", "a.b"])
 def test_registration_refuses_unknown_and_privileged_fields(extra: str) -> None:
     with pytest.raises(ValidationError, match="Extra inputs are not permitted"):

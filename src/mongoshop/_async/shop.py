@@ -119,6 +119,7 @@ class AsyncShop:
             currency,
             users=self.user_repository,
             product_cache=product_cache,
+            cancel_window=timedelta(seconds=settings.cancel_window_seconds),
         )
         self.mail = AsyncMailService(
             self.outbox_repository, self.user_repository, self.order_repository

@@ -118,6 +118,7 @@ class Shop:
             currency,
             users=self.user_repository,
             product_cache=product_cache,
+            cancel_window=timedelta(seconds=settings.cancel_window_seconds),
         )
         self.mail = MailService(self.outbox_repository, self.user_repository, self.order_repository)
         self.analytics = AnalyticsService(self.product_repository, self.order_repository, currency)

@@ -32,6 +32,16 @@ def loggable(item: OutboxItem) -> str:
     return item.key.rsplit(":", 1)[0]
 
 
+def loggable_error(exc: BaseException) -> str:
+    """What a log may say of a delivery error: its type and SMTP code, never its text.
+
+    An SMTP server's reply usually quotes the recipient ("5.1.1 <eve@example.com>:
+    no such user"); the full text is kept with the item in the outbox, not in logs.
+    """
+    code = getattr(exc, "code", None)
+    return type(exc).__name__ + (f" (SMTP {code})" if isinstance(code, int) else "")
+
+
 class OutboxSender:
     def __init__(
         self,
@@ -86,13 +96,19 @@ class OutboxSender:
             error = f"{type(exc).__name__}: {exc}"
             if item.attempts >= self.max_attempts:
                 logger.error(
-                    "giving up on %s after %d attempts: %s", loggable(item), item.attempts, error
+                    "giving up on %s after %d attempts: %s",
+                    loggable(item),
+                    item.attempts,
+                    loggable_error(exc),
                 )
                 await self.outbox.mark_failed_attempt(item.key, self.owner, error, None)
             else:
                 retry_at = utcnow() + self.backoff(item.attempts)
                 logger.warning(
-                    "sending %s failed (attempt %d): %s", loggable(item), item.attempts, error
+                    "sending %s failed (attempt %d): %s",
+                    loggable(item),
+                    item.attempts,
+                    loggable_error(exc),
                 )
                 await self.outbox.mark_failed_attempt(item.key, self.owner, error, retry_at)
             return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Collection, Mapping
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from bson import ObjectId
@@ -103,6 +104,23 @@ def check_text(value: object) -> None:
         for key, item in value.items():
             check_text(key)
             check_text(item)
+
+
+def dotted(fields: Mapping[str, Any], nested: Collection[str]) -> dict[str, Any]:
+    """The ``$set`` of a partial update, each sub-object named in `nested` spread into paths.
+
+    ``{"preferences": {"language": "fr"}}`` becomes ``{"preferences.language": "fr"}``:
+    the sub-object's other fields keep their stored values instead of being reset. An
+    empty sub-object changes nothing. Other values (a price: amount and currency go
+    together) are set whole.
+    """
+    paths: dict[str, Any] = {}
+    for key, value in fields.items():
+        if key in nested and isinstance(value, Mapping):
+            paths.update({f"{key}.{inner}": item for inner, item in value.items()})
+        else:
+            paths[key] = value
+    return paths
 
 
 def _whole_number(value: object) -> object:

@@ -76,13 +76,23 @@ class ProductUpdate(InputModel):
         return self
 
 
+class StoredInventory(BaseModel):
+    """Stock as stored: whatever number is there loads (input bounds are checked on the way
+    in), so a document another tool or an old bug left out of bounds never takes its
+    product page, the catalog or ordering down; the guarded updates bring it back."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    quantity: Annotated[int, Field(strict=True)] = 0
+
+
 class ProductInDB(StoredModel):
     name: str
     description: str = ""
     category: str
     price: Money
     tags: list[str] = Field(default_factory=list)
-    inventory: Inventory = Field(default_factory=Inventory)
+    inventory: StoredInventory = Field(default_factory=StoredInventory)
     reviews: Reviews = Field(default_factory=Reviews)
     created_at: datetime
     updated_at: datetime
@@ -95,7 +105,7 @@ class ProductPublic(BaseModel):
     category: str
     price: Money
     tags: list[str]
-    inventory: Inventory
+    inventory: StoredInventory
     reviews: Reviews
     created_at: datetime
     updated_at: datetime

@@ -6,15 +6,16 @@ through `UserUpdate` checked by the service.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, ClassVar, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from email_validator import validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from mongoshop.models.common import (
-    TRIMMED_PATTERN,
     InputModel,
     StoredModel,
     Trimmed,
@@ -44,11 +45,34 @@ def _check_timezone(value: str) -> str:
 
 _TIMEZONES = available_timezones() | {"UTC"}
 
+_LINE_BREAKS = re.compile("[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+"""Everything `str.splitlines` breaks on: CR and LF, and the Unicode line and paragraph
+separators (U+0085, U+2028, U+2029) that some mail and log software treats as a newline."""
+
+
+def _single_line(value: str) -> str:
+    found = _LINE_BREAKS.search(value)
+    if found is not None:
+        raise ValueError(
+            f"must be a single line (a line break U+{ord(found.group()):04X} "
+            f"at position {found.start()})"
+        )
+    return value
+
+
+SINGLE_LINE_PATTERN = (
+    "^[^\\s\\x00-\\x1F\\x7F\\x85\\u2028\\u2029]"
+    "(?:[^\\x00-\\x1F\\x7F\\x85\\u2028\\u2029]*[^\\s\\x00-\\x1F\\x7F\\x85\\u2028\\u2029])?$"
+)
+"""A trimmed single line, as a JSON Schema pattern (the OpenAPI contract of `Name`)."""
+
 Name = Annotated[
     str,
-    Field(min_length=2, max_length=100, json_schema_extra={"pattern": TRIMMED_PATTERN}),
+    Field(min_length=2, max_length=100, json_schema_extra={"pattern": SINGLE_LINE_PATTERN}),
     Trimmed,
+    AfterValidator(_single_line),
 ]
+"""A person's name: one trimmed line (it is shown in e-mails and logs, never in a header)."""
 
 
 def _any_case(word: str) -> str:
@@ -58,17 +82,33 @@ def _any_case(word: str) -> str:
 _SPECIAL_USE = ("arpa", "invalid", "local", "localhost", "onion", "test")
 """Domains that can never receive mail (RFC 6761); the e-mail validator refuses them."""
 
+
+def _mailable(value: str) -> str:
+    """The address as our mail goes out: an ASCII local part, the domain in IDNA (A-labels).
+
+    A non-ASCII local part needs SMTPUTF8 from every server on the way, which the
+    project does not rely on: refused here, at the door, rather than failing to send
+    ten times later. A non-ASCII domain is kept, in its ASCII (``xn--``) form.
+    """
+    checked = validate_email(value, check_deliverability=False)
+    if checked.ascii_email is None:
+        raise ValueError("the part before the @ must be ASCII letters, digits or punctuation")
+    return checked.ascii_email.lower()
+
+
 Email = Annotated[
     EmailStr,
     Field(
         max_length=254,
         json_schema_extra={
-            "not": {"pattern": rf"\.(?:{'|'.join(map(_any_case, _SPECIAL_USE))})\.?$"}
+            "pattern": "^[!-~]+@",
+            "not": {"pattern": rf"\.(?:{'|'.join(map(_any_case, _SPECIAL_USE))})\.?$"},
         },
     ),
-    AfterValidator(str.lower),
+    AfterValidator(_mailable),
 ]
-"""E-mail addresses are stored lower-cased: comparison is case-insensitive everywhere."""
+"""E-mail addresses are stored lower-cased, ASCII (IDNA domains): comparison is
+case-insensitive everywhere, and every stored address can be mailed."""
 Age = Annotated[int, Field(ge=18, le=120, strict=True), WholeNumber]
 Password = Annotated[str, Field(min_length=8, max_length=256)]
 Language = Annotated[str, Field(pattern=r"^[a-z]{2}(-[A-Z]{2})?$", examples=["en", "fr"])]
@@ -117,11 +157,18 @@ class UserUpdate(InputModel):
     age: Age | None = None
     preferences: UserPreferences | None = None
     password: Password | None = None
+    current_password: Annotated[
+        str | None,
+        Field(
+            max_length=256,
+            description="Required with `password` when changing one's own password.",
+        ),
+    ] = None
     status: UserStatus | None = None
     roles: Annotated[list[Role], Field(min_length=1, max_length=len(Role))] | None = None
 
     not_null: ClassVar[frozenset[str]] = frozenset(
-        {"name", "preferences", "password", "status", "roles"}
+        {"name", "preferences", "password", "current_password", "status", "roles"}
     )
 
     @model_validator(mode="after")
@@ -135,6 +182,12 @@ class UserUpdate(InputModel):
     def admin_fields(self) -> set[str]:
         """The fields sent that only an admin may change."""
         return self.model_fields_set & {"status", "roles"}
+
+
+class PasswordReset(InputModel):
+    """An admin's reset of another user's password: it signs that user out everywhere."""
+
+    new_password: Password
 
 
 class UserInDB(StoredModel):

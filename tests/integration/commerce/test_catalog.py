@@ -343,3 +343,42 @@ async def test_bulk_prices_with_nothing_valid(ashop: AsyncShop, catalog: list[Pr
     )
     assert (result.matched, result.modified, len(result.errors)) == (0, 0, 1)
     assert await ashop.catalog.bulk_update_prices([]) == result.model_copy(update={"errors": []})
+
+
+async def test_bulk_prices_naming_a_product_twice_are_refused_whole(
+    ashop: AsyncShop, products: Products
+) -> None:
+    lamp = await products.create(price=1_000)
+    other = await products.create(price=2_000)
+    currency = ashop.settings.currency
+
+    with pytest.raises(ValidationFailed) as refused:
+        await ashop.catalog.bulk_update_prices(
+            [
+                PriceUpdate(product_id=str(lamp.id), new_price=Money(amount=1, currency=currency)),
+                PriceUpdate(product_id=str(other.id), new_price=Money(amount=3, currency=currency)),
+                PriceUpdate(
+                    product_id=str(lamp.id).upper(), new_price=Money(amount=2, currency=currency)
+                ),
+            ]
+        )
+
+    assert str(lamp.id) in refused.value.detail
+    assert str(other.id) not in refused.value.detail
+    assert (await ashop.catalog.get(str(lamp.id))).price.amount == 1_000
+    assert (await ashop.catalog.get(str(other.id))).price.amount == 2_000
+
+
+async def test_a_partial_reviews_update_keeps_the_other_review_field(
+    ashop: AsyncShop, products: Products
+) -> None:
+    product = await products.create()
+    await ashop.catalog.update(
+        str(product.id), ProductUpdate.model_validate({"reviews": {"rating": 4.0, "count": 12}})
+    )
+
+    updated = await ashop.catalog.update(
+        str(product.id), ProductUpdate.model_validate({"reviews": {"rating": 4.6}})
+    )
+
+    assert (updated.reviews.rating, updated.reviews.count) == (4.6, 12)

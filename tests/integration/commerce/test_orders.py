@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 from bson import ObjectId
 
 from mongoshop._async.shop import AsyncShop
+from mongoshop.clock import utcnow
 from mongoshop.errors import (
+    CancellationWindowClosed,
     Conflict,
     IdempotencyKeyReused,
     InsufficientFunds,
     InvalidId,
     NotFound,
     OutOfStock,
+    StockLimitExceeded,
 )
 from mongoshop.models.common import PageRequest
 from mongoshop.models.orders import OrderItemRequest, OrderRequest, OrderStatus
-from mongoshop.models.products import ProductInDB
+from mongoshop.models.products import MAX_QUANTITY, ProductInDB, ProductQuery
 from tests.integration.commerce.helpers import (
     OPENING_BALANCE,
     Customer,
@@ -293,3 +297,69 @@ async def test_only_the_buyer_or_an_admin_can_cancel(
     assert await balance_of(ashop, buyer.account_id) == OPENING_BALANCE
     assert await balance_of(ashop, admin.account_id) == OPENING_BALANCE
     await assert_books_balance(ashop)
+
+
+# --- cancellation rules and the stock bound -----------------------------------------------
+
+
+async def test_a_cancellation_that_would_pass_the_stock_bound_is_refused_whole(
+    ashop: AsyncShop, buyer: Customer, products: Products
+) -> None:
+    product = await products.create(quantity=10, price=100)
+    order, _ = await ashop.orders.place(buyer.user, order_of((product, 3)))
+    # Meanwhile the admin restocked to the very bound.
+    await ashop.catalog.change_inventory(str(product.id), MAX_QUANTITY - 7)
+    before = await snapshot(ashop)
+
+    with pytest.raises(StockLimitExceeded):
+        await ashop.orders.cancel(buyer.user, str(order.id))
+
+    assert await snapshot(ashop) == before
+    assert await stock_of(ashop, product.id) == MAX_QUANTITY
+
+
+async def test_a_product_stored_past_the_stock_bound_still_loads_lists_and_sells(
+    ashop: AsyncShop, buyer: Customer, products: Products
+) -> None:
+    """Written by another tool or an old version: nothing that reads it answers an error."""
+    product = await products.create(quantity=10, price=100, category="bound")
+    await ashop.database.products.update_one(
+        {"_id": product.id}, {"$set": {"inventory.quantity": MAX_QUANTITY + 5}}
+    )
+
+    assert (await ashop.catalog.get(str(product.id))).inventory.quantity == MAX_QUANTITY + 5
+    page = await ashop.catalog.search(ProductQuery(category="bound"), PageRequest())
+    assert [p.id for p in page.items] == [product.id]
+    await ashop.orders.place(buyer.user, order_of((product, 6)))
+    assert await stock_of(ashop, product.id) == MAX_QUANTITY - 1
+
+
+async def test_a_document_that_does_not_load_is_left_out_of_a_listing(
+    ashop: AsyncShop, products: Products
+) -> None:
+    good = await products.create(quantity=1, price=100, category="mixed")
+    bad = await products.create(quantity=1, price=100, category="mixed")
+    await ashop.database.products.update_one({"_id": bad.id}, {"$unset": {"price": ""}})
+
+    page = await ashop.catalog.search(ProductQuery(category="mixed"), PageRequest())
+
+    assert [p.id for p in page.items] == [good.id]
+
+
+async def test_a_buyer_cancels_within_the_window_an_admin_any_time(
+    ashop: AsyncShop, customers: Customers, products: Products
+) -> None:
+    (buyer,) = await customers.create(1, balance=50_000)
+    (admin,) = await customers.create(1, admin=True)
+    product = await products.create(quantity=10, price=100)
+    old, _ = await ashop.orders.place(
+        buyer.user, order_of((product, 1)), placed_at=utcnow() - timedelta(hours=25)
+    )
+    recent, _ = await ashop.orders.place(
+        buyer.user, order_of((product, 1)), placed_at=utcnow() - timedelta(hours=23)
+    )
+
+    with pytest.raises(CancellationWindowClosed):
+        await ashop.orders.cancel(buyer.user, str(old.id))
+    assert (await ashop.orders.cancel(buyer.user, str(recent.id))).status is OrderStatus.CANCELLED
+    assert (await ashop.orders.cancel(admin.user, str(old.id))).status is OrderStatus.CANCELLED

@@ -287,3 +287,22 @@ async def test_keys_belong_to_their_user(ashop: AsyncShop, customers: Customers)
     assert not replay
     assert from_bob.id != from_alice.id
     assert await ashop.transfer_repository.count() == 2
+
+
+async def test_a_retry_naming_the_account_in_upper_case_is_a_replay(
+    ashop: AsyncShop, customers: Customers
+) -> None:
+    alice, bob = await customers.create(2)
+    currency = ashop.settings.currency
+    first, replay = await ashop.wallet.transfer(
+        alice.user, transfer_to(str(bob.account_id).lower(), 500, currency), "retry-key"
+    )
+    assert not replay
+
+    again, replay = await ashop.wallet.transfer(
+        alice.user, transfer_to(str(bob.account_id).upper(), 500, currency), "retry-key"
+    )
+
+    assert replay
+    assert again.id == first.id
+    assert await balance_of(ashop, bob.account_id) == OPENING_BALANCE + 500

@@ -112,10 +112,14 @@ class AsyncUserRepository(AsyncRepository[UserInDB]):
             raise NotFound(f"user {user_id} not found")
         return user
 
-    async def record_login(self, user_id: ObjectId, at: datetime) -> UserInDB | None:
-        """Count a login, only while the account is active (None if it no longer is)."""
+    async def record_login(
+        self, user_id: ObjectId, at: datetime, password_hash: str
+    ) -> UserInDB | None:
+        """Count a login, only while the account is active and its password is still the one
+        just verified (`password_hash`); None otherwise (disabled, or the password changed
+        between the check and now: the login must not go through)."""
         return await self.update_and_get(
-            {"_id": user_id, "status": UserStatus.ACTIVE.value},
+            {"_id": user_id, "status": UserStatus.ACTIVE.value, "password_hash": password_hash},
             {"$inc": {"login_count": 1}, "$set": {"last_login": at, "updated_at": at}},
         )
 

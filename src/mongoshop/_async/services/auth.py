@@ -59,26 +59,35 @@ class AsyncAuthService:
         user = await self.users.find_by_email(email)
         password_hash = None if user is None else user.password_hash
         valid = await run_blocking(self.hasher.verify, password, password_hash)
-        if user is None or not valid:
+        if user is None or password_hash is None or not valid:
             raise AuthenticationFailed(INVALID_CREDENTIALS)
         if not user.is_active:
             raise AccountDisabled(f"this account is {user.status.value}")
-        logged_in = await self.users.record_login(user.id, utcnow())
-        if logged_in is None:  # disabled between the read and the update
+        logged_in = await self.users.record_login(user.id, utcnow(), password_hash)
+        if logged_in is not None:
+            return logged_in
+        # Changed between the check and the update: disabled, or its password changed.
+        current = await self.users.find_by_id(user.id)
+        if current is not None and not current.is_active:
             raise AccountDisabled("this account is no longer active")
-        return logged_in
+        raise AuthenticationFailed(INVALID_CREDENTIALS)
 
     async def login(self, email: str, password: str, client: str | None = None) -> IssuedToken:
-        """A new bearer token; failures are throttled per e-mail and per `client` address."""
+        """A new bearer token; failures are throttled per e-mail and per `client` address.
+
+        The token is dated from before the account was read, not from its issue: a
+        password change or a suspension that lands while this login is under way
+        (after the read) revokes it like every earlier token.
+        """
+        read_at = utcnow()
         if self.throttle is None:
             user = await self.authenticate(email, password)
         else:
             async with self.throttle.attempt(email, client):
                 user = await self.authenticate(email, password)
         token = new_token()
-        now = utcnow()
         stored = await self.tokens.issue(
-            token_digest(token, self._secret), user.id, now, now + self._ttl
+            token_digest(token, self._secret), user.id, read_at, utcnow() + self._ttl
         )
         logger.info("user signed in", extra={"user_id": str(user.id)})
         return IssuedToken(access_token=token, expires_at=stored.expires_at)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterable
-from datetime import datetime
+from contextlib import suppress
+from datetime import datetime, timedelta
 
 from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -20,7 +21,7 @@ from mongoshop._async.services.wallet import AsyncWalletService
 from mongoshop._async.transactions import AsyncTransactions
 from mongoshop.cache import ReadCache
 from mongoshop.clock import utcnow
-from mongoshop.errors import Conflict, NotFound, ValidationFailed
+from mongoshop.errors import CancellationWindowClosed, Conflict, NotFound, ValidationFailed
 from mongoshop.idempotency import fingerprint
 from mongoshop.models.common import Page, PageRequest, parse_object_id
 from mongoshop.models.orders import (
@@ -51,6 +52,7 @@ class AsyncOrderService:
         *,
         users: AsyncUserRepository,
         product_cache: ReadCache[ProductInDB] | None = None,
+        cancel_window: timedelta = timedelta(days=1),
     ) -> None:
         self.orders = orders
         self.users = users
@@ -61,6 +63,7 @@ class AsyncOrderService:
         self.transactions = transactions
         self.currency = currency
         self.product_cache = product_cache
+        self.cancel_window = cancel_window
 
     def _evict(self, product_ids: Iterable[ObjectId]) -> None:
         """Drop the products whose stock changed from the read cache, once committed.
@@ -182,9 +185,14 @@ class AsyncOrderService:
     async def cancel(self, user: UserInDB, order_id: str) -> OrderInDB:
         """Restock and refund in one transaction, once; the buyer or an admin may cancel.
 
-        Only a completed order can be cancelled; cancelling it again is a conflict.
+        Only a completed order can be cancelled; cancelling it again is a conflict. A
+        buyer may cancel within `cancel_window` of placing the order; an admin any time.
         """
         order = await self.get_visible_to(user, order_id)
+        if not user.is_admin and utcnow() - order.created_at > self.cancel_window:
+            raise CancellationWindowClosed(
+                f"orders can be cancelled within {self.cancel_window} of placing them; ask the shop"
+            )
 
         async def undo(session: AsyncClientSession) -> OrderInDB:
             now = utcnow()
@@ -192,11 +200,12 @@ class AsyncOrderService:
             if cancelled is None:
                 raise Conflict(f"order {order_id} is already {OrderStatus.CANCELLED.value}")
             for item in cancelled.items:
-                await self.products.update_by_id(
-                    item.product_id,
-                    {"$inc": {"inventory.quantity": item.quantity}, "$set": {"updated_at": now}},
-                    session=session,
-                )
+                # The guarded path: past the stock bound the cancellation is refused whole
+                # (nothing changes); a product deleted since has nothing to restock.
+                with suppress(NotFound):
+                    await self.products.change_stock(
+                        item.product_id, item.quantity, now, session=session
+                    )
             await self.accounts.credit(
                 cancelled.account_id,
                 cancelled.total.amount,

@@ -17,9 +17,9 @@ from mongoshop._async.services.listings import cached_page
 from mongoshop._async.transactions import AsyncTransactions
 from mongoshop.cache import Listings, ReadCache
 from mongoshop.clock import start_of_month, utcnow
-from mongoshop.errors import Conflict, NotFound, PermissionDenied
+from mongoshop.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from mongoshop.iterables import batched
-from mongoshop.models.common import Document, Page, PageRequest, parse_object_id
+from mongoshop.models.common import Document, Page, PageRequest, dotted, parse_object_id
 from mongoshop.models.users import (
     Role,
     UserCreate,
@@ -213,7 +213,13 @@ class AsyncUserService:
             raise PermissionDenied(
                 "only an admin may change " + " and ".join(sorted(changes.admin_fields))
             )
-        fields = changes.model_dump(exclude_unset=True, mode="json", exclude={"password"})
+        if changes.password is not None:
+            await self._check_password_change(actor, target, changes.current_password)
+        elif changes.current_password is not None:
+            raise ValidationFailed("current_password goes with password, to change it")
+        fields = changes.model_dump(
+            exclude_unset=True, mode="json", exclude={"password", "current_password"}
+        )
         if changes.password is not None:
             fields["password_hash"] = await run_blocking(self.hasher.hash, changes.password)
         if not fields:
@@ -232,10 +238,42 @@ class AsyncUserService:
         if ends_sessions:
             # Tokens issued until now stop working at once, even where one is still cached.
             fields["sessions_revoked_at"] = now
-        user = await self.users.set_fields(target, fields)
+        # `preferences` by path: a new language alone keeps the time zone and notifications.
+        user = await self.users.set_fields(target, dotted(fields, {"preferences"}))
         self._evict(target)
         if ends_sessions:
             await self.tokens.revoke_all_for(user.id)
+        return user
+
+    async def _check_password_change(
+        self, actor: UserInDB, target: ObjectId, current_password: str | None
+    ) -> None:
+        """One's own password changes only with the current one; another user's, never here.
+
+        A stolen session (a token) must not be enough to take the account over, and an
+        admin resets someone else's password with `reset_password`, on purpose.
+        """
+        if target != actor.id:
+            raise PermissionDenied(
+                "another user's password is reset with POST /users/{id}/password-reset"
+            )
+        if current_password is None:
+            raise ValidationFailed("current_password is required to change your password")
+        stored = await self.users.get(target)
+        if not await run_blocking(self.hasher.verify, current_password, stored.password_hash):
+            raise PermissionDenied("the current password is wrong")
+
+    async def reset_password(self, user_id: str, new_password: str) -> UserInDB:
+        """An admin sets a user's password: every session of that user ends at once."""
+        target = parse_object_id(user_id)
+        password_hash = await run_blocking(self.hasher.hash, new_password)
+        now = utcnow()
+        user = await self.users.set_fields(
+            target, {"password_hash": password_hash, "updated_at": now, "sessions_revoked_at": now}
+        )
+        self._evict(target)
+        await self.tokens.revoke_all_for(user.id)
+        logger.info("password reset by an admin", extra={"user_id": str(user.id)})
         return user
 
     async def suspend(self, user_id: str) -> UserInDB:

@@ -7,12 +7,13 @@ run is backed by one of their declared `indexes`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
 from typing import Any, ClassVar, Generic, TypeVar
 
 from bson import ObjectId
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from pymongo import IndexModel
 from pymongo.errors import BulkWriteError
 from pymongo.synchronous.client_session import ClientSession
@@ -22,6 +23,8 @@ from pymongo.synchronous.database import Database
 from mongoshop.errors import NotFound
 from mongoshop.models.common import Document, parse_object_id
 from mongoshop.validation import collector_paused
+
+logger = logging.getLogger(__name__)
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 Sort = Sequence[tuple[str, int]]
@@ -61,9 +64,31 @@ class Repository(Generic[ModelT]):
         return self.model.model_validate(document)
 
     def to_models(self, documents: Sequence[Mapping[str, Any]]) -> list[ModelT]:
-        """Validate a batch in one call, the cycle collector paused (see `mongoshop.validation`)."""
+        """Validate a batch in one call, the cycle collector paused (see `mongoshop.validation`).
+
+        A document that does not load (written by another tool, or by an old version
+        with other rules) is left out of the batch and logged by id, rather than
+        failing the whole listing: one bad document must not take a page down.
+        """
         with collector_paused():
-            return _list_adapter(self.model).validate_python(documents)
+            try:
+                return _list_adapter(self.model).validate_python(documents)
+            except ValidationError:
+                return [model for model in map(self._loadable, documents) if model is not None]
+
+    def _loadable(self, document: Mapping[str, Any]) -> ModelT | None:
+        try:
+            return self.model.model_validate(document)
+        except ValidationError as exc:
+            logger.warning(
+                "%s %s does not load and is left out: %s",
+                self.collection_name,
+                document.get("_id"),
+                "; ".join(
+                    f"{'.'.join(map(str, error['loc']))}: {error['msg']}" for error in exc.errors()
+                ),
+            )
+            return None
 
     def find_by_id(
         self, id: ObjectId | str, *, session: ClientSession | None = None

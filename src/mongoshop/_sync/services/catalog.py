@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
@@ -14,7 +15,7 @@ from mongoshop.cache import Listings, ReadCache
 from mongoshop.clock import utcnow
 from mongoshop.errors import InvalidId, ValidationFailed
 from mongoshop.iterables import batched
-from mongoshop.models.common import Document, Page, PageRequest, parse_object_id
+from mongoshop.models.common import Document, Page, PageRequest, dotted, parse_object_id
 from mongoshop.models.money import Money
 from mongoshop.models.products import (
     BulkItemError,
@@ -156,7 +157,8 @@ class CatalogService:
             merged = current.model_copy(update=fields)
             fields["search_tokens"] = product_tokens(merged.name, merged.category, merged.tags)
         fields["updated_at"] = utcnow()
-        self.products.update_by_id(target, {"$set": fields})
+        # `reviews` by path: a new rating alone keeps the stored count (and the reverse).
+        self.products.update_by_id(target, {"$set": dotted(fields, {"reviews"})})
         if self.cache is not None:
             self.cache.invalidate(target)
         self._listings_changed()
@@ -194,6 +196,13 @@ class CatalogService:
                 )
                 continue
             valid.append((index, product_id, update.new_price))
+        seen = Counter(product_id for _, product_id, _ in valid)
+        repeated = sorted(str(product_id) for product_id, times in seen.items() if times > 1)
+        if repeated:
+            # An unordered bulk write applies them in no defined order: which price wins?
+            raise ValidationFailed(
+                "each product may appear once; more than once: " + ", ".join(repeated)
+            )
         matched, modified, unknown = self.products.bulk_set_prices(
             [(product_id, price.amount, price.currency) for _, product_id, price in valid],
             utcnow(),

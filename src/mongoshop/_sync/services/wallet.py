@@ -147,7 +147,10 @@ class WalletService:
         """
         self._check_currency(request.currency)
         target = parse_object_id(request.to_account_id)
-        request_hash = fingerprint("transfer", request.model_dump(mode="json"))
+        # The id as parsed, not as typed: the same account in upper case is the same request.
+        request_hash = fingerprint(
+            "transfer", {**request.model_dump(mode="json"), "to_account_id": str(target)}
+        )
         source = self.account_of(user)
         if source.id == target:
             raise ValidationFailed("cannot transfer to the same account")

@@ -13,6 +13,7 @@ from mongoshop.models.common import MAX_PAGE_SIZE, Page
 from mongoshop.models.users import (
     BulkStatusResult,
     BulkStatusUpdate,
+    PasswordReset,
     Role,
     UserFilter,
     UserPublic,
@@ -76,8 +77,18 @@ async def read_user(user: CurrentUser, shop: ShopDep, user_id: UserId) -> UserPu
 async def update_user(
     user: CurrentUser, shop: ShopDep, user_id: UserId, body: UserUpdate
 ) -> UserPublic:
-    """Change name, age, preferences or password; admins may also change status and roles."""
+    """Change name, age, preferences or one's own password (with `current_password`: a
+    wrong one is 403); admins may also change status and roles. Changing the password
+    ends every other session."""
     return UserPublic.of(await shop.users.update(user, user_id, body))
+
+
+@router.post("/{user_id}/password-reset", responses=responses(401, 403, 404, 422))
+async def reset_password(
+    admin: AdminUser, shop: ShopDep, user_id: UserId, body: PasswordReset
+) -> UserPublic:
+    """Admin: set a user's password; every session of that user ends at once."""
+    return UserPublic.of(await shop.users.reset_password(user_id, body.new_password))
 
 
 @router.post("/{user_id}/suspend", responses=responses(401, 403, 404))

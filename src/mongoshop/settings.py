@@ -175,6 +175,18 @@ class Settings(BaseSettings):
     login_window_seconds: Annotated[
         int, Field(validation_alias="MONGOSHOP_LOGIN_WINDOW_SECONDS", ge=1, le=86400)
     ] = 900
+    trusted_proxies: Annotated[
+        str,
+        Field(
+            validation_alias="MONGOSHOP_TRUSTED_PROXIES",
+            max_length=2000,
+            pattern=r"^[0-9A-Fa-f.:/, ]*$",
+            description=(
+                "Comma-separated addresses (or networks) of the reverse proxies whose "
+                "X-Forwarded-For / X-Forwarded-Proto are believed; none by default."
+            ),
+        ),
+    ] = ""
     cancel_window_seconds: Annotated[
         int,
         Field(
@@ -254,6 +266,11 @@ class Settings(BaseSettings):
             if secret.startswith("development-only") or secret.lower() in _PLACEHOLDER_SECRETS:
                 raise ValueError(
                     "MONGOSHOP_TOKEN_SECRET must be set to a real secret in production"
+                )
+            if self.metrics_enabled and self.metrics_token is None:
+                raise ValueError(
+                    "MONGOSHOP_METRICS_TOKEN must be set in production (or "
+                    "MONGOSHOP_METRICS_ENABLED=false): /metrics would be public"
                 )
         return self
 

@@ -78,3 +78,19 @@ def test_the_login_route_documents_429(client: httpx.Client) -> None:
     schema = client.get("/openapi.json").json()
 
     assert "429" in schema["paths"]["/auth/login"]["post"]["responses"]
+
+
+def test_a_forwarded_for_header_does_not_choose_the_throttling_key(client: httpx.Client) -> None:
+    """No proxy is trusted by default: a client naming a new address in X-Forwarded-For
+    on every attempt is still one client, refused after the per-client limit."""
+    time.sleep(WINDOW + 0.3)  # this client's earlier failures out of the window
+    codes = [
+        client.post(
+            "/auth/login",
+            json={"email": f"nobody-{n}-{uuid.uuid4().hex[:6]}@example.com", "password": "guess-1"},
+            headers={"X-Forwarded-For": f"203.0.113.{n + 1}"},
+        ).status_code
+        for n in range(5)
+    ]
+
+    assert codes == [401, 401, 401, 401, 429]

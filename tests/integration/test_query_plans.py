@@ -933,6 +933,13 @@ QUERIES: dict[str, Entry] = {
             "user_id_unique",
         ),
     ),
+    "AsyncAccountRepository.users_with_accounts": (
+        uses(
+            "a few users",
+            lambda s, d: s.account_repository.users_with_accounts(d.users[40:43]),
+            "user_id_unique",
+        ),
+    ),
     "AsyncAccountRepository.find_by_user": (
         uses(
             "a user",

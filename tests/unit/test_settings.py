@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mongoshop.db.clients import client_options, require_replica_set
+from mongoshop.db.clients import client_options, require_supported_server
 from mongoshop.errors import ConfigurationError
 from mongoshop.settings import Settings, load_settings
 
@@ -66,6 +66,7 @@ def test_production_refuses_the_development_token_secret(monkeypatch: pytest.Mon
     with pytest.raises(ConfigurationError, match="MONGOSHOP_TOKEN_SECRET"):
         load_settings()
     monkeypatch.setenv("MONGOSHOP_TOKEN_SECRET", "a-real-secret-of-enough-length-123")
+    monkeypatch.setenv("MONGOSHOP_METRICS_TOKEN", "a-metrics-token-of-enough-length")
     assert load_settings().environment == "production"
 
 
@@ -80,12 +81,69 @@ def test_pool_bounds_and_admin_variables_must_be_consistent(
 
 
 def test_a_standalone_server_is_refused_with_a_clear_message() -> None:
-    require_replica_set({"setName": "rs0"})
-    require_replica_set({"msg": "isdbgrid"})
-    with pytest.raises(ConfigurationError, match="replica set"):
-        require_replica_set({"isWritablePrimary": True})
+    require_supported_server({"setName": "rs0", "maxWireVersion": 25})
+    with pytest.raises(ConfigurationError, match="standalone server"):
+        require_supported_server({"isWritablePrimary": True, "maxWireVersion": 25})
+
+
+def test_a_sharded_cluster_is_refused_clearly_until_it_is_supported() -> None:
+    with pytest.raises(ConfigurationError, match=r"sharded cluster \(mongos\)"):
+        require_supported_server({"msg": "isdbgrid", "maxWireVersion": 25})
+
+
+@pytest.mark.parametrize("wire", [7, None])
+def test_a_server_older_than_mongodb_4_2_is_refused(wire: int | None) -> None:
+    with pytest.raises(ConfigurationError, match=r"MongoDB 4\.2 or newer"):
+        require_supported_server({"setName": "rs0", "maxWireVersion": wire})
 
 
 def test_settings_is_the_pydantic_settings_class() -> None:
     assert issubclass(Settings, object)
     assert "mongodb_uri" in Settings.model_fields
+
+
+def test_no_proxy_is_trusted_unless_named() -> None:
+    from mongoshop.cli.serve import proxy_options
+
+    assert proxy_options(Settings(environment="test")) == {  # type: ignore[call-arg]
+        "proxy_headers": False,
+        "forwarded_allow_ips": "",
+    }
+    named = Settings(environment="test", trusted_proxies="10.0.0.5, 10.1.0.0/16")  # type: ignore[call-arg]
+    assert proxy_options(named) == {
+        "proxy_headers": True,
+        "forwarded_allow_ips": ["10.0.0.5", "10.1.0.0/16"],
+    }
+
+
+def test_production_refuses_a_public_metrics_route() -> None:
+    secret = "a-real-production-secret-0123456789"
+    with pytest.raises(ValueError, match="MONGOSHOP_METRICS_TOKEN must be set in production"):
+        Settings(environment="production", token_secret=secret)  # type: ignore[call-arg,arg-type]
+    Settings(  # type: ignore[call-arg]
+        environment="production",
+        token_secret=secret,  # type: ignore[arg-type]
+        metrics_token="a-metrics-token-0123456789",  # type: ignore[arg-type]
+    )
+    Settings(environment="production", token_secret=secret, metrics_enabled=False)  # type: ignore[call-arg,arg-type]
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ('=HYPERLINK("http://evil.example","x")', '\'=HYPERLINK("http://evil.example","x")'),
+        ("+1+1", "'+1+1"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("Lamp = bright", "Lamp = bright"),
+        (-250, "-250"),
+        (1.5, "1.5"),
+        (None, ""),
+        (["=x"], '["=x"]'),
+    ],
+)
+def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(value: object, cell: str) -> None:
+    from mongoshop.cli.export import _csv_cell
+
+    assert _csv_cell(value) == cell

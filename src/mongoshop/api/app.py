@@ -24,7 +24,7 @@ from mongoshop.api.openapi import install_openapi
 from mongoshop.api.routers import admin, auth, dashboard, health, orders, products, users, wallet
 from mongoshop.api.routers import metrics as metrics_route
 from mongoshop.cache import Listings, ReadCache
-from mongoshop.db import create_async_client, require_replica_set, resolve_uri
+from mongoshop.db import create_async_client, require_supported_server, resolve_uri
 from mongoshop.events.graceful import stop_loops
 from mongoshop.events.streams import StreamConsumer
 from mongoshop.events.worker import EventWorker
@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
             consumers: list[StreamConsumer] = []
             worker: EventWorker | None = None
             try:
-                require_replica_set(await client.admin.command("hello"))
+                require_supported_server(await client.admin.command("hello"))
                 user_cache: ReadCache[UserInDB] = ReadCache(settings.cache_ttl_seconds)
                 product_cache: ReadCache[ProductInDB] = ReadCache(settings.cache_ttl_seconds)
                 token_cache: ReadCache[TokenInDB] = ReadCache(settings.cache_ttl_seconds)

@@ -10,7 +10,7 @@ from types import FrameType
 from rich.console import Console
 
 from mongoshop._sync.shop import Shop
-from mongoshop.db import create_sync_client, require_replica_set, resolve_uri
+from mongoshop.db import create_sync_client, require_supported_server, resolve_uri
 from mongoshop.settings import Settings, load_settings
 
 console = Console()
@@ -40,7 +40,7 @@ def open_shop(settings: Settings) -> Iterator[Shop]:
     with resolve_uri(settings) as uri:
         client = create_sync_client(uri, settings)
         try:
-            require_replica_set(client.admin.command("hello"))
+            require_supported_server(client.admin.command("hello"))
             shop = Shop(client[settings.mongodb_database], settings)
             shop.ensure_indexes()
             yield shop

@@ -53,12 +53,25 @@ def _value_at(document: Document, path: str) -> Any:
     return value
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What makes a spreadsheet run a cell as a formula (OWASP "CSV injection")."""
+
+
 def _csv_cell(value: Any) -> str:
+    """A cell as text; text that a spreadsheet would run as a formula gets a leading ``'``.
+
+    A product named ``=HYPERLINK("http://evil.example","Click")`` is data, not a
+    formula; numbers (a negative amount) stay numbers.
+    """
     if value is None:
         return ""
     if isinstance(value, (dict, list)):
-        return json_util.dumps(value, json_options=json_util.RELAXED_JSON_OPTIONS)
-    return str(value)
+        text = json_util.dumps(value, json_options=json_util.RELAXED_JSON_OPTIONS)
+    elif isinstance(value, (bool, int, float)):
+        return str(value)
+    else:
+        text = str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def write_documents(

@@ -7,7 +7,7 @@ import json
 import os
 import secrets
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -64,6 +64,18 @@ def prepare(settings: Settings, demo: bool) -> list[str]:
     return lines
 
 
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """Whose forwarding headers uvicorn believes: only `MONGOSHOP_TRUSTED_PROXIES`.
+
+    Uvicorn's own default believes ``X-Forwarded-For`` from 127.0.0.1, so any local
+    client could name its own address, and with it its sign-in throttling key.
+    """
+    proxies = [entry.strip() for entry in settings.trusted_proxies.split(",") if entry.strip()]
+    if not proxies:
+        return {"proxy_headers": False, "forwarded_allow_ips": ""}
+    return {"proxy_headers": True, "forwarded_allow_ips": proxies}
+
+
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8000,
@@ -71,7 +83,7 @@ def serve(
         bool | None,
         typer.Option(
             "--demo/--no-demo",
-            help="Create a demo admin and demo data (default: on with the embedded database)",
+            help="Create a demo admin and demo data (default: on with the embedded database, off in production)",
         ),
     ] = None,
     run_worker: Annotated[
@@ -93,7 +105,8 @@ def serve(
     """
     settings = settings_from_env()
     configure_logging(settings.log_format, settings.log_level)
-    demo = settings.embedded if demo is None else demo
+    if demo is None:  # demo data only for a local try-out, never by default in production
+        demo = settings.embedded and settings.environment != "production"
     stop_on_sigterm()
     with contextlib.ExitStack() as stack:
         if settings.embedded:
@@ -118,4 +131,5 @@ def serve(
             log_level=None,
             access_log=access_log,
             timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
+            **proxy_options(settings),
         )

@@ -10,7 +10,7 @@ import typer
 
 from mongoshop._async.shop import AsyncShop
 from mongoshop.cli.common import console, settings_from_env
-from mongoshop.db import create_async_client, require_replica_set, resolve_uri
+from mongoshop.db import create_async_client, require_supported_server, resolve_uri
 from mongoshop.events.metrics_server import MetricsServer, metrics_app
 from mongoshop.events.worker import EventWorker
 from mongoshop.observability import Metrics, configure_logging
@@ -26,7 +26,7 @@ async def run_worker(
     )
     metrics_server: MetricsServer | None = None
     try:
-        require_replica_set(await client.admin.command("hello"))
+        require_supported_server(await client.admin.command("hello"))
         shop = AsyncShop(client[settings.mongodb_database], settings)
         await shop.ensure_indexes()
         worker = EventWorker(shop)

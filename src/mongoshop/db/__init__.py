@@ -4,7 +4,7 @@ from mongoshop.db.clients import (
     client_options,
     create_async_client,
     create_sync_client,
-    require_replica_set,
+    require_supported_server,
 )
 from mongoshop.db.embedded import EmbeddedServer, resolve_uri
 
@@ -13,6 +13,6 @@ __all__ = [
     "client_options",
     "create_async_client",
     "create_sync_client",
-    "require_replica_set",
+    "require_supported_server",
     "resolve_uri",
 ]

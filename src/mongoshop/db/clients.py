@@ -70,11 +70,33 @@ def create_sync_client(
     )
 
 
-def require_replica_set(hello: Document) -> None:
-    """Refuse a standalone server: transactions and change streams need a replica set."""
-    if hello.get("setName") or hello.get("msg") == "isdbgrid":
-        return
-    raise ConfigurationError(
-        "MONGODB_URI points at a standalone server; mongoshop needs a replica set "
-        "(or Atlas, or a sharded cluster) for transactions and change streams"
-    )
+MIN_WIRE_VERSION = 8
+"""MongoDB 4.2: multi-document transactions on replica sets (4.0), change streams that
+resume from a token, and the pipeline updates of the sign-in throttle (4.2)."""
+
+
+def require_supported_server(hello: Document) -> None:
+    """Refuse, with one line, a server mongoshop cannot run on correctly.
+
+    A standalone server has no transactions or change streams. A sharded cluster
+    (mongos) is refused too, for now: upserts by a field other than the shard key
+    (accounts by user, the import's ``--upsert-on``), the outbox claim and the
+    unique e-mail index all assume one replica set (see "Scaling" in the README).
+    A server older than MongoDB 4.2 lacks what `MIN_WIRE_VERSION` names.
+    """
+    if hello.get("msg") == "isdbgrid":
+        raise ConfigurationError(
+            "MONGODB_URI points at a sharded cluster (mongos), which mongoshop does not "
+            "support yet; use a replica set or Atlas replica set (see the README's Scaling)"
+        )
+    if not hello.get("setName"):
+        raise ConfigurationError(
+            "MONGODB_URI points at a standalone server; mongoshop needs a replica set "
+            "(or Atlas) for transactions and change streams"
+        )
+    wire = hello.get("maxWireVersion")
+    if not isinstance(wire, int) or wire < MIN_WIRE_VERSION:
+        raise ConfigurationError(
+            f"MONGODB_URI points at a server too old for mongoshop (wire version {wire}); "
+            "it needs MongoDB 4.2 or newer for transactions, change streams and pipeline updates"
+        )

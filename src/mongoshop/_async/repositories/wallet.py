@@ -58,6 +58,19 @@ class AsyncAccountRepository(AsyncRepository[AccountInDB]):
             raise NotFound(f"account of user {user_id} could not be opened")
         return account
 
+    async def users_with_accounts(
+        self, user_ids: Sequence[ObjectId], *, session: AsyncClientSession | None = None
+    ) -> set[ObjectId]:
+        """Which of these users already have an account (a find on the unique `user_id`
+        index: ``distinct`` may not run in a transaction on a sharded collection)."""
+        documents = await self.find_documents(
+            {"user_id": {"$in": list(user_ids)}},
+            projection={"_id": 0, "user_id": 1},
+            limit=len(user_ids),
+            session=session,
+        )
+        return {document["user_id"] for document in documents}
+
     async def find_by_user(
         self, user_id: ObjectId, *, session: AsyncClientSession | None = None
     ) -> AccountInDB | None:

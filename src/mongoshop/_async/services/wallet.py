@@ -98,11 +98,7 @@ class AsyncWalletService:
 
         async def open_batch(session: AsyncClientSession) -> int:
             now = utcnow()
-            have = set(
-                await self.accounts.collection.distinct(
-                    "user_id", {"user_id": {"$in": list(user_ids)}}, session=session
-                )
-            )
+            have = await self.accounts.users_with_accounts(user_ids, session=session)
             new = [
                 {
                     "_id": ObjectId(),

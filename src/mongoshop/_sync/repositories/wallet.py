@@ -59,6 +59,19 @@ class AccountRepository(Repository[AccountInDB]):
             raise NotFound(f"account of user {user_id} could not be opened")
         return account
 
+    def users_with_accounts(
+        self, user_ids: Sequence[ObjectId], *, session: ClientSession | None = None
+    ) -> set[ObjectId]:
+        """Which of these users already have an account (a find on the unique `user_id`
+        index: ``distinct`` may not run in a transaction on a sharded collection)."""
+        documents = self.find_documents(
+            {"user_id": {"$in": list(user_ids)}},
+            projection={"_id": 0, "user_id": 1},
+            limit=len(user_ids),
+            session=session,
+        )
+        return {document["user_id"] for document in documents}
+
     def find_by_user(
         self, user_id: ObjectId, *, session: ClientSession | None = None
     ) -> AccountInDB | None:

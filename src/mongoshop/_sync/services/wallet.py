@@ -95,11 +95,7 @@ class WalletService:
 
         def open_batch(session: ClientSession) -> int:
             now = utcnow()
-            have = set(
-                self.accounts.collection.distinct(
-                    "user_id", {"user_id": {"$in": list(user_ids)}}, session=session
-                )
-            )
+            have = self.accounts.users_with_accounts(user_ids, session=session)
             new = [
                 {
                     "_id": ObjectId(),

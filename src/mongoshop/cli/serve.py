@@ -83,7 +83,10 @@ def serve(
         bool | None,
         typer.Option(
             "--demo/--no-demo",
-            help="Create a demo admin and demo data (default: on with the embedded database, off in production)",
+            help=(
+                "Create a demo admin and demo data "
+                "(default: on with the embedded database, off in production)"
+            ),
         ),
     ] = None,
     run_worker: Annotated[

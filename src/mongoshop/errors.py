@@ -89,8 +89,11 @@ _UNAVAILABLE = (
 
 
 def is_unavailable(exc: BaseException) -> bool:
-    """True for driver errors that mean "the database cannot answer now"."""
-    return isinstance(exc, _UNAVAILABLE)
+    """True for driver errors that mean "the database cannot answer now", the client-side
+    operation deadline (`pymongo.timeout`) running out included."""
+    return isinstance(exc, _UNAVAILABLE) or (
+        isinstance(exc, PyMongoError) and bool(getattr(exc, "timeout", False))
+    )
 
 
 def unavailable_from(exc: PyMongoError) -> DatabaseUnavailable:

@@ -63,6 +63,18 @@ class Settings(BaseSettings):
     socket_timeout_ms: Annotated[
         int, Field(validation_alias="MONGOSHOP_SOCKET_TIMEOUT_MS", ge=1)
     ] = 20000
+    operation_timeout_seconds: Annotated[
+        float,
+        Field(
+            validation_alias="MONGOSHOP_OPERATION_TIMEOUT_SECONDS",
+            gt=0,
+            le=600,
+            description=(
+                "Every API request's and worker step's database work, retries included, "
+                "gives up after this (then 503): a frozen database is noticed within it"
+            ),
+        ),
+    ] = 5.0
     transaction_timeout_ms: Annotated[
         int,
         Field(

@@ -272,12 +272,16 @@ def test_malformed_login_is_422(client: httpx.Client, body: Any) -> None:
     assert response.json()["error"] == "validation_error"
 
 
-def test_login_with_invalid_json_is_422(client: httpx.Client) -> None:
+@pytest.mark.parametrize("body", [b"{email:", b'{"email": "a@b.c",}', b"[1, 2", b"nul"])
+def test_login_with_unparseable_json_is_400(client: httpx.Client, body: bytes) -> None:
+    """As the README promises: 400 for a body that is not JSON, 422 for JSON that is
+    not a valid request."""
     response = client.post(
-        "/auth/login", content=b"{email:", headers={"Content-Type": "application/json"}
+        "/auth/login", content=body, headers={"Content-Type": "application/json"}
     )
 
-    assert response.status_code == 422
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_json"
 
 
 # --- POST /auth/logout -----------------------------------------------------------------

@@ -11,7 +11,9 @@ names the field; the database is then checked for what must not be there.
 from __future__ import annotations
 
 import json
+import socket
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -408,3 +410,30 @@ def test_a_whole_number_written_with_a_decimal_point_is_that_integer(
     assert response.json()["price"] == money(1_200)
     stored = database.products.find_one({"name": body["name"]})
     assert type(stored["price"]["amount"]) is int
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GARBAGE\r\n\r\n",
+        b"GET /health HTTP/1.1\r\nHost: x\r\nBad Header\x00: y\r\n\r\n",
+        b"GET /he alth HTTP/1.1\r\nHost: x\r\n\r\n",
+    ],
+    ids=["no request line", "nul in a header", "space in the path"],
+)
+def test_a_request_too_malformed_for_the_app_is_answered_in_json(
+    app: RunningApp, request_bytes: bytes
+) -> None:
+    """Answered by the HTTP server itself, before any route: JSON like every other error."""
+    address = urlsplit(app.base_url)
+    with socket.create_connection((address.hostname, address.port), timeout=5) as connection:
+        connection.sendall(request_bytes)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+
+    assert head.startswith(b"HTTP/1.1 400"), answer
+    assert b"content-type: application/json" in head.lower()
+    assert b"x-content-type-options: nosniff" in head.lower()
+    assert json.loads(body)["error"] == "bad_request"

@@ -7,6 +7,8 @@ the server can be stopped and started again on the same port and data.
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 import uuid
@@ -57,6 +59,16 @@ class Outage:
 
     def stop_database(self) -> None:
         self.server.stop()
+
+    def freeze_database(self) -> None:
+        """SIGSTOP: the server keeps its connections open and answers nothing, as a
+        hung host or a partition that drops packets would."""
+        assert self.server.process is not None
+        os.kill(self.server.process.pid, signal.SIGSTOP)
+
+    def thaw_database(self) -> None:
+        assert self.server.process is not None
+        os.kill(self.server.process.pid, signal.SIGCONT)
 
     def restart_database(self) -> None:
         """The same data directory on the same port, as after an operator's restart."""
@@ -135,6 +147,42 @@ def test_an_outage_is_503_quickly_and_the_app_recovers_by_itself(
     assert client.get("/health").json() == {"status": "ok", "database": "ok"}
     assert api.me(api.login(account.email, account.password)).status_code == 200
     assert client.get(f"/users/{account.id}", headers=bearer(account.token)).status_code == 200
+
+
+FROZEN_WITHIN = 5.0 + 3.0
+"""The operation deadline (MONGOSHOP_OPERATION_TIMEOUT_SECONDS, 5 s) and a margin; the
+socket timeout, which answered a frozen database before, is 20 s."""
+
+
+def test_a_frozen_database_is_503_within_the_request_deadline(
+    outage: Outage, outage_client: httpx.Client
+) -> None:
+    client = outage_client
+    account = Api(client).new_account("Frozen Fred")
+    assert client.get("/accounts/me", headers=account.headers).status_code == 200
+
+    outage.freeze_database()
+    try:
+        wallet, wallet_seconds = timed(lambda: client.get("/accounts/me", headers=account.headers))
+        order, order_seconds = timed(
+            lambda: client.post(
+                "/orders",
+                json={"items": [{"product_id": "6650f1c2a1b2c3d4e5f60718", "quantity": 1}]},
+                headers=account.headers,
+            )
+        )
+    finally:
+        outage.thaw_database()
+
+    assert wallet.status_code == 503
+    assert wallet.json()["error"] == "database_unavailable"
+    assert wallet_seconds < FROZEN_WITHIN
+    assert order.status_code == 503
+    assert order_seconds < FROZEN_WITHIN
+    deadline = time.monotonic() + RECOVERY_WITHIN
+    while client.get("/accounts/me", headers=account.headers).status_code != 200:
+        assert time.monotonic() < deadline, "the app did not recover after the thaw"
+        time.sleep(0.25)
 
 
 def test_under_load_an_outage_answers_503_and_loses_no_acknowledged_write(

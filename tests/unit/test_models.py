@@ -169,3 +169,10 @@ def test_malformed_ids_are_refused(bad: object) -> None:
 def test_page_computes_total_pages() -> None:
     assert Page[int].build([1, 2], total=41, page=1, page_size=20).total_pages == 3
     assert Page[int].build([], total=0, page=1, page_size=20).total_pages == 0
+
+
+@pytest.mark.parametrize("name", ["localtime", "posixrules", "Factory", "Mars/Olympus", "utc+1"])
+def test_a_time_zone_is_an_iana_name(name: str) -> None:
+    with pytest.raises(ValidationError, match="unknown time zone"):
+        UserUpdate.model_validate({"preferences": {"timezone": name}})
+    assert UserUpdate.model_validate({"preferences": {"timezone": "Europe/Paris"}})

@@ -91,7 +91,11 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
                         "cache-tokens", shop.token_repository.collection, token_cache
                     ),
                 ):
-                    consumer = StreamConsumer(spec, shop.checkpoint_repository)
+                    consumer = StreamConsumer(
+                        spec,
+                        shop.checkpoint_repository,
+                        step_timeout=settings.operation_timeout_seconds,
+                    )
                     consumers.append(consumer)
                     background.append(asyncio.create_task(consumer.run(), name=spec.name))
                 if run_worker:

@@ -130,7 +130,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(422, "validation_error", describe_validation(list(exc.errors())))
+        errors = list(exc.errors())
+        if any(error.get("type") == "json_invalid" for error in errors):
+            # Not JSON at all: a malformed request (400), not an invalid one (422).
+            return error_response(400, "invalid_json", describe_validation(errors))
+        return error_response(422, "validation_error", describe_validation(errors))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

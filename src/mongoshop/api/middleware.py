@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 
+import pymongo
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
@@ -35,7 +36,7 @@ Swagger UI / ReDoc from their CDN. Only those two pages get this policy."""
 
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
 
-_COMMON_HEADERS = [
+COMMON_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
@@ -140,7 +141,7 @@ class HardenedResponses:
                 started = True
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
-                headers.extend(item for item in _COMMON_HEADERS if item[0] not in present)
+                headers.extend(item for item in COMMON_HEADERS if item[0] not in present)
                 if b"content-security-policy" not in present:
                     headers.append((b"content-security-policy", policy))
                 if b"cache-control" not in present:
@@ -155,6 +156,29 @@ class HardenedResponses:
                 raise
             logger.exception("unhandled error on %s %s", scope.get("method"), scope["path"])
             await _send_json(send_with_headers, 500, "internal_error", "internal error")
+
+
+class OperationDeadline:
+    """Every request's database work runs under one client-side deadline (PyMongo's CSOT).
+
+    Without it a frozen server (a stopped process, a network partition that drops
+    packets) is noticed only when a socket read times out, 20 s later by default,
+    and a retried operation waits that long twice. With it, every command of the
+    request, retries and transactions included, shares `seconds`; then the request
+    is a 503 like any outage. The deadline is a context variable, so the tasks the
+    request starts inherit it.
+    """
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with pymongo.timeout(self.seconds):
+            await self.app(scope, receive, send)
 
 
 def install_middleware(app: FastAPI, settings: Settings) -> None:
@@ -174,5 +198,7 @@ def install_middleware(app: FastAPI, settings: Settings) -> None:
             allow_credentials=False,
             max_age=600,
         )
+    # Innermost: the deadline covers the route's work, not the reading of a slow body.
+    app.add_middleware(OperationDeadline, seconds=settings.operation_timeout_seconds)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(HardenedResponses)

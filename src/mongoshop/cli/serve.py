@@ -14,6 +14,7 @@ import uvicorn
 
 from mongoshop._sync.shop import Shop
 from mongoshop.api.app import create_app
+from mongoshop.api.http_protocol import JsonErrorsProtocol
 from mongoshop.cli.common import console, open_shop, settings_from_env, stop_on_sigterm
 from mongoshop.cli.seed import seed_all
 from mongoshop.db.embedded import EmbeddedServer
@@ -134,5 +135,6 @@ def serve(
             log_level=None,
             access_log=access_log,
             timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
+            http=JsonErrorsProtocol,
             **proxy_options(settings),
         )

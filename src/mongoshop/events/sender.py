@@ -12,6 +12,7 @@ import logging
 import uuid
 from datetime import timedelta
 
+import pymongo
 from pymongo.errors import PyMongoError
 
 from mongoshop._async.repositories.outbox import AsyncOutboxRepository
@@ -58,6 +59,7 @@ class OutboxSender:
         self.max_attempts = settings.mail_max_attempts
         self.retry_base = timedelta(seconds=settings.mail_retry_base_seconds)
         self.idle_delay = idle_delay
+        self.step_timeout = settings.operation_timeout_seconds
         self.stop = StopRequest()
         """Ask `run` to return once the message in hand is sent and recorded."""
 
@@ -82,8 +84,13 @@ class OutboxSender:
                 await self.stop.sleep(self.idle_delay)
 
     async def send_one(self) -> bool:
-        """Claim and send the next due item; False when nothing was due."""
-        item = await self.outbox.claim(self.owner, utcnow(), self.lease)
+        """Claim and send the next due item; False when nothing was due.
+
+        The claim and the recording each run under the operation deadline (not the
+        send, which has the SMTP timeout): a frozen database is noticed within it.
+        """
+        with pymongo.timeout(self.step_timeout):
+            item = await self.outbox.claim(self.owner, utcnow(), self.lease)
         if item is None:
             return False
         await self._deliver(item)
@@ -93,25 +100,33 @@ class OutboxSender:
         try:
             await self.transport.send(item)
         except Exception as exc:  # any failure of delivery means "retry later"
-            error = f"{type(exc).__name__}: {exc}"
-            if item.attempts >= self.max_attempts:
-                logger.error(
-                    "giving up on %s after %d attempts: %s",
-                    loggable(item),
-                    item.attempts,
-                    loggable_error(exc),
-                )
-                await self.outbox.mark_failed_attempt(item.key, self.owner, error, None)
-            else:
-                retry_at = utcnow() + self.backoff(item.attempts)
-                logger.warning(
-                    "sending %s failed (attempt %d): %s",
-                    loggable(item),
-                    item.attempts,
-                    loggable_error(exc),
-                )
-                await self.outbox.mark_failed_attempt(item.key, self.owner, error, retry_at)
+            with pymongo.timeout(self.step_timeout):
+                await self._record_failure(item, exc)
             return
+        with pymongo.timeout(self.step_timeout):
+            await self._record_sent(item)
+
+    async def _record_failure(self, item: OutboxItem, exc: Exception) -> None:
+        error = f"{type(exc).__name__}: {exc}"
+        if item.attempts >= self.max_attempts:
+            logger.error(
+                "giving up on %s after %d attempts: %s",
+                loggable(item),
+                item.attempts,
+                loggable_error(exc),
+            )
+            await self.outbox.mark_failed_attempt(item.key, self.owner, error, None)
+            return
+        retry_at = utcnow() + self.backoff(item.attempts)
+        logger.warning(
+            "sending %s failed (attempt %d): %s",
+            loggable(item),
+            item.attempts,
+            loggable_error(exc),
+        )
+        await self.outbox.mark_failed_attempt(item.key, self.owner, error, retry_at)
+
+    async def _record_sent(self, item: OutboxItem) -> None:
         if not await self.outbox.mark_sent(item.key, self.owner, utcnow()):
             logger.error("lease on %s was lost while sending; it may be sent again", loggable(item))
         else:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pymongo
 from bson import Timestamp
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import OperationFailure, PyMongoError
@@ -83,8 +84,13 @@ class StreamConsumer:
         *,
         retry_delay: float = 0.5,
         max_retry_delay: float = 10.0,
+        step_timeout: float = 5.0,
     ) -> None:
+        """`step_timeout`: the client-side deadline of one poll with the handling of its
+        event (MONGOSHOP_OPERATION_TIMEOUT_SECONDS): a frozen database is an interruption
+        noticed within it, not after a socket timeout."""
         self.spec = spec
+        self.step_timeout = step_timeout
         self.checkpoints = checkpoints
         self.retry_delay = retry_delay
         self.max_retry_delay = max_retry_delay
@@ -141,14 +147,15 @@ class StreamConsumer:
                     spec.on_restart()
             self.ready.set()
             while stream.alive and not self.stop.requested:
-                polled_at = utcnow()
-                change = await stream.try_next()
-                if change is None:
-                    if stream.alive:  # an empty poll: nothing happened before it was sent
-                        self.caught_up_to = polled_at
-                    continue
-                await spec.handler(change)
-                await self._save(change["_id"])
+                with pymongo.timeout(self.step_timeout):
+                    polled_at = utcnow()
+                    change = await stream.try_next()
+                    if change is None:
+                        if stream.alive:  # an empty poll: nothing happened before it was sent
+                            self.caught_up_to = polled_at
+                        continue
+                    await spec.handler(change)
+                    await self._save(change["_id"])
                 self.caught_up_to = event_time(change) or polled_at
             if self.stop.requested and stream.resume_token is not None:
                 # Every event the stream returned is handled: save how far it has

@@ -46,6 +46,7 @@ class EventWorker:
                     reconcile=mail.reconcile_welcomes,
                 ),
                 checkpoints,
+                step_timeout=shop.settings.operation_timeout_seconds,
             ),
             StreamConsumer(
                 StreamSpec(
@@ -56,6 +57,7 @@ class EventWorker:
                     reconcile=mail.reconcile_order_confirmations,
                 ),
                 checkpoints,
+                step_timeout=shop.settings.operation_timeout_seconds,
             ),
         ]
         self.sender = OutboxSender(

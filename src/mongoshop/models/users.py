@@ -10,10 +10,17 @@ import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, ClassVar, Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import available_timezones
 
 from email_validator import validate_email
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    model_validator,
+)
 
 from mongoshop.models.common import (
     InputModel,
@@ -34,16 +41,37 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+"""Files of the time zone database that are not IANA zone names: the host's own local
+time, a POSIX rules template, and a placeholder (`available_timezones` lists them)."""
+
+TIMEZONES: tuple[str, ...] = tuple(sorted((available_timezones() - NOT_ZONES) | {"UTC"}))
+"""The IANA names a client may choose; the contract's named `Timezone` component."""
+
+_TIMEZONE_SET = frozenset(TIMEZONES)
+
+
 def _check_timezone(value: str) -> str:
-    if value not in _TIMEZONES:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value[:64]!r}") from None
+    if value not in _TIMEZONE_SET:
+        raise ValueError(f"unknown time zone {value[:64]!r}: an IANA name such as Europe/Paris")
     return value
 
 
-_TIMEZONES = available_timezones() | {"UTC"}
+def timezone_var_name(zone: str) -> str:
+    """A constant name per zone for client generators, unique where the zones' own
+    spelling is not (``GMT+0``, ``GMT-0`` and ``GMT0`` would all become ``GMT0``)."""
+    spelled = zone.replace("+", "_PLUS_").replace("-", "_MINUS_")
+    return re.sub(r"[^0-9A-Za-z]+", "_", spelled).strip("_").upper()
+
+
+TIMEZONE_COMPONENT = {
+    "type": "string",
+    "title": "Timezone",
+    "description": "An IANA time zone name.",
+    "enum": list(TIMEZONES),
+    "x-enum-varnames": [timezone_var_name(zone) for zone in TIMEZONES],
+}
+"""Stated once in the OpenAPI contract, referred to by every field that takes a zone."""
 
 _LINE_BREAKS = re.compile("[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 """Everything `str.splitlines` breaks on: CR and LF, and the Unicode line and paragraph
@@ -114,9 +142,11 @@ Password = Annotated[str, Field(min_length=8, max_length=256)]
 Language = Annotated[str, Field(pattern=r"^[a-z]{2}(-[A-Z]{2})?$", examples=["en", "fr"])]
 Timezone = Annotated[
     str,
-    Field(max_length=64, json_schema_extra={"enum": sorted(_TIMEZONES)}),
+    Field(max_length=64, json_schema_extra={"enum": list(TIMEZONES)}),
     AfterValidator(_check_timezone),
 ]
+"""Inline in each model's schema; the OpenAPI contract states it once instead
+(`mongoshop.api.openapi` puts a reference to `TIMEZONE_COMPONENT` in its place)."""
 
 
 class Preferences(BaseModel):
@@ -128,12 +158,15 @@ class Preferences(BaseModel):
     """
 
     language: Language = "en"
-    timezone: Timezone = "UTC"
+    timezone: Annotated[str, Field(max_length=64)] = "UTC"
+    """Any stored name loads: the list of zones depends on the host's time zone data."""
     notifications: Annotated[bool, Field(strict=True)] = True
 
 
 class UserPreferences(Preferences, InputModel):
     """Preferences as a client sends them: unknown keys refused, whitespace stripped."""
+
+    timezone: Timezone = "UTC"
 
 
 class UserCreate(InputModel):

@@ -79,15 +79,15 @@ def require_supported_server(hello: Document) -> None:
     """Refuse, with one line, a server mongoshop cannot run on correctly.
 
     A standalone server has no transactions or change streams. A sharded cluster
-    (mongos) is refused too, for now: upserts by a field other than the shard key
-    (accounts by user, the import's ``--upsert-on``), the outbox claim and the
-    unique e-mail index all assume one replica set (see "Scaling" in the README).
+    (mongos) is refused too, for now: a cancellation updates an order by ``_id``
+    alone and the import can upsert products by name, neither of which carries
+    the shard key docs/scaling.md chooses for those collections.
     A server older than MongoDB 4.2 lacks what `MIN_WIRE_VERSION` names.
     """
     if hello.get("msg") == "isdbgrid":
         raise ConfigurationError(
             "MONGODB_URI points at a sharded cluster (mongos), which mongoshop does not "
-            "support yet; use a replica set or Atlas replica set (see the README's Scaling)"
+            "support yet; use a replica set or Atlas replica set (see docs/scaling.md)"
         )
     if not hello.get("setName"):
         raise ConfigurationError(

@@ -64,6 +64,7 @@ RENAMES = {
     "AsyncCheckpointRepository": "CheckpointRepository",
     "AsyncMailService": "MailService",
     "AsyncLoginAttemptRepository": "LoginAttemptRepository",
+    "AsyncVerificationRepository": "VerificationRepository",
     "AsyncLoginThrottle": "LoginThrottle",
 }
 

@@ -65,6 +65,18 @@ class PermissionDenied(MongoshopError):
     code = "forbidden"
 
 
+class EmailNotVerified(PermissionDenied):
+    """The account's address is not confirmed yet: no orders, no money moved."""
+
+    code = "email_not_verified"
+
+
+class InvalidVerificationToken(NotFound):
+    """An unknown, used or expired e-mail verification code: there is no such code (404)."""
+
+    code = "invalid_verification_token"
+
+
 class DatabaseUnavailable(MongoshopError):
     code = "database_unavailable"
 

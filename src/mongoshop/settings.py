@@ -187,6 +187,33 @@ class Settings(BaseSettings):
     login_window_seconds: Annotated[
         int, Field(validation_alias="MONGOSHOP_LOGIN_WINDOW_SECONDS", ge=1, le=86400)
     ] = 900
+    register_max_per_email: Annotated[
+        int,
+        Field(
+            validation_alias="MONGOSHOP_REGISTER_MAX_PER_EMAIL",
+            ge=1,
+            le=1000,
+            description="Registrations allowed per e-mail address within the window, then 429",
+        ),
+    ] = 3
+    register_max_per_client: Annotated[
+        int,
+        Field(
+            validation_alias="MONGOSHOP_REGISTER_MAX_PER_CLIENT",
+            ge=1,
+            le=10_000,
+            description="Registrations allowed per client address within the window, then 429",
+        ),
+    ] = 20
+    verification_ttl_seconds: Annotated[
+        int,
+        Field(
+            validation_alias="MONGOSHOP_VERIFICATION_TTL_SECONDS",
+            ge=60,
+            le=30 * 86400,
+            description="How long an e-mail verification code works",
+        ),
+    ] = 86400
     trusted_proxies: Annotated[
         str,
         Field(

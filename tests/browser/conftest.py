@@ -30,9 +30,9 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from tests.e2e.conftest import RunningApp, admin_headers, admin_token, api, app, client
+from tests.e2e.conftest import RunningApp, admin_headers, admin_token, api, app, client, mail
 
-__all__ = ["admin_headers", "admin_token", "api", "app", "client"]
+__all__ = ["admin_headers", "admin_token", "api", "app", "client", "mail"]
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CHROMIUM = "/usr/bin/chromium"

@@ -17,7 +17,7 @@ import pytest
 from pymongo import MongoClient
 
 from mongoshop.models.common import Document
-from tests.e2e.support import Account, Api, AppProcess, app_environment, new_client
+from tests.e2e.support import Account, Api, AppProcess, Mailroom, app_environment, new_client
 
 
 @dataclass(frozen=True)
@@ -69,8 +69,16 @@ def client(app: RunningApp) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture(scope="session")
-def api(client: httpx.Client) -> Api:
-    return Api(client)
+def mail(mongodb_uri: str, app: RunningApp) -> Iterator[Mailroom]:
+    """The session app's outgoing e-mail (its outbox)."""
+    mailroom = Mailroom(mongodb_uri, app.database)
+    yield mailroom
+    mailroom.close()
+
+
+@pytest.fixture(scope="session")
+def api(client: httpx.Client, mail: Mailroom) -> Api:
+    return Api(client, mail)
 
 
 @pytest.fixture(scope="session")

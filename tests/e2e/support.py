@@ -12,19 +12,21 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+from pymongo import MongoClient
 
 STARTUP_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
@@ -42,6 +44,7 @@ PUBLIC_USER_FIELDS = {
     "updated_at",
     "last_login",
     "login_count",
+    "email_verified",
 }
 SECRET_KEYS = {"password", "password_hash", "search_tokens"}
 
@@ -149,13 +152,50 @@ class Account:
         return bearer(self.token)
 
 
+CODE = re.compile(r"^([A-Za-z0-9_-]{40,})\r?$", re.MULTILINE)
+"""A verification code, alone on its line in the e-mail's text."""
+
+
+class Mailroom:
+    """Reads the app's outgoing e-mail in its outbox, as its recipient would read it."""
+
+    def __init__(self, mongodb_uri: str, database: str) -> None:
+        self.client: MongoClient[dict[str, Any]] = MongoClient(mongodb_uri, tz_aware=True)
+        self.outbox = self.client[database]["mail_outbox"]
+
+    def code_for(self, email: str, timeout: float = 10.0) -> str:
+        """The code of the latest verification e-mail to `email`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.outbox.find_one(
+                {"kind": "verify_email", "to": email.lower()}, sort=[("created_at", -1)]
+            )
+            match = CODE.search(found["text"]) if found else None
+            if match is not None:
+                return match.group(1)
+            assert time.monotonic() < deadline, f"no verification e-mail to {email}"
+            time.sleep(0.05)
+
+    def kinds_to(self, email: str) -> list[str]:
+        return [
+            str(item["kind"])
+            for item in self.outbox.find({"to": email.lower()}).sort("created_at", 1)
+        ]
+
+    def close(self) -> None:
+        self.client.close()
+
+
 class Api:
     """Small helpers over the HTTP API; every call still goes through real HTTP."""
 
-    def __init__(self, client: httpx.Client) -> None:
+    def __init__(self, client: httpx.Client, mail: Mailroom | None = None) -> None:
         self.client = client
+        self.mail = mail
 
-    def register(self, **fields: Any) -> dict[str, Any]:
+    def register(self, *, verify: bool = True, **fields: Any) -> dict[str, Any]:
+        """Register, and (with a `Mailroom`) confirm the address with the mailed code, as
+        a person would; answers the account (or, unconfirmed, the registration's answer)."""
         body = {
             "name": fields.pop("name", "E2E User"),
             "email": fields.pop("email", None) or unique_email(),
@@ -163,9 +203,17 @@ class Api:
             **fields,
         }
         response = self.client.post("/auth/register", json=body)
-        assert response.status_code == 201, response.text
-        created: dict[str, Any] = response.json()
-        return created
+        assert response.status_code == 202, response.text
+        if not verify or self.mail is None:
+            answer: dict[str, Any] = response.json()
+            return answer
+        return self.verify(self.mail.code_for(body["email"]))
+
+    def verify(self, code: str) -> dict[str, Any]:
+        response = self.client.post("/auth/verify", json={"token": code})
+        assert response.status_code == 200, response.text
+        user: dict[str, Any] = response.json()
+        return user
 
     def login(self, email: str, password: str) -> str:
         response = self.client.post("/auth/login", json={"email": email, "password": password})
@@ -174,6 +222,8 @@ class Api:
         return token
 
     def new_account(self, name: str = "E2E User", **fields: Any) -> Account:
+        """A registered, confirmed (needs a `Mailroom`) and signed-in user."""
+        assert self.mail is not None, "a new account needs the app's Mailroom to confirm it"
         email = fields.pop("email", None) or unique_email()
         password = fields.pop("password", "correct-horse-1")
         created = self.register(name=name, email=email, password=password, **fields)
@@ -192,9 +242,11 @@ class Api:
 class AppProcess:
     """``mongoshop serve`` as a subprocess, its output in a log file."""
 
-    def __init__(self, env: Mapping[str, str], workdir: Path) -> None:
+    def __init__(self, env: Mapping[str, str], workdir: Path, args: Sequence[str] = ()) -> None:
+        """`args`: more options of ``mongoshop serve`` (``--no-worker``)."""
         self.env = dict(env)
         self.workdir = workdir
+        self.args = list(args)
         self.log_path = workdir / "app.log"
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
@@ -228,6 +280,7 @@ class AppProcess:
             "127.0.0.1",
             "--port",
             str(self.port),
+            *self.args,
         ]
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
@@ -250,6 +303,13 @@ class AppProcess:
                 time.sleep(0.1)
         self.stop()
         return False
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown at all, as a crash or an OOM kill."""
+        process, self.process = self.process, None
+        if process is not None:
+            process.kill()
+            process.wait()
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL if it has not exited within `STOP_TIMEOUT`."""
@@ -285,6 +345,9 @@ def app_environment(
             "MONGOSHOP_TOKEN_SECRET": uuid.uuid4().hex,
             "MONGOSHOP_DATA_DIR": str(data_dir),
             "MONGOSHOP_ENV": "test",
+            # Tests register many accounts from 127.0.0.1: the registration throttle is
+            # exercised by test_auth on purpose, and must not trip the others.
+            "MONGOSHOP_REGISTER_MAX_PER_CLIENT": "10000",
             "PYTHONUNBUFFERED": "1",
         }
     )

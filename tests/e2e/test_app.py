@@ -48,7 +48,8 @@ def test_the_openapi_document_lists_every_route(client: httpx.Client) -> None:
 def test_the_openapi_document_describes_the_error_answers(client: httpx.Client) -> None:
     paths = client.get("/openapi.json").json()["paths"]
 
-    assert {"201", "409", "422"} <= set(paths["/auth/register"]["post"]["responses"])
+    assert {"202", "422", "429"} <= set(paths["/auth/register"]["post"]["responses"])
+    assert {"200", "404", "422"} <= set(paths["/auth/verify"]["post"]["responses"])
     assert {"200", "401", "403", "422"} <= set(paths["/auth/login"]["post"]["responses"])
     assert {"401", "404"} <= set(paths["/users/{user_id}"]["get"]["responses"])
 

@@ -13,6 +13,7 @@ from tests.e2e.support import (
     PUBLIC_USER_FIELDS,
     Account,
     Api,
+    Mailroom,
     bearer,
     is_object_id,
     unique_email,
@@ -32,7 +33,15 @@ def registration(**overrides: Any) -> dict[str, Any]:
 # --- POST /auth/register ---------------------------------------------------------------
 
 
-def test_register_answers_201_with_the_public_shape_only(client: httpx.Client) -> None:
+ACCEPTED = {
+    "detail": "If this address can be used, a message has been sent to it: "
+    "confirm the address with the code it contains (POST /auth/verify)."
+}
+
+
+def test_register_answers_202_and_the_code_confirms_the_account(
+    client: httpx.Client, api: Api, mail: Mailroom
+) -> None:
     email = unique_email("Mixed.Case")
     response = client.post(
         "/auth/register",
@@ -43,8 +52,9 @@ def test_register_answers_201_with_the_public_shape_only(client: httpx.Client) -
         ),
     )
 
-    assert response.status_code == 201
-    user = response.json()
+    assert response.status_code == 202
+    assert response.json() == ACCEPTED
+    user = api.verify(mail.code_for(email))
     assert set(user) == PUBLIC_USER_FIELDS
     assert is_object_id(user["id"])
     assert user["email"] == email.lower()
@@ -52,6 +62,7 @@ def test_register_answers_201_with_the_public_shape_only(client: httpx.Client) -
     assert user["age"] == 42
     assert user["status"] == "active"
     assert user["roles"] == ["user"]
+    assert user["email_verified"] is True
     assert user["preferences"] == {
         "language": "fr",
         "timezone": "Europe/Paris",
@@ -62,32 +73,73 @@ def test_register_answers_201_with_the_public_shape_only(client: httpx.Client) -
     assert datetime.fromisoformat(user["created_at"]).tzinfo is not None
 
 
-def test_register_fills_in_defaults(client: httpx.Client) -> None:
-    response = client.post("/auth/register", json=registration())
+def test_register_fills_in_defaults(api: Api) -> None:
+    user = api.register(**registration())
 
-    assert response.status_code == 201
-    user = response.json()
     assert user["age"] is None
     assert user["preferences"] == {"language": "en", "timezone": "UTC", "notifications": True}
 
 
-def test_register_accepts_the_age_bounds(client: httpx.Client) -> None:
+def test_register_accepts_the_age_bounds(api: Api) -> None:
     for age in (18, 120):
-        response = client.post("/auth/register", json=registration(age=age))
-        assert response.status_code == 201
-        assert response.json()["age"] == age
+        assert api.register(**registration(age=age))["age"] == age
 
 
-def test_register_with_a_taken_email_in_another_case_is_409(client: httpx.Client) -> None:
+def test_a_taken_address_gets_the_same_answer_and_its_owner_a_notice(
+    client: httpx.Client, api: Api, mail: Mailroom
+) -> None:
+    """Registration does not tell anyone which addresses have accounts."""
     email = unique_email("taken")
-    assert client.post("/auth/register", json=registration(email=email)).status_code == 201
+    api.register(**registration(email=email))
 
-    response = client.post("/auth/register", json=registration(email=email.upper()))
+    again = client.post("/auth/register", json=registration(email=email.upper()))
+    new = client.post("/auth/register", json=registration(email=unique_email("free")))
 
-    assert response.status_code == 409
-    body = response.json()
-    assert body["error"] == "email_taken"
-    assert isinstance(body["detail"], str)
+    assert again.status_code == new.status_code == 202
+    assert again.json() == new.json() == ACCEPTED
+    kinds = mail.kinds_to(email)  # the welcome may come before or after the notice
+    assert kinds[0] == "verify_email"
+    assert sorted(kinds[1:]) == ["registration_notice", "welcome"]
+
+
+def test_an_unconfirmed_account_signs_in_but_moves_no_money(
+    client: httpx.Client, api: Api, mail: Mailroom
+) -> None:
+    email = unique_email("unconfirmed")
+    api.register(**registration(email=email), verify=False)
+    token = api.login(email, "correct-horse-1")
+
+    me = api.me(token).json()
+    order = client.post(
+        "/orders",
+        json={"items": [{"product_id": "6650f1c2a1b2c3d4e5f60718", "quantity": 1}]},
+        headers=bearer(token),
+    )
+    transfer = client.post(
+        "/transfers",
+        json={"to_account_id": "6650f1c2a1b2c3d4e5f60718", "amount": 1, "currency": "EUR"},
+        headers=bearer(token),
+    )
+
+    assert me["email_verified"] is False
+    assert order.status_code == transfer.status_code == 403
+    assert order.json()["error"] == transfer.json()["error"] == "email_not_verified"
+    api.verify(mail.code_for(email))
+    assert api.me(token).json()["email_verified"] is True
+
+
+def test_a_code_works_once_and_a_made_up_one_not_at_all(
+    client: httpx.Client, api: Api, mail: Mailroom
+) -> None:
+    email = unique_email("once")
+    api.register(**registration(email=email), verify=False)
+    code = mail.code_for(email)
+    assert api.verify(code)["email"] == email
+
+    for attempt in (code, "x" * 43):
+        response = client.post("/auth/verify", json={"token": attempt})
+        assert response.status_code == 404
+        assert response.json()["error"] == "invalid_verification_token"
 
 
 @pytest.mark.parametrize(
@@ -136,22 +188,25 @@ def test_register_without_a_required_field_is_422(client: httpx.Client, missing:
 
 
 @pytest.mark.parametrize(
-    "content",
+    ("content", "status", "error"),
     [
-        pytest.param(b'{"name": "Carol", "email": ', id="truncated-json"),
-        pytest.param(b"not json at all", id="garbage"),
-        pytest.param(b"", id="empty-body"),
-        pytest.param(b"[]", id="json-array"),
-        pytest.param(b"null", id="json-null"),
+        pytest.param(b'{"name": "Carol", "email": ', 400, "invalid_json", id="truncated-json"),
+        pytest.param(b"not json at all", 400, "invalid_json", id="garbage"),
+        pytest.param(b"", 422, "validation_error", id="empty-body"),
+        pytest.param(b"[]", 422, "validation_error", id="json-array"),
+        pytest.param(b"null", 422, "validation_error", id="json-null"),
     ],
 )
-def test_register_with_a_malformed_body_is_422(client: httpx.Client, content: bytes) -> None:
+def test_register_with_a_malformed_body_is_400_or_422(
+    client: httpx.Client, content: bytes, status: int, error: str
+) -> None:
+    """Not JSON at all: 400; JSON, but not a registration: 422."""
     response = client.post(
         "/auth/register", content=content, headers={"Content-Type": "application/json"}
     )
 
-    assert response.status_code == 422
-    assert response.json()["error"] == "validation_error"
+    assert response.status_code == status
+    assert response.json()["error"] == error
 
 
 def test_register_with_no_body_at_all_is_422(client: httpx.Client) -> None:
@@ -160,7 +215,7 @@ def test_register_with_no_body_at_all_is_422(client: httpx.Client) -> None:
     assert response.status_code == 422
 
 
-def test_a_refused_registration_creates_no_account(client: httpx.Client) -> None:
+def test_a_refused_registration_creates_no_account(client: httpx.Client, api: Api) -> None:
     email = unique_email("refused")
     assert (
         client.post("/auth/register", json=registration(email=email, roles=["admin"])).status_code
@@ -168,9 +223,7 @@ def test_a_refused_registration_creates_no_account(client: httpx.Client) -> None
     )
 
     # The address is still free, and the account it creates is an ordinary user.
-    response = client.post("/auth/register", json=registration(email=email))
-    assert response.status_code == 201
-    assert response.json()["roles"] == ["user"]
+    assert api.register(**registration(email=email))["roles"] == ["user"]
 
 
 # --- POST /auth/login ------------------------------------------------------------------

@@ -122,12 +122,14 @@ MATRIX: dict[tuple[str, str], Rule] = {
             "/auth/register",
             {"name": "New Person", "email": unique_email(), "password": "correct-horse-1"},
         ),
-        201,
+        202,
     ),
     ("POST", "/auth/login"): public(
         lambda w, p: ("/auth/login", {"email": w.user.email, "password": w.user.password})
     ),
     ("POST", "/auth/logout"): signed_in(path("/auth/logout"), 204),
+    # A made-up code: 404 for anyone (the code is the credential, not the token).
+    ("POST", "/auth/verify"): public(lambda w, p: ("/auth/verify", {"token": "x" * 43}), 404),
     # --- users ---
     ("GET", "/users/me"): signed_in(path("/users/me")),
     ("GET", "/users"): admin_only(path("/users")),

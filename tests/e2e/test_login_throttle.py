@@ -51,7 +51,8 @@ def sign_in(client: httpx.Client, email: str, password: str) -> httpx.Response:
 
 def test_repeated_failures_get_429_with_retry_after_then_recover(client: httpx.Client) -> None:
     api = Api(client)
-    owner = api.register(password="owner-password-1")
+    owner = {"email": f"owner-{uuid.uuid4().hex[:8]}@example.com"}
+    api.register(email=owner["email"], password="owner-password-1", verify=False)
 
     codes = [sign_in(client, owner["email"], "guess-password").status_code for _ in range(2)]
     refused = sign_in(client, owner["email"], "owner-password-1")

@@ -146,7 +146,7 @@ def test_json_logs_carry_the_request_id_into_the_access_log_and_database_command
         json={"name": "Needle Person", "email": email, "password": password},
         headers={"X-Request-ID": request_id},
     )
-    assert response.status_code == 201, response.text
+    assert response.status_code == 202, response.text
     assert response.headers["x-request-id"] == request_id
 
     def complete(found: list[dict[str, Any]]) -> bool:

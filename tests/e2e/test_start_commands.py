@@ -13,6 +13,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from email import message_from_bytes, policy
 from pathlib import Path
 
 import httpx
@@ -86,6 +87,22 @@ def served(tmp_path: Path) -> Iterator[Served]:
             server.process.wait()
 
 
+def _wait_for_file(directory: Path, pattern: str, timeout: float = 30) -> Path:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not list(directory.glob(pattern)):
+        time.sleep(0.2)
+    found = list(directory.glob(pattern))
+    assert found, f"no {pattern} in {directory}"
+    return found[0]
+
+
+def _text_of(eml: Path) -> str:
+    message = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    text = message.get_body(("plain",))
+    assert text is not None
+    return str(text.get_content())
+
+
 def _credentials(output: str) -> tuple[str, str]:
     found = re.search(r"demo admin: (\S+) / (\S+)", output)
     assert found, output
@@ -135,19 +152,21 @@ def test_serve_starts_everything_with_demo_data_shares_its_database_and_restarts
         assert seeded.returncode == 0, seeded.stdout + seeded.stderr
         assert "users: 5 inserted" in seeded.stdout
 
-        # The in-process worker writes the welcome e-mail as an .eml file.
+        # The in-process worker writes each e-mail as an .eml file: first the code that
+        # confirms the address, then, once it is used, the welcome.
         created = client.post(
             "/auth/register",
             json={"name": "New Comer", "email": "newcomer@example.com", "password": "password1"},
         )
-        assert created.status_code == 201
+        assert created.status_code == 202
         mail = served.data_dir / "mail"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not list(mail.glob("welcome*newcomer*.eml")):
-            time.sleep(0.2)
-        welcome = list(mail.glob("welcome*newcomer*.eml"))
-        assert welcome, "no welcome e-mail in data/mail"
-        assert "newcomer@example.com" in welcome[0].read_text()
+        verification = _wait_for_file(mail, "verify_email*newcomer*.eml")
+        code = re.search(r"^([A-Za-z0-9_-]{40,})\r?$", _text_of(verification), re.MULTILINE)
+        assert code is not None, "no code in the verification e-mail"
+        verified = client.post("/auth/verify", json={"token": code.group(1)})
+        assert verified.status_code == 200, verified.text
+        welcome = _wait_for_file(mail, "welcome*newcomer*.eml")
+        assert "newcomer@example.com" in welcome.read_text()
 
     served.stop()
     state = served.data_dir / "embedded.json"

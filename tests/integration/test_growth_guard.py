@@ -206,10 +206,12 @@ def _probe(shop: Shop, size: int, hasher: PasswordHasher) -> Probe:
     _fill(shop, size, hasher.hash(PASSWORD))
     currency = shop.settings.currency
     buyer = shop.users.register(
-        UserCreate(name="Probe Buyer", email="probe@example.com", password=PASSWORD)
+        UserCreate(name="Probe Buyer", email="probe@example.com", password=PASSWORD),
+        verified=True,
     )
     payee = shop.users.register(
-        UserCreate(name="Probe Payee", email="payee@example.com", password=PASSWORD)
+        UserCreate(name="Probe Payee", email="payee@example.com", password=PASSWORD),
+        verified=True,
     )
     buyer_account = shop.wallet.account_of(buyer)
     shop.wallet.credit(

@@ -398,6 +398,15 @@ async def claim_attempt(shop: AsyncShop, key: str, limit: int) -> Any:
 Call: TypeAlias = Callable[[AsyncShop, Data], Awaitable[Any]]
 
 
+async def issue_and_consume(shop: AsyncShop, data: Data) -> Any:
+    """A verification code stored, then used: the use reads and deletes it by `_id`."""
+    digest = f"digest-{uuid.uuid4().hex}"
+    await shop.verification_repository.issue(
+        digest, data.users[5], utcnow(), utcnow() + timedelta(days=1)
+    )
+    return await shop.verification_repository.consume(digest, utcnow())
+
+
 @dataclass(frozen=True)
 class Uses:
     """Call the method; every query it sends reads one of `indexes`, none scans.
@@ -629,6 +638,13 @@ QUERIES: dict[str, Entry] = {
     # --- AsyncOutboxRepository (outbox.py) ---
     "AsyncOutboxRepository.enqueue": SendsNoQuery(
         lambda s, d: s.outbox_repository.enqueue(welcome("new3@example.com"))
+    ),
+    "AsyncOutboxRepository.enqueue_in": SendsNoQuery(
+        in_transaction(
+            lambda s, d, session: s.outbox_repository.enqueue_in(
+                welcome("new6@example.com"), session
+            )
+        )
     ),
     "AsyncOutboxRepository.enqueue_many": SendsNoQuery(
         lambda s, d: s.outbox_repository.enqueue_many([welcome("new4@example.com")])
@@ -906,6 +922,13 @@ QUERIES: dict[str, Entry] = {
             unindexed=WHOLE_COLLECTION_FACET,
         ),
     ),
+    # --- AsyncVerificationRepository (verifications.py) ---
+    "AsyncVerificationRepository.issue": SendsNoQuery(
+        lambda s, d: s.verification_repository.issue(
+            f"digest-{uuid.uuid4().hex}", d.users[6], utcnow(), utcnow() + timedelta(days=1)
+        )
+    ),
+    "AsyncVerificationRepository.consume": (uses("a stored code", issue_and_consume, ID),),
     # --- AsyncLoginAttemptRepository (login_attempts.py) ---
     "AsyncLoginAttemptRepository.claim": (
         uses("a key with attempts", lambda s, d: claim_attempt(s, THROTTLE_KEYS[3], 50), ID),

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import re
+from datetime import timedelta
 
 import pytest
+from bson import ObjectId
 
 from mongoshop._async.shop import AsyncShop
-from mongoshop.errors import DuplicateEmail
-from mongoshop.models.users import Role, UserCreate, UserStatus
+from mongoshop.clock import utcnow
+from mongoshop.errors import (
+    DuplicateEmail,
+    EmailNotVerified,
+    InvalidVerificationToken,
+    TooManyAttempts,
+)
+from mongoshop.models.orders import OrderItemRequest, OrderRequest
+from mongoshop.models.users import Role, UserCreate, UserInDB, UserStatus
+from mongoshop.models.wallet import TransferRequest
 from mongoshop.search import index_tokens
 
 PASSWORD = "correct horse battery"
@@ -100,3 +111,128 @@ async def test_concurrent_registrations_of_one_email_let_exactly_one_through(
     stored = await ashop.user_repository.find_by_email("race@example.com")
     assert stored is not None
     assert stored.id == winners[0].id
+
+
+# --- the self-registration flow: the same answer for every address, proven by a code ---
+
+
+def outbox_kinds(items: list[dict[str, object]]) -> list[object]:
+    return sorted(item["kind"] for item in items)
+
+
+async def mail_to(ashop: AsyncShop, email: str) -> list[dict[str, object]]:
+    return await ashop.outbox_repository.collection.find({"to": email}).to_list()
+
+
+async def by_email(ashop: AsyncShop, email: str) -> UserInDB:
+    user = await ashop.user_repository.find_by_email(email)
+    assert user is not None, email
+    return user
+
+
+def code_in(item: dict[str, object]) -> str:
+    found = re.search(r"^([A-Za-z0-9_-]{40,})\r?$", str(item["text"]), re.MULTILINE)
+    assert found is not None, item["text"]
+    return found.group(1)
+
+
+async def test_a_new_address_gets_an_unconfirmed_account_and_one_code(ashop: AsyncShop) -> None:
+    await ashop.users.request_registration(signup(email="new@example.com"), "10.0.0.1")
+
+    user = await by_email(ashop, "new@example.com")
+    assert not user.email_verified
+    [verification] = await mail_to(ashop, "new@example.com")
+    assert verification["kind"] == "verify_email"
+    code = code_in(verification)
+    # Only the code's digest is stored, never the code.
+    stored = await ashop.verification_repository.collection.find().to_list()
+    assert [item["user_id"] for item in stored] == [user.id]
+    assert code not in str(stored)
+
+    confirmed = await ashop.users.verify_email(code)
+
+    assert confirmed.email_verified
+    assert confirmed.email_verified_at is not None
+    with pytest.raises(InvalidVerificationToken):
+        await ashop.users.verify_email(code)
+    assert await ashop.verification_repository.collection.count_documents({}) == 0
+
+
+async def test_a_taken_address_gets_a_notice_not_a_second_account(ashop: AsyncShop) -> None:
+    owner = await ashop.users.register(signup(email="owner@example.com"), verified=True)
+
+    for _ in range(2):  # twice in a day: one notice
+        await ashop.users.request_registration(
+            signup(name="Someone Else", email="OWNER@example.com")
+        )
+
+    assert await ashop.user_repository.count({"email": "owner@example.com"}) == 1
+    assert (await ashop.users.get(str(owner.id))).name == owner.name
+    assert outbox_kinds(await mail_to(ashop, "owner@example.com")) == ["registration_notice"]
+
+
+async def test_an_unconfirmed_owner_asking_again_gets_a_new_code_and_both_work_once(
+    ashop: AsyncShop,
+) -> None:
+    await ashop.users.request_registration(signup(email="slow@example.com"))
+    await ashop.users.request_registration(signup(email="slow@example.com"))
+
+    items = await mail_to(ashop, "slow@example.com")
+    assert outbox_kinds(items) == ["verify_email", "verify_email"]
+    first, second = (code_in(item) for item in items)
+    assert first != second
+    assert (await ashop.users.verify_email(second)).email_verified
+    # The other code still works once (it confirms an already confirmed account).
+    assert (await ashop.users.verify_email(first)).email_verified
+
+
+async def test_an_expired_code_is_refused(ashop: AsyncShop) -> None:
+    await ashop.users.request_registration(signup(email="late@example.com"))
+    [item] = await mail_to(ashop, "late@example.com")
+    await ashop.verification_repository.collection.update_many(
+        {}, {"$set": {"expires_at": utcnow() - timedelta(seconds=1)}}
+    )
+
+    with pytest.raises(InvalidVerificationToken):
+        await ashop.users.verify_email(code_in(item))
+    assert not (await by_email(ashop, "late@example.com")).email_verified
+
+
+async def test_registrations_are_throttled_per_address_and_per_client(ashop: AsyncShop) -> None:
+    limit = ashop.settings.register_max_per_email
+    for _ in range(limit):
+        await ashop.users.request_registration(signup(email="spam@example.com"), "10.0.0.9")
+    with pytest.raises(TooManyAttempts):
+        await ashop.users.request_registration(signup(email="spam@example.com"), "10.0.0.8")
+    assert len(await mail_to(ashop, "spam@example.com")) == limit
+
+    for n in range(ashop.settings.register_max_per_client - limit):
+        await ashop.users.request_registration(signup(email=f"n{n}@example.com"), "10.0.0.9")
+    with pytest.raises(TooManyAttempts):
+        await ashop.users.request_registration(signup(email="fresh@example.com"), "10.0.0.9")
+    assert await ashop.user_repository.count({"email": "fresh@example.com"}) == 0
+
+
+async def test_an_unconfirmed_account_may_not_order_or_pay(ashop: AsyncShop) -> None:
+    user = await ashop.users.register(signup(email="wait@example.com"))
+
+    with pytest.raises(EmailNotVerified):
+        await ashop.orders.place(
+            user, OrderRequest(items=[OrderItemRequest(product_id=str(ObjectId()), quantity=1)])
+        )
+    with pytest.raises(EmailNotVerified):
+        await ashop.wallet.transfer(
+            user, TransferRequest(to_account_id=str(ObjectId()), amount=1, currency="EUR")
+        )
+
+
+async def test_admins_and_seeded_users_are_confirmed(ashop: AsyncShop) -> None:
+    await ashop.users.register(signup(email="pending@example.com"))
+    admin = await ashop.users.create_admin(email="pending@example.com", password="password-9")
+    seeded, _ = await ashop.users.add_demo_users(
+        [{"name": "Demo Person", "email": "demo@example.com"}], password="password-9"
+    )
+
+    assert admin.email_verified
+    assert seeded == 1
+    assert (await by_email(ashop, "demo@example.com")).email_verified

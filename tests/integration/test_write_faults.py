@@ -58,7 +58,8 @@ async def world(faulty: Faulty) -> World:
     shop = faulty.shop
     await shop.ensure_indexes()
     user = await shop.users.register(
-        UserCreate(name="Fault Target", email="target@example.com", password=PASSWORD)
+        UserCreate(name="Fault Target", email="target@example.com", password=PASSWORD),
+        verified=True,  # no verification e-mail ahead of the welcome in the outbox
     )
     issued = await shop.auth.login("target@example.com", PASSWORD)
     product = await shop.catalog.create(

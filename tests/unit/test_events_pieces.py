@@ -10,7 +10,12 @@ import aiosmtplib
 import pytest
 from bson import ObjectId
 
-from mongoshop._async.services.mail import outbox_document
+from mongoshop._async.services.mail import (
+    outbox_document,
+    registration_notice_document,
+    verification_document,
+    welcome_document,
+)
 from mongoshop.cache import Listings, ReadCache
 from mongoshop.events.templates import TEMPLATES, MailTemplate, format_money, render
 from mongoshop.events.transport import build_message
@@ -262,20 +267,26 @@ HOSTILE_NAMES = {
 
 def every_mail(name: str) -> dict[str, OutboxItem]:
     """Every kind of e-mail the project sends, to a user called `name`, as the outbox holds it."""
-    user_id = ObjectId()
-    values = {"name": name, "email": "eve@example.com"}
+    user = {"_id": ObjectId(), "name": name, "email": "eve@example.com", "preferences": {}}
     items = {
-        "welcome": outbox_document(MailKind.WELCOME, user_id, "eve@example.com", "en", values),
+        "welcome": welcome_document(user),
         "order confirmation": outbox_document(
             MailKind.ORDER_CONFIRMATION,
             ObjectId(),
             "eve@example.com",
             "fr",
-            {**values, "order_id": str(ObjectId()), "total": "1.00 EUR"},
+            {"name": name, "email": "eve@example.com", "order_id": str(ObjectId()), "total": "1"},
             [f"1 x {name} — 1.00 EUR"],
         ),
+        "verification": verification_document(user, "d" * 64, "t" * 43, timedelta(days=1)),
+        "registration notice": registration_notice_document(user, "2026-11-27"),
     }
-    assert {kind.value for kind in MailKind} == {"welcome", "order_confirmation"}, "a new kind"
+    assert {kind.value for kind in MailKind} == {
+        "welcome",
+        "order_confirmation",
+        "verify_email",
+        "registration_notice",
+    }, "a new kind of e-mail: add it here"
     return {label: OutboxItem.model_validate(item) for label, item in items.items()}
 
 

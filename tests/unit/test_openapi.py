@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from mongoshop.api.app import create_app
 from mongoshop.settings import Settings
+
+GENERATOR = Path(__file__).parents[2] / ".venv-client" / "bin" / "openapi-python-client"
+"""Installed by scripts/test in an environment of its own (it pins an older Typer)."""
 
 
 def schema() -> dict[str, Any]:
@@ -60,7 +62,8 @@ def test_the_usual_python_client_generator_builds_a_client_out_of_the_box(
     """openapi-python-client with no settings at all (it used to stop on the time zones:
     "Duplicate key GMT0 in enum PreferencesTimezone")."""
     (tmp_path / "openapi.json").write_text(json.dumps(schema()))
-    generator = Path(sys.executable).parent / "openapi-python-client"
+    generator = GENERATOR
+    assert generator.exists(), f"{generator} is missing: ./scripts/test installs it"
 
     result = subprocess.run(
         [

@@ -20,6 +20,7 @@ from mongoshop._async.repositories.products import AsyncProductRepository
 from mongoshop._async.repositories.tokens import AsyncTokenRepository
 from mongoshop._async.repositories.transfers import AsyncTransferRepository
 from mongoshop._async.repositories.users import AsyncUserRepository
+from mongoshop._async.repositories.verifications import AsyncVerificationRepository
 from mongoshop._async.repositories.wallet import AsyncAccountRepository, AsyncLedgerRepository
 from mongoshop._async.services.analytics import AsyncAnalyticsService
 from mongoshop._async.services.auth import AsyncAuthService
@@ -72,6 +73,7 @@ class AsyncShop:
         self.outbox_repository = AsyncOutboxRepository(database)
         self.checkpoint_repository = AsyncCheckpointRepository(database)
         self.login_attempt_repository = AsyncLoginAttemptRepository(database)
+        self.verification_repository = AsyncVerificationRepository(database)
 
         self.users = AsyncUserService(
             self.user_repository,
@@ -82,6 +84,18 @@ class AsyncShop:
             currency,
             cache=user_cache,
             listings=user_listings,
+            verifications=self.verification_repository,
+            outbox=self.outbox_repository,
+            secret=settings.token_secret.get_secret_value(),
+            verification_ttl=timedelta(seconds=settings.verification_ttl_seconds),
+            registration_throttle=AsyncLoginThrottle(
+                self.login_attempt_repository,
+                secret=settings.token_secret.get_secret_value(),
+                max_per_email=settings.register_max_per_email,
+                max_per_client=settings.register_max_per_client,
+                window=timedelta(seconds=settings.login_window_seconds),
+                purpose="register",
+            ),
         )
         self.auth = AsyncAuthService(
             self.user_repository,
@@ -141,6 +155,7 @@ class AsyncShop:
             self.outbox_repository,
             self.checkpoint_repository,
             self.login_attempt_repository,
+            self.verification_repository,
         ]
 
     def repository_named(self, collection: str) -> AsyncRepository[Any]:

@@ -21,6 +21,7 @@ from mongoshop._sync.repositories.products import ProductRepository
 from mongoshop._sync.repositories.tokens import TokenRepository
 from mongoshop._sync.repositories.transfers import TransferRepository
 from mongoshop._sync.repositories.users import UserRepository
+from mongoshop._sync.repositories.verifications import VerificationRepository
 from mongoshop._sync.repositories.wallet import AccountRepository, LedgerRepository
 from mongoshop._sync.services.analytics import AnalyticsService
 from mongoshop._sync.services.auth import AuthService
@@ -71,6 +72,7 @@ class Shop:
         self.outbox_repository = OutboxRepository(database)
         self.checkpoint_repository = CheckpointRepository(database)
         self.login_attempt_repository = LoginAttemptRepository(database)
+        self.verification_repository = VerificationRepository(database)
 
         self.users = UserService(
             self.user_repository,
@@ -81,6 +83,18 @@ class Shop:
             currency,
             cache=user_cache,
             listings=user_listings,
+            verifications=self.verification_repository,
+            outbox=self.outbox_repository,
+            secret=settings.token_secret.get_secret_value(),
+            verification_ttl=timedelta(seconds=settings.verification_ttl_seconds),
+            registration_throttle=LoginThrottle(
+                self.login_attempt_repository,
+                secret=settings.token_secret.get_secret_value(),
+                max_per_email=settings.register_max_per_email,
+                max_per_client=settings.register_max_per_client,
+                window=timedelta(seconds=settings.login_window_seconds),
+                purpose="register",
+            ),
         )
         self.auth = AuthService(
             self.user_repository,
@@ -136,6 +150,7 @@ class Shop:
             self.outbox_repository,
             self.checkpoint_repository,
             self.login_attempt_repository,
+            self.verification_repository,
         ]
 
     def repository_named(self, collection: str) -> Repository[Any]:

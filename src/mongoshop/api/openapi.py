@@ -64,11 +64,11 @@ LINKS: dict[Operation, dict[str, dict[str, Any]]] = {
             "parameters": {"account_id": "$response.body#/id"},
         },
     },
-    ("post", "/auth/register", "201"): {
+    ("get", "/users/me", "200"): {
         "SetItsStatus": {
             "operationId": "bulk_status_users_bulk_status_post",
             "requestBody": {"ids": ["$response.body#/id"], "status": "inactive"},
-            "description": "An admin sets the new user's status.",
+            "description": "An admin sets this user's status.",
         },
         "ReadIt": {
             "operationId": "read_user_users__user_id__get",

@@ -57,10 +57,13 @@ class StreamSpec:
     checkpointed: bool = True
     on_restart: Callable[[], None] | None = None
     """Called whenever the stream (re)starts without resuming (e.g. to clear a cache)."""
+    match: Document | None = None
+    """The server-side filter of the events; by default, every event of `operations`."""
     pipeline: list[Document] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.pipeline = [{"$match": {"operationType": {"$in": list(self.operations)}}}]
+        match = self.match or {"operationType": {"$in": list(self.operations)}}
+        self.pipeline = [{"$match": match}]
 
 
 def event_time(change: Mapping[str, Any]) -> datetime | None:

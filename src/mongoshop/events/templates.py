@@ -57,6 +57,48 @@ TEMPLATES: dict[tuple[MailKind, str], MailTemplate] = {
         html="<p>Bonjour $name,</p><p>Merci pour votre commande <b>$order_id</b> :</p>"
         "<ul>$html_lines</ul><p>Total : <b>$total</b></p><p>— L'équipe mongoshop</p>",
     ),
+    (MailKind.VERIFY_EMAIL, "en"): MailTemplate(
+        subject="Confirm your e-mail address for mongoshop",
+        text="Hello $name,\n\nTo finish creating your mongoshop account, confirm this address "
+        "with the code below (POST /auth/verify). It works once, for $hours hours.\n\n"
+        "$token\n\nIf you did not ask for an account, ignore this message: nothing "
+        "happens without the code.\n\n— The mongoshop team\n",
+        html="<p>Hello $name,</p><p>To finish creating your mongoshop account, confirm this "
+        "address with the code below (POST /auth/verify). It works once, for $hours hours.</p>"
+        "<p><code>$token</code></p><p>If you did not ask for an account, ignore this "
+        "message: nothing happens without the code.</p><p>— The mongoshop team</p>",
+    ),
+    (MailKind.VERIFY_EMAIL, "fr"): MailTemplate(
+        subject="Confirmez votre adresse pour mongoshop",
+        text="Bonjour $name,\n\nPour terminer la création de votre compte mongoshop, "
+        "confirmez cette adresse avec le code ci-dessous (POST /auth/verify). Il sert une "
+        "fois, pendant $hours heures.\n\n$token\n\nSi vous n'avez pas demandé de compte, "
+        "ignorez ce message : rien ne se passe sans le code.\n\n— L'équipe mongoshop\n",
+        html="<p>Bonjour $name,</p><p>Pour terminer la création de votre compte mongoshop, "
+        "confirmez cette adresse avec le code ci-dessous (POST /auth/verify). Il sert une "
+        "fois, pendant $hours heures.</p><p><code>$token</code></p><p>Si vous n'avez pas "
+        "demandé de compte, ignorez ce message : rien ne se passe sans le code.</p>"
+        "<p>— L'équipe mongoshop</p>",
+    ),
+    (MailKind.REGISTRATION_NOTICE, "en"): MailTemplate(
+        subject="Someone tried to register with your address at mongoshop",
+        text="Hello $name,\n\nSomeone just tried to create a mongoshop account with this "
+        "address, which already has one: yours. No new account was made. If it was you, "
+        "sign in instead; if not, you need do nothing.\n\n— The mongoshop team\n",
+        html="<p>Hello $name,</p><p>Someone just tried to create a mongoshop account with this "
+        "address, which already has one: yours. No new account was made. If it was you, "
+        "sign in instead; if not, you need do nothing.</p><p>— The mongoshop team</p>",
+    ),
+    (MailKind.REGISTRATION_NOTICE, "fr"): MailTemplate(
+        subject="Quelqu'un a essayé de s'inscrire avec votre adresse sur mongoshop",
+        text="Bonjour $name,\n\nQuelqu'un vient d'essayer de créer un compte mongoshop avec "
+        "cette adresse, qui en a déjà un : le vôtre. Aucun compte n'a été créé. Si c'était "
+        "vous, connectez-vous ; sinon, vous n'avez rien à faire.\n\n— L'équipe mongoshop\n",
+        html="<p>Bonjour $name,</p><p>Quelqu'un vient d'essayer de créer un compte mongoshop "
+        "avec cette adresse, qui en a déjà un : le vôtre. Aucun compte n'a été créé. Si "
+        "c'était vous, connectez-vous ; sinon, vous n'avez rien à faire.</p>"
+        "<p>— L'équipe mongoshop</p>",
+    ),
 }
 
 

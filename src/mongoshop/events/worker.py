@@ -30,8 +30,7 @@ class EventWorker:
         checkpoints = shop.checkpoint_repository
 
         async def on_user(change: Mapping[str, Any]) -> None:
-            if change["operationType"] == "insert":
-                await mail.welcome(change["fullDocument"])
+            await mail.welcome_if_verified(change)
 
         async def on_order(change: Mapping[str, Any]) -> None:
             await mail.order_confirmation(change["fullDocument"])
@@ -41,7 +40,19 @@ class EventWorker:
                 StreamSpec(
                     name=USERS_STREAM,
                     collection=shop.user_repository.collection,
-                    operations=("insert",),
+                    operations=("insert", "update"),
+                    # New users, and the verification of a self-registered one (not every
+                    # sign-in's login count): the server filters, then looks the user up.
+                    match={
+                        "$or": [
+                            {"operationType": "insert"},
+                            {
+                                "operationType": "update",
+                                "updateDescription.updatedFields.email_verified": True,
+                            },
+                        ]
+                    },
+                    full_document="updateLookup",
                     handler=on_user,
                     reconcile=mail.reconcile_welcomes,
                 ),

@@ -11,6 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 class MailKind(StrEnum):
     WELCOME = "welcome"
     ORDER_CONFIRMATION = "order_confirmation"
+    VERIFY_EMAIL = "verify_email"
+    """The code that confirms a new account's address."""
+    REGISTRATION_NOTICE = "registration_notice"
+    """To a verified account's owner: someone tried to register with this address."""
 
 
 class MailStatus(StrEnum):

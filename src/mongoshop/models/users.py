@@ -24,6 +24,7 @@ from pydantic import (
 
 from mongoshop.models.common import (
     InputModel,
+    PyObjectId,
     StoredModel,
     Trimmed,
     WholeNumber,
@@ -194,7 +195,8 @@ class UserUpdate(InputModel):
         str | None,
         Field(
             max_length=256,
-            description="Required with `password` when changing one's own password.",
+            description="Required with `password` when changing one's own password; "
+            "ignored without it.",
         ),
     ] = None
     status: UserStatus | None = None
@@ -244,6 +246,10 @@ class UserInDB(StoredModel):
     login_count: int = 0
     sessions_revoked_at: datetime | None = None
     """Tokens issued at or before this moment are refused (password change, suspension)."""
+    email_verified: bool = True
+    """False from a self-registration until its address is confirmed; absent (True) on
+    accounts made by an admin, the seed command, or before verification existed."""
+    email_verified_at: datetime | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -270,6 +276,7 @@ class UserPublic(BaseModel):
     updated_at: datetime
     last_login: datetime | None
     login_count: int
+    email_verified: bool
 
     @classmethod
     def of(cls, user: UserInDB) -> UserPublic:
@@ -285,7 +292,34 @@ class UserPublic(BaseModel):
             updated_at=user.updated_at,
             last_login=user.last_login,
             login_count=user.login_count,
+            email_verified=user.email_verified,
         )
+
+
+class PendingVerification(BaseModel):
+    """A stored verification code: its digest (`_id`), whose it is, until when."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    digest: str = Field(alias="_id")
+    user_id: PyObjectId
+    created_at: datetime
+    expires_at: datetime
+
+
+class RegistrationAccepted(BaseModel):
+    """The answer to every registration, whether the address was new or already taken."""
+
+    detail: str = (
+        "If this address can be used, a message has been sent to it: "
+        "confirm the address with the code it contains (POST /auth/verify)."
+    )
+
+
+class EmailVerification(InputModel):
+    """The code of a verification e-mail."""
+
+    token: Annotated[str, Field(min_length=16, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 class UserSummary(BaseModel):

@@ -297,7 +297,9 @@ async def test_concurrent_subtracts_cannot_oversell(ashop: AsyncShop, products: 
     taken = [r for r in results if isinstance(r, ProductInDB)]
     refused = [r for r in results if isinstance(r, OutOfStock)]
     assert (len(taken), len(refused)) == (5, 15)
-    assert sorted(r.inventory.quantity for r in taken) == [0, 1, 2, 3, 4]
+    # Each answer is the product read after its own write (outside a transaction, others
+    # may have taken more since): never more than was left after it.
+    assert all(0 <= r.inventory.quantity <= 4 for r in taken)
     assert await stock_of(ashop, product.id) == 0
 
 

@@ -125,7 +125,8 @@ async def test_contacts_name_only_existing_users_once_each(
 def test_the_sync_face_lists_recent_orders_too(shop: Shop) -> None:
     currency = shop.settings.currency
     buyer = shop.users.register(
-        UserCreate(name="Sync Buyer", email="sync.buyer@example.com", password="password-1234")
+        UserCreate(name="Sync Buyer", email="sync.buyer@example.com", password="password-1234"),
+        verified=True,
     )
     account = shop.wallet.account_of(buyer)
     shop.wallet.credit(

@@ -39,10 +39,16 @@ class Mailbox:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.messages: list[tuple[str, str, str]] = []
+        self.texts: dict[str, str] = {}
+        """The plain-text part of each message, by X-Mongoshop-Key."""
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         message = message_from_bytes(envelope.original_content or b"", policy=policy.default)
+        text = message.get_body(("plain",))
         with self.lock:
+            self.texts[str(message["X-Mongoshop-Key"]).strip()] = (
+                "" if text is None else str(text.get_content())
+            )
             for recipient in envelope.rcpt_tos:
                 self.messages.append(
                     (

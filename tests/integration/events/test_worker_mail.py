@@ -6,13 +6,17 @@ server (aiosmtpd) in this test process.
 
 from __future__ import annotations
 
+import re
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from pymongo import MongoClient
 
 from mongoshop._sync.shop import Shop
+from mongoshop.errors import InvalidVerificationToken
 from mongoshop.events.worker import ORDERS_STREAM, USERS_STREAM
 from mongoshop.models.common import Document
 from mongoshop.models.users import UserCreate
@@ -25,7 +29,10 @@ def register(shop: Shop, prefix: str, start: int, count: int) -> list[str]:
     emails = []
     for index in range(start, start + count):
         email = f"{prefix}.{index}@example.com"
-        shop.users.register(UserCreate(name=f"User {index}", email=email, password="password1"))
+        # Confirmed accounts (made on the users' behalf): welcomed on their insert.
+        shop.users.register(
+            UserCreate(name=f"User {index}", email=email, password="password1"), verified=True
+        )
         emails.append(email)
     return emails
 
@@ -222,7 +229,8 @@ def test_an_order_gets_one_confirmation_in_the_buyers_language(
             email="zoe.order@example.com",
             password="password1",
             preferences={"language": "fr"},  # type: ignore[arg-type]
-        )
+        ),
+        verified=True,
     )
     account = shop.wallet.account_of(buyer)
     shop.wallet.credit(
@@ -246,3 +254,50 @@ def test_an_order_gets_one_confirmation_in_the_buyers_language(
     subjects = {key: subject for _, key, subject in smtp.mailbox.messages}
     assert subjects[key] == f"Votre commande mongoshop {order.id}"
     assert smtp.mailbox.by_key()[key] == 1
+
+
+def test_a_registration_is_confirmed_by_the_mailed_code_then_welcomed_once(
+    shop: Shop,
+    settings: Settings,
+    mongodb_uri: str,
+    sync_client: MongoClient[Document],
+    smtp: SmtpServer,
+    workers: Callable[[dict[str, str]], WorkerProcess],
+    tmp_path: Path,
+) -> None:
+    workers(worker_env(settings, mongodb_uri, tmp_path, smtp.port))
+    wait_until_watching(sync_client, settings.mongodb_database)
+
+    def keys(kind: str) -> list[str]:
+        return [key for key in smtp.mailbox.by_key() if key.startswith(f"{kind}:")]
+
+    shop.users.request_registration(
+        UserCreate(name="Nia Okafor", email="nia@example.com", password="password1")
+    )
+    wait_for(lambda: keys("verify_email"), 30, "no verification e-mail")
+    [verification] = keys("verify_email")
+    code = re.search(r"^([A-Za-z0-9_-]{40,})\r?$", smtp.mailbox.texts[verification], re.MULTILINE)
+    assert code is not None, smtp.mailbox.texts[verification]
+    time.sleep(1.5)
+    assert keys("welcome") == []  # not before the address is confirmed
+
+    user = shop.users.verify_email(code.group(1))
+
+    assert user.email_verified
+    wait_for(lambda: keys("welcome"), 30, "no welcome after the confirmation")
+    with pytest.raises(InvalidVerificationToken):  # the code works once
+        shop.users.verify_email(code.group(1))
+
+    # The same address again: the same (silent) answer, no second account, and its
+    # owner is told someone tried.
+    shop.users.request_registration(
+        UserCreate(name="Someone Else", email="nia@example.com", password="password2")
+    )
+    wait_for(lambda: keys("registration_notice"), 30, "no notice to the owner")
+    assert (
+        sync_client[settings.mongodb_database].users.count_documents({"email": "nia@example.com"})
+        == 1
+    )
+    time.sleep(1.5)
+    assert len(keys("welcome")) == 1
+    assert smtp.mailbox.per_recipient()["nia@example.com"] == 3

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import ClassVar
 
 from pymongo import ASCENDING, IndexModel
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from mongoshop._async.repositories.base import AsyncRepository
@@ -31,6 +32,11 @@ class AsyncOutboxRepository(AsyncRepository[OutboxItem]):
         except DuplicateKeyError:
             return False
         return True
+
+    async def enqueue_in(self, document: Document, session: AsyncClientSession) -> None:
+        """Add an e-mail as part of the caller's transaction: it is sent only if the
+        transaction commits. Its key must be new (a duplicate aborts the transaction)."""
+        await self.collection.insert_one(document, session=session)
 
     async def enqueue_many(self, documents: Sequence[Document]) -> int:
         """Add many; those already there are skipped. How many were new."""

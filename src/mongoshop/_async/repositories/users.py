@@ -52,6 +52,8 @@ class AsyncUserRepository(AsyncRepository[UserInDB]):
         ),
         IndexModel([("search_tokens", ASCENDING)], name="search_tokens"),
         IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="newest"),
+        # Reconciling welcomes after a lost stream history: users verified since then.
+        IndexModel([("email_verified_at", ASCENDING)], name="verified_at", sparse=True),
     )
 
     async def insert_user(

@@ -17,7 +17,7 @@ from mongoshop._async.repositories.products import AsyncProductRepository
 from mongoshop._async.repositories.users import AsyncUserRepository
 from mongoshop._async.repositories.wallet import AsyncAccountRepository, AsyncLedgerRepository
 from mongoshop._async.services.idempotency import run_once
-from mongoshop._async.services.wallet import AsyncWalletService
+from mongoshop._async.services.wallet import AsyncWalletService, require_verified
 from mongoshop._async.transactions import AsyncTransactions
 from mongoshop.cache import ReadCache
 from mongoshop.clock import utcnow
@@ -90,6 +90,7 @@ class AsyncOrderService:
         it a replay of an earlier request with the same Idempotency-Key).
         `placed_at` backdates the order; only the seed command uses it.
         """
+        require_verified(user)
         quantities: Counter[ObjectId] = Counter()
         for item in request.items:
             quantities[parse_object_id(item.product_id)] += item.quantity

@@ -34,27 +34,34 @@ class AsyncLoginThrottle:
         max_per_email: int,
         max_per_client: int,
         window: timedelta,
+        purpose: str = "login",
     ) -> None:
+        """`purpose` separates the keys of different throttles (sign-in, registration)."""
         self.attempts = attempts
         self._secret = secret
         self._window = window
         self._limits = {"email": max_per_email, "client": max_per_client}
+        self._purpose = purpose
 
     def _key(self, kind: str, value: str) -> str:
-        return token_digest(f"login-{kind}:{value}", self._secret)
+        return token_digest(f"{self._purpose}-{kind}:{value}", self._secret)
 
-    @asynccontextmanager
-    async def attempt(self, email: str, client: str | None) -> AsyncIterator[None]:
-        """Guard one sign-in: `TooManyAttempts` if over a limit, else run the block.
+    async def record(self, email: str, client: str | None) -> None:
+        """Count one attempt against every limit, success or not; `TooManyAttempts` if over.
 
-        If the block raises (a failed sign-in), the attempt stays counted; if
-        it completes, the e-mail's failures are forgotten.
+        For registrations: each one costs a password hash and may send an e-mail, so
+        every attempt counts until it leaves the window.
         """
-        now = utcnow()
-        attempt = ObjectId()
+        await self._claim_all(self._keys(email, client), ObjectId(), utcnow())
+
+    def _keys(self, email: str, client: str | None) -> dict[str, str]:
         keys = {"email": self._key("email", email)}
         if client:
             keys["client"] = self._key("client", client)
+        return keys
+
+    async def _claim_all(self, keys: dict[str, str], attempt: ObjectId, now: datetime) -> None:
+        """A place under every key's limit, or none at all (`TooManyAttempts`)."""
         claimed: list[str] = []
         try:
             for kind, key in keys.items():
@@ -64,8 +71,19 @@ class AsyncLoginThrottle:
             for key in claimed:
                 await self.attempts.withdraw(key, attempt)
             raise
+
+    @asynccontextmanager
+    async def attempt(self, email: str, client: str | None) -> AsyncIterator[None]:
+        """Guard one sign-in: `TooManyAttempts` if over a limit, else run the block.
+
+        If the block raises (a failed sign-in), the attempt stays counted; if
+        it completes, the e-mail's failures are forgotten.
+        """
+        attempt = ObjectId()
+        keys = self._keys(email, client)
+        await self._claim_all(keys, attempt, utcnow())
         yield
-        for key in claimed:
+        for key in keys.values():
             await self.attempts.withdraw(key, attempt)
         await self.attempts.clear(keys["email"])
 
@@ -84,6 +102,5 @@ class AsyncLoginThrottle:
         # oldest of them leaves it.
         free_at = min(earlier.at for earlier in state.attempts) + self._window
         retry_after = max(1, math.ceil((free_at - now).total_seconds()))
-        raise TooManyAttempts(
-            f"too many failed sign-ins; try again in {retry_after} seconds", retry_after
-        )
+        what = "failed sign-ins" if self._purpose == "login" else f"{self._purpose} attempts"
+        raise TooManyAttempts(f"too many {what}; try again in {retry_after} seconds", retry_after)

@@ -19,7 +19,7 @@ from mongoshop._async.repositories.wallet import AsyncAccountRepository, AsyncLe
 from mongoshop._async.services.idempotency import run_once
 from mongoshop._async.transactions import AsyncTransactions
 from mongoshop.clock import utcnow
-from mongoshop.errors import ValidationFailed
+from mongoshop.errors import EmailNotVerified, ValidationFailed
 from mongoshop.idempotency import fingerprint
 from mongoshop.models.common import Page, PageRequest, parse_object_id
 from mongoshop.models.users import UserInDB
@@ -33,6 +33,13 @@ from mongoshop.models.wallet import (
 )
 
 logger = logging.getLogger(__name__)
+
+
+def require_verified(user: UserInDB) -> None:
+    """Money moves only for a confirmed address: an unconfirmed account may sign in, read
+    the catalog and its (empty) wallet, and receive transfers, but not order or pay."""
+    if not user.email_verified:
+        raise EmailNotVerified("confirm your e-mail address first (POST /auth/verify)")
 
 
 class AsyncWalletService:
@@ -144,6 +151,7 @@ class AsyncWalletService:
         The same Idempotency-Key with the same request returns the original
         transfer and moves nothing; with a different request it is a conflict.
         """
+        require_verified(user)
         self._check_currency(request.currency)
         target = parse_object_id(request.to_account_id)
         # The id as parsed, not as typed: the same account in upper case is the same request.

@@ -9,6 +9,7 @@ from typing import ClassVar
 
 from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
+from pymongo.synchronous.client_session import ClientSession
 
 from mongoshop._sync.repositories.base import Repository
 from mongoshop.models.common import Document
@@ -32,6 +33,11 @@ class OutboxRepository(Repository[OutboxItem]):
         except DuplicateKeyError:
             return False
         return True
+
+    def enqueue_in(self, document: Document, session: ClientSession) -> None:
+        """Add an e-mail as part of the caller's transaction: it is sent only if the
+        transaction commits. Its key must be new (a duplicate aborts the transaction)."""
+        self.collection.insert_one(document, session=session)
 
     def enqueue_many(self, documents: Sequence[Document]) -> int:
         """Add many; those already there are skipped. How many were new."""

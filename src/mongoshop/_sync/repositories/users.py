@@ -53,6 +53,8 @@ class UserRepository(Repository[UserInDB]):
         ),
         IndexModel([("search_tokens", ASCENDING)], name="search_tokens"),
         IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="newest"),
+        # Reconciling welcomes after a lost stream history: users verified since then.
+        IndexModel([("email_verified_at", ASCENDING)], name="verified_at", sparse=True),
     )
 
     def insert_user(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
@@ -25,7 +25,7 @@ RECONCILE_BATCH = 500
 
 def outbox_document(
     kind: MailKind,
-    subject_id: ObjectId,
+    subject_id: ObjectId | str,
     to: str,
     language: str | None,
     values: dict[str, str],
@@ -58,6 +58,36 @@ def welcome_document(user: Mapping[str, Any]) -> Document:
         user["email"],
         preferences.get("language"),
         {"name": user.get("name", ""), "email": user["email"]},
+    )
+
+
+def verification_document(
+    user: Mapping[str, Any], digest: str, token: str, valid_for: timedelta
+) -> Document:
+    """The e-mail carrying a verification code; one per code (the key holds the digest)."""
+    preferences = user.get("preferences") or {}
+    return outbox_document(
+        MailKind.VERIFY_EMAIL,
+        digest[:32],
+        user["email"],
+        preferences.get("language"),
+        {
+            "name": user.get("name", ""),
+            "token": token,
+            "hours": str(max(1, round(valid_for.total_seconds() / 3600))),
+        },
+    )
+
+
+def registration_notice_document(user: Mapping[str, Any], day: str) -> Document:
+    """To the owner of a taken address; at most one a day (the key holds the day)."""
+    preferences = user.get("preferences") or {}
+    return outbox_document(
+        MailKind.REGISTRATION_NOTICE,
+        f"{user['_id']}-{day}",
+        user["email"],
+        preferences.get("language"),
+        {"name": user.get("name", "")},
     )
 
 
@@ -103,8 +133,23 @@ class MailService:
             )
         )
 
+    def welcome_if_verified(self, change: Mapping[str, Any]) -> bool:
+        """A users change event: welcome the user whose address is now confirmed.
+
+        An account made verified (by an admin, the seed command) is welcomed on its
+        insert; a self-registered one when its verification sets `email_verified`.
+        """
+        user = change.get("fullDocument")
+        if not user or user.get("email_verified", True) is not True:
+            return False
+        if change.get("operationType") == "update":
+            fields = (change.get("updateDescription") or {}).get("updatedFields") or {}
+            if "email_verified" not in fields:
+                return False
+        return self.welcome(user)
+
     def reconcile_welcomes(self, since: datetime) -> int:
-        """Enqueue welcomes for users created since `since` that have none; how many.
+        """Enqueue welcomes for users created or verified since `since` that have none.
 
         Used when a change stream's history was lost: it replays what the
         events would have done, relying on the outbox key to skip the rest.
@@ -112,7 +157,12 @@ class MailService:
         enqueued = 0
         batch: list[Document] = []
         cursor = self.users.collection.find(
-            {"created_at": {"$gte": since}},
+            {
+                "$or": [
+                    {"created_at": {"$gte": since}, "email_verified": {"$ne": False}},
+                    {"email_verified_at": {"$gte": since}},
+                ]
+            },
             {"email": 1, "name": 1, "preferences": 1},
             batch_size=RECONCILE_BATCH,
         )

@@ -18,7 +18,7 @@ from mongoshop._sync.repositories.products import ProductRepository
 from mongoshop._sync.repositories.users import UserRepository
 from mongoshop._sync.repositories.wallet import AccountRepository, LedgerRepository
 from mongoshop._sync.services.idempotency import run_once
-from mongoshop._sync.services.wallet import WalletService
+from mongoshop._sync.services.wallet import WalletService, require_verified
 from mongoshop._sync.transactions import Transactions
 from mongoshop.cache import ReadCache
 from mongoshop.clock import utcnow
@@ -91,6 +91,7 @@ class OrderService:
         it a replay of an earlier request with the same Idempotency-Key).
         `placed_at` backdates the order; only the seed command uses it.
         """
+        require_verified(user)
         quantities: Counter[ObjectId] = Counter()
         for item in request.items:
             quantities[parse_object_id(item.product_id)] += item.quantity

@@ -35,27 +35,34 @@ class LoginThrottle:
         max_per_email: int,
         max_per_client: int,
         window: timedelta,
+        purpose: str = "login",
     ) -> None:
+        """`purpose` separates the keys of different throttles (sign-in, registration)."""
         self.attempts = attempts
         self._secret = secret
         self._window = window
         self._limits = {"email": max_per_email, "client": max_per_client}
+        self._purpose = purpose
 
     def _key(self, kind: str, value: str) -> str:
-        return token_digest(f"login-{kind}:{value}", self._secret)
+        return token_digest(f"{self._purpose}-{kind}:{value}", self._secret)
 
-    @contextmanager
-    def attempt(self, email: str, client: str | None) -> Iterator[None]:
-        """Guard one sign-in: `TooManyAttempts` if over a limit, else run the block.
+    def record(self, email: str, client: str | None) -> None:
+        """Count one attempt against every limit, success or not; `TooManyAttempts` if over.
 
-        If the block raises (a failed sign-in), the attempt stays counted; if
-        it completes, the e-mail's failures are forgotten.
+        For registrations: each one costs a password hash and may send an e-mail, so
+        every attempt counts until it leaves the window.
         """
-        now = utcnow()
-        attempt = ObjectId()
+        self._claim_all(self._keys(email, client), ObjectId(), utcnow())
+
+    def _keys(self, email: str, client: str | None) -> dict[str, str]:
         keys = {"email": self._key("email", email)}
         if client:
             keys["client"] = self._key("client", client)
+        return keys
+
+    def _claim_all(self, keys: dict[str, str], attempt: ObjectId, now: datetime) -> None:
+        """A place under every key's limit, or none at all (`TooManyAttempts`)."""
         claimed: list[str] = []
         try:
             for kind, key in keys.items():
@@ -65,8 +72,19 @@ class LoginThrottle:
             for key in claimed:
                 self.attempts.withdraw(key, attempt)
             raise
+
+    @contextmanager
+    def attempt(self, email: str, client: str | None) -> Iterator[None]:
+        """Guard one sign-in: `TooManyAttempts` if over a limit, else run the block.
+
+        If the block raises (a failed sign-in), the attempt stays counted; if
+        it completes, the e-mail's failures are forgotten.
+        """
+        attempt = ObjectId()
+        keys = self._keys(email, client)
+        self._claim_all(keys, attempt, utcnow())
         yield
-        for key in claimed:
+        for key in keys.values():
             self.attempts.withdraw(key, attempt)
         self.attempts.clear(keys["email"])
 
@@ -85,6 +103,5 @@ class LoginThrottle:
         # oldest of them leaves it.
         free_at = min(earlier.at for earlier in state.attempts) + self._window
         retry_after = max(1, math.ceil((free_at - now).total_seconds()))
-        raise TooManyAttempts(
-            f"too many failed sign-ins; try again in {retry_after} seconds", retry_after
-        )
+        what = "failed sign-ins" if self._purpose == "login" else f"{self._purpose} attempts"
+        raise TooManyAttempts(f"too many {what}; try again in {retry_after} seconds", retry_after)

@@ -5,20 +5,31 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 from bson import ObjectId
 from pymongo.synchronous.client_session import ClientSession
 
 from mongoshop._sync.compat import run_blocking
+from mongoshop._sync.repositories.outbox import OutboxRepository
 from mongoshop._sync.repositories.tokens import TokenRepository
 from mongoshop._sync.repositories.users import UserRepository
+from mongoshop._sync.repositories.verifications import VerificationRepository
 from mongoshop._sync.repositories.wallet import AccountRepository
 from mongoshop._sync.services.listings import cached_page
+from mongoshop._sync.services.mail import registration_notice_document, verification_document
+from mongoshop._sync.services.throttle import LoginThrottle
 from mongoshop._sync.transactions import Transactions
 from mongoshop.cache import Listings, ReadCache
 from mongoshop.clock import start_of_month, utcnow
-from mongoshop.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from mongoshop.errors import (
+    Conflict,
+    DuplicateEmail,
+    InvalidVerificationToken,
+    NotFound,
+    PermissionDenied,
+)
 from mongoshop.iterables import batched
 from mongoshop.models.common import Document, Page, PageRequest, dotted, parse_object_id
 from mongoshop.models.users import (
@@ -32,7 +43,7 @@ from mongoshop.models.users import (
     UserUpdate,
 )
 from mongoshop.search import index_tokens
-from mongoshop.security import PasswordHasher
+from mongoshop.security import PasswordHasher, new_token, token_digest
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +57,12 @@ def new_user_document(
     preferences: UserPreferences | None = None,
     roles: Sequence[Role] = (Role.USER,),
     status: UserStatus = UserStatus.ACTIVE,
+    email_verified: bool = True,
 ) -> Document:
-    """The stored shape of a new user (shared with the seed command's batch insert)."""
+    """The stored shape of a new user (shared with the seed command's batch insert).
+
+    `email_verified` is False only for a self-registration, until its code is used.
+    """
     now = utcnow()
     return {
         "name": name,
@@ -62,6 +77,8 @@ def new_user_document(
         "last_login": None,
         "login_count": 0,
         "search_tokens": index_tokens(name, email),
+        "email_verified": email_verified,
+        "email_verified_at": now if email_verified else None,
     }
 
 
@@ -77,7 +94,17 @@ class UserService:
         *,
         cache: ReadCache[UserInDB] | None = None,
         listings: Listings | None = None,
+        verifications: VerificationRepository,
+        outbox: OutboxRepository,
+        secret: str,
+        verification_ttl: timedelta = timedelta(days=1),
+        registration_throttle: LoginThrottle | None = None,
     ) -> None:
+        self.verifications = verifications
+        self.outbox = outbox
+        self._secret = secret
+        self.verification_ttl = verification_ttl
+        self.registration_throttle = registration_throttle
         self.users = users
         self.tokens = tokens
         self.accounts = accounts
@@ -87,10 +114,14 @@ class UserService:
         self.cache = cache
         self.listings = listings
 
-    def register(self, data: UserCreate) -> UserInDB:
+    def register(self, data: UserCreate, *, verified: bool = False) -> UserInDB:
         """Create an active user with the `user` role and its wallet, in one transaction.
 
-        A taken e-mail is `DuplicateEmail`, decided by the unique index.
+        Unless `verified` (an account made on someone's behalf), the address is not
+        confirmed yet: a verification code is stored (its digest) and its e-mail
+        enqueued in the same transaction, so the code exists if and only if the
+        account does, and the worker sends it once. A taken e-mail is
+        `DuplicateEmail`, decided by the unique index.
         """
         password_hash = run_blocking(self.hasher.hash, data.password)
         document = new_user_document(
@@ -99,16 +130,84 @@ class UserService:
             password_hash=password_hash,
             age=data.age,
             preferences=data.preferences,
+            email_verified=verified,
         )
 
         def create(session: ClientSession) -> UserInDB:
             user = self.users.insert_user(document, session=session)
             self.accounts.open_for(user.id, self.currency, user.created_at, session=session)
+            if not verified:
+                self._send_code({**document, "_id": user.id}, session)
             return user
 
         user = self.transactions.run(create)
         self._evict(user.id)
         logger.info("user registered", extra={"user_id": str(user.id)})
+        return user
+
+    def request_registration(self, data: UserCreate, client: str | None = None) -> None:
+        """A self-registration, answered the same whether the address is new or taken.
+
+        New: the account is created unconfirmed and a code is mailed (`register`).
+        Taken by a confirmed account: its owner is told someone tried (at most once a
+        day). Taken by an unconfirmed one: a new code is mailed, so an owner who lost
+        the first can finish. Throttled per address and per client: each attempt
+        costs a password hash and may send a message.
+        """
+        if self.registration_throttle is not None:
+            self.registration_throttle.record(data.email, client)
+        try:
+            self.register(data)
+            return
+        except DuplicateEmail:
+            pass
+        existing = self.users.find_documents(
+            {"email": data.email.lower()},
+            projection={"name": 1, "email": 1, "preferences": 1, "email_verified": 1},
+            limit=1,
+        )
+        if not existing:  # deleted in between: nothing to tell anyone
+            return
+        owner = existing[0]
+        if owner.get("email_verified", True) is True:
+            self.outbox.enqueue(registration_notice_document(owner, utcnow().strftime("%Y-%m-%d")))
+            return
+
+        def resend(session: ClientSession) -> None:
+            self._send_code(owner, session)
+
+        self.transactions.run(resend)
+
+    def _send_code(self, user: Mapping[str, Any], session: ClientSession) -> None:
+        """A new verification code for `user`: its digest stored, its e-mail enqueued."""
+        token = new_token()
+        digest = token_digest(token, self._secret)
+        now = utcnow()
+        self.verifications.issue(
+            digest, user["_id"], now, now + self.verification_ttl, session=session
+        )
+        self.outbox.enqueue_in(
+            verification_document(user, digest, token, self.verification_ttl), session
+        )
+
+    def verify_email(self, token: str) -> UserInDB:
+        """Confirm an address with the code mailed to it; the code then stops working.
+
+        An unknown, used or expired code is `InvalidVerificationToken`. Confirming
+        sets `email_verified`, which the worker's users stream turns into the
+        welcome e-mail.
+        """
+        now = utcnow()
+        pending = self.verifications.consume(token_digest(token, self._secret), now)
+        if pending is None:
+            raise InvalidVerificationToken("this code is unknown, already used or expired")
+        user = self.users.get(pending.user_id)
+        if not user.email_verified:
+            user = self.users.set_fields(
+                user.id, {"email_verified": True, "email_verified_at": now, "updated_at": now}
+            )
+            self._evict(user.id)
+            logger.info("e-mail verified", extra={"user_id": str(user.id)})
         return user
 
     def create_admin(self, *, email: str, password: str, name: str = "Administrator") -> UserInDB:
@@ -144,6 +243,8 @@ class UserService:
                 "status": UserStatus.ACTIVE.value,
                 "password_hash": password_hash,
                 "updated_at": utcnow(),
+                # Made an admin by the operator: the address is theirs to vouch for.
+                "email_verified": True,
             },
         )
 
@@ -212,10 +313,8 @@ class UserService:
             raise PermissionDenied(
                 "only an admin may change " + " and ".join(sorted(changes.admin_fields))
             )
-        if changes.password is not None:
+        if changes.password is not None:  # `current_password` alone changes nothing
             self._check_password_change(actor, target, changes.current_password)
-        elif changes.current_password is not None:
-            raise ValidationFailed("current_password goes with password, to change it")
         fields = changes.model_dump(
             exclude_unset=True, mode="json", exclude={"password", "current_password"}
         )
@@ -257,7 +356,7 @@ class UserService:
                 "another user's password is reset with POST /users/{id}/password-reset"
             )
         if current_password is None:
-            raise ValidationFailed("current_password is required to change your password")
+            raise PermissionDenied("current_password is required to change your password")
         stored = self.users.get(target)
         if not run_blocking(self.hasher.verify, current_password, stored.password_hash):
             raise PermissionDenied("the current password is wrong")

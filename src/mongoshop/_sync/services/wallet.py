@@ -20,7 +20,7 @@ from mongoshop._sync.repositories.wallet import AccountRepository, LedgerReposit
 from mongoshop._sync.services.idempotency import run_once
 from mongoshop._sync.transactions import Transactions
 from mongoshop.clock import utcnow
-from mongoshop.errors import ValidationFailed
+from mongoshop.errors import EmailNotVerified, ValidationFailed
 from mongoshop.idempotency import fingerprint
 from mongoshop.models.common import Page, PageRequest, parse_object_id
 from mongoshop.models.users import UserInDB
@@ -34,6 +34,13 @@ from mongoshop.models.wallet import (
 )
 
 logger = logging.getLogger(__name__)
+
+
+def require_verified(user: UserInDB) -> None:
+    """Money moves only for a confirmed address: an unconfirmed account may sign in, read
+    the catalog and its (empty) wallet, and receive transfers, but not order or pay."""
+    if not user.email_verified:
+        raise EmailNotVerified("confirm your e-mail address first (POST /auth/verify)")
 
 
 class WalletService:
@@ -141,6 +148,7 @@ class WalletService:
         The same Idempotency-Key with the same request returns the original
         transfer and moves nothing; with a different request it is a conflict.
         """
+        require_verified(user)
         self._check_currency(request.currency)
         target = parse_object_id(request.to_account_id)
         # The id as parsed, not as typed: the same account in upper case is the same request.

@@ -8,19 +8,39 @@ from mongoshop.api.deps import BearerToken, CurrentUser, ShopDep
 from mongoshop.api.responses import responses
 from mongoshop.api.routing import SingleValuedQueryRoute
 from mongoshop.models.tokens import IssuedToken
-from mongoshop.models.users import Credentials, UserCreate, UserPublic
+from mongoshop.models.users import (
+    Credentials,
+    EmailVerification,
+    RegistrationAccepted,
+    UserCreate,
+    UserPublic,
+)
 
 router = APIRouter(prefix="/auth", tags=["auth"], route_class=SingleValuedQueryRoute)
 
 
 @router.post(
     "/register",
-    status_code=status.HTTP_201_CREATED,
-    responses=responses(409, 422),
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=responses(422, 429),
 )
-async def register(body: UserCreate, shop: ShopDep) -> UserPublic:
-    """Create an account with the `user` role; a taken e-mail is 409."""
-    return UserPublic.of(await shop.users.register(body))
+async def register(body: UserCreate, request: Request, shop: ShopDep) -> RegistrationAccepted:
+    """Ask for an account: the same answer whether the address is new or already taken.
+
+    A new address gets a code to confirm it (`POST /auth/verify`); the owner of a
+    taken one is told someone tried. Until confirmed, an account may sign in but not
+    order or move money. Throttled per address and per client (429).
+    """
+    client = request.client.host if request.client else None
+    await shop.users.request_registration(body, client)
+    return RegistrationAccepted()
+
+
+@router.post("/verify", responses=responses(404, 422))
+async def verify(body: EmailVerification, shop: ShopDep) -> UserPublic:
+    """Confirm an address with the code mailed to it; the code works once (404 if unknown,
+    used or expired). Answers the account, now confirmed."""
+    return UserPublic.of(await shop.users.verify_email(body.token))
 
 
 @router.post("/login", responses=responses(401, 403, 422, 429))

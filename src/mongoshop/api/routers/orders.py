@@ -18,7 +18,7 @@ router = APIRouter(prefix="/orders", tags=["orders"], route_class=SingleValuedQu
 OrderId = Annotated[str, Path(description="The order's id")]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=responses(401, 404, 409, 422))
+@router.post("", status_code=status.HTTP_201_CREATED, responses=responses(401, 403, 404, 409, 422))
 async def place_order(
     user: CurrentUser,
     shop: ShopDep,

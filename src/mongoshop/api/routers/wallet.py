@@ -54,7 +54,7 @@ async def credit_account(
 @router.post(
     "/transfers",
     status_code=status.HTTP_201_CREATED,
-    responses=responses(401, 404, 409, 422),
+    responses=responses(401, 403, 404, 409, 422),
 )
 async def transfer(
     user: CurrentUser,

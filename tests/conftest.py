@@ -27,6 +27,21 @@ from mongoshop.settings import Settings
 TEST_URI_VARIABLE = "MONGOSHOP_TEST_MONGODB_URI"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--soak-seconds",
+        type=float,
+        default=20.0,
+        help="How long the chaos soak (tests/soak) runs its workload; 20 s in the suite",
+    )
+
+
+@pytest.fixture
+def soak_seconds(request: pytest.FixtureRequest) -> float:
+    seconds: float = request.config.getoption("--soak-seconds")
+    return seconds
+
+
 def new_database_name(prefix: str = "test") -> str:
     return f"{prefix}_{uuid.uuid4().hex[:16]}"
 

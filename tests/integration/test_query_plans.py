@@ -1052,6 +1052,10 @@ async def test_every_query_reads_an_index(
 
     queries = sent_queries(recorder)
     assert queries, "the call sent no query: fix its entry in QUERIES"
+    in_transactions = [
+        c for c in recorder.commands if command_kind(c) == "distinct" and "txnNumber" in c
+    ]
+    assert not in_transactions, "distinct in a transaction (refused on sharded collections)"
     hinted = [query for query in queries if "hint" in query]
     assert not hinted, f"an index hint (on the embedded server, a hint makes a scan): {hinted}"
     # Explained on another client: outside the call's session and transaction.

@@ -147,3 +147,21 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(value: object, c
     from mongoshop.cli.export import _csv_cell
 
     assert _csv_cell(value) == cell
+
+
+def test_production_gets_no_demo_data_unless_asked() -> None:
+    from mongoshop.cli.serve import wants_demo
+
+    secret = "a-real-production-secret-0123456789"
+    production = Settings(  # type: ignore[call-arg]
+        environment="production",
+        token_secret=secret,  # type: ignore[arg-type]
+        metrics_enabled=False,
+    )
+    development = Settings(environment="development")  # type: ignore[call-arg]
+
+    assert production.embedded
+    assert wants_demo(production, None) is False
+    assert wants_demo(production, True) is True
+    assert wants_demo(development, None) is True
+    assert wants_demo(development, False) is False

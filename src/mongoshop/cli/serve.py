@@ -65,6 +65,14 @@ def prepare(settings: Settings, demo: bool) -> list[str]:
     return lines
 
 
+def wants_demo(settings: Settings, asked: bool | None) -> bool:
+    """Demo admin and data: as asked (--demo / --no-demo); by default only for a local
+    try-out on the embedded database, never in production."""
+    if asked is not None:
+        return asked
+    return settings.embedded and settings.environment != "production"
+
+
 def proxy_options(settings: Settings) -> dict[str, Any]:
     """Whose forwarding headers uvicorn believes: only `MONGOSHOP_TRUSTED_PROXIES`.
 
@@ -109,8 +117,7 @@ def serve(
     """
     settings = settings_from_env()
     configure_logging(settings.log_format, settings.log_level)
-    if demo is None:  # demo data only for a local try-out, never by default in production
-        demo = settings.embedded and settings.environment != "production"
+    demo = wants_demo(settings, demo)
     stop_on_sigterm()
     with contextlib.ExitStack() as stack:
         if settings.embedded:

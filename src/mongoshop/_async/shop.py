@@ -74,6 +74,17 @@ class AsyncShop:
         self.checkpoint_repository = AsyncCheckpointRepository(database)
         self.login_attempt_repository = AsyncLoginAttemptRepository(database)
         self.verification_repository = AsyncVerificationRepository(database)
+        secret = settings.token_secret.get_secret_value()
+
+        def throttle(purpose: str, per_email: int, per_client: int) -> AsyncLoginThrottle:
+            return AsyncLoginThrottle(
+                self.login_attempt_repository,
+                secret=secret,
+                max_per_email=per_email,
+                max_per_client=per_client,
+                window=timedelta(seconds=settings.login_window_seconds),
+                purpose=purpose,
+            )
 
         self.users = AsyncUserService(
             self.user_repository,
@@ -86,31 +97,22 @@ class AsyncShop:
             listings=user_listings,
             verifications=self.verification_repository,
             outbox=self.outbox_repository,
-            secret=settings.token_secret.get_secret_value(),
+            secret=secret,
             verification_ttl=timedelta(seconds=settings.verification_ttl_seconds),
-            registration_throttle=AsyncLoginThrottle(
-                self.login_attempt_repository,
-                secret=settings.token_secret.get_secret_value(),
-                max_per_email=settings.register_max_per_email,
-                max_per_client=settings.register_max_per_client,
-                window=timedelta(seconds=settings.login_window_seconds),
-                purpose="register",
+            registration_throttle=throttle(
+                "register", settings.register_max_per_email, settings.register_max_per_client
             ),
         )
         self.auth = AsyncAuthService(
             self.user_repository,
             self.token_repository,
             hasher,
-            token_secret=settings.token_secret.get_secret_value(),
+            token_secret=secret,
             token_ttl=timedelta(seconds=settings.token_ttl_seconds),
             token_cache=token_cache,
             user_cache=user_cache,
-            throttle=AsyncLoginThrottle(
-                self.login_attempt_repository,
-                secret=settings.token_secret.get_secret_value(),
-                max_per_email=settings.login_max_failures,
-                max_per_client=settings.login_max_failures_per_client,
-                window=timedelta(seconds=settings.login_window_seconds),
+            throttle=throttle(
+                "login", settings.login_max_failures, settings.login_max_failures_per_client
             ),
         )
         self.catalog = AsyncCatalogService(

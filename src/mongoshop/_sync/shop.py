@@ -73,6 +73,17 @@ class Shop:
         self.checkpoint_repository = CheckpointRepository(database)
         self.login_attempt_repository = LoginAttemptRepository(database)
         self.verification_repository = VerificationRepository(database)
+        secret = settings.token_secret.get_secret_value()
+
+        def throttle(purpose: str, per_email: int, per_client: int) -> LoginThrottle:
+            return LoginThrottle(
+                self.login_attempt_repository,
+                secret=secret,
+                max_per_email=per_email,
+                max_per_client=per_client,
+                window=timedelta(seconds=settings.login_window_seconds),
+                purpose=purpose,
+            )
 
         self.users = UserService(
             self.user_repository,
@@ -85,31 +96,22 @@ class Shop:
             listings=user_listings,
             verifications=self.verification_repository,
             outbox=self.outbox_repository,
-            secret=settings.token_secret.get_secret_value(),
+            secret=secret,
             verification_ttl=timedelta(seconds=settings.verification_ttl_seconds),
-            registration_throttle=LoginThrottle(
-                self.login_attempt_repository,
-                secret=settings.token_secret.get_secret_value(),
-                max_per_email=settings.register_max_per_email,
-                max_per_client=settings.register_max_per_client,
-                window=timedelta(seconds=settings.login_window_seconds),
-                purpose="register",
+            registration_throttle=throttle(
+                "register", settings.register_max_per_email, settings.register_max_per_client
             ),
         )
         self.auth = AuthService(
             self.user_repository,
             self.token_repository,
             hasher,
-            token_secret=settings.token_secret.get_secret_value(),
+            token_secret=secret,
             token_ttl=timedelta(seconds=settings.token_ttl_seconds),
             token_cache=token_cache,
             user_cache=user_cache,
-            throttle=LoginThrottle(
-                self.login_attempt_repository,
-                secret=settings.token_secret.get_secret_value(),
-                max_per_email=settings.login_max_failures,
-                max_per_client=settings.login_max_failures_per_client,
-                window=timedelta(seconds=settings.login_window_seconds),
+            throttle=throttle(
+                "login", settings.login_max_failures, settings.login_max_failures_per_client
             ),
         )
         self.catalog = CatalogService(

@@ -57,50 +57,34 @@ from pymongo.database import Database
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.filler import (
+    CATEGORIES,
+    COMMON_PRODUCT_WORD,
+    COMMON_USER_WORD,
+    fill,
+)
 from benchmarks.harness import console, embedded_server, save
-from mongoshop._async.services.catalog import new_product_document
-from mongoshop._async.services.mail import welcome_document
-from mongoshop._async.services.users import new_user_document
 from mongoshop._sync.shop import Shop
 from mongoshop.cli.serve import DEMO_ADMIN_EMAIL
 from mongoshop.clock import utcnow
 from mongoshop.models.common import Document
-from mongoshop.models.mail import MailStatus
 from mongoshop.models.money import MAX_AMOUNT, Money
-from mongoshop.models.orders import OrderItemRequest, OrderRequest, OrderStatus
+from mongoshop.models.orders import OrderItemRequest, OrderRequest
 from mongoshop.models.products import Inventory, ProductCreate
 from mongoshop.models.users import UserCreate
-from mongoshop.models.wallet import CreditRequest, EntryKind, TransferRequest
+from mongoshop.models.wallet import CreditRequest, TransferRequest
 from mongoshop.security import PasswordHasher
 from mongoshop.settings import Settings
 
 DATABASE = "bench_growth"
 PASSWORD = "bench-password-1"
-BATCH = 2000
-CATEGORIES = [
-    "kitchen",
-    "garden",
-    "books",
-    "toys",
-    "sports",
-    "music",
-    "office",
-    "beauty",
-    "tools",
-    "pets",
-]
-"""Filler products go round these: "kitchen" (the broad listing) holds a tenth of them."""
 BROAD_CATEGORY = "kitchen"
 NEW_CATEGORY = "benchnew"
 """Where `POST /products` puts what it creates, outside the listed category."""
-COMMON_PRODUCT_WORD = "widget"
-"""In every filler product's name."""
 RARE_PRODUCT_WORD = "zanzibar"
 """Only in the probe product's name."""
-COMMON_USER_WORD = "filler"
 RARE_USER_WORD = "quixote"
 """Only in the probe buyer's name."""
-ADJECTIVES = ["red", "blue", "small", "large", "steel", "wooden", "classic"]
 SETTLE_SECONDS = 1.5
 """Before the warm listings: the change streams' cache evictions of earlier writes are done."""
 COLD_SETTLE_SECONDS = 0.1
@@ -119,8 +103,6 @@ TARGETS: dict[str, float | None] = {
     "raw listing": None,
 }
 
-EPOCH = utcnow()
-"""Filler documents' times count back from here: the newest ones are the same at every size."""
 RUN = uuid.uuid4().hex[:8]
 _counter = itertools.count()
 
@@ -199,139 +181,6 @@ def create_probe(shop: Shop) -> Probe:
         currency=currency,
         replay_key=replay_key,
     )
-
-
-def fill(
-    database: Database[Document], start: int, stop: int, password_hash: str, currency: str
-) -> None:
-    """Filler number `start` to `stop` - 1 in every collection, inserted raw in batches.
-
-    Each filler user has an account, an order (of one filler product) with its
-    ledger entry, a transfer, a sent welcome e-mail, a sign-in throttle record
-    and a token; all share one password hash. Times count back from one fixed
-    instant, so the newest fillers (the first pages) are the same at every size.
-    """
-    epoch = EPOCH
-    for first in range(start, stop, BATCH):
-        numbers = range(first, min(stop, first + BATCH))
-        users: list[Document] = []
-        for n in numbers:
-            document = new_user_document(
-                name=f"{COMMON_USER_WORD.title()} Person {n}",
-                email=f"{COMMON_USER_WORD}{n}@example.com",
-                password_hash=password_hash,
-            )
-            document["created_at"] = document["updated_at"] = epoch - timedelta(minutes=n + 1)
-            users.append({"_id": ObjectId(), **document})
-        accounts: list[Document] = [
-            {
-                "_id": ObjectId(),
-                "user_id": user["_id"],
-                "balance": 10_000,
-                "currency": currency,
-                "created_at": user["created_at"],
-                "updated_at": user["created_at"],
-            }
-            for user in users
-        ]
-        products: list[Document] = [
-            {
-                "_id": ObjectId(),
-                **new_product_document(
-                    ProductCreate(
-                        name=f"{ADJECTIVES[n % len(ADJECTIVES)].title()} {COMMON_PRODUCT_WORD} {n}",
-                        category=CATEGORIES[n % len(CATEGORIES)],
-                        price=Money(amount=100 + n % 5000, currency=currency),
-                        tags=["filler", f"t{n % 50}"],
-                        inventory=Inventory(quantity=100),
-                    ),
-                    epoch - timedelta(minutes=n + 1),
-                ),
-            }
-            for n in numbers
-        ]
-        orders: list[Document] = []
-        ledger: list[Document] = []
-        transfers: list[Document] = []
-        for n, user, account, product in zip(numbers, users, accounts, products, strict=True):
-            created = epoch - timedelta(minutes=30 * (n + 1))
-            order: Document = {
-                "_id": ObjectId(),
-                "user_id": user["_id"],
-                "account_id": account["_id"],
-                "items": [
-                    {
-                        "product_id": product["_id"],
-                        "name": product["name"],
-                        "quantity": 1,
-                        "unit_price": 100,
-                    }
-                ],
-                "total": {"amount": 100, "currency": currency},
-                "status": OrderStatus.COMPLETED.value,
-                "request_hash": "filler",
-                "created_at": created,
-                "cancelled_at": None,
-            }
-            if n % 2:
-                order["idempotency_key"] = f"filler-{n}"
-            orders.append(order)
-            ledger.append(
-                {
-                    "account_id": account["_id"],
-                    "kind": EntryKind.ORDER.value,
-                    "amount": -100,
-                    "currency": currency,
-                    "reference_id": order["_id"],
-                    "reason": None,
-                    "created_at": created,
-                }
-            )
-            transfers.append(
-                {
-                    "user_id": user["_id"],
-                    "from_account_id": account["_id"],
-                    "to_account_id": accounts[0]["_id"],
-                    "amount": 1,
-                    "currency": currency,
-                    "idempotency_key": f"filler-{n}",
-                    "request_hash": "filler",
-                    "created_at": created,
-                }
-            )
-        mail: list[Document] = []
-        for user in users:
-            item = welcome_document(user)
-            item.update(
-                status=MailStatus.SENT.value,
-                attempts=1,
-                created_at=user["created_at"],
-                available_at=user["created_at"],
-                sent_at=user["created_at"],
-            )
-            mail.append(item)
-        far = utcnow() + timedelta(days=30)
-        database.users.insert_many(users)
-        database.accounts.insert_many(accounts)
-        database.products.insert_many(products)
-        database.orders.insert_many(orders)
-        database.ledger.insert_many(ledger)
-        database.transfers.insert_many(transfers)
-        database.mail_outbox.insert_many(mail)
-        database.login_attempts.insert_many(
-            [{"_id": f"filler-{n}", "attempts": [], "expires_at": far} for n in numbers]
-        )
-        database.tokens.insert_many(
-            [
-                {
-                    "_id": f"filler-{n}",
-                    "user_id": user["_id"],
-                    "created_at": user["created_at"],
-                    "expires_at": far,
-                }
-                for n, user in zip(numbers, users, strict=True)
-            ]
-        )
 
 
 # --- measuring --------------------------------------------------------------------------

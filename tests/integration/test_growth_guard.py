@@ -34,25 +34,24 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from benchmarks.filler import fill
 from bson import ObjectId
 from pymongo import MongoClient
 
-from mongoshop._async.services.catalog import new_product_document
 from mongoshop._async.services.mail import outbox_document
 from mongoshop._sync.shop import Shop
 from mongoshop.clock import utcnow
 from mongoshop.db import EmbeddedServer, create_sync_client
 from mongoshop.models.common import Document, PageRequest
-from mongoshop.models.mail import MailKind, MailStatus
+from mongoshop.models.mail import MailKind
 from mongoshop.models.money import Money
-from mongoshop.models.orders import OrderItemRequest, OrderRequest, OrderStatus
+from mongoshop.models.orders import OrderItemRequest, OrderRequest
 from mongoshop.models.products import Inventory, ProductCreate, ProductQuery, ProductUpdate
 from mongoshop.models.users import UserCreate, UserFilter, UserInDB
-from mongoshop.models.wallet import CreditRequest, EntryKind, TransferRequest
+from mongoshop.models.wallet import CreditRequest, TransferRequest
 from mongoshop.security import PasswordHasher
 from mongoshop.settings import Settings
 from tests.conftest import TEST_URI_VARIABLE
-from tests.integration.helpers import user_document
 
 SMALL = 200
 LARGE = 20_000
@@ -78,132 +77,8 @@ class Probe:
     replay_transfer_key: str
 
 
-def _fill(shop: Shop, size: int, password_hash: str) -> None:
-    """`size` documents in every collection a point operation touches, inserted raw."""
-    database = shop.database
-    now = utcnow()
-    currency = shop.settings.currency
-    step = 1000
-    for start in range(0, size, step):
-        numbers = range(start, min(size, start + step))
-        users = []
-        for n in numbers:
-            document = user_document(f"Person {n} Filler", f"filler{n}@example.com")
-            document["password_hash"] = password_hash
-            document["created_at"] = now - timedelta(minutes=n)
-            users.append({"_id": ObjectId(), **document})
-        database.users.insert_many(users)
-        accounts = [
-            {
-                "_id": ObjectId(),
-                "user_id": user["_id"],
-                "balance": 10_000,
-                "currency": currency,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for user in users
-        ]
-        database.accounts.insert_many(accounts)
-        products = [
-            {
-                "_id": ObjectId(),
-                **new_product_document(
-                    ProductCreate(
-                        name=f"Filler widget {n}",
-                        category=CATEGORIES[n % len(CATEGORIES)],
-                        price=Money(amount=100 + n % 5000, currency=currency),
-                        tags=["filler", f"t{n % 50}"],
-                        inventory=Inventory(quantity=100),
-                    ),
-                    now - timedelta(minutes=n),
-                ),
-            }
-            for n in numbers
-        ]
-        database.products.insert_many(products)
-        orders = []
-        ledger = []
-        transfers = []
-        for n, user, account in zip(numbers, users, accounts, strict=True):
-            created = now - timedelta(minutes=30 * n)
-            product = products[n % len(products)]
-            order: Document = {
-                "_id": ObjectId(),
-                "user_id": user["_id"],
-                "account_id": account["_id"],
-                "items": [
-                    {
-                        "product_id": product["_id"],
-                        "name": product["name"],
-                        "quantity": 1,
-                        "unit_price": 100,
-                    }
-                ],
-                "total": {"amount": 100, "currency": currency},
-                "status": OrderStatus.COMPLETED.value,
-                "request_hash": "h",
-                "created_at": created,
-                "cancelled_at": None,
-            }
-            if n % 2:
-                order["idempotency_key"] = f"filler-{n}"
-            orders.append(order)
-            ledger.append(
-                {
-                    "account_id": account["_id"],
-                    "kind": EntryKind.ORDER.value,
-                    "amount": -100,
-                    "currency": currency,
-                    "reference_id": order["_id"],
-                    "reason": None,
-                    "created_at": created,
-                }
-            )
-            transfers.append(
-                {
-                    "user_id": user["_id"],
-                    "from_account_id": account["_id"],
-                    "to_account_id": accounts[0]["_id"],
-                    "amount": 1,
-                    "currency": currency,
-                    "idempotency_key": f"filler-{n}",
-                    "request_hash": "h",
-                    "created_at": created,
-                }
-            )
-        database.orders.insert_many(orders)
-        database.ledger.insert_many(ledger)
-        database.transfers.insert_many(transfers)
-        mail = []
-        for user in users:
-            item = outbox_document(
-                MailKind.WELCOME, user["_id"], user["email"], None, {"name": "x", "email": "x"}
-            )
-            item["status"] = MailStatus.SENT.value
-            mail.append(item)
-        database.mail_outbox.insert_many(mail)
-        database.login_attempts.insert_many(
-            [
-                {"_id": f"filler-{n}", "attempts": [], "expires_at": now + timedelta(days=1)}
-                for n in numbers
-            ]
-        )
-        database.tokens.insert_many(
-            [
-                {
-                    "_id": f"filler-{n}",
-                    "user_id": user["_id"],
-                    "created_at": now,
-                    "expires_at": now + timedelta(days=1),
-                }
-                for n, user in zip(numbers, users, strict=True)
-            ]
-        )
-
-
 def _probe(shop: Shop, size: int, hasher: PasswordHasher) -> Probe:
-    _fill(shop, size, hasher.hash(PASSWORD))
+    fill(shop.database, 0, size, hasher.hash(PASSWORD), shop.settings.currency)
     currency = shop.settings.currency
     buyer = shop.users.register(
         UserCreate(name="Probe Buyer", email="probe@example.com", password=PASSWORD),

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+
+import pytest
 
 from mongoshop.events.graceful import StopRequest, stop_loops
 
@@ -45,3 +48,28 @@ async def test_a_loop_that_ignores_the_request_is_cancelled_after_the_grace() ->
     assert await stop_loops([task], [StopRequest()], grace=0.2) == 1
     assert task.cancelled()
     assert time.monotonic() - started < 5
+
+
+async def test_a_cancellation_swallowed_below_is_raised_again() -> None:
+    """A retry loop that catches what a lost cancellation became still stops."""
+    from mongoshop.events.graceful import raise_if_cancelled
+
+    started = asyncio.Event()
+    rounds = 0
+
+    async def loop() -> None:
+        nonlocal rounds
+        while True:
+            rounds += 1
+            started.set()
+            # What asyncio.wait_for can do on Python 3.11: the cancellation is lost.
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(0.01)
+            raise_if_cancelled()
+
+    task = asyncio.create_task(loop())
+    await started.wait()
+    task.cancel()
+
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 5)

@@ -20,6 +20,20 @@ STOP_GRACE_SECONDS = 10.0
 """How long `stop_loops` waits for loops to finish their current unit of work."""
 
 
+def raise_if_cancelled() -> None:
+    """Re-raise a cancellation that something below swallowed.
+
+    On Python 3.11, ``asyncio.wait_for`` (which PyMongo's async network layer
+    uses for its timeouts) can lose a ``cancel()`` that lands as its inner await
+    completes, or turn it into a timeout error that a retry loop then catches as
+    an outage: the loop would never end. The task still counts the request
+    (``Task.cancelling``), so loops check it where they catch and retry.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class StopRequest:
     """Set once to ask a loop to stop; its sleeps end early when it is."""
 
@@ -37,6 +51,7 @@ class StopRequest:
         """Sleep `seconds`, or less if a stop is requested meanwhile."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._event.wait(), seconds)
+        raise_if_cancelled()
 
 
 async def stop_loops(

@@ -18,7 +18,7 @@ from pymongo.errors import PyMongoError
 from mongoshop._async.repositories.outbox import AsyncOutboxRepository
 from mongoshop.clock import utcnow
 from mongoshop.errors import is_unavailable
-from mongoshop.events.graceful import StopRequest
+from mongoshop.events.graceful import StopRequest, raise_if_cancelled
 from mongoshop.events.transport import MailTransport
 from mongoshop.models.mail import OutboxItem
 from mongoshop.settings import Settings
@@ -71,9 +71,11 @@ class OutboxSender:
     async def run(self) -> None:
         """Send until stopped; sleep a little when there is nothing due."""
         while not self.stop.requested:
+            raise_if_cancelled()
             try:
                 sent_something = await self.send_one()
             except PyMongoError as exc:
+                raise_if_cancelled()
                 if not is_unavailable(exc):
                     logger.exception("outbox sender failed")
                 else:

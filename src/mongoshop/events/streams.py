@@ -25,7 +25,7 @@ from pymongo.errors import OperationFailure, PyMongoError
 from mongoshop._async.repositories.checkpoints import AsyncCheckpointRepository
 from mongoshop.clock import utcnow
 from mongoshop.errors import is_unavailable
-from mongoshop.events.graceful import StopRequest
+from mongoshop.events.graceful import StopRequest, raise_if_cancelled
 from mongoshop.models.common import Document
 
 logger = logging.getLogger(__name__)
@@ -121,6 +121,7 @@ class StreamConsumer:
             try:
                 await self._consume()
             except PyMongoError as exc:
+                raise_if_cancelled()
                 if is_history_lost(exc):
                     await self._recover_lost_history(exc)
                     continue
@@ -150,6 +151,7 @@ class StreamConsumer:
                     spec.on_restart()
             self.ready.set()
             while stream.alive and not self.stop.requested:
+                raise_if_cancelled()
                 with pymongo.timeout(self.step_timeout):
                     polled_at = utcnow()
                     change = await stream.try_next()
@@ -204,6 +206,7 @@ class StreamConsumer:
             try:
                 return await call(argument)
             except PyMongoError as exc:
+                raise_if_cancelled()
                 if not is_unavailable(exc):
                     raise
                 logger.warning("waiting for the database: %s", exc)

@@ -5,8 +5,8 @@ the contract names it: a client (or schemathesis) reading the schema then
 knows that a price in any other currency will be refused.
 
 It also says where one operation's answer feeds another (OpenAPI links): the
-id of a new product into an order, an order's id into its cancellation, one's
-account id into a transfer, a new user's id into the admin's bulk status. Tools
+id of a new product into an order, an order's id into its cancellation, a
+credited account's id into a transfer, a user's id into the admin's bulk status. Tools
 that follow links (Schemathesis' stateful tests, client generators) chain them.
 """
 
@@ -49,7 +49,7 @@ LINKS: dict[Operation, dict[str, dict[str, Any]]] = {
             "parameters": {"order_id": "$response.body#/id"},
         },
     },
-    ("get", "/accounts/me", "200"): {
+    ("post", "/accounts/{account_id}/credit", "200"): {
         "TransferToIt": {
             "operationId": "transfer_transfers_post",
             "requestBody": {
@@ -57,11 +57,7 @@ LINKS: dict[Operation, dict[str, dict[str, Any]]] = {
                 "amount": 1,
                 "currency": "$response.body#/balance/currency",
             },
-            "description": "Send money to this account (from another user's).",
-        },
-        "CreditIt": {
-            "operationId": "credit_account_accounts__account_id__credit_post",
-            "parameters": {"account_id": "$response.body#/id"},
+            "description": "Send money to the account just credited (from one's own).",
         },
     },
     ("get", "/users/me", "200"): {

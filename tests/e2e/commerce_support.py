@@ -24,7 +24,7 @@ MALFORMED_IDS = [
     "0123456789abcdef012345678",  # 25 hexadecimal characters
     "%24ne",  # "$ne"
 ]
-PAGE_KEYS = {"items", "total", "page", "page_size", "total_pages"}
+PAGE_KEYS = {"items", "total", "page", "page_size", "total_pages", "next_after"}
 ERROR_KEYS = {"error", "detail"}
 
 

@@ -79,7 +79,7 @@ def test_the_list_has_the_page_shape(client: httpx.Client, admin_headers: dict[s
 
     assert response.status_code == 200
     page = response.json()
-    assert set(page) == {"items", "total", "page", "page_size", "total_pages"}
+    assert set(page) == {"items", "total", "page", "page_size", "total_pages", "next_after"}
     assert page["page"] == 1
     assert page["page_size"] == 20
     assert page["total"] >= 1

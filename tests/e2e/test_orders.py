@@ -363,6 +363,82 @@ def test_the_admin_lists_everyones_orders(
     )
 
 
+def _follow(client: httpx.Client, headers: dict[str, str], page_size: int) -> list[list[str]]:
+    """Every page of GET /orders, each asked for after the previous page's `next_after`."""
+    pages: list[list[str]] = []
+    params: dict[str, Any] = {"page_size": page_size}
+    while True:
+        response = client.get("/orders", params=params, headers=headers)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        pages.append([order["id"] for order in body["items"]])
+        if body["next_after"] is None:
+            return pages
+        assert body["next_after"] == pages[-1][-1]
+        params["after"] = body["next_after"]
+
+
+def test_orders_page_after_the_last_one_seen(
+    client: httpx.Client, shopper: Account, placed: dict[str, list[dict[str, Any]]]
+) -> None:
+    by_number = client.get("/orders", params={"page_size": 100}, headers=shopper.headers).json()
+    everything = [order["id"] for order in by_number["items"]]
+    assert by_number["next_after"] is None  # one page holds them all
+
+    pages = _follow(client, shopper.headers, page_size=2)
+
+    assert [order_id for page in pages for order_id in page] == everything
+    assert all(len(page) == 2 for page in pages[:-1])
+    assert 1 <= len(pages[-1]) <= 2  # no empty page at the end: `next_after` knew
+
+
+def test_the_admin_pages_everyones_orders_after_an_id(
+    client: httpx.Client, admin_headers: dict[str, str], placed: dict[str, list[dict[str, Any]]]
+) -> None:
+    first = client.get("/orders", params={"page_size": 3}, headers=admin_headers).json()
+    by_number = client.get(
+        "/orders", params={"page": 2, "page_size": 3}, headers=admin_headers
+    ).json()
+
+    after = client.get(
+        "/orders", params={"page_size": 3, "after": first["next_after"]}, headers=admin_headers
+    ).json()
+
+    assert [o["id"] for o in after["items"]] == [o["id"] for o in by_number["items"]]
+    assert after["total"] == first["total"]
+
+
+def test_paging_after_someone_elses_order_is_404(
+    client: httpx.Client, shopper: Account, placed: dict[str, list[dict[str, Any]]]
+) -> None:
+    theirs = placed["theirs"][0]["id"]
+
+    for after in (theirs, UNKNOWN_ID):
+        response = client.get("/orders", params={"after": after}, headers=shopper.headers)
+        assert_error(response, 404)
+        assert "after" in response.json()["detail"]
+
+
+def test_a_malformed_after_is_422(client: httpx.Client, shopper: Account) -> None:
+    for after in ("nope", "0" * 23, "g" * 24):
+        response = client.get("/orders", params={"after": after}, headers=shopper.headers)
+        assert_error(response, 422)
+
+
+def test_the_admins_list_shows_a_new_order_at_once(
+    client: httpx.Client, admin_headers: dict[str, str], shopper: Account
+) -> None:
+    """Everyone's orders are cached by page (a broad listing); a new order drops them."""
+    before = client.get("/orders", params={"page_size": 5}, headers=admin_headers).json()
+    product = create_product(client, admin_headers, price=1, stock=5)
+
+    placed = place_order(client, shopper, [(product["id"], 1)]).json()
+
+    after = client.get("/orders", params={"page_size": 5}, headers=admin_headers).json()
+    assert after["items"][0]["id"] == placed["id"]
+    assert after["total"] == before["total"] + 1
+
+
 @pytest.mark.parametrize(
     "params", [{"page": 0}, {"page_size": 101}], ids=["page-0", "page-size-101"]
 )

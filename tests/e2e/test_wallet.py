@@ -228,6 +228,30 @@ def test_the_ledger_is_newest_first_in_pages(
     assert beyond["total"] == 5
 
 
+def test_the_ledger_pages_after_the_last_entry_seen(
+    client: httpx.Client, admin_headers: dict[str, str], user: Account, payer: Account
+) -> None:
+    account_id = account_of(client, user)["id"]
+    for n in range(5):
+        assert credit(client, admin_headers, account_id, 10 + n, reason=f"k{n}").status_code == 200
+    everything = [entry["id"] for entry in ledger_of(client, user, page_size=100)["items"]]
+
+    seen: list[str] = []
+    page = ledger_of(client, user, page_size=2)
+    while True:
+        seen += [entry["id"] for entry in page["items"]]
+        if page["next_after"] is None:
+            break
+        page = ledger_of(client, user, page_size=2, after=page["next_after"])
+
+    assert seen == everything
+    assert page["total"] == len(everything)
+    # Another account's entry is not a place in this ledger.
+    theirs = ledger_of(client, payer, page_size=1)["items"][0]["id"]
+    response = client.get("/accounts/me/ledger", params={"after": theirs}, headers=user.headers)
+    assert_error(response, 404)
+
+
 @pytest.mark.parametrize(
     "params",
     [{"page": 0}, {"page_size": 101}, {"page_size": 0}, {"page": "one"}],

@@ -39,6 +39,7 @@ from bson import ObjectId
 from pymongo import MongoClient
 
 from mongoshop._async.services.mail import outbox_document
+from mongoshop._sync.repositories.base import NEWEST_FIRST
 from mongoshop._sync.shop import Shop
 from mongoshop.clock import utcnow
 from mongoshop.db import EmbeddedServer, create_sync_client
@@ -75,6 +76,10 @@ class Probe:
     orders_to_cancel: Iterator[ObjectId]
     replay_order_key: str
     replay_transfer_key: str
+    deep_order: ObjectId
+    """An order halfway down everyone's list: the cursor of a deep keyset page."""
+    deep_entry: ObjectId
+    """The buyer's oldest ledger entry but one: the cursor of its last keyset page."""
 
 
 def _probe(shop: Shop, size: int, hasher: PasswordHasher) -> Probe:
@@ -111,6 +116,13 @@ def _probe(shop: Shop, size: int, hasher: PasswordHasher) -> Probe:
         TransferRequest(to_account_id=str(payee_account), amount=1, currency=currency),
         "probe-replay",
     )
+    halfway = shop.order_repository.collection.find(
+        {}, {"_id": 1}, sort=NEWEST_FIRST, skip=size // 2, limit=1
+    ).to_list()
+    account = shop.wallet.account_of(buyer).id
+    entries = shop.ledger_repository.collection.find(
+        {"account_id": account}, {"_id": 1}, sort=NEWEST_FIRST
+    ).to_list()
     return Probe(
         shop=shop,
         buyer=buyer,
@@ -120,6 +132,8 @@ def _probe(shop: Shop, size: int, hasher: PasswordHasher) -> Probe:
         orders_to_cancel=iter(to_cancel),
         replay_order_key="probe-replay",
         replay_transfer_key="probe-replay",
+        deep_order=halfway[0]["_id"],
+        deep_entry=entries[-2]["_id"],
     )
 
 
@@ -237,6 +251,15 @@ OPERATIONS: dict[str, Callable[[Probe], Any]] = {
     ),
     "own orders, first page": lambda p: p.shop.orders.list_for(p.buyer, PageRequest()),
     "own ledger, first page": lambda p: p.shop.wallet.history(p.buyer, PageRequest()),
+    "own ledger, after an entry (keyset)": lambda p: p.shop.wallet.history(
+        p.buyer, PageRequest(after=p.deep_entry)
+    ),
+    "own orders, after an order (keyset)": lambda p: p.shop.orders.list_for(
+        p.buyer, PageRequest(after=p.shop.orders.list_for(p.buyer, PageRequest()).items[-1].id)
+    ),
+    "everyone's orders, halfway down (keyset)": lambda p: p.shop.order_repository.page_for(
+        None, skip=0, limit=20, after=p.deep_order
+    ),
     "recent orders (admin)": lambda p: p.shop.orders.recent(10),
 }
 

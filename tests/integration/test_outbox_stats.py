@@ -7,9 +7,10 @@ from typing import Any
 
 from bson import ObjectId
 
-from mongoshop._async.services.mail import outbox_document
+from mongoshop._async.services.mail import AsyncMailService, outbox_document
 from mongoshop._async.shop import AsyncShop
 from mongoshop._sync.shop import Shop
+from mongoshop.cache import Listings
 from mongoshop.clock import utcnow
 from mongoshop.models.common import Document
 from mongoshop.models.mail import MailKind, MailStatus
@@ -106,3 +107,28 @@ def test_the_sync_face_reports_the_outbox_too(shop: Shop) -> None:
     assert (stats.pending, stats.sent, stats.failed) == (1, 0, 1)
     assert stats.oldest_pending_age_seconds is not None
     assert stats.oldest_pending_age_seconds >= 180
+
+
+async def test_with_a_size_cache_a_status_change_still_shows_at_once(ashop: AsyncShop) -> None:
+    """The outbox's size is cached (the API's change stream drops it on inserts and
+    deletes); sending an e-mail moves no size, and is counted at once all the same."""
+    totals = Listings(ttl=60, fields=frozenset())
+    service = AsyncMailService(
+        ashop.outbox_repository, ashop.user_repository, ashop.order_repository, totals=totals
+    )
+    documents = [mail(n, MailStatus.PENDING) for n in range(3)]
+    await ashop.outbox_repository.enqueue_many(documents)
+    assert (await service.counts()).pending == 3
+    assert totals.get("outbox") == ([], 3)
+
+    await ashop.outbox_repository.collection.update_one(
+        {"_id": documents[0]["_id"]}, {"$set": {"status": MailStatus.SENT.value}}
+    )
+
+    counts = await service.counts()
+    assert (counts.pending, counts.sent, counts.failed) == (2, 1, 0)
+    # An insert is what the stream evicts for; until then the cached size answers.
+    await ashop.outbox_repository.enqueue_many([mail(9, MailStatus.PENDING)])
+    totals.clear()
+    assert (await service.counts()).pending == 3
+    assert totals.get("outbox") == ([], 4)

@@ -407,6 +407,15 @@ async def issue_and_consume(shop: AsyncShop, data: Data) -> Any:
     return await shop.verification_repository.consume(digest, utcnow())
 
 
+async def ledger_after_second_entry(shop: AsyncShop, data: Data) -> Any:
+    """An account's ledger after its second newest entry (found through the same index)."""
+    account = data.accounts[34]
+    _first, second = await shop.ledger_repository.find_documents(
+        {"account_id": account}, sort=[("created_at", -1), ("_id", -1)], limit=2
+    )
+    return await shop.ledger_repository.history(account, skip=0, limit=20, after=second["_id"])
+
+
 @dataclass(frozen=True)
 class Uses:
     """Call the method; every query it sends reads one of `indexes`, none scans.
@@ -567,6 +576,8 @@ QUERIES: dict[str, Entry] = {
         ),
     ),
     "AsyncRepository.exists": Exempt(GENERIC),
+    "AsyncRepository.cursor_time": Exempt(GENERIC),
+    "AsyncRepository.newest_before": Exempt(GENERIC),
     # --- AsyncIdempotentRepository (idempotent.py): orders and transfers ---
     "AsyncIdempotentRepository.find_by_key": (
         uses(
@@ -611,6 +622,25 @@ QUERIES: dict[str, Entry] = {
             lambda s, d: s.order_repository.page_for(None, skip=20, limit=20),
             "newest",
         ),
+        uses(
+            "a buyer's, after one of them (keyset)",
+            lambda s, d: s.order_repository.page_for(
+                d.users[5], skip=0, limit=20, after=d.orders[125]
+            ),
+            "user_newest",
+            ID,
+            gap=EXPLAIN_UNTRUE,
+        ),
+        uses(
+            "everyone's, after one (keyset)",
+            lambda s, d: s.order_repository.page_for(None, skip=0, limit=20, after=d.orders[200]),
+            "newest",
+            ID,
+        ),
+    ),
+    "AsyncOrderRepository.count_for": (
+        # Everyone's is the collection's metadata count (no query to explain).
+        uses("a buyer's", lambda s, d: s.order_repository.count_for(d.users[5]), "user_newest"),
     ),
     "AsyncOrderRepository.mark_cancelled": (
         uses(
@@ -1015,6 +1045,13 @@ QUERIES: dict[str, Entry] = {
             "an account",
             lambda s, d: s.ledger_repository.history(d.accounts[34], skip=0, limit=20),
             "account_newest",
+        ),
+        uses(
+            "an account, after one of its entries (keyset)",
+            ledger_after_second_entry,
+            "account_newest",
+            ID,
+            gap=EXPLAIN_UNTRUE,
         ),
     ),
     "AsyncLedgerRepository.sum_for": (

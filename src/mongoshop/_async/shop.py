@@ -53,6 +53,8 @@ class AsyncShop:
         token_cache: ReadCache[TokenInDB] | None = None,
         user_listings: Listings | None = None,
         product_listings: Listings | None = None,
+        order_listings: Listings | None = None,
+        outbox_totals: Listings | None = None,
     ) -> None:
         """The caches: only where change streams evict changed entries (the API)."""
         self.database = database
@@ -135,10 +137,14 @@ class AsyncShop:
             currency,
             users=self.user_repository,
             product_cache=product_cache,
+            listings=order_listings,
             cancel_window=timedelta(seconds=settings.cancel_window_seconds),
         )
         self.mail = AsyncMailService(
-            self.outbox_repository, self.user_repository, self.order_repository
+            self.outbox_repository,
+            self.user_repository,
+            self.order_repository,
+            totals=outbox_totals,
         )
         self.analytics = AsyncAnalyticsService(
             self.product_repository, self.order_repository, currency

@@ -54,6 +54,8 @@ class Shop:
         token_cache: ReadCache[TokenInDB] | None = None,
         user_listings: Listings | None = None,
         product_listings: Listings | None = None,
+        order_listings: Listings | None = None,
+        outbox_totals: Listings | None = None,
     ) -> None:
         """The caches: only where change streams evict changed entries (the API)."""
         self.database = database
@@ -134,9 +136,15 @@ class Shop:
             currency,
             users=self.user_repository,
             product_cache=product_cache,
+            listings=order_listings,
             cancel_window=timedelta(seconds=settings.cancel_window_seconds),
         )
-        self.mail = MailService(self.outbox_repository, self.user_repository, self.order_repository)
+        self.mail = MailService(
+            self.outbox_repository,
+            self.user_repository,
+            self.order_repository,
+            totals=outbox_totals,
+        )
         self.analytics = AnalyticsService(self.product_repository, self.order_repository, currency)
 
     @property

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from mongoshop import __version__
+from mongoshop._async.repositories.orders import AsyncOrderRepository
 from mongoshop._async.repositories.products import AsyncProductRepository
 from mongoshop._async.repositories.users import AsyncUserRepository
 from mongoshop._async.shop import AsyncShop
@@ -66,6 +67,11 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
                 product_listings = Listings(
                     settings.cache_ttl_seconds, AsyncProductRepository.listing_fields
                 )
+                order_listings = Listings(
+                    settings.cache_ttl_seconds, AsyncOrderRepository.listing_fields
+                )
+                # The outbox's size: only an insert or a delete moves it (no field does).
+                outbox_totals = Listings(settings.cache_ttl_seconds, frozenset())
                 shop = AsyncShop(
                     client[settings.mongodb_database],
                     settings,
@@ -74,6 +80,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
                     token_cache=token_cache,
                     user_listings=user_listings,
                     product_listings=product_listings,
+                    order_listings=order_listings,
+                    outbox_totals=outbox_totals,
                 )
                 await shop.ensure_indexes()
                 await shop.bootstrap_admin()
@@ -89,6 +97,16 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
                     ),
                     invalidation_spec(
                         "cache-tokens", shop.token_repository.collection, token_cache
+                    ),
+                    invalidation_spec(
+                        "cache-orders", shop.order_repository.collection, None, order_listings
+                    ),
+                    invalidation_spec(
+                        "cache-outbox",
+                        shop.outbox_repository.collection,
+                        None,
+                        outbox_totals,
+                        operations=("insert", "replace", "delete"),  # not the status changes
                     ),
                 ):
                     consumer = StreamConsumer(

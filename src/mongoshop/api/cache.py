@@ -24,26 +24,29 @@ from mongoshop.models.common import Document
 def invalidation_spec(
     name: str,
     collection: AsyncCollection[Document],
-    cache: ReadCache[Any],
+    cache: ReadCache[Any] | None,
     listings: Listings | None = None,
+    operations: tuple[str, ...] = ("insert", "update", "replace", "delete"),
 ) -> StreamSpec:
     """A non-checkpointed stream that evicts the changed document's id (and the listings'
     pages, when the change could move it in one)."""
 
     async def evict(change: Mapping[str, Any]) -> None:
-        cache.invalidate(change.get("documentKey", {}).get("_id"))
+        if cache is not None:
+            cache.invalidate(change.get("documentKey", {}).get("_id"))
         if listings is not None and listings.affected_by(change):
             listings.clear()
 
     def clear() -> None:
-        cache.clear()
+        if cache is not None:
+            cache.clear()
         if listings is not None:
             listings.clear()
 
     return StreamSpec(
         name=name,
         collection=collection,
-        operations=("insert", "update", "replace", "delete"),
+        operations=operations,
         handler=evict,
         checkpointed=False,
         on_restart=clear,

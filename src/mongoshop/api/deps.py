@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from bson import ObjectId
 from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from mongoshop._async.shop import AsyncShop
 from mongoshop.errors import AuthenticationFailed, PermissionDenied
-from mongoshop.models.common import MAX_PAGE_SIZE, PageRequest
+from mongoshop.models.common import MAX_PAGE_SIZE, OBJECT_ID_PATTERN, PageRequest
 from mongoshop.models.users import UserInDB
 from mongoshop.models.wallet import IdempotencyKey
 
@@ -73,6 +74,28 @@ async def page_request(
 
 
 Paging = Annotated[PageRequest, Depends(page_request)]
+
+
+async def keyset_page_request(
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
+    after: Annotated[
+        str | None,
+        Query(
+            pattern=OBJECT_ID_PATTERN,
+            description="The page after this id (the previous page's `next_after`); `page`"
+            " is then ignored. Costs the page at any depth, where `page` reads every item"
+            " before it.",
+        ),
+    ] = None,
+) -> PageRequest:
+    return PageRequest(
+        page=page, page_size=page_size, after=None if after is None else ObjectId(after)
+    )
+
+
+KeysetPaging = Annotated[PageRequest, Depends(keyset_page_request)]
+"""Paging by number or, for the long histories (orders, ledger), after an id."""
 
 
 async def idempotency_key(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from bson import ObjectId
@@ -208,6 +208,7 @@ class StoredModel(BaseModel):
 
 
 ItemT = TypeVar("ItemT")
+OtherT = TypeVar("OtherT")
 
 
 class Page(BaseModel, Generic[ItemT]):
@@ -218,15 +219,38 @@ class Page(BaseModel, Generic[ItemT]):
     page: int
     page_size: int
     total_pages: int
+    next_after: Annotated[
+        str | None,
+        Field(
+            description="Where the list supports it: pass as `after` for the next page"
+            " (null: this is the last one). A page after an id costs the page at any depth,"
+            " where `page` reads every document before it."
+        ),
+    ] = None
 
     @classmethod
-    def build(cls, items: list[ItemT], total: int, page: int, page_size: int) -> Page[ItemT]:
+    def build(
+        cls,
+        items: list[ItemT],
+        total: int,
+        page: int,
+        page_size: int,
+        *,
+        next_after: str | None = None,
+    ) -> Page[ItemT]:
         return cls(
             items=items,
             total=total,
             page=page,
             page_size=page_size,
             total_pages=math.ceil(total / page_size) if page_size else 0,
+            next_after=next_after,
+        )
+
+    def map(self, convert: Callable[[ItemT], OtherT]) -> Page[OtherT]:
+        """The same page with each item converted (stored model → public one)."""
+        return Page[OtherT](
+            **self.model_dump(exclude={"items"}), items=[convert(item) for item in self.items]
         )
 
 
@@ -238,6 +262,8 @@ class PageRequest(BaseModel):
 
     page: Annotated[int, Field(ge=1, le=100_000)] = 1
     page_size: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = 20
+    after: PyObjectId | None = None
+    """Keyset pagination, where a list supports it: the page after this id (`page` ignored)."""
 
     @property
     def skip(self) -> int:

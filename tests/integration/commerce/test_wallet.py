@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 from bson import ObjectId
@@ -19,7 +20,7 @@ from mongoshop.errors import (
 )
 from mongoshop.models.common import PageRequest
 from mongoshop.models.users import UserCreate
-from mongoshop.models.wallet import CreditRequest, TransferRequest
+from mongoshop.models.wallet import CreditRequest, EntryKind, TransferRequest
 from tests.integration.commerce.helpers import (
     OPENING_BALANCE,
     Customer,
@@ -124,6 +125,54 @@ async def test_history_is_newest_first_and_paginated(
     stamps = [entry.created_at for entry in [*first.items, *second.items]]
     assert stamps == sorted(stamps, reverse=True)
     assert all(entry.account_id == person.account_id for entry in first.items)
+
+
+async def test_history_pages_after_an_entry_even_among_entries_of_one_instant(
+    ashop: AsyncShop, customers: Customers
+) -> None:
+    """Keyset pages: the same entries as by number, with ties on `created_at` split by id."""
+    person = await customers.one(balance=1_000)
+    instant = utcnow()
+    for amount in range(1, 8):  # seven entries of one millisecond, two older, one newer
+        await ashop.ledger_repository.record(
+            person.account_id, EntryKind.CREDIT, amount, ashop.settings.currency, instant
+        )
+    for minutes in (-2, -1, 1):
+        await ashop.ledger_repository.record(
+            person.account_id,
+            EntryKind.CREDIT,
+            100 + minutes,
+            ashop.settings.currency,
+            instant + timedelta(minutes=minutes),
+        )
+    everything = await ashop.wallet.history(person.user, PageRequest(page_size=100))
+    expected = [entry.id for entry in everything.items]
+    assert len(expected) == 11
+    assert everything.next_after is None
+
+    for size in (1, 2, 3, 4):
+        seen: list[ObjectId] = []
+        page = await ashop.wallet.history(person.user, PageRequest(page_size=size))
+        while True:
+            seen += [entry.id for entry in page.items]
+            if page.next_after is None:
+                break
+            assert page.next_after == str(page.items[-1].id)
+            page = await ashop.wallet.history(
+                person.user, PageRequest(page_size=size, after=page.next_after)
+            )
+        assert seen == expected, size
+        assert page.total == 11
+
+
+async def test_history_after_another_accounts_entry_is_not_found(
+    ashop: AsyncShop, customers: Customers
+) -> None:
+    one, other = await customers.one(balance=10), await customers.one(balance=10)
+    theirs = (await ashop.wallet.history(other.user, PageRequest())).items[0].id
+
+    with pytest.raises(NotFound, match="after"):
+        await ashop.wallet.history(one.user, PageRequest(after=theirs))
 
 
 # --- transfers ----------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from bson import ObjectId
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from pymongo import IndexModel
+from pymongo import DESCENDING, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -29,6 +29,10 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 Sort = Sequence[tuple[str, int]]
 
 DUPLICATE_KEY = 11000
+
+NEWEST_FIRST: Sort = [("created_at", DESCENDING), ("_id", DESCENDING)]
+"""The listings' order: newest first, `_id` breaking ties so that every order is total
+(a page boundary never splits or repeats documents created in the same millisecond)."""
 
 # No query here carries an index hint. MongoDB's planner picks the index these
 # shapes need on its own, and on the embedded server a hint is what makes a point
@@ -171,6 +175,49 @@ class AsyncRepository(Generic[ModelT]):
         result = (await cursor.to_list())[0]
         total = result["total"][0]["n"] if result["total"] else 0
         return self.to_models(result["items"]), total
+
+    async def cursor_time(self, filter: Mapping[str, Any], after: ObjectId, what: str) -> Any:
+        """When the document `after` was created: where a keyset page starts (`newest_before`).
+
+        The cursor is the last id a client saw (as Stripe's ``starting_after``).
+        It must match `filter`: one cannot page through someone else's list from
+        one's own id; else this is a NotFound about `what`.
+        """
+        anchor = await self.find_documents(
+            {**filter, "_id": after}, projection={"created_at": 1}, limit=1
+        )
+        if not anchor:
+            raise NotFound(f"{what} {after} not found: `after` must be an id from this list")
+        return anchor[0]["created_at"]
+
+    async def newest_before(
+        self,
+        filter: Mapping[str, Any],
+        at: Any,
+        after: ObjectId,
+        *,
+        limit: int,
+        since: Any = None,
+    ) -> list[ModelT]:
+        """The page after (`at`, `after`) in `NEWEST_FIRST` order: keyset pagination.
+
+        A page that starts after a known document costs the page, however deep
+        it is, where ``skip`` reads and drops every document before it. Two
+        range reads of the `created_at` index, not one ``$or``: the documents
+        created in the same instant as the cursor (older `_id`s first), then
+        the older ones, from `since` on when given. The ``$or`` that says the
+        same in one query is planned as a collection scan by the embedded
+        server (290 ms for a ledger page at 20,000 entries, against 2 ms).
+        """
+        page = await self.find_many(
+            {**filter, "created_at": at, "_id": {"$lt": after}}, sort=NEWEST_FIRST, limit=limit
+        )
+        if len(page) == limit:
+            return page
+        older: Document = {"$lt": at} if since is None else {"$lt": at, "$gte": since}
+        return page + await self.find_many(
+            {**filter, "created_at": older}, sort=NEWEST_FIRST, limit=limit - len(page)
+        )
 
     async def find_in_order(self, ids: Sequence[ObjectId]) -> list[ModelT]:
         """The documents with these ids, in the order of `ids`; missing ones are left out.

@@ -10,6 +10,7 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 
+from mongoshop._async.repositories.base import NEWEST_FIRST
 from mongoshop._async.repositories.idempotent import AsyncIdempotentRepository, idempotency_index
 from mongoshop.clock import utcnow
 from mongoshop.models.common import Document
@@ -21,8 +22,6 @@ from mongoshop.models.orders import (
     SalesReport,
     SalesSummary,
 )
-
-NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
 
 RECENT_WINDOWS = (
     timedelta(hours=1),
@@ -44,6 +43,9 @@ window, and then there are few to read in it. `None`: no bound, the last resort.
 class AsyncOrderRepository(AsyncIdempotentRepository[OrderInDB]):
     collection_name = "orders"
     model = OrderInDB
+    listing_fields: ClassVar[frozenset[str]] = frozenset({"created_at"})
+    """What everyone's orders are sorted by: only a change to it (or a new order) moves a
+    page; a cancellation changes the status, read fresh with the documents."""
     indexes: ClassVar[Sequence[IndexModel]] = (
         idempotency_index(),
         IndexModel(
@@ -55,30 +57,51 @@ class AsyncOrderRepository(AsyncIdempotentRepository[OrderInDB]):
     )
 
     async def page_for(
-        self, user_id: ObjectId | None, *, skip: int, limit: int
-    ) -> tuple[list[OrderInDB], int]:
-        """A buyer's orders (or everyone's, for `None`), newest first, and the total."""
+        self, user_id: ObjectId | None, *, skip: int, limit: int, after: ObjectId | None = None
+    ) -> list[OrderInDB]:
+        """A buyer's orders (or everyone's, for `None`), newest first: one page.
+
+        After the order `after` when it is given (keyset pagination: the cost
+        of the page at any depth), else after `skip` orders.
+        """
         if user_id is None:
-            # Everyone's: the total is the collection's own count (metadata, not a scan).
-            return await self.newest(limit, skip=skip), await self.count()
+            return await self.newest(limit, skip=skip, after=after)
         filter: Document = {"user_id": user_id}
-        items = await self.find_many(filter, sort=NEWEST_FIRST, skip=skip, limit=limit)
-        return items, await self.count(filter)
+        if after is not None:
+            at = await self.cursor_time(filter, after, "order")
+            return await self.newest_before(filter, at, after, limit=limit)
+        return await self.find_many(filter, sort=NEWEST_FIRST, skip=skip, limit=limit)
+
+    async def count_for(self, user_id: ObjectId | None) -> int:
+        """How many orders a buyer has (through its index), or everyone (a count kept by
+        the collection on MongoDB; a pass over it on the embedded server, so the API
+        caches that one: `mongoshop.cache.Listings`)."""
+        return await self.count(None if user_id is None else {"user_id": user_id})
 
     async def newest(
-        self, limit: int, *, skip: int = 0, now: datetime | None = None
+        self,
+        limit: int,
+        *,
+        skip: int = 0,
+        after: ObjectId | None = None,
+        now: datetime | None = None,
     ) -> list[OrderInDB]:
-        """Everyone's latest orders, newest first, after `skip` (the `newest` index).
+        """Everyone's latest orders, newest first, after `skip` or the order `after`.
 
-        Read in a window of recent time that widens until it holds the page
-        (`RECENT_WINDOWS`): if the window yields a full page, the newest
-        `skip + limit` orders are all in it, so the page is the same as the
-        unbounded query's.
+        Read in a window of recent time (from now, or from the order `after`)
+        that widens until it holds the page (`RECENT_WINDOWS`): if the window
+        yields a full page, the newest `skip + limit` orders are all in it, so
+        the page is the same as the unbounded query's.
         """
-        now = now or utcnow()
+        at = None if after is None else await self.cursor_time({}, after, "order")
+        ceiling = at if at is not None else now or utcnow()
         for window in RECENT_WINDOWS:
-            filter: Document = {} if window is None else {"created_at": {"$gte": now - window}}
-            found = await self.find_many(filter, sort=NEWEST_FIRST, skip=skip, limit=limit)
+            since = None if window is None else ceiling - window
+            if after is not None:
+                found = await self.newest_before({}, at, after, limit=limit, since=since)
+            else:
+                filter: Document = {} if since is None else {"created_at": {"$gte": since}}
+                found = await self.find_many(filter, sort=NEWEST_FIRST, skip=skip, limit=limit)
             if len(found) == limit or window is None:
                 return found
         raise AssertionError("unreachable: the last window has no bound")

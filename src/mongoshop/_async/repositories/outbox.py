@@ -95,7 +95,7 @@ class AsyncOutboxRepository(AsyncRepository[OutboxItem]):
             == 1
         )
 
-    async def counts(self) -> OutboxCounts:
+    async def counts(self, total: int | None = None) -> OutboxCounts:
         """How many e-mails are in each state, at a cost that does not grow with the sent ones.
 
         Pending and failed e-mails are few (the backlog and the given-up) and
@@ -103,14 +103,16 @@ class AsyncOutboxRepository(AsyncRepository[OutboxItem]):
         outbox, and grow for ever: counting them would read every one, so they
         are the collection's own count (its metadata) minus the others. That
         count can be briefly off after an unclean shutdown of MongoDB: fine for
-        a dashboard and a gauge, which is all this serves.
+        a dashboard and a gauge, which is all this serves. `total`: that count,
+        when the caller has it already (cached).
         """
         counted = {
             status.value: await self.count({"status": status.value})
             for status in MailStatus
             if status is not MailStatus.SENT
         }
-        total = await self.count()
+        if total is None:
+            total = await self.count()
         counted[MailStatus.SENT.value] = max(0, total - sum(counted.values()))
         return OutboxCounts(**counted)
 

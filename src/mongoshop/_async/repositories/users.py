@@ -11,7 +11,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
-from mongoshop._async.repositories.base import AsyncRepository
+from mongoshop._async.repositories.base import NEWEST_FIRST, AsyncRepository
 from mongoshop.errors import DuplicateEmail, NotFound
 from mongoshop.models.common import Document, parse_object_id
 from mongoshop.models.users import (
@@ -24,8 +24,6 @@ from mongoshop.models.users import (
     UserSummary,
 )
 from mongoshop.search import query_tokens, split_all
-
-NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
 
 
 class AsyncUserRepository(AsyncRepository[UserInDB]):

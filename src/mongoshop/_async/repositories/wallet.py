@@ -10,13 +10,11 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from mongoshop._async.repositories.base import AsyncRepository
+from mongoshop._async.repositories.base import NEWEST_FIRST, AsyncRepository
 from mongoshop.errors import BalanceLimitExceeded, InsufficientFunds, NotFound
 from mongoshop.models.common import Document
 from mongoshop.models.money import MAX_AMOUNT
 from mongoshop.models.wallet import AccountInDB, EntryKind, LedgerEntryInDB
-
-NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
 
 
 class AsyncAccountRepository(AsyncRepository[AccountInDB]):
@@ -156,11 +154,17 @@ class AsyncLedgerRepository(AsyncRepository[LedgerEntryInDB]):
         return await self.create(entry, session=session)
 
     async def history(
-        self, account_id: ObjectId, *, skip: int, limit: int
+        self, account_id: ObjectId, *, skip: int, limit: int, after: ObjectId | None = None
     ) -> tuple[list[LedgerEntryInDB], int]:
-        filter = {"account_id": account_id}
+        """One page of an account's entries, newest first (after the entry `after`, when
+        given: keyset pagination), and how many it has."""
+        filter: Document = {"account_id": account_id}
+        total = await self.count(filter)
+        if after is not None:
+            at = await self.cursor_time(filter, after, "ledger entry")
+            return await self.newest_before(filter, at, after, limit=limit), total
         items = await self.find_many(filter, sort=NEWEST_FIRST, skip=skip, limit=limit)
-        return items, await self.count(filter)
+        return items, total
 
     async def sum_for(self, account_id: ObjectId) -> int:
         """The sum of an account's entries (what its balance must equal, from zero)."""

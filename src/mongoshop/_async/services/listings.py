@@ -34,3 +34,19 @@ async def cached_page(
     items, total = await load()
     listings.put(key, [item.id for item in items], total)
     return items, total
+
+
+async def cached_total(listings: Listings | None, key: Hashable, count: Loader[int]) -> int:
+    """A listing's total, from `listings` when it holds this `key`, else `count`ed.
+
+    For totals that every page of a listing shares: paging through it then
+    counts once, not once per page.
+    """
+    if listings is None:
+        return await count()
+    hit = listings.get(key)
+    if hit is not None:
+        return hit[1]
+    total = await count()
+    listings.put(key, [], total)
+    return total

@@ -12,6 +12,8 @@ from bson import ObjectId
 from mongoshop._async.repositories.orders import AsyncOrderRepository
 from mongoshop._async.repositories.outbox import AsyncOutboxRepository
 from mongoshop._async.repositories.users import AsyncUserRepository
+from mongoshop._async.services.listings import cached_total
+from mongoshop.cache import Listings
 from mongoshop.clock import utcnow
 from mongoshop.events.templates import format_money, render
 from mongoshop.models.common import Document
@@ -96,10 +98,15 @@ class AsyncMailService:
         outbox: AsyncOutboxRepository,
         users: AsyncUserRepository,
         orders: AsyncOrderRepository,
+        *,
+        totals: Listings | None = None,
     ) -> None:
+        """`totals`: the outbox's size, cached where a change stream drops it on every
+        insert or delete (the API; see `counts`)."""
         self.outbox = outbox
         self.users = users
         self.orders = orders
+        self.totals = totals
 
     async def welcome(self, user: Mapping[str, Any]) -> bool:
         """Enqueue the welcome e-mail of a new user (a users insert event's document)."""
@@ -181,11 +188,19 @@ class AsyncMailService:
         return enqueued
 
     async def counts(self) -> OutboxCounts:
-        return await self.outbox.counts()
+        """How many e-mails are in each state.
+
+        The outbox's size (what the sent ones are counted from) is the one
+        figure that costs a pass over the collection on the embedded server;
+        only an insert or a delete changes it, so it is cached where the shop
+        has `totals`, and every status change is still counted fresh.
+        """
+        total = await cached_total(self.totals, "outbox", self.outbox.count)
+        return await self.outbox.counts(total)
 
     async def outbox_stats(self) -> OutboxStats:
         """Counts by status and the age of the oldest e-mail still to send."""
-        counts = await self.outbox.counts()
+        counts = await self.counts()
         oldest = await self.outbox.oldest_pending_at()
         now = utcnow()
         return OutboxStats(

@@ -17,9 +17,10 @@ from mongoshop._async.repositories.products import AsyncProductRepository
 from mongoshop._async.repositories.users import AsyncUserRepository
 from mongoshop._async.repositories.wallet import AsyncAccountRepository, AsyncLedgerRepository
 from mongoshop._async.services.idempotency import run_once
+from mongoshop._async.services.listings import cached_page, cached_total
 from mongoshop._async.services.wallet import AsyncWalletService, require_verified
 from mongoshop._async.transactions import AsyncTransactions
-from mongoshop.cache import ReadCache
+from mongoshop.cache import Listings, ReadCache
 from mongoshop.clock import utcnow
 from mongoshop.errors import CancellationWindowClosed, Conflict, NotFound, ValidationFailed
 from mongoshop.idempotency import fingerprint
@@ -52,8 +53,11 @@ class AsyncOrderService:
         *,
         users: AsyncUserRepository,
         product_cache: ReadCache[ProductInDB] | None = None,
+        listings: Listings | None = None,
         cancel_window: timedelta = timedelta(days=1),
     ) -> None:
+        """`listings`: everyone's orders by page, and their total (the API's, evicted by
+        the orders' change stream; see `mongoshop.cache.Listings`)."""
         self.orders = orders
         self.users = users
         self.products = products
@@ -63,6 +67,7 @@ class AsyncOrderService:
         self.transactions = transactions
         self.currency = currency
         self.product_cache = product_cache
+        self.listings = listings
         self.cancel_window = cancel_window
 
     def _evict(self, product_ids: Iterable[ObjectId]) -> None:
@@ -153,6 +158,8 @@ class AsyncOrderService:
         )
         if not replayed:
             self._evict(quantities)
+            if self.listings is not None:
+                self.listings.clear()  # a new order heads everyone's list
         return placed, replayed
 
     async def get_visible_to(self, user: UserInDB, order_id: str) -> OrderInDB:
@@ -163,11 +170,41 @@ class AsyncOrderService:
         return order
 
     async def list_for(self, user: UserInDB, paging: PageRequest) -> Page[OrderInDB]:
-        """The user's orders, newest first; an admin sees everyone's."""
-        items, total = await self.orders.page_for(
-            None if user.is_admin else user.id, skip=paging.skip, limit=paging.page_size
+        """The user's orders, newest first (an admin sees everyone's).
+
+        After the order `paging.after` when it is given (keyset pagination,
+        `next_after` in the page), else by page number. Everyone's orders are a
+        broad listing: their pages and total are cached where the shop has
+        `listings`, so paging through them counts the orders once.
+        """
+        owner = None if user.is_admin else user.id
+        size = paging.page_size
+
+        async def page() -> tuple[list[OrderInDB], int]:
+            # One more than the page: whether there is a next one, without counting.
+            items = await self.orders.page_for(
+                owner, skip=paging.skip, limit=size + 1, after=paging.after
+            )
+            return items, 0
+
+        async def count() -> int:
+            return await self.orders.count_for(owner)
+
+        if owner is None:
+            key = (paging.after, paging.skip, size)
+            items, _ = await cached_page(self.listings, key, self.orders, page)
+            total = await cached_total(self.listings, "total", count)
+        else:
+            items, total = (await page())[0], await count()
+        more = len(items) > size
+        items = items[:size]
+        return Page[OrderInDB].build(
+            items,
+            total,
+            paging.page,
+            size,
+            next_after=str(items[-1].id) if more and items else None,
         )
-        return Page[OrderInDB].build(items, total, paging.page, paging.page_size)
 
     async def recent(self, limit: int) -> list[RecentOrder]:
         """Everyone's latest orders, newest first, each with its buyer's name and e-mail.

@@ -229,7 +229,17 @@ class AsyncWalletService:
 
     async def history(self, user: UserInDB, paging: PageRequest) -> Page[LedgerEntryInDB]:
         account = await self.account_of(user)
+        size = paging.page_size
+        # One more than the page: whether there is a next one (`next_after`).
         items, total = await self.ledger.history(
-            account.id, skip=paging.skip, limit=paging.page_size
+            account.id, skip=paging.skip, limit=size + 1, after=paging.after
         )
-        return Page[LedgerEntryInDB].build(items, total, paging.page, paging.page_size)
+        more = len(items) > size
+        items = items[:size]
+        return Page[LedgerEntryInDB].build(
+            items,
+            total,
+            paging.page,
+            size,
+            next_after=str(items[-1].id) if more and items else None,
+        )

@@ -12,7 +12,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 from pymongo.synchronous.client_session import ClientSession
 
-from mongoshop._sync.repositories.base import Repository
+from mongoshop._sync.repositories.base import NEWEST_FIRST, Repository
 from mongoshop.errors import DuplicateEmail, NotFound
 from mongoshop.models.common import Document, parse_object_id
 from mongoshop.models.users import (
@@ -25,8 +25,6 @@ from mongoshop.models.users import (
     UserSummary,
 )
 from mongoshop.search import query_tokens, split_all
-
-NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
 
 
 class UserRepository(Repository[UserInDB]):

@@ -11,13 +11,11 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.synchronous.client_session import ClientSession
 
-from mongoshop._sync.repositories.base import Repository
+from mongoshop._sync.repositories.base import NEWEST_FIRST, Repository
 from mongoshop.errors import BalanceLimitExceeded, InsufficientFunds, NotFound
 from mongoshop.models.common import Document
 from mongoshop.models.money import MAX_AMOUNT
 from mongoshop.models.wallet import AccountInDB, EntryKind, LedgerEntryInDB
-
-NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
 
 
 class AccountRepository(Repository[AccountInDB]):
@@ -157,11 +155,17 @@ class LedgerRepository(Repository[LedgerEntryInDB]):
         return self.create(entry, session=session)
 
     def history(
-        self, account_id: ObjectId, *, skip: int, limit: int
+        self, account_id: ObjectId, *, skip: int, limit: int, after: ObjectId | None = None
     ) -> tuple[list[LedgerEntryInDB], int]:
-        filter = {"account_id": account_id}
+        """One page of an account's entries, newest first (after the entry `after`, when
+        given: keyset pagination), and how many it has."""
+        filter: Document = {"account_id": account_id}
+        total = self.count(filter)
+        if after is not None:
+            at = self.cursor_time(filter, after, "ledger entry")
+            return self.newest_before(filter, at, after, limit=limit), total
         items = self.find_many(filter, sort=NEWEST_FIRST, skip=skip, limit=limit)
-        return items, self.count(filter)
+        return items, total
 
     def sum_for(self, account_id: ObjectId) -> int:
         """The sum of an account's entries (what its balance must equal, from zero)."""

@@ -35,3 +35,19 @@ def cached_page(
     items, total = load()
     listings.put(key, [item.id for item in items], total)
     return items, total
+
+
+def cached_total(listings: Listings | None, key: Hashable, count: Loader[int]) -> int:
+    """A listing's total, from `listings` when it holds this `key`, else `count`ed.
+
+    For totals that every page of a listing shares: paging through it then
+    counts once, not once per page.
+    """
+    if listings is None:
+        return count()
+    hit = listings.get(key)
+    if hit is not None:
+        return hit[1]
+    total = count()
+    listings.put(key, [], total)
+    return total

@@ -13,6 +13,8 @@ from bson import ObjectId
 from mongoshop._sync.repositories.orders import OrderRepository
 from mongoshop._sync.repositories.outbox import OutboxRepository
 from mongoshop._sync.repositories.users import UserRepository
+from mongoshop._sync.services.listings import cached_total
+from mongoshop.cache import Listings
 from mongoshop.clock import utcnow
 from mongoshop.events.templates import format_money, render
 from mongoshop.models.common import Document
@@ -97,10 +99,15 @@ class MailService:
         outbox: OutboxRepository,
         users: UserRepository,
         orders: OrderRepository,
+        *,
+        totals: Listings | None = None,
     ) -> None:
+        """`totals`: the outbox's size, cached where a change stream drops it on every
+        insert or delete (the API; see `counts`)."""
         self.outbox = outbox
         self.users = users
         self.orders = orders
+        self.totals = totals
 
     def welcome(self, user: Mapping[str, Any]) -> bool:
         """Enqueue the welcome e-mail of a new user (a users insert event's document)."""
@@ -182,11 +189,19 @@ class MailService:
         return enqueued
 
     def counts(self) -> OutboxCounts:
-        return self.outbox.counts()
+        """How many e-mails are in each state.
+
+        The outbox's size (what the sent ones are counted from) is the one
+        figure that costs a pass over the collection on the embedded server;
+        only an insert or a delete changes it, so it is cached where the shop
+        has `totals`, and every status change is still counted fresh.
+        """
+        total = cached_total(self.totals, "outbox", self.outbox.count)
+        return self.outbox.counts(total)
 
     def outbox_stats(self) -> OutboxStats:
         """Counts by status and the age of the oldest e-mail still to send."""
-        counts = self.outbox.counts()
+        counts = self.counts()
         oldest = self.outbox.oldest_pending_at()
         now = utcnow()
         return OutboxStats(

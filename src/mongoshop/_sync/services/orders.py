@@ -18,9 +18,10 @@ from mongoshop._sync.repositories.products import ProductRepository
 from mongoshop._sync.repositories.users import UserRepository
 from mongoshop._sync.repositories.wallet import AccountRepository, LedgerRepository
 from mongoshop._sync.services.idempotency import run_once
+from mongoshop._sync.services.listings import cached_page, cached_total
 from mongoshop._sync.services.wallet import WalletService, require_verified
 from mongoshop._sync.transactions import Transactions
-from mongoshop.cache import ReadCache
+from mongoshop.cache import Listings, ReadCache
 from mongoshop.clock import utcnow
 from mongoshop.errors import CancellationWindowClosed, Conflict, NotFound, ValidationFailed
 from mongoshop.idempotency import fingerprint
@@ -53,8 +54,11 @@ class OrderService:
         *,
         users: UserRepository,
         product_cache: ReadCache[ProductInDB] | None = None,
+        listings: Listings | None = None,
         cancel_window: timedelta = timedelta(days=1),
     ) -> None:
+        """`listings`: everyone's orders by page, and their total (the API's, evicted by
+        the orders' change stream; see `mongoshop.cache.Listings`)."""
         self.orders = orders
         self.users = users
         self.products = products
@@ -64,6 +68,7 @@ class OrderService:
         self.transactions = transactions
         self.currency = currency
         self.product_cache = product_cache
+        self.listings = listings
         self.cancel_window = cancel_window
 
     def _evict(self, product_ids: Iterable[ObjectId]) -> None:
@@ -152,6 +157,8 @@ class OrderService:
         )
         if not replayed:
             self._evict(quantities)
+            if self.listings is not None:
+                self.listings.clear()  # a new order heads everyone's list
         return placed, replayed
 
     def get_visible_to(self, user: UserInDB, order_id: str) -> OrderInDB:
@@ -162,11 +169,41 @@ class OrderService:
         return order
 
     def list_for(self, user: UserInDB, paging: PageRequest) -> Page[OrderInDB]:
-        """The user's orders, newest first; an admin sees everyone's."""
-        items, total = self.orders.page_for(
-            None if user.is_admin else user.id, skip=paging.skip, limit=paging.page_size
+        """The user's orders, newest first (an admin sees everyone's).
+
+        After the order `paging.after` when it is given (keyset pagination,
+        `next_after` in the page), else by page number. Everyone's orders are a
+        broad listing: their pages and total are cached where the shop has
+        `listings`, so paging through them counts the orders once.
+        """
+        owner = None if user.is_admin else user.id
+        size = paging.page_size
+
+        def page() -> tuple[list[OrderInDB], int]:
+            # One more than the page: whether there is a next one, without counting.
+            items = self.orders.page_for(
+                owner, skip=paging.skip, limit=size + 1, after=paging.after
+            )
+            return items, 0
+
+        def count() -> int:
+            return self.orders.count_for(owner)
+
+        if owner is None:
+            key = (paging.after, paging.skip, size)
+            items, _ = cached_page(self.listings, key, self.orders, page)
+            total = cached_total(self.listings, "total", count)
+        else:
+            items, total = (page())[0], count()
+        more = len(items) > size
+        items = items[:size]
+        return Page[OrderInDB].build(
+            items,
+            total,
+            paging.page,
+            size,
+            next_after=str(items[-1].id) if more and items else None,
         )
-        return Page[OrderInDB].build(items, total, paging.page, paging.page_size)
 
     def recent(self, limit: int) -> list[RecentOrder]:
         """Everyone's latest orders, newest first, each with its buyer's name and e-mail.

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
 
-from mongoshop.api.deps import CurrentUser, IdempotencyKeyHeader, Paging, ShopDep
+from mongoshop.api.deps import CurrentUser, IdempotencyKeyHeader, KeysetPaging, ShopDep
 from mongoshop.api.responses import responses
 from mongoshop.api.routers.wallet import REPLAY_HEADER
 from mongoshop.api.routing import SingleValuedQueryRoute
@@ -36,12 +36,10 @@ async def place_order(
 
 
 @router.get("", responses=responses(401, 422))
-async def list_orders(user: CurrentUser, shop: ShopDep, paging: Paging) -> Page[OrderPublic]:
+async def list_orders(user: CurrentUser, shop: ShopDep, paging: KeysetPaging) -> Page[OrderPublic]:
     """Your orders, newest first (an admin sees everyone's)."""
     found = await shop.orders.list_for(user, paging)
-    return Page[OrderPublic].build(
-        [OrderPublic.of(order) for order in found.items], found.total, found.page, found.page_size
-    )
+    return found.map(OrderPublic.of)
 
 
 @router.get("/{order_id}", responses=responses(401, 404))

@@ -55,12 +55,7 @@ async def search_products(
         order=order,
     )
     found = await shop.catalog.search(query, paging)
-    return Page[ProductPublic].build(
-        [ProductPublic.of(product) for product in found.items],
-        found.total,
-        found.page,
-        found.page_size,
-    )
+    return found.map(ProductPublic.of)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=responses(401, 403, 422))

@@ -44,9 +44,7 @@ async def list_users(
 ) -> Page[UserPublic]:
     """Admin: users newest first, filtered by words, status and role."""
     found = await shop.users.list_page(UserFilter(q=q, status=status, role=role), paging)
-    return Page[UserPublic].build(
-        [UserPublic.of(user) for user in found.items], found.total, found.page, found.page_size
-    )
+    return found.map(UserPublic.of)
 
 
 @router.get("/search/{query}", responses=responses(401, 403, 422))

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
 
-from mongoshop.api.deps import AdminUser, CurrentUser, IdempotencyKeyHeader, Paging, ShopDep
+from mongoshop.api.deps import AdminUser, CurrentUser, IdempotencyKeyHeader, KeysetPaging, ShopDep
 from mongoshop.api.responses import responses
 from mongoshop.api.routing import SingleValuedQueryRoute
 from mongoshop.models.common import Page
@@ -29,15 +29,12 @@ async def my_account(user: CurrentUser, shop: ShopDep) -> AccountPublic:
 
 
 @router.get("/accounts/me/ledger", responses=responses(401, 422))
-async def my_ledger(user: CurrentUser, shop: ShopDep, paging: Paging) -> Page[LedgerEntryPublic]:
+async def my_ledger(
+    user: CurrentUser, shop: ShopDep, paging: KeysetPaging
+) -> Page[LedgerEntryPublic]:
     """The account's ledger entries, newest first."""
     found = await shop.wallet.history(user, paging)
-    return Page[LedgerEntryPublic].build(
-        [LedgerEntryPublic.of(entry) for entry in found.items],
-        found.total,
-        found.page,
-        found.page_size,
-    )
+    return found.map(LedgerEntryPublic.of)
 
 
 @router.post("/accounts/{account_id}/credit", responses=responses(401, 403, 404, 409, 422))

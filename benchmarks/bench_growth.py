@@ -1,13 +1,15 @@
 """Growth: every HTTP route's median latency on a small and on a large shop, and the ratio.
 
-One embedded server, one database grown in place (default: 1,000 then 100,000
-users and products, with as many accounts, orders, ledger entries, transfers,
-sent e-mails, sign-in throttle records and tokens), around the same probe
-documents (an admin, a buyer, a payee, a product) created once through the
-services. At each size `mongoshop serve --no-demo --no-worker` runs as its own
-process against that database and every route is called over HTTP (httpx, one
-keep-alive connection, sequential calls), `--calls` times after one untimed
-warm-up call; each response's status is checked.
+One embedded server, one database per size (default: 1,000 and 100,000 users
+and products, with as many accounts, orders, ledger entries, transfers, sent
+e-mails, sign-in throttle records and tokens), each around the same probe
+documents (an admin, a buyer, a payee, a product) created through the services.
+For each size `mongoshop serve --no-demo --no-worker` runs as its own process
+against its database, all at once, and every route is called over HTTP (httpx,
+one keep-alive connection per size, sequential calls), `--calls` times after
+one untimed warm-up call, the sizes taking turns call by call (so that a drift
+of the machine over the run does not read as growth); each response's status is
+checked.
 
 Kinds of rows, and their targets (large-shop median / small-shop median):
 
@@ -64,6 +66,7 @@ from benchmarks.filler import (
     fill,
 )
 from benchmarks.harness import console, embedded_server, save
+from mongoshop._sync.repositories.base import NEWEST_FIRST
 from mongoshop._sync.shop import Shop
 from mongoshop.cli.serve import DEMO_ADMIN_EMAIL
 from mongoshop.clock import utcnow
@@ -76,7 +79,9 @@ from mongoshop.models.wallet import CreditRequest, TransferRequest
 from mongoshop.security import PasswordHasher
 from mongoshop.settings import Settings
 
-DATABASE = "bench_growth"
+DATABASE = "bench_growth_{size}"
+"""One database per size, all on the one server: each shop is filled once, then they are
+measured side by side."""
 PASSWORD = "bench-password-1"
 BROAD_CATEGORY = "kitchen"
 NEW_CATEGORY = "benchnew"
@@ -88,6 +93,8 @@ RARE_USER_WORD = "quixote"
 SETTLE_SECONDS = 1.5
 """Before the warm listings: the change streams' cache evictions of earlier writes are done."""
 COLD_SETTLE_SECONDS = 0.1
+STREAM_SETTLE_SECONDS = 0.5
+"""After a change that only a change stream evicts for: the event's way to the API."""
 """After each untimed invalidating change, before the cold call."""
 START_TIMEOUT_SECONDS = 180.0
 TABLES = console if console.is_terminal else Console(width=140)
@@ -216,27 +223,33 @@ def describe(response: httpx.Response) -> str:
     )
 
 
-def time_operation(operation: Operation, calls: int) -> list[float]:
-    """Milliseconds of each timed call; a response with another status stops the benchmark."""
-    if operation.prepare is not None:
-        operation.prepare(operation.warmup + calls)
-    samples = []
-    for index in range(operation.warmup + calls):
-        if operation.before is not None:
-            operation.before()
-        started = time.perf_counter()
-        response = operation.call()
-        elapsed = (time.perf_counter() - started) * 1000
-        if response is not None:
-            if response.status_code != operation.expect:
-                raise RuntimeError(
-                    f"{operation.name} ({operation.kind}): expected {operation.expect}:\n"
-                    + describe(response)
-                )
-            if operation.check is not None:
-                operation.check(response)
-        if index >= operation.warmup:
-            samples.append(elapsed)
+def time_side_by_side(operations: dict[int, Operation], calls: int) -> dict[int, list[float]]:
+    """Milliseconds of each timed call of one operation at every size, the sizes taking
+    turns call by call: a drift of the machine or the server over the run (a checkpoint,
+    a busy neighbour) then weighs on every size alike, not on the one measured last.
+    A response with another status than expected stops the benchmark."""
+    first = next(iter(operations.values()))
+    for operation in operations.values():
+        if operation.prepare is not None:
+            operation.prepare(operation.warmup + calls)
+    samples: dict[int, list[float]] = {size: [] for size in operations}
+    for index in range(first.warmup + calls):
+        for size, operation in operations.items():
+            if operation.before is not None:
+                operation.before()
+            started = time.perf_counter()
+            response = operation.call()
+            elapsed = (time.perf_counter() - started) * 1000
+            if response is not None:
+                if response.status_code != operation.expect:
+                    raise RuntimeError(
+                        f"{operation.name} ({operation.kind}, {size:,}): expected"
+                        f" {operation.expect}:\n" + describe(response)
+                    )
+                if operation.check is not None:
+                    operation.check(response)
+            if index >= operation.warmup:
+                samples[size].append(elapsed)
     return samples
 
 
@@ -339,6 +352,24 @@ class Api:
         expect_true(response.status_code == 200, "PATCH /users (cold listing)", response)
         time.sleep(COLD_SETTLE_SECONDS)
 
+    def drop_order_listings(self) -> None:
+        """A new order: the service drops everyone's cached order pages and total."""
+        response = self.place_order()
+        expect_true(response.status_code == 201, "POST /orders (cold listing)", response)
+        time.sleep(COLD_SETTLE_SECONDS)
+
+    def drop_outbox_size(self) -> None:
+        """A registration enqueues a verification e-mail: the outbox's stream drops its size."""
+        response = self.register()
+        expect_true(response.status_code == 202, "POST /auth/register (cold outbox)", response)
+        time.sleep(STREAM_SETTLE_SECONDS)
+
+    def first_id(self, path: str) -> str:
+        """The id of the buyer's newest item in a list: a keyset cursor."""
+        response = self.http.get(path, **self.b())
+        expect_true(response.status_code == 200 and response.json()["items"], path, response)
+        return str(response.json()["items"][0]["id"])
+
     def prepare_cancels(self, count: int) -> None:
         for _ in range(count):
             response = self.place_order()
@@ -360,6 +391,8 @@ class Api:
         cold = kind == "listing cold"
         products = self.drop_product_listings if cold else None
         users = self.drop_user_listings if cold else None
+        orders = self.drop_order_listings if cold else None
+        outbox = self.drop_outbox_size if cold else None
         warmup = 0 if cold else 1
         size = self.size
 
@@ -427,6 +460,28 @@ class Api:
                 before=users,
                 warmup=warmup,
                 check=total_is(1, "rare-word user search"),
+            ),
+            Operation(
+                "GET /orders (admin: everyone's)",
+                kind,
+                lambda: self.http.get("/orders", headers=self.admin()),
+                before=orders,
+                warmup=warmup,
+                check=total_at_least(size, "everyone's orders"),
+            ),
+            Operation(
+                "GET /admin/outbox/stats",
+                kind,
+                lambda: self.http.get("/admin/outbox/stats", headers=self.admin()),
+                before=outbox,
+                warmup=warmup,
+            ),
+            Operation(
+                "GET /metrics",
+                kind,
+                lambda: self.http.get("/metrics"),
+                before=outbox,
+                warmup=warmup,
             ),
         ]
 
@@ -588,6 +643,12 @@ class Api:
         """Uncached pages whose cost should follow the page: repeated identical calls."""
         week_ago = (utcnow() - timedelta(days=7)).isoformat()
         now = utcnow().isoformat()
+        own_order = self.first_id("/orders")
+        own_entry = self.first_id("/accounts/me/ledger")
+        (middle,) = self.database.orders.find(
+            {}, {"_id": 1}, sort=NEWEST_FIRST, skip=self.size // 2, limit=1
+        ).to_list()
+        halfway = str(middle["_id"])
         return [
             Operation("GET /orders (own)", "listing", lambda: self.http.get("/orders", **self.b())),
             Operation(
@@ -615,9 +676,21 @@ class Api:
                 ),
             ),
             Operation(
-                "GET /orders (admin: everyone's)",
+                "GET /orders?after= (own, after the first)",
                 "listing",
-                lambda: self.http.get("/orders", headers=self.admin()),
+                lambda: self.http.get("/orders", params={"after": own_order}, **self.b()),
+            ),
+            Operation(
+                "GET /accounts/me/ledger?after= (after the first)",
+                "listing",
+                lambda: self.http.get(
+                    "/accounts/me/ledger", params={"after": own_entry}, **self.b()
+                ),
+            ),
+            Operation(
+                "GET /orders?after= (admin: everyone's, halfway down)",
+                "listing",
+                lambda: self.http.get("/orders", params={"after": halfway}, headers=self.admin()),
             ),
         ]
 
@@ -633,12 +706,6 @@ class Api:
                 "dashboard",
                 lambda: self.http.get("/admin/stats/products", headers=self.admin()),
             ),
-            Operation(
-                "GET /admin/outbox/stats",
-                "dashboard",
-                lambda: self.http.get("/admin/outbox/stats", headers=self.admin()),
-            ),
-            Operation("GET /metrics", "dashboard", lambda: self.http.get("/metrics")),
             Operation("GET /admin (page)", "point", lambda: self.http.get("/admin")),
         ]
 
@@ -720,7 +787,8 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def serving(uri: str, workdir: Path, size: int, currency: str) -> Iterator[str]:
-    """`mongoshop serve` on `uri` (no demo data, no worker), until SIGTERM; its base URL."""
+    """`mongoshop serve` on `uri` for the shop of `size` (no demo data, no worker), until
+    SIGTERM; its base URL."""
     port = free_port()
     env = {
         key: value
@@ -730,7 +798,7 @@ def serving(uri: str, workdir: Path, size: int, currency: str) -> Iterator[str]:
     env |= {
         # Without MONGODB_URI serve would start its own embedded server (with demo data).
         "MONGODB_URI": uri,
-        "MONGODB_DATABASE": DATABASE,
+        "MONGODB_DATABASE": DATABASE.format(size=size),
         "MONGOSHOP_DATA_DIR": str(workdir),
         "MONGOSHOP_CURRENCY": currency,
         "MONGOSHOP_LOGIN_MAX_FAILURES": "1000",
@@ -873,46 +941,53 @@ def summary(cases: list[dict[str, Any]]) -> str:
 # --- main -------------------------------------------------------------------------------
 
 
-def measure_size(
-    uri: str,
-    database: Database[Document],
-    probe: Probe,
-    size: int,
-    calls: int,
-    workdir: Path,
-    rows: dict[tuple[str, str], Row],
+@dataclass
+class SizedShop:
+    """One size's shop: its database and probe documents."""
+
+    size: int
+    database: Database[Document]
+    probe: Probe
+
+
+def measure(
+    uri: str, shops: list[SizedShop], calls: int, workdir: Path, rows: dict[tuple[str, str], Row]
 ) -> None:
-    """Every operation at this size, into `rows`."""
+    """Every operation at every size, the sizes side by side, into `rows`."""
 
-    def record(operations: list[Operation]) -> None:
-        for operation in operations:
-            samples = time_operation(operation, calls)
-            row = rows.setdefault(
-                operation.key, Row(operation.name, operation.kind, operation.expect)
-            )
-            row.samples[size] = samples
+    def record(build: Callable[[Any], list[Operation]], targets: dict[int, Any]) -> None:
+        lists = {size: build(target) for size, target in targets.items()}
+        for operations in zip(*lists.values(), strict=True):
+            by_size = dict(zip(lists, operations, strict=True))
+            samples = time_side_by_side(by_size, calls)
+            first = operations[0]
+            row = rows.setdefault(first.key, Row(first.name, first.kind, first.expect))
+            row.samples.update(samples)
 
-    with (
-        serving(uri, workdir, size, probe.currency) as base,
-        httpx.Client(base_url=base, timeout=600) as http,
-    ):
-        if database.users.find_one({"email": DEMO_ADMIN_EMAIL}) is not None:
-            raise RuntimeError("mongoshop serve seeded demo data into the benchmark database")
-        api = Api(http, probe, size, database)
-        api.sign_in()
-        console.print(f"  {base} up; cold listings...")
-        record(api.cached_listings("listing cold"))
+    with contextlib.ExitStack() as stack:
+        apis: dict[int, Api] = {}
+        for shop in shops:
+            base = stack.enter_context(serving(uri, workdir, shop.size, shop.probe.currency))
+            http = stack.enter_context(httpx.Client(base_url=base, timeout=600))
+            if shop.database.users.find_one({"email": DEMO_ADMIN_EMAIL}) is not None:
+                raise RuntimeError("mongoshop serve seeded demo data into the benchmark database")
+            apis[shop.size] = Api(http, shop.probe, shop.size, shop.database)
+            apis[shop.size].sign_in()
+            console.print(f"  {shop.size:,}: {base} up")
+        console.print("  cold listings...")
+        record(lambda api: api.cached_listings("listing cold"), apis)
         console.print("  point operations...")
-        record(api.points())
+        record(Api.points, apis)
         console.print("  listings and dashboards...")
-        record(api.listings())
-        record(api.dashboards())
+        record(Api.listings, apis)
+        record(Api.dashboards, apis)
         time.sleep(SETTLE_SECONDS)
         console.print("  warm listings...")
-        record(api.cached_listings("listing warm"))
+        record(lambda api: api.cached_listings("listing warm"), apis)
     console.print("  raw PyMongo...")
-    record(raw_operations(database, probe))
-    restore_payee_balance(database, probe, calls)
+    record(lambda shop: raw_operations(shop.database, shop.probe), {s.size: s for s in shops})
+    for shop in shops:
+        restore_payee_balance(shop.database, shop.probe, calls)
 
 
 def main() -> None:
@@ -934,24 +1009,27 @@ def main() -> None:
         workdir = Path(tmp)
         client: MongoClient[Document] = MongoClient(uri, tz_aware=True)
         try:
-            database = client[DATABASE]
-            settings = Settings(mongodb_uri=uri, mongodb_database=DATABASE)
             hasher = PasswordHasher()
-            shop = Shop(database, settings, hasher=hasher)
-            shop.ensure_indexes()
-            probe = create_probe(shop)
             password_hash = hasher.hash(PASSWORD)
-            have = 0
+            shops = []
             for size in sizes:
+                name = DATABASE.format(size=size)
+                database = client[name]
+                shop = Shop(
+                    database, Settings(mongodb_uri=uri, mongodb_database=name), hasher=hasher
+                )
+                shop.ensure_indexes()
+                probe = create_probe(shop)
                 started = time.perf_counter()
-                fill(database, have, size, password_hash, probe.currency)
-                have = size
+                fill(database, 0, size, password_hash, probe.currency)
                 console.print(
                     f"[bold]{size:,}[/bold] users and products (and as many accounts, orders,"
                     f" ledger entries, transfers, e-mails): filled in"
                     f" {time.perf_counter() - started:.1f} s"
                 )
-                measure_size(uri, database, probe, size, args.calls, workdir, rows)
+                shops.append(SizedShop(size, database, probe))
+            measure(uri, shops, args.calls, workdir, rows)
+            for size in sizes:
                 TABLES.print(size_table(size, list(rows.values())))
         finally:
             client.close()

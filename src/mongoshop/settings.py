@@ -2,7 +2,8 @@
 
 Every variable is prefixed ``MONGOSHOP_`` except the two the guide names
 (``MONGODB_URI`` and ``MONGODB_DATABASE``), which keep their usual names so an
-existing deployment's environment works unchanged.
+existing deployment's environment works unchanged (and ``MONGOSHOP_ENV``, short
+for the environment).
 """
 
 from __future__ import annotations
@@ -20,9 +21,16 @@ _PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "dev-secret"}
 
 
 class Settings(BaseSettings):
-    """Everything the service needs to start, validated before anything connects."""
+    """Everything the service needs to start, validated before anything connects.
+
+    A field `name` is read from ``MONGOSHOP_<NAME>`` (the prefix), but for the
+    three with an alias of their own. Each field's `description` is its
+    documentation: `docs/configuration.md` is generated from them
+    (``python tools/gen_config_docs.py``) and a test fails when they drift.
+    """
 
     model_config = SettingsConfigDict(
+        env_prefix="MONGOSHOP_",
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
@@ -32,14 +40,22 @@ class Settings(BaseSettings):
 
     environment: Annotated[
         Literal["development", "test", "production"],
-        Field(validation_alias="MONGOSHOP_ENV"),
+        Field(
+            validation_alias="MONGOSHOP_ENV",
+            description="`development`, `test` or `production`: production refuses to start"
+            " with the default token secret or with a public `/metrics` (no"
+            " `MONGOSHOP_METRICS_TOKEN` while metrics are on), and `serve` creates no demo"
+            " admin or demo data there unless given `--demo`",
+        ),
     ] = "development"
 
     mongodb_uri: Annotated[
         str | None,
         Field(
             validation_alias="MONGODB_URI",
-            description="Unset: start the embedded SecantusDB server.",
+            description="Unset: the embedded database; else a replica set or Atlas URI,"
+            " MongoDB 4.2 or newer (a standalone server, an older server and, for now, a"
+            " sharded cluster are refused at start-up with one line)",
         ),
     ] = None
     mongodb_database: Annotated[
@@ -49,117 +65,133 @@ class Settings(BaseSettings):
             min_length=1,
             max_length=63,
             pattern=r"^[^/\\. \"$*<>:|?]+$",
+            description="The database's name",
         ),
     ] = "mongoshop"
 
-    max_pool_size: Annotated[int, Field(validation_alias="MONGOSHOP_MAX_POOL_SIZE", ge=1)] = 50
-    min_pool_size: Annotated[int, Field(validation_alias="MONGOSHOP_MIN_POOL_SIZE", ge=0)] = 0
+    max_pool_size: Annotated[
+        int, Field(ge=1, description="Most connections the driver opens to each server")
+    ] = 50
+    min_pool_size: Annotated[
+        int, Field(ge=0, description="Connections the driver keeps open to each server")
+    ] = 0
     server_selection_timeout_ms: Annotated[
-        int, Field(validation_alias="MONGOSHOP_SERVER_SELECTION_TIMEOUT_MS", ge=1)
+        int,
+        Field(ge=1, description="How long an operation waits for a server: the bound on a 503"),
     ] = 5000
-    connect_timeout_ms: Annotated[
-        int, Field(validation_alias="MONGOSHOP_CONNECT_TIMEOUT_MS", ge=1)
-    ] = 5000
-    socket_timeout_ms: Annotated[
-        int, Field(validation_alias="MONGOSHOP_SOCKET_TIMEOUT_MS", ge=1)
-    ] = 20000
+    connect_timeout_ms: Annotated[int, Field(ge=1, description="TCP connect timeout")] = 5000
+    socket_timeout_ms: Annotated[int, Field(ge=1, description="Socket read timeout")] = 20000
     operation_timeout_seconds: Annotated[
         float,
         Field(
-            validation_alias="MONGOSHOP_OPERATION_TIMEOUT_SECONDS",
             gt=0,
             le=600,
-            description=(
-                "Every API request's and worker step's database work, retries included, "
-                "gives up after this (then 503): a frozen database is noticed within it"
-            ),
+            description="The client-side deadline (PyMongo's `timeout()`) of every API"
+            " request's database work and of every worker step, retries included: a frozen"
+            " database (a hung host, a partition) is a 503 within it, not after the socket"
+            " timeout",
         ),
     ] = 5.0
     transaction_timeout_ms: Annotated[
         int,
         Field(
-            validation_alias="MONGOSHOP_TRANSACTION_TIMEOUT_MS",
             ge=100,
             le=120_000,
-            description="A transaction, with all its retries, gives up after this (then 503)",
+            description="A transaction, retries included, gives up after this (503): while"
+            " the database is down, a transfer or an order does not hang for the driver's"
+            " two minutes of retries",
         ),
     ] = 10000
     shutdown_timeout_seconds: Annotated[
         int,
         Field(
-            validation_alias="MONGOSHOP_SHUTDOWN_TIMEOUT_SECONDS",
             ge=1,
             le=3600,
-            description="On SIGTERM, how long `serve` waits for requests in flight",
+            description="On SIGTERM, `serve` stops accepting connections and waits this long"
+            " for the requests in flight before it stops the worker and closes its database"
+            " client",
         ),
     ] = 30
-    retry_reads: Annotated[bool, Field(validation_alias="MONGOSHOP_RETRY_READS")] = True
-    retry_writes: Annotated[bool, Field(validation_alias="MONGOSHOP_RETRY_WRITES")] = True
+    retry_reads: Annotated[bool, Field(description="Driver retries of reads")] = True
+    retry_writes: Annotated[bool, Field(description="Driver retries of writes")] = True
     server_api_version: Annotated[
-        Literal["1"] | None, Field(validation_alias="MONGOSHOP_SERVER_API_VERSION")
+        Literal["1"] | None, Field(description="`1` to pin the Stable API")
     ] = None
 
     token_secret: Annotated[
         SecretStr,
         Field(
-            validation_alias="MONGOSHOP_TOKEN_SECRET",
             min_length=16,
-            description="Key of the HMAC that stores access tokens as hashes.",
+            description="Key of the HMAC under which access tokens are stored (at least 16"
+            " characters); the default is for development only",
         ),
     ] = SecretStr("development-only-token-secret-change-me")
     token_ttl_seconds: Annotated[
-        int, Field(validation_alias="MONGOSHOP_TOKEN_TTL_SECONDS", ge=60, le=30 * 86400)
+        int, Field(ge=60, le=30 * 86400, description="Access-token lifetime")
     ] = 3600
 
     currency: Annotated[
         str,
-        Field(
-            validation_alias="MONGOSHOP_CURRENCY",
-            pattern=r"^[A-Z]{3}$",
-            description="ISO 4217 code of every price and balance",
-        ),
+        Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code of every price and balance"),
     ] = "EUR"
 
-    data_dir: Annotated[Path, Field(validation_alias="MONGOSHOP_DATA_DIR")] = Path("data")
+    data_dir: Annotated[
+        Path,
+        Field(description="Embedded database files, its log, demo credentials, `.eml` mail"),
+    ] = Path("data")
 
     smtp_host: Annotated[
         str | None,
         Field(
-            validation_alias="MONGOSHOP_SMTP_HOST",
-            description="Unset: mail is written as .eml files under the data directory",
+            description="SMTP server for outgoing mail; unset: `.eml` files in `<data dir>/mail/`"
         ),
     ] = None
-    smtp_port: Annotated[int, Field(validation_alias="MONGOSHOP_SMTP_PORT", ge=1, le=65535)] = 587
+    smtp_port: Annotated[int, Field(ge=1, le=65535, description="SMTP port")] = 587
     smtp_security: Annotated[
-        Literal["starttls", "tls", "none"], Field(validation_alias="MONGOSHOP_SMTP_SECURITY")
+        Literal["starttls", "tls", "none"],
+        Field(description="`starttls`, `tls` (implicit) or `none`"),
     ] = "starttls"
-    smtp_username: Annotated[str | None, Field(validation_alias="MONGOSHOP_SMTP_USERNAME")] = None
-    smtp_password: Annotated[
-        SecretStr | None, Field(validation_alias="MONGOSHOP_SMTP_PASSWORD")
-    ] = None
+    smtp_username: Annotated[str | None, Field(description="SMTP user name")] = None
+    smtp_password: Annotated[SecretStr | None, Field(description="SMTP password")] = None
     smtp_timeout_seconds: Annotated[
-        float, Field(validation_alias="MONGOSHOP_SMTP_TIMEOUT_SECONDS", gt=0, le=120)
+        float, Field(gt=0, le=120, description="Per-send SMTP timeout")
     ] = 15.0
-    mail_from: Annotated[str, Field(validation_alias="MONGOSHOP_MAIL_FROM", min_length=3)] = (
+    mail_from: Annotated[str, Field(min_length=3, description="Sender address of every e-mail")] = (
         "mongoshop <no-reply@mongoshop.example>"
     )
     mail_max_attempts: Annotated[
-        int, Field(validation_alias="MONGOSHOP_MAIL_MAX_ATTEMPTS", ge=1, le=100)
+        int,
+        Field(ge=1, le=100, description="Attempts before an e-mail is marked `failed`"),
     ] = 10
     mail_lease_seconds: Annotated[
-        float, Field(validation_alias="MONGOSHOP_MAIL_LEASE_SECONDS", gt=0, le=3600)
+        float,
+        Field(
+            gt=0,
+            le=3600,
+            description="How long a sender owns a claimed e-mail (at least twice the SMTP timeout)",
+        ),
     ] = 60.0
     mail_retry_base_seconds: Annotated[
-        float, Field(validation_alias="MONGOSHOP_MAIL_RETRY_BASE_SECONDS", gt=0, le=3600)
+        float,
+        Field(
+            gt=0,
+            le=3600,
+            description="First retry delay of an e-mail; doubles per attempt, capped at 30 min",
+        ),
     ] = 2.0
     cache_ttl_seconds: Annotated[
-        float, Field(validation_alias="MONGOSHOP_CACHE_TTL_SECONDS", ge=0, le=3600)
+        float,
+        Field(
+            ge=0,
+            le=3600,
+            description="Upper bound on the staleness of the API's read caches (profiles,"
+            " products, listing pages) while a change stream is down; 0 disables them",
+        ),
     ] = 30.0
 
     max_body_bytes: Annotated[
         int,
         Field(
-            validation_alias="MONGOSHOP_MAX_BODY_BYTES",
             ge=1024,
             le=64 * 1024 * 1024,
             description="Larger request bodies are refused with 413 before they are parsed",
@@ -169,28 +201,39 @@ class Settings(BaseSettings):
         list[str],
         NoDecode,
         Field(
-            validation_alias="MONGOSHOP_CORS_ORIGINS",
             description="Comma-separated origins allowed to call the API from a browser;"
-            " empty (the default): no cross-origin access",
+            " empty: no cross-origin access",
         ),
     ] = []
     login_max_failures: Annotated[
-        int, Field(validation_alias="MONGOSHOP_LOGIN_MAX_FAILURES", ge=1, le=1000)
+        int,
+        Field(
+            ge=1,
+            le=1000,
+            description="Failed sign-ins allowed per e-mail address within the window, then 429",
+        ),
     ] = 5
-    """Failed sign-ins allowed per e-mail address within the window, then 429."""
     login_max_failures_per_client: Annotated[
-        int, Field(validation_alias="MONGOSHOP_LOGIN_MAX_FAILURES_PER_CLIENT", ge=1, le=10_000)
+        int,
+        Field(
+            ge=1,
+            le=10_000,
+            description="Failed sign-ins allowed per client address within the window, then"
+            " 429 (at most 10,000: one address's failures in the window are kept in one"
+            " document)",
+        ),
     ] = 50
-    """Failed sign-ins allowed per client address within the window, then 429.
-
-    At most 10,000: one address's failures in the window are kept in one document."""
     login_window_seconds: Annotated[
-        int, Field(validation_alias="MONGOSHOP_LOGIN_WINDOW_SECONDS", ge=1, le=86400)
+        int,
+        Field(
+            ge=1,
+            le=86400,
+            description="The window of the sign-in and registration throttles",
+        ),
     ] = 900
     register_max_per_email: Annotated[
         int,
         Field(
-            validation_alias="MONGOSHOP_REGISTER_MAX_PER_EMAIL",
             ge=1,
             le=1000,
             description="Registrations allowed per e-mail address within the window, then 429",
@@ -199,7 +242,6 @@ class Settings(BaseSettings):
     register_max_per_client: Annotated[
         int,
         Field(
-            validation_alias="MONGOSHOP_REGISTER_MAX_PER_CLIENT",
             ge=1,
             le=10_000,
             description="Registrations allowed per client address within the window, then 429",
@@ -207,56 +249,47 @@ class Settings(BaseSettings):
     ] = 20
     verification_ttl_seconds: Annotated[
         int,
-        Field(
-            validation_alias="MONGOSHOP_VERIFICATION_TTL_SECONDS",
-            ge=60,
-            le=30 * 86400,
-            description="How long an e-mail verification code works",
-        ),
+        Field(ge=60, le=30 * 86400, description="How long an e-mail verification code works"),
     ] = 86400
     trusted_proxies: Annotated[
         str,
         Field(
-            validation_alias="MONGOSHOP_TRUSTED_PROXIES",
             max_length=2000,
             pattern=r"^[0-9A-Fa-f.:/, ]*$",
-            description=(
-                "Comma-separated addresses (or networks) of the reverse proxies whose "
-                "X-Forwarded-For / X-Forwarded-Proto are believed; none by default."
-            ),
+            description="Comma-separated addresses (or networks) of the reverse proxies whose"
+            " `X-Forwarded-For` / `X-Forwarded-Proto` are believed; none by default",
         ),
     ] = ""
     cancel_window_seconds: Annotated[
         int,
         Field(
-            validation_alias="MONGOSHOP_CANCEL_WINDOW_SECONDS",
             ge=0,
             le=365 * 86400,
-            description="How long after placing an order its buyer may cancel it; admins any time.",
+            description="How long after placing an order its buyer may cancel it (admins any time)",
         ),
     ] = 86400
 
     log_format: Annotated[
-        Literal["text", "json"], Field(validation_alias="MONGOSHOP_LOG_FORMAT")
+        Literal["text", "json"],
+        Field(description="`text` or `json` (one JSON object per line), for `serve` and `worker`"),
     ] = "text"
     log_level: Annotated[
-        Literal["DEBUG", "INFO", "WARNING", "ERROR"], Field(validation_alias="MONGOSHOP_LOG_LEVEL")
+        Literal["DEBUG", "INFO", "WARNING", "ERROR"],
+        Field(description="`DEBUG` (every database command), `INFO`, `WARNING` or `ERROR`"),
     ] = "INFO"
     slow_command_ms: Annotated[
         float,
         Field(
-            validation_alias="MONGOSHOP_SLOW_COMMAND_MS",
             ge=0,
             description="Database commands at least this slow are logged at WARNING (0: all)",
         ),
     ] = 100.0
-    metrics_enabled: Annotated[bool, Field(validation_alias="MONGOSHOP_METRICS_ENABLED")] = True
+    metrics_enabled: Annotated[bool, Field(description="Serve `GET /metrics`")] = True
     metrics_token: Annotated[
         SecretStr | None,
         Field(
-            validation_alias="MONGOSHOP_METRICS_TOKEN",
             min_length=16,
-            description="If set, GET /metrics requires Authorization: Bearer <token>",
+            description="If set, `GET /metrics` requires `Authorization: Bearer <token>`",
         ),
     ] = None
 
@@ -266,9 +299,15 @@ class Settings(BaseSettings):
         """``debug`` and ``DEBUG`` alike."""
         return value.upper() if isinstance(value, str) else value
 
-    admin_email: Annotated[str | None, Field(validation_alias="MONGOSHOP_ADMIN_EMAIL")] = None
+    admin_email: Annotated[
+        str | None,
+        Field(
+            description="With `MONGOSHOP_ADMIN_PASSWORD` (both or neither): this admin is"
+            " created or updated at start-up"
+        ),
+    ] = None
     admin_password: Annotated[
-        SecretStr | None, Field(validation_alias="MONGOSHOP_ADMIN_PASSWORD")
+        SecretStr | None, Field(description="The password of `MONGOSHOP_ADMIN_EMAIL`")
     ] = None
 
     @field_validator("cors_origins", mode="before")
@@ -331,16 +370,18 @@ def load_settings(**overrides: object) -> Settings:
         problems = []
         for error in exc.errors():
             field = str(error["loc"][0]) if error["loc"] else ""
-            problems.append(f"{_variable_name(field)}: {error['msg']}")
+            problems.append(f"{variable_name(field)}: {error['msg']}")
         raise ConfigurationError("invalid settings: " + "; ".join(problems)) from None
 
 
-def _variable_name(field: str) -> str:
+def variable_name(field: str) -> str:
     """The environment variable behind a settings field (or the field itself)."""
     info = Settings.model_fields.get(field)
-    if info is not None and isinstance(info.validation_alias, str):
+    if info is None:
+        return field.upper() or "settings"
+    if isinstance(info.validation_alias, str):
         return info.validation_alias
-    return field.upper() or "settings"
+    return f"{Settings.model_config.get('env_prefix', '')}{field}".upper()
 
 
 @lru_cache(maxsize=1)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
 import pytest
 
 from mongoshop.db.clients import client_options, require_supported_server
 from mongoshop.errors import ConfigurationError
-from mongoshop.settings import Settings, load_settings
+from mongoshop.settings import Settings, load_settings, variable_name
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -165,3 +171,43 @@ def test_production_gets_no_demo_data_unless_asked() -> None:
     assert wants_demo(production, True) is True
     assert wants_demo(development, None) is True
     assert wants_demo(development, False) is False
+
+
+def test_every_setting_is_documented_where_it_is_declared() -> None:
+    """`docs/configuration.md` is generated from these descriptions: none may be missing."""
+    undocumented = [name for name, f in Settings.model_fields.items() if not f.description]
+    assert not undocumented
+
+
+def test_every_setting_is_read_from_its_documented_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The prefix gives each field its variable; the three aliases keep theirs."""
+    assert variable_name("mail_max_attempts") == "MONGOSHOP_MAIL_MAX_ATTEMPTS"
+    assert variable_name("environment") == "MONGOSHOP_ENV"
+    assert variable_name("mongodb_uri") == "MONGODB_URI"
+    monkeypatch.setenv("MONGOSHOP_MAIL_MAX_ATTEMPTS", "7")
+    monkeypatch.setenv("MONGOSHOP_CANCEL_WINDOW_SECONDS", "60")
+    monkeypatch.setenv("MONGODB_DATABASE", "elsewhere")
+    settings = load_settings()
+    assert (settings.mail_max_attempts, settings.cancel_window_seconds) == (7, 60)
+    assert settings.mongodb_database == "elsewhere"
+
+
+def _generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "gen_config_docs", ROOT / "tools" / "gen_config_docs.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_configuration_page_is_generated_from_the_settings() -> None:
+    """Run ``python tools/gen_config_docs.py`` after changing a setting."""
+    page = ROOT / "docs" / "configuration.md"
+    assert page.read_text() == _generator().render()
+    for name in Settings.model_fields:
+        assert f"`{variable_name(name)}`" in page.read_text()

@@ -15,9 +15,9 @@ from bson import ObjectId
 from pymongo.database import Database
 
 from mongoshop._async.services.catalog import new_product_document
-from mongoshop._async.services.mail import welcome_document
 from mongoshop._async.services.users import new_user_document
 from mongoshop.clock import utcnow
+from mongoshop.mail.documents import welcome_document
 from mongoshop.models.common import Document
 from mongoshop.models.mail import MailStatus
 from mongoshop.models.money import Money

@@ -38,11 +38,11 @@ from benchmarks.filler import fill
 from bson import ObjectId
 from pymongo import MongoClient
 
-from mongoshop._async.services.mail import outbox_document
 from mongoshop._sync.repositories.base import NEWEST_FIRST
 from mongoshop._sync.shop import Shop
 from mongoshop.clock import utcnow
 from mongoshop.db import EmbeddedServer, create_sync_client
+from mongoshop.mail.documents import outbox_document
 from mongoshop.models.common import Document, PageRequest
 from mongoshop.models.mail import MailKind
 from mongoshop.models.money import Money

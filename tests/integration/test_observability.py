@@ -22,16 +22,16 @@ from bson import ObjectId
 from pymongo import AsyncMongoClient
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
-from mongoshop._async.services.mail import outbox_document
 from mongoshop._async.shop import AsyncShop
 from mongoshop.clock import utcnow
 from mongoshop.db import create_async_client, create_sync_client
-from mongoshop.events.streams import StreamConsumer, StreamSpec
+from mongoshop.mail.documents import outbox_document
 from mongoshop.models.common import Document
 from mongoshop.models.mail import MailKind, MailStatus
 from mongoshop.observability import Metrics, context
 from mongoshop.observability.logs import JsonFormatter
 from mongoshop.settings import Settings
+from mongoshop.streams.consumer import StreamConsumer, StreamSpec
 
 
 class Records(logging.Handler):

@@ -7,11 +7,12 @@ from typing import Any
 
 from bson import ObjectId
 
-from mongoshop._async.services.mail import AsyncMailService, outbox_document
+from mongoshop._async.services.mail import AsyncMailService
 from mongoshop._async.shop import AsyncShop
 from mongoshop._sync.shop import Shop
 from mongoshop.cache import Listings
 from mongoshop.clock import utcnow
+from mongoshop.mail.documents import outbox_document
 from mongoshop.models.common import Document
 from mongoshop.models.mail import MailKind, MailStatus
 from tests.integration.conftest import CommandRecorder

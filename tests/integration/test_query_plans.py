@@ -50,10 +50,10 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 import mongoshop._async.repositories as repositories_package
 from mongoshop._async.repositories.base import AsyncRepository
 from mongoshop._async.services.catalog import new_product_document
-from mongoshop._async.services.mail import outbox_document
 from mongoshop._async.shop import AsyncShop
 from mongoshop.clock import utcnow
 from mongoshop.errors import InsufficientFunds, OutOfStock
+from mongoshop.mail.documents import outbox_document
 from mongoshop.models.common import Document
 from mongoshop.models.mail import MailKind, MailStatus
 from mongoshop.models.money import Money

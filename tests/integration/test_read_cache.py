@@ -12,13 +12,13 @@ from mongoshop._async.repositories.products import AsyncProductRepository
 from mongoshop._async.shop import AsyncShop
 from mongoshop.api.cache import invalidation_spec
 from mongoshop.cache import Listings, ReadCache
-from mongoshop.events.streams import StreamConsumer
 from mongoshop.models.common import Document, PageRequest
 from mongoshop.models.money import Money
 from mongoshop.models.products import ProductCreate, ProductInDB, ProductQuery, SortField
 from mongoshop.models.users import UserCreate, UserInDB
 from mongoshop.security import PasswordHasher
 from mongoshop.settings import Settings
+from mongoshop.streams.consumer import StreamConsumer
 
 
 async def test_cached_reads_are_served_until_a_change_stream_evicts_them(

@@ -10,16 +10,17 @@ import aiosmtplib
 import pytest
 from bson import ObjectId
 
-from mongoshop._async.services.mail import (
+from mongoshop.cache import Listings, ReadCache
+from mongoshop.mail.documents import (
     outbox_document,
     registration_notice_document,
     verification_document,
     welcome_document,
 )
-from mongoshop.cache import Listings, ReadCache
-from mongoshop.events.templates import TEMPLATES, MailTemplate, format_money, render
-from mongoshop.events.transport import build_message
+from mongoshop.mail.templates import TEMPLATES, MailTemplate, render
+from mongoshop.mail.transport import build_message
 from mongoshop.models.mail import MailKind, OutboxItem, outbox_key
+from mongoshop.models.money import format_money
 from mongoshop.settings import Settings
 
 
@@ -88,7 +89,7 @@ def test_messages_carry_a_stable_message_id_and_both_parts() -> None:
 
 
 def test_sender_logs_name_the_e_mail_but_not_the_address() -> None:
-    from mongoshop.events.sender import loggable
+    from mongoshop.mail.sender import loggable
 
     assert loggable(welcome_item()) == "welcome:6650f1c2a1b2c3d4e5f60718"
 
@@ -120,7 +121,7 @@ class RefusingTransport:
 async def test_an_smtp_refusal_quoting_the_address_is_logged_without_it(
     attempts: int, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from mongoshop.events.sender import OutboxSender
+    from mongoshop.mail.sender import OutboxSender
 
     item = welcome_item().model_copy(update={"attempts": attempts})
     outbox = OneItemOutbox(item)
@@ -178,7 +179,7 @@ def test_a_zero_ttl_disables_the_cache() -> None:
 
 
 def test_sender_backoff_doubles_and_is_capped() -> None:
-    from mongoshop.events.sender import MAX_BACKOFF, OutboxSender
+    from mongoshop.mail.sender import MAX_BACKOFF, OutboxSender
     from mongoshop.settings import Settings
 
     sender = OutboxSender(

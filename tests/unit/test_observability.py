@@ -19,7 +19,6 @@ from starlette.routing import NoMatchFound
 
 from mongoshop.clock import utcnow
 from mongoshop.errors import ConfigurationError
-from mongoshop.events.streams import StreamConsumer, StreamSpec, event_time
 from mongoshop.models.mail import OutboxCounts
 from mongoshop.observability import context
 from mongoshop.observability.commands import CommandMonitor
@@ -33,6 +32,7 @@ from mongoshop.observability.logs import (
 from mongoshop.observability.metrics import UNMATCHED_ROUTE, Metrics
 from mongoshop.observability.requests import RequestObserver, parse_request_id
 from mongoshop.settings import Settings, load_settings
+from mongoshop.streams.consumer import StreamConsumer, StreamSpec, event_time
 
 # --- helpers ---------------------------------------------------------------------------------
 

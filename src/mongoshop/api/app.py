@@ -23,17 +23,17 @@ from mongoshop.api.errors import install_error_handlers
 from mongoshop.api.middleware import install_middleware
 from mongoshop.api.openapi import install_openapi
 from mongoshop.api.routers import admin, auth, dashboard, health, orders, products, users, wallet
-from mongoshop.api.routers import metrics as metrics_route
 from mongoshop.cache import Listings, ReadCache
 from mongoshop.db import create_async_client, require_supported_server, resolve_uri
-from mongoshop.events.graceful import stop_loops
-from mongoshop.events.streams import StreamConsumer
 from mongoshop.events.worker import EventWorker
 from mongoshop.models.products import ProductInDB
 from mongoshop.models.tokens import TokenInDB
 from mongoshop.models.users import UserInDB
 from mongoshop.observability import Metrics, RequestObserver
+from mongoshop.observability import route as metrics_route
 from mongoshop.settings import Settings, get_settings
+from mongoshop.streams.consumer import StreamConsumer
+from mongoshop.streams.graceful import stop_loops
 
 logger = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 
 from mongoshop.cache import Listings, ReadCache
-from mongoshop.events.streams import StreamSpec
 from mongoshop.models.common import Document
+from mongoshop.streams.consumer import StreamSpec
 
 
 def invalidation_spec(

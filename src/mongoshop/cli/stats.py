@@ -12,7 +12,7 @@ from rich.table import Table
 
 from mongoshop.cli.common import console, open_shop, settings_from_env
 from mongoshop.errors import ValidationFailed
-from mongoshop.events.templates import format_money
+from mongoshop.models.money import format_money
 from mongoshop.models.orders import SalesPeriod
 
 

@@ -11,9 +11,9 @@ import typer
 from mongoshop._async.shop import AsyncShop
 from mongoshop.cli.common import console, settings_from_env
 from mongoshop.db import create_async_client, require_supported_server, resolve_uri
-from mongoshop.events.metrics_server import MetricsServer, metrics_app
 from mongoshop.events.worker import EventWorker
 from mongoshop.observability import Metrics, configure_logging
+from mongoshop.observability.server import MetricsServer, metrics_app
 from mongoshop.settings import Settings
 
 

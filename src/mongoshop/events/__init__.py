@@ -1,5 +1,6 @@
-"""Change-stream driven events: the mail outbox and its sender, cache invalidation.
+"""The event worker: change streams → the mail outbox → the sender.
 
-Runs on the async face. Delivery is at-least-once (resume tokens are saved
-after each event's effects), so every handler is idempotent.
+It wires handlers (on the async face) to `mongoshop.streams` consumers and runs the
+`mongoshop.mail` sender. Delivery is at-least-once (resume tokens are saved after
+each event's effects), so every handler is idempotent.
 """

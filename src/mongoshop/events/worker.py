@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from mongoshop._async.shop import AsyncShop
-from mongoshop.events.graceful import STOP_GRACE_SECONDS, stop_loops
-from mongoshop.events.sender import OutboxSender
-from mongoshop.events.streams import StreamConsumer, StreamSpec
-from mongoshop.events.transport import MailTransport, transport_for
+from mongoshop.mail.sender import OutboxSender
+from mongoshop.mail.transport import MailTransport, transport_for
+from mongoshop.streams.consumer import StreamConsumer, StreamSpec
+from mongoshop.streams.graceful import STOP_GRACE_SECONDS, stop_loops
 
 logger = logging.getLogger(__name__)
 

@@ -23,3 +23,10 @@ class Money(BaseModel):
 
     amount: Amount
     currency: Currency
+
+
+def format_money(amount: int, currency: str) -> str:
+    """Minor units as text: 123456 EUR → "1234.56 EUR" (no float involved)."""
+    sign = "-" if amount < 0 else ""
+    units, cents = divmod(abs(amount), 100)
+    return f"{sign}{units}.{cents:02d} {currency}"

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any, Protocol
 
 import pymongo
 from prometheus_client import (
@@ -28,8 +29,15 @@ from pymongo.errors import PyMongoError
 from mongoshop.clock import utcnow
 from mongoshop.models.mail import OutboxCounts
 
-if TYPE_CHECKING:
-    from mongoshop.events.streams import StreamConsumer
+
+class LagSource(Protocol):
+    """A change-stream consumer, as the lag gauge sees it (`mongoshop.streams.consumer`)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def lag_seconds(self, now: datetime) -> float | None: ...
+
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +62,7 @@ class StreamLagCollector(Collector):
     """Seconds each tracked change stream is behind, computed when scraped."""
 
     def __init__(self) -> None:
-        self.consumers: list[StreamConsumer] = []
+        self.consumers: list[LagSource] = []
 
     def collect(self) -> Iterator[Metric]:
         family = GaugeMetricFamily(
@@ -67,7 +75,7 @@ class StreamLagCollector(Collector):
         for consumer in self.consumers:
             lag = consumer.lag_seconds(now)
             if lag is not None:
-                family.add_metric([consumer.spec.name], lag)
+                family.add_metric([consumer.name], lag)
         yield family
 
 
@@ -120,7 +128,7 @@ class Metrics:
         series[0].inc()
         series[1].observe(seconds)
 
-    def track_streams(self, consumers: Iterable[StreamConsumer]) -> None:
+    def track_streams(self, consumers: Iterable[LagSource]) -> None:
         """Report these consumers' lag from now on."""
         self.stream_lag.consumers.extend(consumers)
 

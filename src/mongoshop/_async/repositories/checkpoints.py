@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from mongoshop._async.repositories.base import AsyncRepository
+from mongoshop.models.checkpoints import Checkpoint
 from mongoshop.models.common import Document
-from mongoshop.models.events import Checkpoint
 
 
 class AsyncCheckpointRepository(AsyncRepository[Checkpoint]):

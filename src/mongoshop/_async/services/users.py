@@ -17,7 +17,6 @@ from mongoshop._async.repositories.users import AsyncUserRepository
 from mongoshop._async.repositories.verifications import AsyncVerificationRepository
 from mongoshop._async.repositories.wallet import AsyncAccountRepository
 from mongoshop._async.services.listings import cached_page
-from mongoshop._async.services.mail import registration_notice_document, verification_document
 from mongoshop._async.services.throttle import AsyncLoginThrottle
 from mongoshop._async.transactions import AsyncTransactions
 from mongoshop.cache import Listings, ReadCache
@@ -30,6 +29,7 @@ from mongoshop.errors import (
     PermissionDenied,
 )
 from mongoshop.iterables import batched
+from mongoshop.mail.documents import registration_notice_document, verification_document
 from mongoshop.models.common import Document, Page, PageRequest, dotted, parse_object_id
 from mongoshop.models.users import (
     Role,

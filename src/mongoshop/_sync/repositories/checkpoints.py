@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from mongoshop._sync.repositories.base import Repository
+from mongoshop.models.checkpoints import Checkpoint
 from mongoshop.models.common import Document
-from mongoshop.models.events import Checkpoint
 
 
 class CheckpointRepository(Repository[Checkpoint]):

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
-
-from bson import ObjectId
 
 from mongoshop._sync.repositories.orders import OrderRepository
 from mongoshop._sync.repositories.outbox import OutboxRepository
@@ -16,81 +14,14 @@ from mongoshop._sync.repositories.users import UserRepository
 from mongoshop._sync.services.listings import cached_total
 from mongoshop.cache import Listings
 from mongoshop.clock import utcnow
-from mongoshop.events.templates import format_money, render
+from mongoshop.mail.documents import outbox_document, welcome_document
 from mongoshop.models.common import Document
-from mongoshop.models.mail import MailKind, MailStatus, OutboxCounts, OutboxStats, outbox_key
+from mongoshop.models.mail import MailKind, OutboxCounts, OutboxStats
+from mongoshop.models.money import format_money
 
 logger = logging.getLogger(__name__)
 
 RECONCILE_BATCH = 500
-
-
-def outbox_document(
-    kind: MailKind,
-    subject_id: ObjectId | str,
-    to: str,
-    language: str | None,
-    values: dict[str, str],
-    lines: list[str] | None = None,
-) -> Document:
-    mail = render(kind, language, values, lines)
-    now = utcnow()
-    return {
-        "_id": outbox_key(kind, subject_id, to),
-        "kind": kind.value,
-        "to": to,
-        "subject": mail.subject,
-        "text": mail.text,
-        "html": mail.html,
-        "status": MailStatus.PENDING.value,
-        "attempts": 0,
-        "available_at": now,
-        "claimed_by": None,
-        "last_error": None,
-        "created_at": now,
-        "sent_at": None,
-    }
-
-
-def welcome_document(user: Mapping[str, Any]) -> Document:
-    preferences = user.get("preferences") or {}
-    return outbox_document(
-        MailKind.WELCOME,
-        user["_id"],
-        user["email"],
-        preferences.get("language"),
-        {"name": user.get("name", ""), "email": user["email"]},
-    )
-
-
-def verification_document(
-    user: Mapping[str, Any], digest: str, token: str, valid_for: timedelta
-) -> Document:
-    """The e-mail carrying a verification code; one per code (the key holds the digest)."""
-    preferences = user.get("preferences") or {}
-    return outbox_document(
-        MailKind.VERIFY_EMAIL,
-        digest[:32],
-        user["email"],
-        preferences.get("language"),
-        {
-            "name": user.get("name", ""),
-            "token": token,
-            "hours": str(max(1, round(valid_for.total_seconds() / 3600))),
-        },
-    )
-
-
-def registration_notice_document(user: Mapping[str, Any], day: str) -> Document:
-    """To the owner of a taken address; at most one a day (the key holds the day)."""
-    preferences = user.get("preferences") or {}
-    return outbox_document(
-        MailKind.REGISTRATION_NOTICE,
-        f"{user['_id']}-{day}",
-        user["email"],
-        preferences.get("language"),
-        {"name": user.get("name", "")},
-    )
 
 
 class MailService:

@@ -18,7 +18,6 @@ from mongoshop._sync.repositories.users import UserRepository
 from mongoshop._sync.repositories.verifications import VerificationRepository
 from mongoshop._sync.repositories.wallet import AccountRepository
 from mongoshop._sync.services.listings import cached_page
-from mongoshop._sync.services.mail import registration_notice_document, verification_document
 from mongoshop._sync.services.throttle import LoginThrottle
 from mongoshop._sync.transactions import Transactions
 from mongoshop.cache import Listings, ReadCache
@@ -31,6 +30,7 @@ from mongoshop.errors import (
     PermissionDenied,
 )
 from mongoshop.iterables import batched
+from mongoshop.mail.documents import registration_notice_document, verification_document
 from mongoshop.models.common import Document, Page, PageRequest, dotted, parse_object_id
 from mongoshop.models.users import (
     Role,

@@ -17,9 +17,9 @@ from fastapi import FastAPI
 
 from mongoshop._async.shop import AsyncShop
 from mongoshop.api.errors import install_error_handlers
-from mongoshop.api.routers import metrics as metrics_route
 from mongoshop.errors import ConfigurationError
 from mongoshop.observability import Metrics
+from mongoshop.observability import route as metrics_route
 
 
 def metrics_app(shop: AsyncShop, metrics: Metrics) -> FastAPI:

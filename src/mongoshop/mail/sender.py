@@ -18,10 +18,10 @@ from pymongo.errors import PyMongoError
 from mongoshop._async.repositories.outbox import AsyncOutboxRepository
 from mongoshop.clock import utcnow
 from mongoshop.errors import is_unavailable
-from mongoshop.events.graceful import StopRequest, raise_if_cancelled
-from mongoshop.events.transport import MailTransport
+from mongoshop.mail.transport import MailTransport
 from mongoshop.models.mail import OutboxItem
 from mongoshop.settings import Settings
+from mongoshop.streams.graceful import StopRequest, raise_if_cancelled
 
 logger = logging.getLogger(__name__)
 

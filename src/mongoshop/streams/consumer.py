@@ -25,8 +25,8 @@ from pymongo.errors import OperationFailure, PyMongoError
 from mongoshop._async.repositories.checkpoints import AsyncCheckpointRepository
 from mongoshop.clock import utcnow
 from mongoshop.errors import is_unavailable
-from mongoshop.events.graceful import StopRequest, raise_if_cancelled
 from mongoshop.models.common import Document
+from mongoshop.streams.graceful import StopRequest, raise_if_cancelled
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +104,10 @@ class StreamConsumer:
         self.caught_up_to: datetime | None = None
         """Every event up to this time is handled: the last event's time, or the last empty
         poll's when idle. None until the stream has answered once."""
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
 
     def lag_seconds(self, now: datetime) -> float | None:
         """How far behind the collection this consumer is (None before its first answer)."""

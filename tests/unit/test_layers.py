@@ -65,6 +65,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     (
         "applications",
         (
+            "mongoshop.bootstrap",
             "mongoshop.events",
             "mongoshop.api",
             "mongoshop.web",

@@ -17,14 +17,13 @@ from mongoshop import __version__
 from mongoshop._async.repositories.orders import AsyncOrderRepository
 from mongoshop._async.repositories.products import AsyncProductRepository
 from mongoshop._async.repositories.users import AsyncUserRepository
-from mongoshop._async.shop import AsyncShop
 from mongoshop.api.cache import invalidation_spec
 from mongoshop.api.errors import install_error_handlers
 from mongoshop.api.middleware import install_middleware
 from mongoshop.api.openapi import install_openapi
 from mongoshop.api.routers import admin, auth, dashboard, health, orders, products, users, wallet
+from mongoshop.bootstrap import open_async_shop
 from mongoshop.cache import Listings, ReadCache
-from mongoshop.db import create_async_client, require_supported_server, resolve_uri
 from mongoshop.events.worker import EventWorker
 from mongoshop.models.products import ProductInDB
 from mongoshop.models.tokens import TokenInDB
@@ -49,41 +48,31 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        with resolve_uri(settings) as uri:
-            client = create_async_client(
-                uri, settings, command_latency=metrics.command_duration if metrics else None
-            )
-            background: list[asyncio.Task[None]] = []
-            consumers: list[StreamConsumer] = []
-            worker: EventWorker | None = None
+        user_cache: ReadCache[UserInDB] = ReadCache(settings.cache_ttl_seconds)
+        product_cache: ReadCache[ProductInDB] = ReadCache(settings.cache_ttl_seconds)
+        token_cache: ReadCache[TokenInDB] = ReadCache(settings.cache_ttl_seconds)
+        user_listings = Listings(settings.cache_ttl_seconds, AsyncUserRepository.listing_fields)
+        product_listings = Listings(
+            settings.cache_ttl_seconds, AsyncProductRepository.listing_fields
+        )
+        order_listings = Listings(settings.cache_ttl_seconds, AsyncOrderRepository.listing_fields)
+        # The outbox's size: only an insert or a delete moves it (no field does).
+        outbox_totals = Listings(settings.cache_ttl_seconds, frozenset())
+        background: list[asyncio.Task[None]] = []
+        consumers: list[StreamConsumer] = []
+        worker: EventWorker | None = None
+        async with open_async_shop(
+            settings,
+            command_latency=metrics.command_duration if metrics else None,
+            user_cache=user_cache,
+            product_cache=product_cache,
+            token_cache=token_cache,
+            user_listings=user_listings,
+            product_listings=product_listings,
+            order_listings=order_listings,
+            outbox_totals=outbox_totals,
+        ) as shop:
             try:
-                require_supported_server(await client.admin.command("hello"))
-                user_cache: ReadCache[UserInDB] = ReadCache(settings.cache_ttl_seconds)
-                product_cache: ReadCache[ProductInDB] = ReadCache(settings.cache_ttl_seconds)
-                token_cache: ReadCache[TokenInDB] = ReadCache(settings.cache_ttl_seconds)
-                user_listings = Listings(
-                    settings.cache_ttl_seconds, AsyncUserRepository.listing_fields
-                )
-                product_listings = Listings(
-                    settings.cache_ttl_seconds, AsyncProductRepository.listing_fields
-                )
-                order_listings = Listings(
-                    settings.cache_ttl_seconds, AsyncOrderRepository.listing_fields
-                )
-                # The outbox's size: only an insert or a delete moves it (no field does).
-                outbox_totals = Listings(settings.cache_ttl_seconds, frozenset())
-                shop = AsyncShop(
-                    client[settings.mongodb_database],
-                    settings,
-                    user_cache=user_cache,
-                    product_cache=product_cache,
-                    token_cache=token_cache,
-                    user_listings=user_listings,
-                    product_listings=product_listings,
-                    order_listings=order_listings,
-                    outbox_totals=outbox_totals,
-                )
-                await shop.ensure_indexes()
                 await shop.bootstrap_admin()
                 for spec in (
                     invalidation_spec(
@@ -130,8 +119,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
                 if worker is not None:
                     await worker.stop()
                 await stop_loops(background, [consumer.stop for consumer in consumers])
-                await client.close()
-                logger.info("mongoshop API stopped, database client closed")
+        logger.info("mongoshop API stopped, database client closed")
 
     app = FastAPI(
         title="mongoshop",

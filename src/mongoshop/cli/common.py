@@ -1,16 +1,13 @@
-"""What every command shares: settings, a database on the sync face, and output."""
+"""What every command shares: settings, a database on the sync face (`open_shop`), and output."""
 
 from __future__ import annotations
 
-import contextlib
 import signal
-from collections.abc import Iterator
 from types import FrameType
 
 from rich.console import Console
 
-from mongoshop._sync.shop import Shop
-from mongoshop.db import create_sync_client, require_supported_server, resolve_uri
+from mongoshop.bootstrap import open_shop
 from mongoshop.settings import Settings, load_settings
 
 console = Console()
@@ -34,15 +31,4 @@ def settings_from_env() -> Settings:
     return load_settings()
 
 
-@contextlib.contextmanager
-def open_shop(settings: Settings) -> Iterator[Shop]:
-    """A `Shop` on the configured database (or the embedded one), indexes ensured."""
-    with resolve_uri(settings) as uri:
-        client = create_sync_client(uri, settings)
-        try:
-            require_supported_server(client.admin.command("hello"))
-            shop = Shop(client[settings.mongodb_database], settings)
-            shop.ensure_indexes()
-            yield shop
-        finally:
-            client.close()
+__all__ = ["console", "err_console", "open_shop", "settings_from_env", "stop_on_sigterm"]

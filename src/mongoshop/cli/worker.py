@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
-from mongoshop._async.shop import AsyncShop
+from mongoshop.bootstrap import open_async_shop
 from mongoshop.cli.common import console, settings_from_env
-from mongoshop.db import create_async_client, require_supported_server, resolve_uri
+from mongoshop.db import resolve_uri
 from mongoshop.events.worker import EventWorker
 from mongoshop.observability import Metrics, configure_logging
 from mongoshop.observability.server import MetricsServer, metrics_app
@@ -21,36 +21,34 @@ async def run_worker(
     settings: Settings, uri: str, metrics_host: str = "127.0.0.1", metrics_port: int = 0
 ) -> None:
     metrics = Metrics() if metrics_port else None
-    client = create_async_client(
-        uri, settings, command_latency=metrics.command_duration if metrics else None
-    )
     metrics_server: MetricsServer | None = None
-    try:
-        require_supported_server(await client.admin.command("hello"))
-        shop = AsyncShop(client[settings.mongodb_database], settings)
-        await shop.ensure_indexes()
-        worker = EventWorker(shop)
-        if metrics is not None:
-            metrics.track_streams(worker.consumers)
-            metrics_server = MetricsServer(metrics_app(shop, metrics), metrics_host, metrics_port)
-            await metrics_server.start()
-            console.print(f"metrics: http://{metrics_server.address}/metrics")
-        main = asyncio.current_task()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, lambda: main.cancel() if main else None)
-        await worker.start()
-        console.print("event worker running (Ctrl-C to stop)")
+    async with open_async_shop(
+        settings, uri=uri, command_latency=metrics.command_duration if metrics else None
+    ) as shop:
         try:
-            await asyncio.Event().wait()
-        except asyncio.CancelledError:
-            console.print("stopping the event worker")
+            worker = EventWorker(shop)
+            if metrics is not None:
+                metrics.track_streams(worker.consumers)
+                metrics_server = MetricsServer(
+                    metrics_app(shop, metrics), metrics_host, metrics_port
+                )
+                await metrics_server.start()
+                console.print(f"metrics: http://{metrics_server.address}/metrics")
+            main = asyncio.current_task()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, lambda: main.cancel() if main else None)
+            await worker.start()
+            console.print("event worker running (Ctrl-C to stop)")
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                console.print("stopping the event worker")
+            finally:
+                await worker.stop()
         finally:
-            await worker.stop()
-    finally:
-        if metrics_server is not None:
-            await metrics_server.stop()
-        await client.close()
+            if metrics_server is not None:
+                await metrics_server.stop()
 
 
 def worker(

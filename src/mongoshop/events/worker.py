@@ -78,7 +78,6 @@ class EventWorker:
 
     async def start(self) -> None:
         """Start the streams and the sender in the background; returns once streams are open."""
-        await self.shop.outbox_repository.ensure_indexes()
         for consumer in self.consumers:
             self._tasks.append(asyncio.create_task(consumer.run(), name=consumer.spec.name))
         self._tasks.append(asyncio.create_task(self.sender.run(), name="outbox-sender"))

@@ -31,7 +31,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "mongoshop.search",
             "mongoshop.iterables",
             "mongoshop.validation",
-            "mongoshop.idempotency",
+            "mongoshop.fingerprints",
             "mongoshop.cache",
             "mongoshop.models",
             "mongoshop.demo",

@@ -17,7 +17,7 @@ from mongoshop import __version__
 from mongoshop._async.repositories.orders import AsyncOrderRepository
 from mongoshop._async.repositories.products import AsyncProductRepository
 from mongoshop._async.repositories.users import AsyncUserRepository
-from mongoshop.api.cache import invalidation_spec
+from mongoshop.api.cache_invalidation import invalidation_spec
 from mongoshop.api.errors import install_error_handlers
 from mongoshop.api.middleware import install_middleware
 from mongoshop.api.openapi import install_openapi

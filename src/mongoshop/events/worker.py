@@ -101,10 +101,3 @@ class EventWorker:
             "event worker stopped%s",
             f" ({cancelled} loop(s) cancelled)" if cancelled else ", stream positions saved",
         )
-
-    async def run_forever(self) -> None:
-        await self.start()
-        try:
-            await asyncio.gather(*self._tasks)
-        finally:
-            await self.stop()

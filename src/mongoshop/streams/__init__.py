@@ -4,5 +4,5 @@
 event's effects, or not at all for caches), `graceful` stops a set of them
 without losing an event. What the events mean lives with their users: the
 worker's handlers (`mongoshop.events.worker`) and the API's caches
-(`mongoshop.api.cache`).
+(`mongoshop.api.cache_invalidation`).
 """

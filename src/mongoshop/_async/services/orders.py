@@ -23,7 +23,7 @@ from mongoshop._async.transactions import AsyncTransactions
 from mongoshop.cache import Listings, ReadCache
 from mongoshop.clock import utcnow
 from mongoshop.errors import CancellationWindowClosed, Conflict, NotFound, ValidationFailed
-from mongoshop.idempotency import fingerprint
+from mongoshop.fingerprints import fingerprint
 from mongoshop.models.common import Page, PageRequest, parse_object_id
 from mongoshop.models.orders import (
     MAX_RECENT_ORDERS,

@@ -21,7 +21,7 @@ from mongoshop._sync.services.idempotency import run_once
 from mongoshop._sync.transactions import Transactions
 from mongoshop.clock import utcnow
 from mongoshop.errors import EmailNotVerified, ValidationFailed
-from mongoshop.idempotency import fingerprint
+from mongoshop.fingerprints import fingerprint
 from mongoshop.models.common import Page, PageRequest, parse_object_id
 from mongoshop.models.users import UserInDB
 from mongoshop.models.wallet import (

@@ -416,6 +416,10 @@ async def ledger_after_second_entry(shop: AsyncShop, data: Data) -> Any:
     return await shop.ledger_repository.history(account, skip=0, limit=20, after=second["_id"])
 
 
+async def drain(documents: AsyncIterator[Any]) -> list[Any]:
+    return [document async for document in documents]
+
+
 @dataclass(frozen=True)
 class Uses:
     """Call the method; every query it sends reads one of `indexes`, none scans.
@@ -494,6 +498,11 @@ WHOLE_COLLECTION_FACET = (
     "on an admin's request only, never on a customer path"
 )
 ID = "_id_"
+OR_OF_RANGES = (
+    "an $or of two ranges, each with its index (MongoDB plans one index scan per branch); "
+    "the embedded server plans it as a collection scan. It runs only to reconcile after a "
+    "change stream's history was lost, never on a request"
+)
 BROAD_LISTING = (
     "a broad listing: the embedded server sorts every match before taking the page (no "
     "sort push-down), so its cost follows the matches; the API caches its pages by query "
@@ -521,6 +530,18 @@ QUERIES: dict[str, Entry] = {
     "AsyncRepository.find_one": Exempt(GENERIC),
     "AsyncRepository.find_many": Exempt(GENERIC),
     "AsyncRepository.find_documents": Exempt(GENERIC),
+    "AsyncRepository.create_many": SendsNoQuery(
+        lambda s, d: s.ledger_repository.create_many(
+            [
+                {
+                    "account_id": d.accounts[201],
+                    "kind": "credit",
+                    "amount": 1,
+                    "currency": s.settings.currency,
+                }
+            ]
+        )
+    ),
     "AsyncRepository.iterate_documents": Exempt(
         "generic; its only caller, the CLI export, streams a whole collection "
         "(or the operator's own filter) on purpose"
@@ -636,6 +657,14 @@ QUERIES: dict[str, Entry] = {
             lambda s, d: s.order_repository.page_for(None, skip=0, limit=20, after=d.orders[200]),
             "newest",
             ID,
+        ),
+    ),
+    "AsyncOrderRepository.placed_since": (
+        uses(
+            "the last days' orders (reconciling confirmations)",
+            lambda s, d: drain(s.order_repository.placed_since(BASE + timedelta(hours=ORDERS - 5))),
+            "newest",
+            "status_created",
         ),
     ),
     "AsyncOrderRepository.count_for": (
@@ -863,6 +892,15 @@ QUERIES: dict[str, Entry] = {
     # --- AsyncUserRepository (users.py) ---
     "AsyncUserRepository.insert_user": SendsNoQuery(
         lambda s, d: s.user_repository.insert_user(user_document("Newcomer", "new@example.com"))
+    ),
+    "AsyncUserRepository.welcome_due_since": (
+        uses(
+            "users created or verified lately (reconciling welcomes)",
+            lambda s, d: drain(s.user_repository.welcome_due_since(utcnow() - timedelta(days=1))),
+            "newest",
+            "verified_at",
+            gap=OR_OF_RANGES,
+        ),
     ),
     "AsyncUserRepository.find_by_email": (
         uses(

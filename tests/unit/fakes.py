@@ -39,7 +39,7 @@ class FakeCollection:
         return self.model.model_validate(document)
 
     async def create(self, document: Document, *, session: Any = None) -> ObjectId:
-        new_id = ObjectId()
+        new_id = document.get("_id") or ObjectId()  # as insert_one: a given _id is kept
         self.documents[new_id] = {**document, "_id": new_id}
         return new_id
 

@@ -80,8 +80,6 @@ def shop() -> Shop:
     ordering = AsyncOrderService(
         orders,  # type: ignore[arg-type]
         products,  # type: ignore[arg-type]
-        accounts,  # type: ignore[arg-type]
-        ledger,  # type: ignore[arg-type]
         wallet,
         transactions,  # type: ignore[arg-type]
         CURRENCY,

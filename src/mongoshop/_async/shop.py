@@ -130,8 +130,6 @@ class AsyncShop:
         self.orders = AsyncOrderService(
             self.order_repository,
             self.product_repository,
-            self.account_repository,
-            self.ledger_repository,
             self.wallet,
             transactions,
             currency,

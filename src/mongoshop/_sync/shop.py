@@ -129,8 +129,6 @@ class Shop:
         self.orders = OrderService(
             self.order_repository,
             self.product_repository,
-            self.account_repository,
-            self.ledger_repository,
             self.wallet,
             transactions,
             currency,

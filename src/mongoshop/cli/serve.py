@@ -39,7 +39,7 @@ def demo_admin(shop: Shop, data_dir: Path) -> tuple[str, str]:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             json.dump({"email": email, "password": password}, handle)
-    if shop.users.users.find_by_email(email) is None:
+    if shop.users.find_by_email(email) is None:
         shop.users.create_admin(email=email, password=password, name="Demo Admin")
     return email, password
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mongoshop.errors import ValidationFailed
 from mongoshop.models.common import WholeNumber
 
 MAX_AMOUNT = 10**12
@@ -30,3 +31,11 @@ def format_money(amount: int, currency: str) -> str:
     sign = "-" if amount < 0 else ""
     units, cents = divmod(abs(amount), 100)
     return f"{sign}{units}.{cents:02d} {currency}"
+
+
+def require_currency(currency: str, accepted: str, what: str = "amounts") -> None:
+    """The shop has one currency (`MONGOSHOP_CURRENCY`): an amount in another is invalid
+    input, refused with the request that carries it (422), or, in a file import, with
+    its line. The one place this rule is written."""
+    if currency != accepted:
+        raise ValidationFailed(f"{what} must be in {accepted}, not {currency}")

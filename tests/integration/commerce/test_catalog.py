@@ -317,10 +317,6 @@ async def test_bulk_prices_report_bad_items_and_apply_the_rest(
         PriceUpdate(product_id="not-an-id", new_price=Money(amount=1, currency=currency)),
         PriceUpdate(product_id=str(unknown), new_price=Money(amount=2, currency=currency)),
         PriceUpdate(product_id=str(teapot.id), new_price=Money(amount=3_333, currency=currency)),
-        PriceUpdate(
-            product_id=str(knife.id),
-            new_price=Money(amount=5, currency=other_currency(currency)),
-        ),
     ]
 
     result = await ashop.catalog.bulk_update_prices(updates)
@@ -329,13 +325,32 @@ async def test_bulk_prices_report_bad_items_and_apply_the_rest(
     assert [(e.index, e.product_id) for e in result.errors] == [
         (1, "not-an-id"),
         (2, str(unknown)),
-        (4, str(knife.id)),
     ]
     assert "not found" in result.errors[1].error
     assert (await ashop.catalog.get(str(mug.id))).price.amount == 1_111
     assert (await ashop.catalog.get(str(teapot.id))).price.amount == 3_333
     assert (await ashop.catalog.get(str(knife.id))).price == knife.price
     assert await ashop.product_repository.count({"_id": unknown}) == 0  # no upsert
+
+
+async def test_bulk_prices_in_another_currency_refuse_the_whole_request(
+    ashop: AsyncShop, catalog: list[ProductInDB]
+) -> None:
+    """One rule for every amount: another currency is invalid input, not a bad item."""
+    currency = ashop.settings.currency
+    mug, knife = catalog[0], catalog[2]
+    updates = [
+        PriceUpdate(product_id=str(mug.id), new_price=Money(amount=1_111, currency=currency)),
+        PriceUpdate(
+            product_id=str(knife.id), new_price=Money(amount=5, currency=other_currency(currency))
+        ),
+    ]
+
+    with pytest.raises(ValidationFailed, match=r"body\.1\.new_price\.currency"):
+        await ashop.catalog.bulk_update_prices(updates)
+
+    assert await ashop.catalog.get(str(mug.id)) == mug
+    assert await ashop.catalog.get(str(knife.id)) == knife
 
 
 async def test_bulk_prices_with_nothing_valid(ashop: AsyncShop, catalog: list[ProductInDB]) -> None:

@@ -256,6 +256,13 @@ class AsyncRepository(Generic[ModelT]):
         inserted: ObjectId = result.inserted_id
         return inserted
 
+    async def create_many(
+        self, documents: Sequence[Mapping[str, Any]], *, session: AsyncClientSession | None = None
+    ) -> None:
+        """Insert documents in order, all or (in the caller's transaction) none."""
+        if documents:
+            await self.collection.insert_many([dict(d) for d in documents], session=session)
+
     async def insert_many_new(
         self, documents: Sequence[Mapping[str, Any]], *, session: AsyncClientSession | None = None
     ) -> tuple[int, int]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -105,6 +105,11 @@ class AsyncOrderRepository(AsyncIdempotentRepository[OrderInDB]):
             if len(found) == limit or window is None:
                 return found
         raise AssertionError("unreachable: the last window has no bound")
+
+    async def placed_since(self, since: datetime) -> AsyncIterator[Document]:
+        """Every order placed since `since`, oldest first, streamed (the `newest` index)."""
+        async for order in self.iterate_documents({"created_at": {"$gte": since}}):
+            yield order
 
     async def mark_cancelled(
         self, order_id: ObjectId, at: datetime, *, session: AsyncClientSession | None = None

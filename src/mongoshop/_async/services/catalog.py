@@ -15,7 +15,7 @@ from mongoshop.clock import utcnow
 from mongoshop.errors import InvalidId, ValidationFailed
 from mongoshop.iterables import batched
 from mongoshop.models.common import Document, Page, PageRequest, dotted, parse_object_id
-from mongoshop.models.money import Money
+from mongoshop.models.money import Money, require_currency
 from mongoshop.models.products import (
     BulkItemError,
     BulkPriceResult,
@@ -64,9 +64,8 @@ class AsyncCatalogService:
         if self.listings is not None:
             self.listings.clear()
 
-    def _check_currency(self, price: Money) -> None:
-        if price.currency != self.currency:
-            raise ValidationFailed(f"prices must be in {self.currency}, not {price.currency}")
+    def _check_currency(self, price: Money, where: str = "") -> None:
+        require_currency(price.currency, self.currency, f"{where}prices")
 
     async def create(self, data: ProductCreate) -> ProductInDB:
         self._check_currency(data.price)
@@ -114,8 +113,10 @@ class AsyncCatalogService:
         accepted: list[tuple[int, Document]] = []
         now = utcnow()
         for line, product in items:
-            if product.price.currency != self.currency:
-                result.rejected.append((line, f"price.currency: must be {self.currency}"))
+            try:
+                self._check_currency(product.price, "price.currency: ")
+            except ValidationFailed as exc:
+                result.rejected.append((line, exc.detail))
                 continue
             accepted.append((line, new_product_document(product, now)))
         if not accepted:
@@ -182,14 +183,16 @@ class AsyncCatalogService:
         return product
 
     async def bulk_update_prices(self, updates: Sequence[PriceUpdate]) -> BulkPriceResult:
-        """Set many prices in one unordered bulk write; bad items are reported, not fatal."""
+        """Set many prices in one unordered bulk write; bad or unknown ids are reported, not
+        fatal. A price in another currency refuses the whole request, as everywhere."""
+        for index, update in enumerate(updates):
+            self._check_currency(update.new_price, f"body.{index}.new_price.currency: ")
         errors: list[BulkItemError] = []
         valid = []
         for index, update in enumerate(updates):
             try:
                 product_id = parse_object_id(update.product_id)
-                self._check_currency(update.new_price)
-            except (InvalidId, ValidationFailed) as exc:
+            except InvalidId as exc:
                 errors.append(
                     BulkItemError(index=index, product_id=update.product_id, error=exc.detail)
                 )

@@ -93,17 +93,7 @@ class AsyncMailService:
         """
         enqueued = 0
         batch: list[Document] = []
-        cursor = self.users.collection.find(
-            {
-                "$or": [
-                    {"created_at": {"$gte": since}, "email_verified": {"$ne": False}},
-                    {"email_verified_at": {"$gte": since}},
-                ]
-            },
-            {"email": 1, "name": 1, "preferences": 1},
-            batch_size=RECONCILE_BATCH,
-        )
-        async for user in cursor:
+        async for user in self.users.welcome_due_since(since, batch_size=RECONCILE_BATCH):
             batch.append(welcome_document(user))
             if len(batch) >= RECONCILE_BATCH:
                 enqueued += await self.outbox.enqueue_many(batch)
@@ -114,7 +104,7 @@ class AsyncMailService:
     async def reconcile_order_confirmations(self, since: datetime) -> int:
         """Enqueue confirmations for orders placed since `since` that have none; how many."""
         enqueued = 0
-        async for order in self.orders.collection.find({"created_at": {"$gte": since}}):
+        async for order in self.orders.placed_since(since):
             enqueued += await self.order_confirmation(order)
         return enqueued
 

@@ -15,7 +15,6 @@ from mongoshop._async.repositories.idempotent import with_key
 from mongoshop._async.repositories.orders import AsyncOrderRepository
 from mongoshop._async.repositories.products import AsyncProductRepository
 from mongoshop._async.repositories.users import AsyncUserRepository
-from mongoshop._async.repositories.wallet import AsyncAccountRepository, AsyncLedgerRepository
 from mongoshop._async.services.idempotency import run_once
 from mongoshop._async.services.listings import cached_page, cached_total
 from mongoshop._async.services.wallet import AsyncWalletService, require_verified
@@ -25,6 +24,7 @@ from mongoshop.clock import utcnow
 from mongoshop.errors import CancellationWindowClosed, Conflict, NotFound, ValidationFailed
 from mongoshop.fingerprints import fingerprint
 from mongoshop.models.common import Page, PageRequest, parse_object_id
+from mongoshop.models.money import require_currency
 from mongoshop.models.orders import (
     MAX_RECENT_ORDERS,
     OrderInDB,
@@ -45,8 +45,6 @@ class AsyncOrderService:
         self,
         orders: AsyncOrderRepository,
         products: AsyncProductRepository,
-        accounts: AsyncAccountRepository,
-        ledger: AsyncLedgerRepository,
         wallet: AsyncWalletService,
         transactions: AsyncTransactions,
         currency: str,
@@ -61,8 +59,6 @@ class AsyncOrderService:
         self.orders = orders
         self.users = users
         self.products = products
-        self.accounts = accounts
-        self.ledger = ledger
         self.wallet = wallet
         self.transactions = transactions
         self.currency = currency
@@ -110,8 +106,9 @@ class AsyncOrderService:
                 product = await self.products.change_stock(
                     product_id, -quantity, now, session=session
                 )
-                if product.price.currency != self.currency:
-                    raise ValidationFailed(f"product {product_id} is not priced in {self.currency}")
+                require_currency(
+                    product.price.currency, self.currency, f"the price of product {product_id}"
+                )
                 items.append(
                     {
                         "product_id": product_id,
@@ -121,7 +118,6 @@ class AsyncOrderService:
                     }
                 )
                 total += quantity * product.price.amount
-            await self.accounts.debit(account.id, total, self.currency, now, session=session)
             document = with_key(
                 {
                     "user_id": user.id,
@@ -136,14 +132,8 @@ class AsyncOrderService:
                 idempotency_key,
             )
             order_id = await self.orders.create(document, session=session)
-            await self.ledger.record(
-                account.id,
-                EntryKind.ORDER,
-                -total,
-                self.currency,
-                now,
-                reference_id=order_id,
-                session=session,
+            await self.wallet.post(
+                account.id, EntryKind.ORDER, -total, now, reference_id=order_id, session=session
             )
             return self.orders.to_model({**document, "_id": order_id})
 
@@ -244,18 +234,10 @@ class AsyncOrderService:
                     await self.products.change_stock(
                         item.product_id, item.quantity, now, session=session
                     )
-            await self.accounts.credit(
-                cancelled.account_id,
-                cancelled.total.amount,
-                cancelled.total.currency,
-                now,
-                session=session,
-            )
-            await self.ledger.record(
+            await self.wallet.post(
                 cancelled.account_id,
                 EntryKind.REFUND,
                 cancelled.total.amount,
-                cancelled.total.currency,
                 now,
                 reference_id=cancelled.id,
                 session=session,

@@ -211,6 +211,9 @@ class AsyncUserService:
             logger.info("e-mail verified", extra={"user_id": str(user.id)})
         return user
 
+    async def find_by_email(self, email: str) -> UserInDB | None:
+        return await self.users.find_by_email(email)
+
     async def create_admin(
         self, *, email: str, password: str, name: str = "Administrator"
     ) -> UserInDB:

@@ -22,6 +22,7 @@ from mongoshop.clock import utcnow
 from mongoshop.errors import EmailNotVerified, ValidationFailed
 from mongoshop.fingerprints import fingerprint
 from mongoshop.models.common import Page, PageRequest, parse_object_id
+from mongoshop.models.money import require_currency
 from mongoshop.models.users import UserInDB
 from mongoshop.models.wallet import (
     AccountInDB,
@@ -57,10 +58,6 @@ class AsyncWalletService:
         self.transactions = transactions
         self.currency = currency
 
-    def _check_currency(self, currency: str) -> None:
-        if currency != self.currency:
-            raise ValidationFailed(f"amounts must be in {self.currency}, not {currency}")
-
     async def account_of(
         self, user: UserInDB, *, session: AsyncClientSession | None = None
     ) -> AccountInDB:
@@ -75,26 +72,59 @@ class AsyncWalletService:
 
     async def credit(self, account_id: str, request: CreditRequest) -> AccountInDB:
         """An admin deposit, with its reason in the ledger."""
-        self._check_currency(request.currency)
+        require_currency(request.currency, self.currency)
         target = parse_object_id(account_id)
 
         async def deposit(session: AsyncClientSession) -> AccountInDB:
-            now = utcnow()
-            account = await self.accounts.credit(
-                target, request.amount, request.currency, now, session=session
-            )
-            await self.ledger.record(
+            return await self.post(
                 target,
                 EntryKind.CREDIT,
                 request.amount,
-                request.currency,
-                now,
+                utcnow(),
                 reason=request.reason,
                 session=session,
             )
-            return account
 
         return await self.transactions.run(deposit)
+
+    async def post(
+        self,
+        account_id: ObjectId,
+        kind: EntryKind,
+        amount: int,
+        at: datetime,
+        *,
+        reference_id: ObjectId | None = None,
+        reason: str | None = None,
+        session: AsyncClientSession,
+    ) -> AccountInDB:
+        """Change a balance by `amount` (negative: a debit) with its ledger entry.
+
+        The one way money moves: a balance changes only with an entry, so the
+        entries of an account always add up to its balance. The guard is in the
+        update's filter (no overdraft, no balance past `MAX_AMOUNT`), and both
+        writes are in the caller's transaction (`session` is required): a
+        failure after either leaves neither.
+        """
+        if amount >= 0:
+            account = await self.accounts.credit(
+                account_id, amount, self.currency, at, session=session
+            )
+        else:
+            account = await self.accounts.debit(
+                account_id, -amount, self.currency, at, session=session
+            )
+        await self.ledger.record(
+            account_id,
+            kind,
+            amount,
+            self.currency,
+            at,
+            reference_id=reference_id,
+            reason=reason,
+            session=session,
+        )
+        return account
 
     async def open_funded_accounts(
         self, user_ids: Sequence[ObjectId], amount: int, reason: str
@@ -120,8 +150,9 @@ class AsyncWalletService:
             ]
             if not new:
                 return 0
-            await self.accounts.collection.insert_many(new, session=session)
-            await self.ledger.collection.insert_many(
+            # Opened with their opening credit's entry: balance and ledger agree from the start.
+            await self.accounts.create_many(new, session=session)
+            await self.ledger.create_many(
                 [
                     {
                         "account_id": account["_id"],
@@ -152,7 +183,7 @@ class AsyncWalletService:
         transfer and moves nothing; with a different request it is a conflict.
         """
         require_verified(user)
-        self._check_currency(request.currency)
+        require_currency(request.currency, self.currency)
         target = parse_object_id(request.to_account_id)
         # The id as parsed, not as typed: the same account in upper case is the same request.
         request_hash = fingerprint(
@@ -164,14 +195,26 @@ class AsyncWalletService:
 
         async def move(session: AsyncClientSession) -> TransferInDB:
             now = utcnow()
-            await self.accounts.debit(
-                source.id, request.amount, request.currency, now, session=session
+            transfer_id = ObjectId()
+            await self.post(
+                source.id,
+                EntryKind.TRANSFER_OUT,
+                -request.amount,
+                now,
+                reference_id=transfer_id,
+                session=session,
             )
-            await self.accounts.credit(
-                target, request.amount, request.currency, now, session=session
+            await self.post(
+                target,
+                EntryKind.TRANSFER_IN,
+                request.amount,
+                now,
+                reference_id=transfer_id,
+                session=session,
             )
             document = with_key(
                 {
+                    "_id": transfer_id,
                     "user_id": user.id,
                     "from_account_id": source.id,
                     "to_account_id": target,
@@ -182,11 +225,8 @@ class AsyncWalletService:
                 },
                 idempotency_key,
             )
-            transfer_id = await self.transfers.create(document, session=session)
-            await self._legs(
-                source.id, target, request.amount, request.currency, now, transfer_id, session
-            )
-            return self.transfers.to_model({**document, "_id": transfer_id})
+            await self.transfers.create(document, session=session)
+            return self.transfers.to_model(document)
 
         return await run_once(
             self.transactions,
@@ -196,35 +236,6 @@ class AsyncWalletService:
             request_hash=request_hash,
             what="transfer",
             body=move,
-        )
-
-    async def _legs(
-        self,
-        source: ObjectId,
-        target: ObjectId,
-        amount: int,
-        currency: str,
-        at: datetime,
-        transfer_id: ObjectId,
-        session: AsyncClientSession,
-    ) -> None:
-        await self.ledger.record(
-            source,
-            EntryKind.TRANSFER_OUT,
-            -amount,
-            currency,
-            at,
-            reference_id=transfer_id,
-            session=session,
-        )
-        await self.ledger.record(
-            target,
-            EntryKind.TRANSFER_IN,
-            amount,
-            currency,
-            at,
-            reference_id=transfer_id,
-            session=session,
         )
 
     async def history(self, user: UserInDB, paging: PageRequest) -> Page[LedgerEntryInDB]:

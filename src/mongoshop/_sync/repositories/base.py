@@ -255,6 +255,13 @@ class Repository(Generic[ModelT]):
         inserted: ObjectId = result.inserted_id
         return inserted
 
+    def create_many(
+        self, documents: Sequence[Mapping[str, Any]], *, session: ClientSession | None = None
+    ) -> None:
+        """Insert documents in order, all or (in the caller's transaction) none."""
+        if documents:
+            self.collection.insert_many([dict(d) for d in documents], session=session)
+
     def insert_many_new(
         self, documents: Sequence[Mapping[str, Any]], *, session: ClientSession | None = None
     ) -> tuple[int, int]:

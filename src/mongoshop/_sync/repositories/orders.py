@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -106,6 +106,11 @@ class OrderRepository(IdempotentRepository[OrderInDB]):
             if len(found) == limit or window is None:
                 return found
         raise AssertionError("unreachable: the last window has no bound")
+
+    def placed_since(self, since: datetime) -> Iterator[Document]:
+        """Every order placed since `since`, oldest first, streamed (the `newest` index)."""
+        for order in self.iterate_documents({"created_at": {"$gte": since}}):
+            yield order
 
     def mark_cancelled(
         self, order_id: ObjectId, at: datetime, *, session: ClientSession | None = None

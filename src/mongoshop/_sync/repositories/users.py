@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -66,6 +66,21 @@ class UserRepository(Repository[UserInDB]):
                 raise DuplicateEmail(f"e-mail {document['email']} is already registered") from None
             raise
         return self.to_model({**document, "_id": new_id})
+
+    def welcome_due_since(self, since: datetime, *, batch_size: int = 500) -> Iterator[Document]:
+        """Users who became welcome since `since` (created verified, or verified then):
+        the e-mail, name and preferences a welcome needs, streamed in batches."""
+        for user in self.iterate_documents(
+            {
+                "$or": [
+                    {"created_at": {"$gte": since}, "email_verified": {"$ne": False}},
+                    {"email_verified_at": {"$gte": since}},
+                ]
+            },
+            projection={"email": 1, "name": 1, "preferences": 1},
+            batch_size=batch_size,
+        ):
+            yield user
 
     def find_by_email(self, email: str, *, session: ClientSession | None = None) -> UserInDB | None:
         return self.find_one({"email": email.lower()}, session=session)

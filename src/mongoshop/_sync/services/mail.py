@@ -94,17 +94,7 @@ class MailService:
         """
         enqueued = 0
         batch: list[Document] = []
-        cursor = self.users.collection.find(
-            {
-                "$or": [
-                    {"created_at": {"$gte": since}, "email_verified": {"$ne": False}},
-                    {"email_verified_at": {"$gte": since}},
-                ]
-            },
-            {"email": 1, "name": 1, "preferences": 1},
-            batch_size=RECONCILE_BATCH,
-        )
-        for user in cursor:
+        for user in self.users.welcome_due_since(since, batch_size=RECONCILE_BATCH):
             batch.append(welcome_document(user))
             if len(batch) >= RECONCILE_BATCH:
                 enqueued += self.outbox.enqueue_many(batch)
@@ -115,7 +105,7 @@ class MailService:
     def reconcile_order_confirmations(self, since: datetime) -> int:
         """Enqueue confirmations for orders placed since `since` that have none; how many."""
         enqueued = 0
-        for order in self.orders.collection.find({"created_at": {"$gte": since}}):
+        for order in self.orders.placed_since(since):
             enqueued += self.order_confirmation(order)
         return enqueued
 

@@ -16,7 +16,6 @@ from mongoshop._sync.repositories.idempotent import with_key
 from mongoshop._sync.repositories.orders import OrderRepository
 from mongoshop._sync.repositories.products import ProductRepository
 from mongoshop._sync.repositories.users import UserRepository
-from mongoshop._sync.repositories.wallet import AccountRepository, LedgerRepository
 from mongoshop._sync.services.idempotency import run_once
 from mongoshop._sync.services.listings import cached_page, cached_total
 from mongoshop._sync.services.wallet import WalletService, require_verified
@@ -26,6 +25,7 @@ from mongoshop.clock import utcnow
 from mongoshop.errors import CancellationWindowClosed, Conflict, NotFound, ValidationFailed
 from mongoshop.fingerprints import fingerprint
 from mongoshop.models.common import Page, PageRequest, parse_object_id
+from mongoshop.models.money import require_currency
 from mongoshop.models.orders import (
     MAX_RECENT_ORDERS,
     OrderInDB,
@@ -46,8 +46,6 @@ class OrderService:
         self,
         orders: OrderRepository,
         products: ProductRepository,
-        accounts: AccountRepository,
-        ledger: LedgerRepository,
         wallet: WalletService,
         transactions: Transactions,
         currency: str,
@@ -62,8 +60,6 @@ class OrderService:
         self.orders = orders
         self.users = users
         self.products = products
-        self.accounts = accounts
-        self.ledger = ledger
         self.wallet = wallet
         self.transactions = transactions
         self.currency = currency
@@ -109,8 +105,9 @@ class OrderService:
             total = 0
             for product_id, quantity in quantities.items():
                 product = self.products.change_stock(product_id, -quantity, now, session=session)
-                if product.price.currency != self.currency:
-                    raise ValidationFailed(f"product {product_id} is not priced in {self.currency}")
+                require_currency(
+                    product.price.currency, self.currency, f"the price of product {product_id}"
+                )
                 items.append(
                     {
                         "product_id": product_id,
@@ -120,7 +117,6 @@ class OrderService:
                     }
                 )
                 total += quantity * product.price.amount
-            self.accounts.debit(account.id, total, self.currency, now, session=session)
             document = with_key(
                 {
                     "user_id": user.id,
@@ -135,14 +131,8 @@ class OrderService:
                 idempotency_key,
             )
             order_id = self.orders.create(document, session=session)
-            self.ledger.record(
-                account.id,
-                EntryKind.ORDER,
-                -total,
-                self.currency,
-                now,
-                reference_id=order_id,
-                session=session,
+            self.wallet.post(
+                account.id, EntryKind.ORDER, -total, now, reference_id=order_id, session=session
             )
             return self.orders.to_model({**document, "_id": order_id})
 
@@ -241,18 +231,10 @@ class OrderService:
                 # (nothing changes); a product deleted since has nothing to restock.
                 with suppress(NotFound):
                     self.products.change_stock(item.product_id, item.quantity, now, session=session)
-            self.accounts.credit(
-                cancelled.account_id,
-                cancelled.total.amount,
-                cancelled.total.currency,
-                now,
-                session=session,
-            )
-            self.ledger.record(
+            self.wallet.post(
                 cancelled.account_id,
                 EntryKind.REFUND,
                 cancelled.total.amount,
-                cancelled.total.currency,
                 now,
                 reference_id=cancelled.id,
                 session=session,

@@ -210,6 +210,9 @@ class UserService:
             logger.info("e-mail verified", extra={"user_id": str(user.id)})
         return user
 
+    def find_by_email(self, email: str) -> UserInDB | None:
+        return self.users.find_by_email(email)
+
     def create_admin(self, *, email: str, password: str, name: str = "Administrator") -> UserInDB:
         """Create an admin, or make the existing user with this e-mail an active admin.
 

@@ -23,6 +23,7 @@ from mongoshop.clock import utcnow
 from mongoshop.errors import EmailNotVerified, ValidationFailed
 from mongoshop.fingerprints import fingerprint
 from mongoshop.models.common import Page, PageRequest, parse_object_id
+from mongoshop.models.money import require_currency
 from mongoshop.models.users import UserInDB
 from mongoshop.models.wallet import (
     AccountInDB,
@@ -58,10 +59,6 @@ class WalletService:
         self.transactions = transactions
         self.currency = currency
 
-    def _check_currency(self, currency: str) -> None:
-        if currency != self.currency:
-            raise ValidationFailed(f"amounts must be in {self.currency}, not {currency}")
-
     def account_of(self, user: UserInDB, *, session: ClientSession | None = None) -> AccountInDB:
         """The user's account (opened on first use for users created before wallets existed)."""
         found = self.accounts.find_by_user(user.id, session=session)
@@ -74,26 +71,55 @@ class WalletService:
 
     def credit(self, account_id: str, request: CreditRequest) -> AccountInDB:
         """An admin deposit, with its reason in the ledger."""
-        self._check_currency(request.currency)
+        require_currency(request.currency, self.currency)
         target = parse_object_id(account_id)
 
         def deposit(session: ClientSession) -> AccountInDB:
-            now = utcnow()
-            account = self.accounts.credit(
-                target, request.amount, request.currency, now, session=session
-            )
-            self.ledger.record(
+            return self.post(
                 target,
                 EntryKind.CREDIT,
                 request.amount,
-                request.currency,
-                now,
+                utcnow(),
                 reason=request.reason,
                 session=session,
             )
-            return account
 
         return self.transactions.run(deposit)
+
+    def post(
+        self,
+        account_id: ObjectId,
+        kind: EntryKind,
+        amount: int,
+        at: datetime,
+        *,
+        reference_id: ObjectId | None = None,
+        reason: str | None = None,
+        session: ClientSession,
+    ) -> AccountInDB:
+        """Change a balance by `amount` (negative: a debit) with its ledger entry.
+
+        The one way money moves: a balance changes only with an entry, so the
+        entries of an account always add up to its balance. The guard is in the
+        update's filter (no overdraft, no balance past `MAX_AMOUNT`), and both
+        writes are in the caller's transaction (`session` is required): a
+        failure after either leaves neither.
+        """
+        if amount >= 0:
+            account = self.accounts.credit(account_id, amount, self.currency, at, session=session)
+        else:
+            account = self.accounts.debit(account_id, -amount, self.currency, at, session=session)
+        self.ledger.record(
+            account_id,
+            kind,
+            amount,
+            self.currency,
+            at,
+            reference_id=reference_id,
+            reason=reason,
+            session=session,
+        )
+        return account
 
     def open_funded_accounts(self, user_ids: Sequence[ObjectId], amount: int, reason: str) -> int:
         """Open accounts with an opening credit for users that have none (seeding); how many."""
@@ -117,8 +143,9 @@ class WalletService:
             ]
             if not new:
                 return 0
-            self.accounts.collection.insert_many(new, session=session)
-            self.ledger.collection.insert_many(
+            # Opened with their opening credit's entry: balance and ledger agree from the start.
+            self.accounts.create_many(new, session=session)
+            self.ledger.create_many(
                 [
                     {
                         "account_id": account["_id"],
@@ -149,7 +176,7 @@ class WalletService:
         transfer and moves nothing; with a different request it is a conflict.
         """
         require_verified(user)
-        self._check_currency(request.currency)
+        require_currency(request.currency, self.currency)
         target = parse_object_id(request.to_account_id)
         # The id as parsed, not as typed: the same account in upper case is the same request.
         request_hash = fingerprint(
@@ -161,10 +188,26 @@ class WalletService:
 
         def move(session: ClientSession) -> TransferInDB:
             now = utcnow()
-            self.accounts.debit(source.id, request.amount, request.currency, now, session=session)
-            self.accounts.credit(target, request.amount, request.currency, now, session=session)
+            transfer_id = ObjectId()
+            self.post(
+                source.id,
+                EntryKind.TRANSFER_OUT,
+                -request.amount,
+                now,
+                reference_id=transfer_id,
+                session=session,
+            )
+            self.post(
+                target,
+                EntryKind.TRANSFER_IN,
+                request.amount,
+                now,
+                reference_id=transfer_id,
+                session=session,
+            )
             document = with_key(
                 {
+                    "_id": transfer_id,
                     "user_id": user.id,
                     "from_account_id": source.id,
                     "to_account_id": target,
@@ -175,11 +218,8 @@ class WalletService:
                 },
                 idempotency_key,
             )
-            transfer_id = self.transfers.create(document, session=session)
-            self._legs(
-                source.id, target, request.amount, request.currency, now, transfer_id, session
-            )
-            return self.transfers.to_model({**document, "_id": transfer_id})
+            self.transfers.create(document, session=session)
+            return self.transfers.to_model(document)
 
         return run_once(
             self.transactions,
@@ -189,35 +229,6 @@ class WalletService:
             request_hash=request_hash,
             what="transfer",
             body=move,
-        )
-
-    def _legs(
-        self,
-        source: ObjectId,
-        target: ObjectId,
-        amount: int,
-        currency: str,
-        at: datetime,
-        transfer_id: ObjectId,
-        session: ClientSession,
-    ) -> None:
-        self.ledger.record(
-            source,
-            EntryKind.TRANSFER_OUT,
-            -amount,
-            currency,
-            at,
-            reference_id=transfer_id,
-            session=session,
-        )
-        self.ledger.record(
-            target,
-            EntryKind.TRANSFER_IN,
-            amount,
-            currency,
-            at,
-            reference_id=transfer_id,
-            session=session,
         )
 
     def history(self, user: UserInDB, paging: PageRequest) -> Page[LedgerEntryInDB]:

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Body, Path, Query, status
 from mongoshop.api.deps import AdminUser, Paging, ShopDep
 from mongoshop.api.responses import responses
 from mongoshop.api.routing import SingleValuedQueryRoute
-from mongoshop.errors import ValidationFailed
 from mongoshop.models.common import Page
 from mongoshop.models.money import MAX_AMOUNT
 from mongoshop.models.products import (
@@ -75,12 +74,6 @@ async def bulk_prices(
     A price in another currency than the shop's is refused with the whole
     request (the contract names the one currency accepted).
     """
-    for index, update in enumerate(body):
-        if update.new_price.currency != shop.settings.currency:
-            raise ValidationFailed(
-                f"body.{index}.new_price.currency: prices must be in {shop.settings.currency},"
-                f" not {update.new_price.currency}"
-            )
     return await shop.catalog.bulk_update_prices(body)
 
 

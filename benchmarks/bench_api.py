@@ -27,8 +27,8 @@ from pymongo import AsyncMongoClient, MongoClient
 
 from benchmarks.harness import Contender, embedded_server, measure, report, save
 from mongoshop._sync.shop import Shop
-from mongoshop.cli.seed import seed_all
 from mongoshop.models.common import Document
+from mongoshop.seeding import seed_all
 from mongoshop.settings import Settings
 
 DATABASE = "bench_api"

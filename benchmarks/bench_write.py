@@ -24,9 +24,9 @@ from benchmarks.harness import Contender, console, embedded_server, measure, rep
 from mongoshop._async.services.catalog import new_product_document
 from mongoshop._async.services.users import new_user_document
 from mongoshop._sync.shop import Shop
-from mongoshop.cli.import_ import import_stream
 from mongoshop.clock import utcnow
 from mongoshop.demo import DEMO_PASSWORD, demo_products, demo_user_fields
+from mongoshop.importing import import_stream
 from mongoshop.iterables import batched
 from mongoshop.security import PasswordHasher
 from mongoshop.settings import Settings
@@ -127,14 +127,14 @@ def main() -> None:
 
         def import_products() -> float:
             summary = import_stream(
-                shop,
+                shop.catalog,
                 io.StringIO("\n".join(lines)),
                 "jsonl",
                 batch_size=BATCH,
                 upsert_on=None,
-                rejects=None,
+                on_rejected=lambda line, reason, raw: None,
             )
-            return summary["inserted"]
+            return summary.inserted
 
         contenders = [
             Contender("raw insert_many", raw_products, setup=empty_products),

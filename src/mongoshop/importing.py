@@ -1,20 +1,26 @@
-"""Reading product records from JSON Lines or CSV, one at a time, validated.
+"""Importing products from JSON Lines or CSV: read, validate, write in batches.
 
-No I/O to the database here: the import command feeds these records to the
-catalog service in batches, so memory is bounded by the batch, never the file.
+No database here: `import_stream` feeds validated batches to whatever imports
+them (the catalog service, `BatchImporter`), reading the next batch while one is
+written, so memory is bounded by the batch, never the file. The command line
+only opens the file, shows progress and prints the rejected lines.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TextIO
+from itertools import islice
+from typing import Any, Literal, Protocol, TextIO
 
 from pydantic import ValidationError
 
-from mongoshop.models.products import ProductCreate
+from mongoshop.iterables import prefetched
+from mongoshop.models.products import ImportResult, ProductCreate, UpsertField
+from mongoshop.validation import collector_paused
 
 Format = Literal["jsonl", "csv"]
 
@@ -135,3 +141,67 @@ def _first_errors(exc: ValidationError) -> str:
         message = "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
         parts.append(f"{location}: {message}" if location else message)
     return "; ".join(parts)
+
+
+class BatchImporter(Protocol):
+    """What writes a batch: the catalog service (either face's, as the caller has it)."""
+
+    def import_batch(
+        self, items: Sequence[tuple[int, ProductCreate]], *, upsert_on: UpsertField | None = None
+    ) -> ImportResult: ...
+
+
+@dataclass
+class ImportSummary:
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    rejected: int = 0
+    seconds: float = 0.0
+
+
+def validated_batches(text: TextIO, format: Format, size: int) -> Iterator[tuple[Parsed, ...]]:
+    """The records of `text` parsed and validated, `size` at a time.
+
+    The cycle collector is paused while a batch is built (see `mongoshop.validation`):
+    none of its objects can be cyclic garbage yet, and a collection triggered by
+    them would walk the whole heap.
+    """
+    records = read_products(text, format)
+    while True:
+        with collector_paused():
+            batch = tuple(islice(records, size))
+        if not batch:
+            return
+        yield batch
+
+
+def import_stream(
+    importer: BatchImporter,
+    text: TextIO,
+    format: Format,
+    *,
+    batch_size: int,
+    upsert_on: UpsertField | None,
+    on_rejected: Callable[[int, str, str], None],
+) -> ImportSummary:
+    """Import every record of `text`; `on_rejected(line, reason, raw record)` for each
+    line refused (by validation or by the database), in line order within a batch."""
+    started = time.perf_counter()
+    summary = ImportSummary()
+    # Batch N+1 is read and validated while batch N is written.
+    for batch in prefetched(validated_batches(text, format, batch_size)):
+        summary.read += len(batch)
+        refused = [
+            (item.line, item.reason, item.raw) for item in batch if isinstance(item, Rejected)
+        ]
+        valid = [(item.line, item.product) for item in batch if isinstance(item, Accepted)]
+        result = importer.import_batch(valid, upsert_on=upsert_on)
+        summary.inserted += result.inserted
+        summary.updated += result.updated
+        refused.extend((line, reason, "") for line, reason in result.rejected)
+        summary.rejected += len(refused)
+        for line, reason, raw in sorted(refused):
+            on_rejected(line, reason, raw)
+    summary.seconds = round(time.perf_counter() - started, 2)
+    return summary

@@ -66,6 +66,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "applications",
         (
             "mongoshop.bootstrap",
+            "mongoshop.seeding",
             "mongoshop.events",
             "mongoshop.api",
             "mongoshop.web",

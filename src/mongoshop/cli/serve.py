@@ -15,8 +15,13 @@ import uvicorn
 from mongoshop._sync.shop import Shop
 from mongoshop.api.app import create_app
 from mongoshop.api.http_protocol import JsonErrorsProtocol
-from mongoshop.cli.common import console, open_shop, settings_from_env, stop_on_sigterm
-from mongoshop.cli.seed import seed_all
+from mongoshop.cli.common import (
+    console,
+    open_shop,
+    seed_with_bars,
+    settings_from_env,
+    stop_on_sigterm,
+)
 from mongoshop.db.embedded import EmbeddedServer
 from mongoshop.observability import configure_logging
 from mongoshop.settings import Settings
@@ -55,7 +60,7 @@ def prepare(settings: Settings, demo: bool) -> list[str]:
             email, password = demo_admin(shop, settings.data_dir)
             lines.append(f"demo admin: {email} / {password}")
             if shop.order_repository.count() == 0:
-                report = seed_all(
+                report = seed_with_bars(
                     shop, users=DEMO_USERS, products=DEMO_PRODUCTS, orders=DEMO_ORDERS, seed=1
                 )
                 lines.extend(report.lines())

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from mongoshop._sync.shop import Shop
-from mongoshop.cli.seed import seed_all
 from mongoshop.clock import utcnow
 from mongoshop.demo import OPENING_BALANCE
 from mongoshop.models.orders import SalesPeriod
+from mongoshop.seeding import seed_all
 
 COLLECTIONS = ("users", "accounts", "products", "orders", "ledger")
 

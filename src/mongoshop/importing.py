@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from mongoshop.iterables import prefetched
 from mongoshop.models.products import ImportResult, ProductCreate, UpsertField
-from mongoshop.validation import collector_paused
+from mongoshop.validation import collector_paused, describe_errors
 
 Format = Literal["jsonl", "csv"]
 
@@ -131,16 +131,7 @@ def _validate(records: Iterable[tuple[int, str, Any]]) -> Iterator[Parsed]:
         try:
             yield Accepted(number, ProductCreate.model_validate(record))
         except ValidationError as exc:
-            yield Rejected(number, _first_errors(exc), raw)
-
-
-def _first_errors(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors()[:3]:
-        location = ".".join(str(part) for part in error["loc"])
-        message = "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
-        parts.append(f"{location}: {message}" if location else message)
-    return "; ".join(parts)
+            yield Rejected(number, describe_errors(exc.errors(), limit=3), raw)
 
 
 class BatchImporter(Protocol):

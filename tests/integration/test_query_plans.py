@@ -589,6 +589,7 @@ QUERIES: dict[str, Entry] = {
     "AsyncRepository.count": Exempt(GENERIC),
     "AsyncRepository.page": Exempt(GENERIC),
     "AsyncRepository.update_and_get": Exempt(GENERIC),
+    "AsyncRepository.guarded_update": Exempt(GENERIC),
     "AsyncRepository.find_in_order": (
         uses(
             "a page of products by id",

@@ -29,6 +29,7 @@ from mongoshop.errors import (
     is_unavailable,
     unavailable_from,
 )
+from mongoshop.validation import describe_errors
 
 logger = logging.getLogger(__name__)
 
@@ -75,17 +76,8 @@ def status_for(error: MongoshopError) -> int:
 
 
 def describe_validation(errors: Sequence[Mapping[str, Any]]) -> str:
-    """One readable sentence per problem, e.g. "body.age: Input should be >= 18"."""
-    parts = []
-    for error in errors[:10]:
-        location = ".".join(str(part) for part in error.get("loc", ()))
-        message = str(error.get("msg", "invalid"))
-        if error.get("type") == "extra_forbidden":
-            message = "unknown field"
-        parts.append(f"{location}: {message}" if location else message)
-    if len(errors) > 10:
-        parts.append(f"and {len(errors) - 10} more")
-    return "; ".join(parts) or "invalid request"
+    """The 422's detail: every problem, one sentence each (`describe_errors`)."""
+    return describe_errors(errors) if errors else "invalid request"
 
 
 def allowed_methods(app: FastAPI, path: str) -> set[str]:

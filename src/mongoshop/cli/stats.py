@@ -14,6 +14,7 @@ from mongoshop.cli.common import console, open_shop, settings_from_env
 from mongoshop.errors import ValidationFailed
 from mongoshop.models.money import format_money
 from mongoshop.models.orders import SalesPeriod
+from mongoshop.validation import describe_errors
 
 
 class Dashboard(StrEnum):
@@ -88,9 +89,7 @@ def stats(
                     end=_utc(end) if end else now,
                 )
             except ValidationError as exc:
-                raise ValidationFailed(
-                    exc.errors()[0]["msg"].removeprefix("Value error, ")
-                ) from None
+                raise ValidationFailed(describe_errors(exc.errors(), limit=1)) from None
             if period.is_empty:  # the API answers an empty report; here it is surely a typo
                 raise ValidationFailed("--end must be after --start")
             report = shop.analytics.sales(period)

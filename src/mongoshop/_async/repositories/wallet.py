@@ -84,18 +84,17 @@ class AsyncAccountRepository(AsyncRepository[AccountInDB]):
         session: AsyncClientSession | None = None,
     ) -> AccountInDB:
         """Add `amount`; the guard in the filter keeps the balance within `MAX_AMOUNT`."""
-        account = await self.update_and_get(
-            {"_id": account_id, "currency": currency, "balance": {"$lte": MAX_AMOUNT - amount}},
-            {"$inc": {"balance": amount}, "$set": {"updated_at": at}},
-            session=session,
-        )
-        if account is not None:
-            return account
-        if await self.exists({"_id": account_id, "currency": currency}, session=session):
-            raise BalanceLimitExceeded(
+        return await self._move(
+            account_id,
+            currency,
+            {"$lte": MAX_AMOUNT - amount},
+            amount,
+            at,
+            BalanceLimitExceeded(
                 f"account {account_id} cannot hold more than {MAX_AMOUNT} minor units"
-            )
-        raise NotFound(f"account {account_id} not found (in {currency})")
+            ),
+            session,
+        )
 
     async def debit(
         self,
@@ -107,16 +106,35 @@ class AsyncAccountRepository(AsyncRepository[AccountInDB]):
         session: AsyncClientSession | None = None,
     ) -> AccountInDB:
         """Take `amount`; the ``balance >= amount`` guard in the filter prevents overdrafts."""
-        account = await self.update_and_get(
-            {"_id": account_id, "currency": currency, "balance": {"$gte": amount}},
-            {"$inc": {"balance": -amount}, "$set": {"updated_at": at}},
+        return await self._move(
+            account_id,
+            currency,
+            {"$gte": amount},
+            -amount,
+            at,
+            InsufficientFunds("insufficient funds"),
+            session,
+        )
+
+    async def _move(
+        self,
+        account_id: ObjectId,
+        currency: str,
+        balance_guard: Document,
+        change: int,
+        at: datetime,
+        refused: InsufficientFunds | BalanceLimitExceeded,
+        session: AsyncClientSession | None,
+    ) -> AccountInDB:
+        # An account in another currency is as good as missing: money never converts.
+        return await self.guarded_update(
+            {"_id": account_id, "currency": currency},
+            {"balance": balance_guard},
+            {"$inc": {"balance": change}, "$set": {"updated_at": at}},
+            refused=refused,
+            missing=NotFound(f"account {account_id} not found (in {currency})"),
             session=session,
         )
-        if account is not None:
-            return account
-        if await self.exists({"_id": account_id, "currency": currency}, session=session):
-            raise InsufficientFunds("insufficient funds")
-        raise NotFound(f"account {account_id} not found (in {currency})")
 
 
 class AsyncLedgerRepository(AsyncRepository[LedgerEntryInDB]):

@@ -8,6 +8,7 @@ from datetime import timedelta
 from mongoshop._async.compat import run_blocking
 from mongoshop._async.repositories.tokens import AsyncTokenRepository
 from mongoshop._async.repositories.users import AsyncUserRepository
+from mongoshop._async.services.caching import read_through
 from mongoshop._async.services.throttle import AsyncLoginThrottle
 from mongoshop.cache import ReadCache
 from mongoshop.clock import utcnow
@@ -96,21 +97,25 @@ class AsyncAuthService:
         """The active user a bearer token belongs to; anything else is `AuthenticationFailed`."""
         digest = token_digest(token, self._secret)
         now = utcnow()
-        stored = self.token_cache.get(digest) if self.token_cache is not None else None
-        if stored is None:
-            stored = await self.tokens.find_valid(digest, now)
-            if stored is None:
+
+        async def valid_token() -> TokenInDB:
+            found = await self.tokens.find_valid(digest, now)
+            if found is None:
                 raise AuthenticationFailed("invalid or expired token")
-            if self.token_cache is not None:
-                self.token_cache.put(digest, stored)
+            return found
+
+        stored = await read_through(self.token_cache, digest, valid_token)
         if stored.expires_at <= now:  # checked on every use, cached or not
             raise AuthenticationFailed("invalid or expired token")
-        user = self.user_cache.get(stored.user_id) if self.user_cache is not None else None
-        if user is None:
-            user = await self.users.find_by_id(stored.user_id)
-            if user is not None and self.user_cache is not None:
-                self.user_cache.put(user.id, user)
-        if user is None or not user.is_active:
+
+        async def its_user() -> UserInDB:
+            found = await self.users.find_by_id(stored.user_id)
+            if found is None:
+                raise AuthenticationFailed("invalid or expired token")
+            return found
+
+        user = await read_through(self.user_cache, stored.user_id, its_user)
+        if not user.is_active:
             raise AuthenticationFailed("invalid or expired token")
         if user.sessions_revoked_at is not None and stored.created_at <= user.sessions_revoked_at:
             raise AuthenticationFailed("invalid or expired token")

@@ -9,7 +9,7 @@ from datetime import datetime
 from bson import ObjectId
 
 from mongoshop._async.repositories.products import AsyncProductRepository
-from mongoshop._async.services.listings import cached_page
+from mongoshop._async.services.caching import cached_page, read_through
 from mongoshop.cache import Listings, ReadCache
 from mongoshop.clock import utcnow
 from mongoshop.errors import InvalidId, ValidationFailed
@@ -136,13 +136,7 @@ class AsyncCatalogService:
 
     async def get(self, product_id: str) -> ProductInDB:
         target = parse_object_id(product_id)
-        if self.cache is None:
-            return await self.products.get(target)
-        product = self.cache.get(target)
-        if product is None:
-            product = await self.products.get(target)
-            self.cache.put(target, product)
-        return product
+        return await read_through(self.cache, target, lambda: self.products.get(target))
 
     async def update(self, product_id: str, changes: ProductUpdate) -> ProductInDB:
         """Apply a partial update; an update that changes nothing is still a success."""

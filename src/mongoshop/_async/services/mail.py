@@ -10,7 +10,7 @@ from typing import Any
 from mongoshop._async.repositories.orders import AsyncOrderRepository
 from mongoshop._async.repositories.outbox import AsyncOutboxRepository
 from mongoshop._async.repositories.users import AsyncUserRepository
-from mongoshop._async.services.listings import cached_total
+from mongoshop._async.services.caching import cached_total
 from mongoshop.cache import Listings
 from mongoshop.clock import utcnow
 from mongoshop.mail.documents import outbox_document, welcome_document

@@ -15,8 +15,8 @@ from mongoshop._async.repositories.idempotent import with_key
 from mongoshop._async.repositories.orders import AsyncOrderRepository
 from mongoshop._async.repositories.products import AsyncProductRepository
 from mongoshop._async.repositories.users import AsyncUserRepository
+from mongoshop._async.services.caching import cached_page, cached_total
 from mongoshop._async.services.idempotency import run_once
-from mongoshop._async.services.listings import cached_page, cached_total
 from mongoshop._async.services.wallet import AsyncWalletService, require_verified
 from mongoshop._async.transactions import AsyncTransactions
 from mongoshop.cache import Listings, ReadCache

@@ -16,7 +16,7 @@ from mongoshop._async.repositories.tokens import AsyncTokenRepository
 from mongoshop._async.repositories.users import AsyncUserRepository
 from mongoshop._async.repositories.verifications import AsyncVerificationRepository
 from mongoshop._async.repositories.wallet import AsyncAccountRepository
-from mongoshop._async.services.listings import cached_page
+from mongoshop._async.services.caching import cached_page, read_through
 from mongoshop._async.services.throttle import AsyncLoginThrottle
 from mongoshop._async.transactions import AsyncTransactions
 from mongoshop.cache import Listings, ReadCache
@@ -293,13 +293,7 @@ class AsyncUserService:
         target = parse_object_id(user_id)
         if target != actor.id and not actor.is_admin:
             raise NotFound(f"user {user_id} not found")
-        if self.cache is None:
-            return await self.users.get(target)
-        user = self.cache.get(target)
-        if user is None:
-            user = await self.users.get(target)
-            self.cache.put(target, user)
-        return user
+        return await read_through(self.cache, target, lambda: self.users.get(target))
 
     def _evict(self, *user_ids: ObjectId) -> None:
         """Forget what this process cached of users it just changed (their profile, and the

@@ -20,9 +20,9 @@ from pymongo.synchronous.client_session import ClientSession
 from pymongo.synchronous.collection import Collection
 from pymongo.synchronous.database import Database
 
-from mongoshop.errors import NotFound
+from mongoshop.errors import MongoshopError, NotFound
 from mongoshop.models.common import Document, parse_object_id
-from mongoshop.validation import collector_paused
+from mongoshop.validation import collector_paused, describe_errors
 
 logger = logging.getLogger(__name__)
 
@@ -88,9 +88,7 @@ class Repository(Generic[ModelT]):
                 "%s %s does not load and is left out: %s",
                 self.collection_name,
                 document.get("_id"),
-                "; ".join(
-                    f"{'.'.join(map(str, error['loc']))}: {error['msg']}" for error in exc.errors()
-                ),
+                describe_errors(exc.errors()),
             )
             return None
 
@@ -316,6 +314,31 @@ class Repository(Generic[ModelT]):
         if result.matched_count == 0:
             return None
         return self.find_one({"_id": filter["_id"]}, session=session)
+
+    def guarded_update(
+        self,
+        identity: Mapping[str, Any],
+        guard: Mapping[str, Any],
+        update: Mapping[str, Any],
+        *,
+        refused: MongoshopError,
+        missing: MongoshopError,
+        session: ClientSession | None = None,
+    ) -> ModelT:
+        """Update the document `identity` names (by ``_id``, and whatever else must match)
+        only while `guard` holds; the document after it.
+
+        The guard is in the update's filter, so it holds at the moment the
+        write applies, whatever runs concurrently. When nothing matched, one
+        more point read tells why: the document is there (the guard said no:
+        `refused`) or it is not (`missing`).
+        """
+        document = self.update_and_get({**identity, **guard}, update, session=session)
+        if document is not None:
+            return document
+        if self.exists(identity, session=session):
+            raise refused
+        raise missing
 
     def update_by_id(
         self,

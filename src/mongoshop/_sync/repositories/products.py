@@ -123,25 +123,24 @@ class ProductRepository(Repository[ProductInDB]):
         never takes the stock past `MAX_QUANTITY` (a product the model could
         not load any more).
         """
-        filter: Document = {"_id": product_id}
-        if change < 0:
-            filter["inventory.quantity"] = {"$gte": -change}
-        elif change > 0:
-            filter["inventory.quantity"] = {"$lte": MAX_QUANTITY - change}
-        product = self.update_and_get(
-            filter,
+        guard: Document = {}
+        refused: OutOfStock | StockLimitExceeded
+        if change > 0:
+            guard["inventory.quantity"] = {"$lte": MAX_QUANTITY - change}
+            refused = StockLimitExceeded(
+                f"product {product_id} cannot hold more than {MAX_QUANTITY} in stock"
+            )
+        else:
+            guard["inventory.quantity"] = {"$gte": -change}
+            refused = OutOfStock(f"product {product_id} has fewer than {-change} in stock")
+        return self.guarded_update(
+            {"_id": product_id},
+            guard,
             {"$inc": {"inventory.quantity": change}, "$set": {"updated_at": at}},
+            refused=refused,
+            missing=NotFound(f"product {product_id} not found"),
             session=session,
         )
-        if product is not None:
-            return product
-        if self.exists({"_id": product_id}, session=session):
-            if change > 0:
-                raise StockLimitExceeded(
-                    f"product {product_id} cannot hold more than {MAX_QUANTITY} in stock"
-                )
-            raise OutOfStock(f"product {product_id} has fewer than {-change} in stock")
-        raise NotFound(f"product {product_id} not found")
 
     def insert_unordered(self, documents: Sequence[Document]) -> tuple[int, list[tuple[int, str]]]:
         """Insert with one unordered bulk write; (inserted, [(index, reason)] of refusals)."""

@@ -85,18 +85,17 @@ class AccountRepository(Repository[AccountInDB]):
         session: ClientSession | None = None,
     ) -> AccountInDB:
         """Add `amount`; the guard in the filter keeps the balance within `MAX_AMOUNT`."""
-        account = self.update_and_get(
-            {"_id": account_id, "currency": currency, "balance": {"$lte": MAX_AMOUNT - amount}},
-            {"$inc": {"balance": amount}, "$set": {"updated_at": at}},
-            session=session,
-        )
-        if account is not None:
-            return account
-        if self.exists({"_id": account_id, "currency": currency}, session=session):
-            raise BalanceLimitExceeded(
+        return self._move(
+            account_id,
+            currency,
+            {"$lte": MAX_AMOUNT - amount},
+            amount,
+            at,
+            BalanceLimitExceeded(
                 f"account {account_id} cannot hold more than {MAX_AMOUNT} minor units"
-            )
-        raise NotFound(f"account {account_id} not found (in {currency})")
+            ),
+            session,
+        )
 
     def debit(
         self,
@@ -108,16 +107,35 @@ class AccountRepository(Repository[AccountInDB]):
         session: ClientSession | None = None,
     ) -> AccountInDB:
         """Take `amount`; the ``balance >= amount`` guard in the filter prevents overdrafts."""
-        account = self.update_and_get(
-            {"_id": account_id, "currency": currency, "balance": {"$gte": amount}},
-            {"$inc": {"balance": -amount}, "$set": {"updated_at": at}},
+        return self._move(
+            account_id,
+            currency,
+            {"$gte": amount},
+            -amount,
+            at,
+            InsufficientFunds("insufficient funds"),
+            session,
+        )
+
+    def _move(
+        self,
+        account_id: ObjectId,
+        currency: str,
+        balance_guard: Document,
+        change: int,
+        at: datetime,
+        refused: InsufficientFunds | BalanceLimitExceeded,
+        session: ClientSession | None,
+    ) -> AccountInDB:
+        # An account in another currency is as good as missing: money never converts.
+        return self.guarded_update(
+            {"_id": account_id, "currency": currency},
+            {"balance": balance_guard},
+            {"$inc": {"balance": change}, "$set": {"updated_at": at}},
+            refused=refused,
+            missing=NotFound(f"account {account_id} not found (in {currency})"),
             session=session,
         )
-        if account is not None:
-            return account
-        if self.exists({"_id": account_id, "currency": currency}, session=session):
-            raise InsufficientFunds("insufficient funds")
-        raise NotFound(f"account {account_id} not found (in {currency})")
 
 
 class LedgerRepository(Repository[LedgerEntryInDB]):

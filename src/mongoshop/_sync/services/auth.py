@@ -9,6 +9,7 @@ from datetime import timedelta
 from mongoshop._sync.compat import run_blocking
 from mongoshop._sync.repositories.tokens import TokenRepository
 from mongoshop._sync.repositories.users import UserRepository
+from mongoshop._sync.services.caching import read_through
 from mongoshop._sync.services.throttle import LoginThrottle
 from mongoshop.cache import ReadCache
 from mongoshop.clock import utcnow
@@ -97,21 +98,25 @@ class AuthService:
         """The active user a bearer token belongs to; anything else is `AuthenticationFailed`."""
         digest = token_digest(token, self._secret)
         now = utcnow()
-        stored = self.token_cache.get(digest) if self.token_cache is not None else None
-        if stored is None:
-            stored = self.tokens.find_valid(digest, now)
-            if stored is None:
+
+        def valid_token() -> TokenInDB:
+            found = self.tokens.find_valid(digest, now)
+            if found is None:
                 raise AuthenticationFailed("invalid or expired token")
-            if self.token_cache is not None:
-                self.token_cache.put(digest, stored)
+            return found
+
+        stored = read_through(self.token_cache, digest, valid_token)
         if stored.expires_at <= now:  # checked on every use, cached or not
             raise AuthenticationFailed("invalid or expired token")
-        user = self.user_cache.get(stored.user_id) if self.user_cache is not None else None
-        if user is None:
-            user = self.users.find_by_id(stored.user_id)
-            if user is not None and self.user_cache is not None:
-                self.user_cache.put(user.id, user)
-        if user is None or not user.is_active:
+
+        def its_user() -> UserInDB:
+            found = self.users.find_by_id(stored.user_id)
+            if found is None:
+                raise AuthenticationFailed("invalid or expired token")
+            return found
+
+        user = read_through(self.user_cache, stored.user_id, its_user)
+        if not user.is_active:
             raise AuthenticationFailed("invalid or expired token")
         if user.sessions_revoked_at is not None and stored.created_at <= user.sessions_revoked_at:
             raise AuthenticationFailed("invalid or expired token")

@@ -10,7 +10,7 @@ from datetime import datetime
 from bson import ObjectId
 
 from mongoshop._sync.repositories.products import ProductRepository
-from mongoshop._sync.services.listings import cached_page
+from mongoshop._sync.services.caching import cached_page, read_through
 from mongoshop.cache import Listings, ReadCache
 from mongoshop.clock import utcnow
 from mongoshop.errors import InvalidId, ValidationFailed
@@ -137,13 +137,7 @@ class CatalogService:
 
     def get(self, product_id: str) -> ProductInDB:
         target = parse_object_id(product_id)
-        if self.cache is None:
-            return self.products.get(target)
-        product = self.cache.get(target)
-        if product is None:
-            product = self.products.get(target)
-            self.cache.put(target, product)
-        return product
+        return read_through(self.cache, target, lambda: self.products.get(target))
 
     def update(self, product_id: str, changes: ProductUpdate) -> ProductInDB:
         """Apply a partial update; an update that changes nothing is still a success."""

@@ -11,7 +11,7 @@ from typing import Any
 from mongoshop._sync.repositories.orders import OrderRepository
 from mongoshop._sync.repositories.outbox import OutboxRepository
 from mongoshop._sync.repositories.users import UserRepository
-from mongoshop._sync.services.listings import cached_total
+from mongoshop._sync.services.caching import cached_total
 from mongoshop.cache import Listings
 from mongoshop.clock import utcnow
 from mongoshop.mail.documents import outbox_document, welcome_document

@@ -16,8 +16,8 @@ from mongoshop._sync.repositories.idempotent import with_key
 from mongoshop._sync.repositories.orders import OrderRepository
 from mongoshop._sync.repositories.products import ProductRepository
 from mongoshop._sync.repositories.users import UserRepository
+from mongoshop._sync.services.caching import cached_page, cached_total
 from mongoshop._sync.services.idempotency import run_once
-from mongoshop._sync.services.listings import cached_page, cached_total
 from mongoshop._sync.services.wallet import WalletService, require_verified
 from mongoshop._sync.transactions import Transactions
 from mongoshop.cache import Listings, ReadCache

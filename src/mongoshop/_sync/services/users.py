@@ -17,7 +17,7 @@ from mongoshop._sync.repositories.tokens import TokenRepository
 from mongoshop._sync.repositories.users import UserRepository
 from mongoshop._sync.repositories.verifications import VerificationRepository
 from mongoshop._sync.repositories.wallet import AccountRepository
-from mongoshop._sync.services.listings import cached_page
+from mongoshop._sync.services.caching import cached_page, read_through
 from mongoshop._sync.services.throttle import LoginThrottle
 from mongoshop._sync.transactions import Transactions
 from mongoshop.cache import Listings, ReadCache
@@ -290,13 +290,7 @@ class UserService:
         target = parse_object_id(user_id)
         if target != actor.id and not actor.is_admin:
             raise NotFound(f"user {user_id} not found")
-        if self.cache is None:
-            return self.users.get(target)
-        user = self.cache.get(target)
-        if user is None:
-            user = self.users.get(target)
-            self.cache.put(target, user)
-        return user
+        return read_through(self.cache, target, lambda: self.users.get(target))
 
     def _evict(self, *user_ids: ObjectId) -> None:
         """Forget what this process cached of users it just changed (their profile, and the

@@ -16,6 +16,7 @@ from mongoshop.models.mail import OutboxStats
 from mongoshop.models.orders import MAX_RECENT_ORDERS, RecentOrder, SalesPeriod, SalesReport
 from mongoshop.models.products import ProductStats
 from mongoshop.models.users import UserStats
+from mongoshop.validation import describe_errors
 
 router = APIRouter(prefix="/admin", tags=["admin"], route_class=SingleValuedQueryRoute)
 
@@ -46,7 +47,7 @@ async def sales(
     try:
         period = SalesPeriod(start=start, end=end)
     except ValidationError as exc:
-        raise ValidationFailed(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+        raise ValidationFailed(describe_errors(exc.errors(include_url=False), limit=1)) from None
     return await shop.analytics.sales(period)
 
 

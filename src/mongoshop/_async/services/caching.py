@@ -1,4 +1,10 @@
-"""Read-through caching of listing pages: the ids and total by query, the documents fresh."""
+"""Read-through caching, written once: documents by id, listing pages by query.
+
+`read_through` serves a document from a `ReadCache` or loads and remembers it;
+`cached_page` and `cached_total` do the same for a listing's ids and total (the
+documents of a page are always read fresh). With no cache (the CLI, tests of the
+repositories) each simply loads.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,22 @@ from typing import TypeVar
 
 from mongoshop._async.compat import Loader
 from mongoshop._async.repositories.base import AsyncRepository
-from mongoshop.cache import Listings
+from mongoshop.cache import Listings, ReadCache
 from mongoshop.models.common import StoredModel
 
 ItemT = TypeVar("ItemT", bound=StoredModel)
+V = TypeVar("V")
+
+
+async def read_through(cache: ReadCache[V] | None, key: Hashable, load: Loader[V]) -> V:
+    """The value cached under `key`, or `load`'s (then cached); `load` raises if none."""
+    if cache is None:
+        return await load()
+    hit = cache.get(key)
+    if hit is None:
+        hit = await load()
+        cache.put(key, hit)
+    return hit
 
 
 async def cached_page(

@@ -124,7 +124,7 @@ def test_the_outbox_stats_have_their_shape(
     assert OUTBOX_KEYS | {"as_of"} == set(stats)
     for status in ("pending", "sent", "failed"):
         assert isinstance(stats[status], int)
-        assert stats[status] >= 0
+        assert not isinstance(stats[status], bool)
     parse_time(stats["as_of"])
     if stats["pending"] == 0:
         assert stats["oldest_pending_at"] is None

@@ -7,9 +7,12 @@ check runs (Schemathesis's default; a `--checks` option would also override
 the per-operation setting in `schemathesis.toml`): no 5xx, every status code,
 header and body as the schema says, schema-valid requests accepted and
 schema-violating ones refused, except one check on one operation, for the
-reason given in `schemathesis.toml`. The seed is fixed so a failure
-reproduces; run the same command with another `--seed` and more
-`--max-examples` to explore further.
+reason given in `schemathesis.toml`.
+
+The seed rotates by day (`SEED`, the UTC date as YYYYMMDD): each day's runs
+explore other examples, few per operation so the suite stays short, and a
+failure names its seed, so it reproduces with the same command. Run it with
+more `--max-examples` to explore further.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -62,6 +66,9 @@ def token_for(base_url: str, mongodb_uri: str, principal: str) -> str:
         mail.close()
 
 
+SEED = int(datetime.now(UTC).strftime("%Y%m%d"))
+"""Today's seed: the same all day (a failure reproduces), another tomorrow."""
+
 RUNS = {
     "admin": ("admin", ["--exclude-path", "/auth/logout"]),
     "user": ("user", ["--exclude-path", "/auth/logout"]),
@@ -87,7 +94,7 @@ def test_the_api_keeps_its_contract_under_fuzzing(
         "--max-examples",
         "20",
         "--seed",
-        "20261127",
+        str(SEED),
         "--workers",
         "1",
         "--request-timeout",
@@ -103,7 +110,9 @@ def test_the_api_keeps_its_contract_under_fuzzing(
 
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
 
-    assert result.returncode == 0, result.stdout[-20_000:] + result.stderr[-5_000:]
+    assert result.returncode == 0, (
+        f"schemathesis --seed {SEED} ({run}):\n" + result.stdout[-20_000:] + result.stderr[-5_000:]
+    )
     assert "Tested:" in result.stdout, result.stdout
     with httpx.Client(base_url=fuzzed_app) as client:
         assert client.get("/health").status_code == 200  # and it is still standing

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from collections.abc import Iterable
 from contextlib import suppress
@@ -36,8 +35,6 @@ from mongoshop.models.orders import (
 from mongoshop.models.products import ProductInDB
 from mongoshop.models.users import UserInDB
 from mongoshop.models.wallet import EntryKind
-
-logger = logging.getLogger(__name__)
 
 
 class AsyncOrderService:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from collections.abc import Iterable
 from contextlib import suppress
@@ -37,8 +36,6 @@ from mongoshop.models.orders import (
 from mongoshop.models.products import ProductInDB
 from mongoshop.models.users import UserInDB
 from mongoshop.models.wallet import EntryKind
-
-logger = logging.getLogger(__name__)
 
 
 class OrderService:

@@ -7,7 +7,6 @@ so an account's balance always equals the sum of its ledger entries.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -33,8 +32,6 @@ from mongoshop.models.wallet import (
     TransferInDB,
     TransferRequest,
 )
-
-logger = logging.getLogger(__name__)
 
 
 def require_verified(user: UserInDB) -> None:

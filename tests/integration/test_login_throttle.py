@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 
 import pytest
 from pymongo import AsyncMongoClient
 
 from mongoshop._async.shop import AsyncShop
+from mongoshop.clock import utcnow
 from mongoshop.errors import AuthenticationFailed, TooManyAttempts
 from mongoshop.models.common import Document
 from mongoshop.models.users import UserCreate
@@ -22,11 +23,32 @@ PER_EMAIL = 3
 PER_CLIENT = 5
 
 
+class MovingClock:
+    """A clock the test moves: a window passes without waiting for it."""
+
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> MovingClock:
+    return MovingClock()
+
+
 @pytest.fixture
 async def tight(
-    async_client: AsyncMongoClient[Document], settings: Settings, hasher: PasswordHasher
+    async_client: AsyncMongoClient[Document],
+    settings: Settings,
+    hasher: PasswordHasher,
+    clock: MovingClock,
 ) -> AsyncIterator[AsyncShop]:
-    """A shop with small limits and a short window, so recovery can be watched."""
+    """A shop with small limits and a short window, on a clock the tests move."""
     limited = settings.model_copy(
         update={
             "login_max_failures": PER_EMAIL,
@@ -34,7 +56,7 @@ async def tight(
             "login_window_seconds": WINDOW,
         }
     )
-    shop = AsyncShop(async_client[limited.mongodb_database], limited, hasher=hasher)
+    shop = AsyncShop(async_client[limited.mongodb_database], limited, hasher=hasher, clock=clock)
     await shop.ensure_indexes()
     for name in ("ada", "grace", "alan"):
         await shop.users.register(
@@ -50,7 +72,7 @@ async def fail(shop: AsyncShop, email: str, client: str = "10.0.0.1") -> None:
 
 
 async def test_after_the_limit_even_the_right_password_waits_for_the_window(
-    tight: AsyncShop,
+    tight: AsyncShop, clock: MovingClock
 ) -> None:
     for _ in range(PER_EMAIL):
         await fail(tight, "ada@example.com")
@@ -59,7 +81,10 @@ async def test_after_the_limit_even_the_right_password_waits_for_the_window(
         await tight.auth.login("ada@example.com", PASSWORD, "10.0.0.1")
 
     assert 1 <= refused.value.retry_after <= WINDOW
-    await asyncio.sleep(refused.value.retry_after + 0.2)
+    clock.advance(refused.value.retry_after - 0.5)
+    with pytest.raises(TooManyAttempts):  # not yet
+        await tight.auth.login("ada@example.com", PASSWORD, "10.0.0.1")
+    clock.advance(0.7)
     issued = await tight.auth.login("ada@example.com", PASSWORD, "10.0.0.1")
     assert issued.access_token
 
@@ -94,16 +119,17 @@ async def test_a_successful_sign_in_forgets_the_e_mails_failures(tight: AsyncSho
         await fail(tight, "ada@example.com")
 
 
-async def test_refused_attempts_do_not_extend_the_wait(tight: AsyncShop) -> None:
+async def test_refused_attempts_do_not_extend_the_wait(
+    tight: AsyncShop, clock: MovingClock
+) -> None:
     for _ in range(PER_EMAIL):
         await fail(tight, "ada@example.com")
-    started = time.monotonic()
-    while time.monotonic() - started < WINDOW - 0.5:  # someone keeps trying meanwhile
+    for _ in range(5):  # someone keeps trying, every 0.5 s, for 2.5 s of the 3 s window
+        clock.advance(0.5)
         with pytest.raises(TooManyAttempts):
             await tight.auth.login("ada@example.com", "still-wrong", "10.0.0.1")
-        await asyncio.sleep(0.3)
 
-    await asyncio.sleep(WINDOW - (time.monotonic() - started) + 0.3)
+    clock.advance(0.501)  # the first failures leave the window; the refused ones never counted
     assert await tight.auth.login("ada@example.com", PASSWORD, "10.0.0.1")
 
 

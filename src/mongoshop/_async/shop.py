@@ -32,6 +32,7 @@ from mongoshop._async.services.users import AsyncUserService
 from mongoshop._async.services.wallet import AsyncWalletService
 from mongoshop._async.transactions import AsyncTransactions
 from mongoshop.cache import Listings, ReadCache
+from mongoshop.clock import Clock, utcnow
 from mongoshop.errors import NotFound
 from mongoshop.models.common import Document
 from mongoshop.models.products import ProductInDB
@@ -55,8 +56,12 @@ class AsyncShop:
         product_listings: Listings | None = None,
         order_listings: Listings | None = None,
         outbox_totals: Listings | None = None,
+        clock: Clock = utcnow,
     ) -> None:
-        """The caches: only where change streams evict changed entries (the API)."""
+        """The caches: only where change streams evict changed entries (the API).
+
+        `clock`: what the sign-in and registration throttles tell the time with (a test
+        moves it instead of waiting for a window to pass)."""
         self.database = database
         self.settings = settings
         hasher = hasher or PasswordHasher()
@@ -86,6 +91,7 @@ class AsyncShop:
                 max_per_client=per_client,
                 window=timedelta(seconds=settings.login_window_seconds),
                 purpose=purpose,
+                clock=clock,
             )
 
         self.users = AsyncUserService(

@@ -33,6 +33,7 @@ from mongoshop._sync.services.users import UserService
 from mongoshop._sync.services.wallet import WalletService
 from mongoshop._sync.transactions import Transactions
 from mongoshop.cache import Listings, ReadCache
+from mongoshop.clock import Clock, utcnow
 from mongoshop.errors import NotFound
 from mongoshop.models.common import Document
 from mongoshop.models.products import ProductInDB
@@ -56,8 +57,12 @@ class Shop:
         product_listings: Listings | None = None,
         order_listings: Listings | None = None,
         outbox_totals: Listings | None = None,
+        clock: Clock = utcnow,
     ) -> None:
-        """The caches: only where change streams evict changed entries (the API)."""
+        """The caches: only where change streams evict changed entries (the API).
+
+        `clock`: what the sign-in and registration throttles tell the time with (a test
+        moves it instead of waiting for a window to pass)."""
         self.database = database
         self.settings = settings
         hasher = hasher or PasswordHasher()
@@ -85,6 +90,7 @@ class Shop:
                 max_per_client=per_client,
                 window=timedelta(seconds=settings.login_window_seconds),
                 purpose=purpose,
+                clock=clock,
             )
 
         self.users = UserService(

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from bson import ObjectId
 
 from mongoshop._async.repositories.login_attempts import AsyncLoginAttemptRepository
-from mongoshop.clock import utcnow
+from mongoshop.clock import Clock, utcnow
 from mongoshop.errors import TooManyAttempts
 from mongoshop.security import token_digest
 
@@ -35,13 +35,16 @@ class AsyncLoginThrottle:
         max_per_client: int,
         window: timedelta,
         purpose: str = "login",
+        clock: Clock = utcnow,
     ) -> None:
-        """`purpose` separates the keys of different throttles (sign-in, registration)."""
+        """`purpose` separates the keys of different throttles (sign-in, registration);
+        `clock` tells the time the windows are measured with."""
         self.attempts = attempts
         self._secret = secret
         self._window = window
         self._limits = {"email": max_per_email, "client": max_per_client}
         self._purpose = purpose
+        self._clock = clock
 
     def _key(self, kind: str, value: str) -> str:
         return token_digest(f"{self._purpose}-{kind}:{value}", self._secret)
@@ -52,7 +55,7 @@ class AsyncLoginThrottle:
         For registrations: each one costs a password hash and may send an e-mail, so
         every attempt counts until it leaves the window.
         """
-        await self._claim_all(self._keys(email, client), ObjectId(), utcnow())
+        await self._claim_all(self._keys(email, client), ObjectId(), self._clock())
 
     def _keys(self, email: str, client: str | None) -> dict[str, str]:
         keys = {"email": self._key("email", email)}
@@ -81,7 +84,7 @@ class AsyncLoginThrottle:
         """
         attempt = ObjectId()
         keys = self._keys(email, client)
-        await self._claim_all(keys, attempt, utcnow())
+        await self._claim_all(keys, attempt, self._clock())
         yield
         for key in keys.values():
             await self.attempts.withdraw(key, attempt)

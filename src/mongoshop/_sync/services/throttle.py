@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from bson import ObjectId
 
 from mongoshop._sync.repositories.login_attempts import LoginAttemptRepository
-from mongoshop.clock import utcnow
+from mongoshop.clock import Clock, utcnow
 from mongoshop.errors import TooManyAttempts
 from mongoshop.security import token_digest
 
@@ -36,13 +36,16 @@ class LoginThrottle:
         max_per_client: int,
         window: timedelta,
         purpose: str = "login",
+        clock: Clock = utcnow,
     ) -> None:
-        """`purpose` separates the keys of different throttles (sign-in, registration)."""
+        """`purpose` separates the keys of different throttles (sign-in, registration);
+        `clock` tells the time the windows are measured with."""
         self.attempts = attempts
         self._secret = secret
         self._window = window
         self._limits = {"email": max_per_email, "client": max_per_client}
         self._purpose = purpose
+        self._clock = clock
 
     def _key(self, kind: str, value: str) -> str:
         return token_digest(f"{self._purpose}-{kind}:{value}", self._secret)
@@ -53,7 +56,7 @@ class LoginThrottle:
         For registrations: each one costs a password hash and may send an e-mail, so
         every attempt counts until it leaves the window.
         """
-        self._claim_all(self._keys(email, client), ObjectId(), utcnow())
+        self._claim_all(self._keys(email, client), ObjectId(), self._clock())
 
     def _keys(self, email: str, client: str | None) -> dict[str, str]:
         keys = {"email": self._key("email", email)}
@@ -82,7 +85,7 @@ class LoginThrottle:
         """
         attempt = ObjectId()
         keys = self._keys(email, client)
-        self._claim_all(keys, attempt, utcnow())
+        self._claim_all(keys, attempt, self._clock())
         yield
         for key in keys.values():
             self.attempts.withdraw(key, attempt)

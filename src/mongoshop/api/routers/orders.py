@@ -35,7 +35,7 @@ async def place_order(
     return OrderPublic.of(order)
 
 
-@router.get("", responses=responses(401, 422))
+@router.get("", responses=responses(401, 404, 422))
 async def list_orders(user: CurrentUser, shop: ShopDep, paging: KeysetPaging) -> Page[OrderPublic]:
     """Your orders, newest first (an admin sees everyone's)."""
     found = await shop.orders.list_for(user, paging)

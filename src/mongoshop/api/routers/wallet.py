@@ -28,7 +28,7 @@ async def my_account(user: CurrentUser, shop: ShopDep) -> AccountPublic:
     return AccountPublic.of(await shop.wallet.account_of(user))
 
 
-@router.get("/accounts/me/ledger", responses=responses(401, 422))
+@router.get("/accounts/me/ledger", responses=responses(401, 404, 422))
 async def my_ledger(
     user: CurrentUser, shop: ShopDep, paging: KeysetPaging
 ) -> Page[LedgerEntryPublic]:

@@ -1,7 +1,7 @@
 """Every query a repository sends is served by an index: a walk over all of them.
 
-`test_indexes.py` and `commerce/test_commerce_indexes.py` explain the queries of
-chosen use cases. This module is the exhaustive check. `QUERIES` holds one entry
+The one module that checks which index each query reads (the declarations
+themselves: `test_index_declarations.py`). `QUERIES` holds one entry
 per public method of every repository class, and a meta-test, which lists those
 methods by introspection, fails as soon as one has no entry: a new query cannot
 land without saying which index serves it (or why none needs to).
@@ -10,13 +10,15 @@ Each entry calls its method on a populated database through a client that
 records what it sends (PyMongo command monitoring). Every query among the
 recorded commands (find, aggregate, count, distinct, update, delete,
 findAndModify) is then explained, outside any session or transaction, and its
-winning plan must read one of the expected indexes, never scan the collection.
+winning plan must read one of the expected indexes, never scan the collection;
+a listing marked `in_order` must also get its order from the index (no blocking
+SORT stage that reads every match).
 
 Methods that send no query (inserts, index builds) are called as well, to check
 that they send none; pure query builders and the generic base methods whose
 filter comes from their caller are exempt, each with its reason.
 
-Known SecantusDB planner gaps follow the convention of the other index tests:
+Known SecantusDB planner gaps:
 on the embedded server the collection scan is asserted, then the test xfails
 (so it fails the day the gap closes); on real MongoDB
 (``MONGOSHOP_TEST_MONGODB_URI``) the index is asserted. One kind of gap is not
@@ -434,12 +436,19 @@ class Uses:
     indexes: tuple[str, ...]
     gap: str | None = None
     unindexed: str | None = None
+    in_order: bool = False
+    """The index also gives the sort order: no blocking SORT stage reads every match."""
 
 
 def uses(
-    label: str, call: Call, *indexes: str, gap: str | None = None, unindexed: str | None = None
+    label: str,
+    call: Call,
+    *indexes: str,
+    gap: str | None = None,
+    unindexed: str | None = None,
+    in_order: bool = False,
 ) -> Uses:
-    return Uses(label, call, indexes, gap, unindexed)
+    return Uses(label, call, indexes, gap, unindexed, in_order)
 
 
 @dataclass(frozen=True)
@@ -498,6 +507,8 @@ WHOLE_COLLECTION_FACET = (
     "on an admin's request only, never on a customer path"
 )
 ID = "_id_"
+SORT_INDEXES = ("price_id", "created_at_id", "name_id", "rating_id")
+"""The catalog's sort indexes: each ends with `_id`, so the index order is the page order."""
 OR_OF_RANGES = (
     "an $or of two ranges, each with its index (MongoDB plans one index scan per branch); "
     "the embedded server plans it as a collection scan. It runs only to reconcile after a "
@@ -777,13 +788,18 @@ QUERIES: dict[str, Entry] = {
             lambda s, d: s.product_repository.search(ProductQuery(q="teapot"), skip=0, limit=20),
             "search_tokens",
         ),
-        uses(
-            "everything, cheapest first",
-            lambda s, d: s.product_repository.search(
-                ProductQuery(sort=SortField.PRICE, order="asc"), skip=0, limit=20
-            ),
-            "price_id",
-            gap=BROAD_LISTING,
+        *(
+            uses(
+                f"everything, by {field.value} {order}",
+                lambda s, d, field=field, order=order: s.product_repository.search(
+                    ProductQuery(sort=field, order=order), skip=0, limit=20
+                ),
+                *SORT_INDEXES,
+                gap=BROAD_LISTING,
+                in_order=True,
+            )
+            for field in SortField
+            for order in ("asc", "desc")
         ),
     ),
     "AsyncProductRepository.change_stock": (
@@ -962,6 +978,7 @@ QUERIES: dict[str, Entry] = {
             lambda s, d: s.user_repository.list_page(UserFilter(), skip=20, limit=20),
             "newest",
             gap=BROAD_LISTING,
+            in_order=True,
         ),
     ),
     "AsyncUserRepository.search": (
@@ -1143,6 +1160,9 @@ async def test_every_query_reads_an_index(
             scans.append(query)
         else:
             assert_index_scan(explained, *case.indexes)
+            if case.in_order:
+                stages = [stage["stage"] for stage in winning_stages(explained)]
+                assert "SORT" not in stages, f"a blocking sort: {stages}"
     if case.unindexed:
         assert scans, f"no collection scan any more: remove `unindexed` ({case.unindexed})"
         return

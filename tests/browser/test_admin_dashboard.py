@@ -18,9 +18,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import Tab
-from tests.e2e.commerce_support import create_product, new_buyer, place_order, unique_category
 from tests.e2e.conftest import RunningApp
-from tests.e2e.support import Account, Api
+from tests.e2e.support import Account, Api, create_product, new_buyer, place_order, unique_category
 
 HOSTILE_NAME = '<img src="x" onerror="window.pwned = 1">Mallory'
 """A buyer's name that is markup: the page must show it as text."""

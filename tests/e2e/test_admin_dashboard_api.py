@@ -8,8 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.commerce_support import create_product, new_buyer, place_order
-from tests.e2e.support import Account, Api, parse_time
+from tests.e2e.support import Account, Api, create_product, new_buyer, parse_time, place_order
 
 DASHBOARD_ROUTES = [
     pytest.param("/admin/orders/recent", id="recent-orders"),

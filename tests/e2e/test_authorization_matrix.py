@@ -28,7 +28,11 @@ from starlette.routing import Mount, Route
 
 from mongoshop.api.app import create_app
 from mongoshop.settings import Settings
-from tests.e2e.commerce_support import (
+from tests.e2e.conftest import RunningApp
+from tests.e2e.support import (
+    Account,
+    Api,
+    bearer,
     create_product,
     credit,
     fund,
@@ -36,8 +40,6 @@ from tests.e2e.commerce_support import (
     place_order,
     product_body,
 )
-from tests.e2e.conftest import RunningApp
-from tests.e2e.support import Account, Api, bearer
 
 PRINCIPALS = ("anonymous", "other", "user", "admin")
 

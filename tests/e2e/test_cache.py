@@ -11,9 +11,8 @@ from pymongo import MongoClient
 
 from mongoshop.models.common import Document
 
-from .commerce_support import create_product, new_buyer, place_order
 from .conftest import RunningApp
-from .support import Account, Api
+from .support import Account, Api, create_product, new_buyer, place_order
 
 INVALIDATION_BOUND = 5.0
 """Seconds; the TTL (30 s by default) is the bound only while a stream is down."""

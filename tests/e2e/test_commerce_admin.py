@@ -8,8 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.commerce_support import (
+from tests.e2e.support import (
     CURRENCY,
+    Account,
+    Api,
     around_now,
     assert_error,
     create_product,
@@ -18,7 +20,6 @@ from tests.e2e.commerce_support import (
     place_order,
     unique_category,
 )
-from tests.e2e.support import Account, Api
 
 BUCKET_EDGES = [0, 1_000, 5_000, 10_000, 50_000, 100_000, None]
 

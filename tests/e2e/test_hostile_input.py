@@ -20,15 +20,19 @@ import pytest
 from pymongo import MongoClient
 
 from mongoshop.models.common import Document
-from tests.e2e.commerce_support import (
+from tests.e2e.conftest import RunningApp
+from tests.e2e.support import (
     MALFORMED_IDS,
+    Account,
+    Api,
+    Mailroom,
     create_product,
     fund,
     money,
     product_body,
+    unique,
+    unique_email,
 )
-from tests.e2e.conftest import RunningApp
-from tests.e2e.support import Account, Api, Mailroom, unique, unique_email
 
 LONG = "x" * 100_000
 DEEP = "<5000 levels of nested arrays>"

@@ -8,14 +8,17 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.commerce_support import (
+from tests.e2e.support import (
     CURRENCY,
     MALFORMED_IDS,
     PAGE_KEYS,
     UNKNOWN_ID,
+    Account,
+    Api,
     assert_error,
     balance_of,
     create_product,
+    is_object_id,
     ledger_of,
     ledger_total,
     money,
@@ -24,7 +27,6 @@ from tests.e2e.commerce_support import (
     place_order,
     stock_of,
 )
-from tests.e2e.support import Account, Api, is_object_id
 
 ORDER_FIELDS = {"id", "user_id", "items", "total", "status", "created_at", "cancelled_at"}
 ITEM_FIELDS = {"product_id", "name", "quantity", "unit_price"}

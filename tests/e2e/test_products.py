@@ -8,20 +8,23 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.commerce_support import (
+from tests.e2e.support import (
     CURRENCY,
     MALFORMED_IDS,
     PAGE_KEYS,
     UNKNOWN_ID,
+    Account,
+    Api,
     assert_error,
     create_product,
     money,
+    parse_time,
     product_body,
     read_product,
     stock_of,
+    unique,
     unique_category,
 )
-from tests.e2e.support import Account, Api, parse_time, unique
 
 MAX_STOCK = 10_000_000
 

@@ -8,23 +8,25 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.commerce_support import (
+from tests.e2e.support import (
     CURRENCY,
     MALFORMED_IDS,
     PAGE_KEYS,
     UNKNOWN_ID,
+    Account,
+    Api,
     account_of,
     assert_error,
     balance_of,
     credit,
     fund,
+    is_object_id,
     ledger_of,
     ledger_total,
     money,
     new_buyer,
     transfer,
 )
-from tests.e2e.support import Account, Api, is_object_id
 
 MAX_AMOUNT = 10**12
 

@@ -14,8 +14,7 @@ from mongoshop.db import client_options
 from mongoshop.models.common import Document
 from mongoshop.security import PasswordHasher
 from mongoshop.settings import Settings
-from tests.integration.faults import Faulty, faulty_shop
-from tests.integration.helpers import explainable
+from tests.integration.helpers import Faulty, explainable, faulty_shop
 
 
 class CommandRecorder(monitoring.CommandListener):

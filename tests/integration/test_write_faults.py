@@ -29,7 +29,7 @@ from mongoshop.models.money import Money
 from mongoshop.models.products import ProductCreate, ProductUpdate
 from mongoshop.models.users import UserCreate, UserInDB, UserStatus, UserUpdate
 from mongoshop.models.wallet import CreditRequest
-from tests.integration.faults import Faulty, assert_fired
+from tests.integration.helpers import Faulty, assert_fired
 
 PASSWORD = "correct-horse-1"
 

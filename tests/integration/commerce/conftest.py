@@ -7,7 +7,7 @@ from pymongo import AsyncMongoClient
 
 from mongoshop._async.shop import AsyncShop
 from mongoshop.models.common import Document
-from tests.integration.commerce.helpers import Customer, Customers, Products
+from tests.integration.helpers import Customer, Customers, Products
 
 
 @pytest.fixture

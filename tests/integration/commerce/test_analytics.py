@@ -22,7 +22,7 @@ from mongoshop.models.products import (
     ProductInDB,
     ProductTotals,
 )
-from tests.integration.commerce.helpers import Customer, Customers, Products
+from tests.integration.helpers import Customer, Customers, Products
 
 # name, category, price, quantity, rating, review count
 DASHBOARD = [

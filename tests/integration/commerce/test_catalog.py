@@ -21,7 +21,7 @@ from mongoshop.models.products import (
     ProductUpdate,
     SortField,
 )
-from tests.integration.commerce.helpers import Products, stock_of
+from tests.integration.helpers import Products, stock_of
 
 # name, category, price, tags, rating: created in this order
 CATALOG = [

@@ -1,7 +1,7 @@
 """Fault injection: a failed commit or a dropped connection mid-transaction is retried,
 and the transfer or order still happens exactly once.
 
-Uses the server's `failCommand` failpoint through `tests.integration.faults`.
+Uses the server's `failCommand` failpoint through `tests.integration.helpers`.
 """
 
 from __future__ import annotations
@@ -13,15 +13,16 @@ import pytest
 from mongoshop._async.shop import AsyncShop
 from mongoshop.models.orders import OrderItemRequest, OrderRequest
 from mongoshop.models.wallet import TransferRequest
-from tests.integration.commerce.helpers import (
+from tests.integration.helpers import (
     OPENING_BALANCE,
     Customers,
+    Faulty,
     Products,
     assert_books_balance,
+    assert_fired,
     balance_of,
     stock_of,
 )
-from tests.integration.faults import Faulty, assert_fired
 
 TRANSIENT_COMMIT = {
     "failCommands": ["commitTransaction"],

@@ -23,7 +23,7 @@ from mongoshop.errors import (
 from mongoshop.models.common import PageRequest
 from mongoshop.models.orders import OrderItemRequest, OrderRequest, OrderStatus
 from mongoshop.models.products import MAX_QUANTITY, ProductInDB, ProductQuery
-from tests.integration.commerce.helpers import (
+from tests.integration.helpers import (
     OPENING_BALANCE,
     Customer,
     Customers,

@@ -17,9 +17,8 @@ from mongoshop.models.orders import MAX_RECENT_ORDERS, OrderItemRequest, OrderRe
 from mongoshop.models.products import Inventory, ProductCreate, ProductInDB
 from mongoshop.models.users import UserCreate
 from mongoshop.models.wallet import CreditRequest
-from tests.integration.commerce.helpers import Customer, Customers, Products
 from tests.integration.conftest import CommandRecorder
-from tests.integration.helpers import user_document
+from tests.integration.helpers import Customer, Customers, Products, user_document
 from tests.plans import assert_index_scan
 
 

@@ -12,7 +12,7 @@ from bson import ObjectId
 from mongoshop._async.shop import AsyncShop
 from mongoshop.errors import InsufficientFunds
 from mongoshop.models.wallet import TransferRequest
-from tests.integration.commerce.helpers import (
+from tests.integration.helpers import (
     OPENING_BALANCE,
     OPENING_REASON,
     Customer,

@@ -21,7 +21,7 @@ from mongoshop.errors import (
 from mongoshop.models.common import PageRequest
 from mongoshop.models.users import UserCreate
 from mongoshop.models.wallet import CreditRequest, EntryKind, TransferRequest
-from tests.integration.commerce.helpers import (
+from tests.integration.helpers import (
     OPENING_BALANCE,
     Customer,
     Customers,

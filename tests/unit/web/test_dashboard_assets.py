@@ -10,7 +10,7 @@ import pytest
 
 from mongoshop.web import ASSETS, DASHBOARD_PAGE, WEB_ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PACKAGE = WEB_ROOT.parent
 SCRIPTS = sorted(ASSETS.glob("*.js"))
 

@@ -10,7 +10,7 @@ from typing import Any
 from mongoshop.api.app import create_app
 from mongoshop.settings import Settings
 
-GENERATOR = Path(__file__).parents[2] / ".venv-client" / "bin" / "openapi-python-client"
+GENERATOR = Path(__file__).parents[3] / ".venv-client" / "bin" / "openapi-python-client"
 """Installed by scripts/test in an environment of its own (it pins an older Typer)."""
 
 

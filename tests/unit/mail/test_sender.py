@@ -1,0 +1,103 @@
+"""The sender and the transport: message ids, logs without addresses, back-off."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+import aiosmtplib
+import pytest
+
+from mongoshop.mail.transport import build_message
+from mongoshop.models.mail import OutboxItem
+from mongoshop.settings import Settings
+
+
+def welcome_item() -> OutboxItem:
+    now = datetime.now(UTC)
+    return OutboxItem.model_validate(
+        {
+            "_id": "welcome:6650f1c2a1b2c3d4e5f60718:zoe@example.com",
+            "kind": "welcome",
+            "to": "zoe@example.com",
+            "subject": "Hi",
+            "text": "plain",
+            "html": "<p>html</p>",
+            "status": "pending",
+            "available_at": now,
+            "created_at": now,
+        }
+    )
+
+
+def test_messages_carry_a_stable_message_id_and_both_parts() -> None:
+    item = welcome_item()
+    first, second = build_message(item, "shop <a@b.c>"), build_message(item, "shop <a@b.c>")
+    assert first["Message-ID"] == second["Message-ID"]
+    assert first["Message-ID"] == "<welcome.6650f1c2a1b2c3d4e5f60718.zoe.example.com@mongoshop>"
+    parts = [part.get_content_type() for part in first.walk()]
+    assert "text/plain" in parts
+    assert "text/html" in parts
+
+
+def test_sender_logs_name_the_e_mail_but_not_the_address() -> None:
+    from mongoshop.mail.sender import loggable
+
+    assert loggable(welcome_item()) == "welcome:6650f1c2a1b2c3d4e5f60718"
+
+
+class OneItemOutbox:
+    """Hands out one item, then records what the sender says of it."""
+
+    def __init__(self, item: OutboxItem) -> None:
+        self.item: OutboxItem | None = item
+        self.errors: list[str] = []
+
+    async def claim(self, owner: str, now: datetime, lease: timedelta) -> OutboxItem | None:
+        item, self.item = self.item, None
+        return item
+
+    async def mark_failed_attempt(
+        self, key: str, owner: str, error: str, retry_at: datetime | None
+    ) -> bool:
+        self.errors.append(error)
+        return True
+
+
+class RefusingTransport:
+    async def send(self, item: OutboxItem) -> None:
+        raise aiosmtplib.SMTPRecipientRefused(550, f"5.1.1 <{item.to}>: no such user", item.to)
+
+
+@pytest.mark.parametrize("attempts", [1, 10], ids=["retried", "given up"])
+async def test_an_smtp_refusal_quoting_the_address_is_logged_without_it(
+    attempts: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    from mongoshop.mail.sender import OutboxSender
+
+    item = welcome_item().model_copy(update={"attempts": attempts})
+    outbox = OneItemOutbox(item)
+    settings = Settings(environment="test", mail_max_attempts=10)  # type: ignore[call-arg]
+    sender = OutboxSender(outbox, RefusingTransport(), settings)  # type: ignore[arg-type]
+
+    with caplog.at_level(logging.DEBUG, logger="mongoshop"):
+        assert await sender.send_one()
+
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "SMTPRecipientRefused (SMTP 550)" in logged
+    assert "zoe" not in logged.lower()
+    assert "zoe@example.com" in outbox.errors[0]  # kept with the item, for the admin
+
+
+def test_sender_backoff_doubles_and_is_capped() -> None:
+    from mongoshop.mail.sender import MAX_BACKOFF, OutboxSender
+    from mongoshop.settings import Settings
+
+    sender = OutboxSender(
+        outbox=None,  # type: ignore[arg-type]
+        transport=None,  # type: ignore[arg-type]
+        settings=Settings(mail_retry_base_seconds=2),  # type: ignore[call-arg]
+    )
+    assert sender.backoff(1) == timedelta(seconds=2)
+    assert sender.backoff(3) == timedelta(seconds=8)
+    assert sender.backoff(50) == MAX_BACKOFF

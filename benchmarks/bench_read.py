@@ -94,10 +94,10 @@ def read_contenders(
         return len(adapter.validate_python(list(collection.find({}).limit(size))))
 
     def sync_face() -> float:
-        return len(shop.user_repository.find_many({}, limit=size))
+        return len(shop.repositories.users.find_many({}, limit=size))
 
     def async_face() -> float:
-        return len(loop.run_until_complete(ashop.user_repository.find_many({}, limit=size)))
+        return len(loop.run_until_complete(ashop.repositories.users.find_many({}, limit=size)))
 
     return [
         Contender("raw pymongo dicts", raw),

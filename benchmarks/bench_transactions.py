@@ -36,7 +36,7 @@ ACCOUNTS = 20
 async def prepare(shop: AsyncShop) -> tuple[list[Any], list[Any], list[str]]:
     await shop.ensure_indexes()
     await shop.users.add_demo_users(demo_user_fields(ACCOUNTS, seed=1), password="bench-password")
-    users = await shop.user_repository.find_many({}, limit=ACCOUNTS)
+    users = await shop.repositories.users.find_many({}, limit=ACCOUNTS)
     await shop.wallet.open_funded_accounts([user.id for user in users], 10**9, "bench")
     accounts = [await shop.wallet.account_of(user) for user in users]
     products = [

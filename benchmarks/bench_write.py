@@ -79,14 +79,14 @@ def main() -> None:
         settings = Settings(mongodb_uri=uri, mongodb_database="bench_write")  # type: ignore[call-arg]
         shop = Shop(client["bench_write"], settings)
         shop.ensure_indexes()
-        users = shop.user_repository.collection
-        products = shop.product_repository.collection
+        users = shop.repositories.users.collection
+        products = shop.repositories.products.collection
         password_hash = PasswordHasher().hash(DEMO_PASSWORD)
         fields = list(demo_user_fields(args.users, seed=9))
 
         def empty_users() -> None:
             users.drop()
-            shop.user_repository.ensure_indexes()
+            shop.repositories.users.ensure_indexes()
 
         def raw_users() -> float:
             documents = [new_user_document(password_hash=password_hash, **f) for f in fields]  # type: ignore[arg-type]
@@ -118,7 +118,7 @@ def main() -> None:
 
         def empty_products() -> None:
             products.drop()
-            shop.product_repository.ensure_indexes()
+            shop.repositories.products.ensure_indexes()
 
         def raw_products() -> float:
             for batch in batched(documents, BATCH):

@@ -57,6 +57,7 @@ RENAMES = {
     "AsyncUserService": "UserService",
     "AsyncAuthService": "AuthService",
     "AsyncShop": "Shop",
+    "AsyncRepositories": "Repositories",
     "AsyncTransactions": "Transactions",
     "AsyncProductRepository": "ProductRepository",
     "AsyncAccountRepository": "AccountRepository",

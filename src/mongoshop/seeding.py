@@ -85,7 +85,7 @@ def seed_all(
     emails = (str(fields["email"]) for fields in demo_user_fields(users, seed))
     buyer_ids: list[ObjectId] = []
     for batch in batched(emails, BATCH):
-        ids = shop.user_repository.ids_by_email(batch)
+        ids = shop.repositories.users.ids_by_email(batch)
         ordered = [ids[email] for email in batch if email in ids]
         report.accounts += shop.wallet.open_funded_accounts(
             ordered, OPENING_BALANCE, "demo opening balance"

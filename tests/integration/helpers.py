@@ -186,18 +186,18 @@ class Customers:
         inserted, _ = await self.shop.users.add_demo_users(fields, password=PASSWORD)
         assert inserted == count
         emails = [str(f["email"]) for f in fields]
-        ids = await self.shop.user_repository.ids_by_email(emails)
+        ids = await self.shop.repositories.users.ids_by_email(emails)
         user_ids = [ids[email] for email in emails]
         await self._open(user_ids, balance)
         users = {
             user.id: user
-            for user in await self.shop.user_repository.find_many(
+            for user in await self.shop.repositories.users.find_many(
                 {"_id": {"$in": user_ids}}, limit=count
             )
         }
         accounts = {
             account.user_id: account
-            for account in await self.shop.account_repository.find_many(
+            for account in await self.shop.repositories.accounts.find_many(
                 {"user_id": {"$in": user_ids}}, limit=count
             )
         }
@@ -253,26 +253,26 @@ class Products:
 
 
 async def balance_of(shop: AsyncShop, account_id: ObjectId) -> int:
-    document = await shop.account_repository.collection.find_one({"_id": account_id})
+    document = await shop.repositories.accounts.collection.find_one({"_id": account_id})
     assert document is not None
     return int(document["balance"])
 
 
 async def stock_of(shop: AsyncShop, product_id: ObjectId) -> int:
-    document = await shop.product_repository.collection.find_one({"_id": product_id})
+    document = await shop.repositories.products.collection.find_one({"_id": product_id})
     assert document is not None
     return int(document["inventory"]["quantity"])
 
 
 async def ledger_of(shop: AsyncShop, account_id: ObjectId) -> list[Document]:
     """An account's ledger entries in the order they were written (ObjectId order)."""
-    cursor = shop.ledger_repository.collection.find({"account_id": account_id}).sort("_id", 1)
+    cursor = shop.repositories.ledger.collection.find({"account_id": account_id}).sort("_id", 1)
     return await cursor.to_list()
 
 
 async def assert_books_balance(shop: AsyncShop) -> None:
     """Every account: balance == the sum of its ledger entries (from zero), never negative."""
-    async for account in shop.account_repository.collection.find({}):
-        total = await shop.ledger_repository.sum_for(account["_id"])
+    async for account in shop.repositories.accounts.collection.find({}):
+        total = await shop.repositories.ledger.sum_for(account["_id"])
         assert account["balance"] == total, account
         assert account["balance"] >= 0, account

@@ -14,7 +14,7 @@ from mongoshop.security import PasswordHasher
 async def test_create_admin_creates_an_active_admin_who_can_sign_in(ashop: AsyncShop) -> None:
     admin = await ashop.users.create_admin(email="Root@Example.com", password="admin-password")
 
-    stored = await ashop.user_repository.get(admin.id)
+    stored = await ashop.repositories.users.get(admin.id)
     assert stored.email == "root@example.com"
     assert stored.is_admin
     assert Role.USER in stored.roles
@@ -31,8 +31,8 @@ async def test_create_admin_promotes_an_existing_user_in_place(ashop: AsyncShop)
     admin = await ashop.users.create_admin(email="GRACE@example.com", password="new-password")
 
     assert admin.id == user.id
-    assert await ashop.user_repository.count() == 1
-    stored = await ashop.user_repository.get(user.id)
+    assert await ashop.repositories.users.count() == 1
+    stored = await ashop.repositories.users.get(user.id)
     assert stored.roles == [Role.USER, Role.ADMIN]
     assert stored.status is UserStatus.ACTIVE
     assert stored.name == "Grace Hopper"
@@ -48,7 +48,7 @@ async def test_create_admin_twice_keeps_one_admin_with_the_latest_password(
     second = await ashop.users.create_admin(email="root@example.com", password="password-two")
 
     assert first.id == second.id
-    stored = await ashop.user_repository.get(first.id)
+    stored = await ashop.repositories.users.get(first.id)
     assert stored.roles == [Role.USER, Role.ADMIN]
     assert (await ashop.auth.authenticate("root@example.com", "password-two")).id == first.id
 
@@ -74,4 +74,4 @@ async def test_bootstrap_admin_without_admin_settings_creates_nobody(ashop: Asyn
 
     await ashop.bootstrap_admin()
 
-    assert await ashop.user_repository.count() == 0
+    assert await ashop.repositories.users.count() == 0

@@ -58,7 +58,7 @@ async def test_authenticate_counts_the_login_and_records_when(
     after = utcnow()
     assert first.login_count == 1
     assert second.login_count == 2
-    stored = await ashop.user_repository.get(ada.id)
+    stored = await ashop.repositories.users.get(ada.id)
     assert stored.login_count == 2
     assert stored.last_login is not None
     assert before <= stored.last_login <= after
@@ -73,7 +73,7 @@ async def test_unknown_email_and_wrong_password_fail_alike(ashop: AsyncShop, ada
     assert unknown.value.detail == wrong.value.detail
     assert str(unknown.value) == str(wrong.value)
     assert unknown.value.code == wrong.value.code
-    stored = await ashop.user_repository.get(ada.id)
+    stored = await ashop.repositories.users.get(ada.id)
     assert stored.login_count == 0
     assert stored.last_login is None
 
@@ -82,19 +82,19 @@ async def test_unknown_email_and_wrong_password_fail_alike(ashop: AsyncShop, ada
 async def test_a_disabled_account_with_the_right_password_is_account_disabled(
     ashop: AsyncShop, ada: UserInDB, status: UserStatus
 ) -> None:
-    await ashop.user_repository.set_fields(ada.id, {"status": status.value})
+    await ashop.repositories.users.set_fields(ada.id, {"status": status.value})
 
     with pytest.raises(AccountDisabled):
         await ashop.auth.authenticate("ada@example.com", PASSWORD)
 
-    assert (await ashop.user_repository.get(ada.id)).login_count == 0
+    assert (await ashop.repositories.users.get(ada.id)).login_count == 0
 
 
 @pytest.mark.parametrize("status", [UserStatus.SUSPENDED, UserStatus.INACTIVE])
 async def test_a_disabled_account_with_a_wrong_password_is_only_authentication_failed(
     ashop: AsyncShop, ada: UserInDB, status: UserStatus
 ) -> None:
-    await ashop.user_repository.set_fields(ada.id, {"status": status.value})
+    await ashop.repositories.users.set_fields(ada.id, {"status": status.value})
 
     with pytest.raises(AuthenticationFailed):
         await ashop.auth.authenticate("ada@example.com", "not-the-password")
@@ -162,7 +162,7 @@ async def test_an_expired_token_is_refused_before_the_ttl_monitor_removes_it(
     token = new_token()
     digest = token_digest(token, secret_of(ashop))
     now = utcnow()
-    await ashop.token_repository.issue(
+    await ashop.repositories.tokens.issue(
         digest, ada.id, now - timedelta(hours=2), now - timedelta(minutes=5)
     )
     # Still there: the refusal below comes from the expiry check, not from the TTL sweep.
@@ -175,11 +175,11 @@ async def test_an_expired_token_is_refused_before_the_ttl_monitor_removes_it(
 async def test_find_valid_checks_expiry_against_the_time_given(ashop: AsyncShop) -> None:
     now = utcnow()
     expires = now + timedelta(hours=1)
-    await ashop.token_repository.issue("some-digest", ObjectId(), now, expires)
+    await ashop.repositories.tokens.issue("some-digest", ObjectId(), now, expires)
 
-    valid_now = await ashop.token_repository.find_valid("some-digest", now)
-    at_expiry = await ashop.token_repository.find_valid("some-digest", expires)
-    after_expiry = await ashop.token_repository.find_valid(
+    valid_now = await ashop.repositories.tokens.find_valid("some-digest", now)
+    at_expiry = await ashop.repositories.tokens.find_valid("some-digest", expires)
+    after_expiry = await ashop.repositories.tokens.find_valid(
         "some-digest", expires + timedelta(seconds=1)
     )
 
@@ -196,7 +196,7 @@ async def test_a_token_of_a_user_who_was_disabled_is_refused(
 ) -> None:
     issued = await ashop.auth.login("ada@example.com", PASSWORD)
     # Disabled behind the service's back: the token document is still there.
-    await ashop.user_repository.set_fields(ada.id, {"status": UserStatus.INACTIVE.value})
+    await ashop.repositories.users.set_fields(ada.id, {"status": UserStatus.INACTIVE.value})
 
     with pytest.raises(AuthenticationFailed):
         await ashop.auth.user_for_token(issued.access_token)
@@ -204,7 +204,7 @@ async def test_a_token_of_a_user_who_was_disabled_is_refused(
 
 async def test_a_token_of_a_deleted_user_is_refused(ashop: AsyncShop, ada: UserInDB) -> None:
     issued = await ashop.auth.login("ada@example.com", PASSWORD)
-    await ashop.user_repository.delete_by_id(ada.id)
+    await ashop.repositories.users.delete_by_id(ada.id)
 
     with pytest.raises(AuthenticationFailed):
         await ashop.auth.user_for_token(issued.access_token)

@@ -18,7 +18,7 @@ BASE = datetime(2024, 3, 1, tzinfo=UTC)
 
 @pytest.fixture
 def repo(ashop: AsyncShop) -> AsyncUserRepository:
-    return ashop.user_repository
+    return ashop.repositories.users
 
 
 async def add_people(repo: AsyncUserRepository, count: int) -> list[ObjectId]:

@@ -74,14 +74,14 @@ def test_import_streams_valid_lines_and_reports_each_bad_one_with_its_line(
     )
 
     assert result.exit_code == 0, result.output
-    assert shop.product_repository.count() == 2000 - len(bad_lines)
+    assert shop.repositories.products.count() == 2000 - len(bad_lines)
     recorded = [json.loads(line) for line in rejects.read_text().splitlines()]
     assert [entry["line"] for entry in recorded] == sorted(bad_lines)
     assert all(entry["reason"] for entry in recorded)
     assert recorded[0]["record"] == bad_lines[min(bad_lines)]
     assert "2000" in result.output  # read
     assert f"line {min(bad_lines)}" in result.output
-    imported = shop.product_repository.collection.find_one({"name": "Lamp 1"})
+    imported = shop.repositories.products.collection.find_one({"name": "Lamp 1"})
     assert imported is not None
     assert "lamp" in imported["search_tokens"]
 
@@ -102,7 +102,7 @@ def test_import_csv_upserts_on_name_instead_of_duplicating(
     second = cli("import", "products", str(source), "--upsert-on", "name")
     assert second.exit_code == 0, second.output
 
-    mugs = shop.product_repository.find_many({"name": "Mug"})
+    mugs = shop.repositories.products.find_many({"name": "Mug"})
     assert len(mugs) == 1
     assert mugs[0].price.amount == 1500
     assert mugs[0].description == "Red"
@@ -113,7 +113,7 @@ def test_import_reads_standard_input(cli: Callable[..., object], shop: Shop) -> 
     lines = "\n".join(json.dumps(_product(index)) for index in range(5)) + "\n"
     result = cli("import", "products", "-", input=lines)
     assert result.exit_code == 0, result.output
-    assert shop.product_repository.count() == 5
+    assert shop.repositories.products.count() == 5
 
 
 @pytest.mark.parametrize(
@@ -152,7 +152,7 @@ def test_an_option_out_of_its_choices_is_a_usage_error_naming_them(
     assert "Invalid value" in result.output
     assert all(choice in result.output for choice in choices)
     assert "Traceback" not in result.output
-    assert shop.product_repository.count() == 0
+    assert shop.repositories.products.count() == 0
 
 
 def test_an_unknown_option_is_a_usage_error(cli: Callable[..., object]) -> None:

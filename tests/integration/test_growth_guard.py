@@ -116,11 +116,11 @@ def _probe(shop: Shop, size: int, hasher: PasswordHasher) -> Probe:
         TransferRequest(to_account_id=str(payee_account), amount=1, currency=currency),
         "probe-replay",
     )
-    halfway = shop.order_repository.collection.find(
+    halfway = shop.repositories.orders.collection.find(
         {}, {"_id": 1}, sort=NEWEST_FIRST, skip=size // 2, limit=1
     ).to_list()
     account = shop.wallet.account_of(buyer).id
-    entries = shop.ledger_repository.collection.find(
+    entries = shop.repositories.ledger.collection.find(
         {"account_id": account}, {"_id": 1}, sort=NEWEST_FIRST
     ).to_list()
     return Probe(
@@ -204,10 +204,10 @@ def _claim_mail(p: Probe) -> Any:
     item = outbox_document(
         MailKind.WELCOME, ObjectId(), f"{_unique()}@example.com", None, {"name": "x", "email": "x"}
     )
-    p.shop.outbox_repository.enqueue(item)
-    claimed = p.shop.outbox_repository.claim("guard", utcnow(), timedelta(minutes=5))
+    p.shop.repositories.outbox.enqueue(item)
+    claimed = p.shop.repositories.outbox.claim("guard", utcnow(), timedelta(minutes=5))
     assert claimed is not None
-    p.shop.outbox_repository.mark_sent(claimed.key, "guard", utcnow())
+    p.shop.repositories.outbox.mark_sent(claimed.key, "guard", utcnow())
 
 
 OPERATIONS: dict[str, Callable[[Probe], Any]] = {
@@ -235,7 +235,7 @@ OPERATIONS: dict[str, Callable[[Probe], Any]] = {
         str(p.product), ProductUpdate(description=f"updated {_unique()}")
     ),
     "outbox claim": _claim_mail,
-    "sign-in throttle claim": lambda p: p.shop.login_attempt_repository.claim(
+    "sign-in throttle claim": lambda p: p.shop.repositories.login_attempts.claim(
         f"guard-{_unique()}",
         ObjectId(),
         at=utcnow(),
@@ -257,7 +257,7 @@ OPERATIONS: dict[str, Callable[[Probe], Any]] = {
     "own orders, after an order (keyset)": lambda p: p.shop.orders.list_for(
         p.buyer, PageRequest(after=p.shop.orders.list_for(p.buyer, PageRequest()).items[-1].id)
     ),
-    "everyone's orders, halfway down (keyset)": lambda p: p.shop.order_repository.page_for(
+    "everyone's orders, halfway down (keyset)": lambda p: p.shop.repositories.orders.page_for(
         None, skip=0, limit=20, after=p.deep_order
     ),
     "recent orders (admin)": lambda p: p.shop.orders.recent(10),
@@ -293,7 +293,7 @@ def test_the_guard_catches_a_path_that_scans(shops: dict[int, Probe]) -> None:
     """The measure can fail: a read that walks the collection is caught by the same rule."""
 
     def scan(p: Probe) -> Any:
-        return p.shop.product_repository.count({"inventory.quantity": {"$gte": 0}})
+        return p.shop.repositories.products.count({"inventory.quantity": {"$gte": 0}})
 
     small = _median_ms(scan, shops[SMALL])
     large = _median_ms(scan, shops[LARGE])

@@ -18,7 +18,7 @@ def index_with_key(information: dict[str, Any], *key: tuple[str, int]) -> dict[s
 
 
 async def test_every_declared_index_exists_with_its_keys(ashop: AsyncShop) -> None:
-    for repository in ashop.repositories:
+    for repository in ashop.repositories.all():
         information = await repository.collection.index_information()
         for index in repository.indexes:
             name = index.document["name"]
@@ -29,14 +29,14 @@ async def test_every_declared_index_exists_with_its_keys(ashop: AsyncShop) -> No
 
 
 async def test_ensure_indexes_is_idempotent(ashop: AsyncShop) -> None:
-    names = [repository.collection_name for repository in ashop.repositories]
+    names = [repository.collection_name for repository in ashop.repositories.all()]
     before = {name: await ashop.database[name].index_information() for name in names}
 
     again = await ashop.ensure_indexes()
 
     after = {name: await ashop.database[name].index_information() for name in names}
     assert after == before
-    for repository in ashop.repositories:
+    for repository in ashop.repositories.all():
         declared = sorted(index.document["name"] for index in repository.indexes)
         assert sorted(again[repository.collection_name]) == declared
 

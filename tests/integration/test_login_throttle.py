@@ -145,7 +145,7 @@ async def test_concurrent_guesses_cannot_pass_the_limit(tight: AsyncShop) -> Non
     assert len(tried) + len(refused) == 20
     assert len(tried) == PER_EMAIL
     # Recorded: the tried ones, under the e-mail and under each one's address.
-    stored = await tight.login_attempt_repository.collection.find({}).to_list()
+    stored = await tight.repositories.login_attempts.collection.find({}).to_list()
     held = sorted(len(document["attempts"]) for document in stored if document["attempts"])
     assert held == [1] * PER_EMAIL + [PER_EMAIL]
 
@@ -153,7 +153,7 @@ async def test_concurrent_guesses_cannot_pass_the_limit(tight: AsyncShop) -> Non
 async def test_neither_e_mails_nor_addresses_are_stored(tight: AsyncShop) -> None:
     await fail(tight, "ada@example.com", client="192.0.2.77")
 
-    stored = await tight.login_attempt_repository.collection.find({}).to_list()
+    stored = await tight.repositories.login_attempts.collection.find({}).to_list()
     assert stored
     text = repr(stored)
     assert "ada" not in text

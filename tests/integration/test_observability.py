@@ -220,7 +220,7 @@ async def test_an_idle_change_stream_polls_are_not_slow_commands_and_its_lag_sta
 
     consumer = StreamConsumer(
         StreamSpec("lag-test", collection, ("insert",), handle, checkpointed=False),
-        ashop.checkpoint_repository,
+        ashop.repositories.checkpoints,
     )
     task = asyncio.create_task(consumer.run())
     try:
@@ -253,7 +253,7 @@ async def test_an_idle_change_stream_polls_are_not_slow_commands_and_its_lag_sta
 async def test_the_outbox_gauge_counts_by_status_from_the_database(
     ashop: AsyncShop, metrics: Metrics
 ) -> None:
-    outbox = ashop.outbox_repository
+    outbox = ashop.repositories.outbox
     for n in range(5):
         await outbox.enqueue(
             outbox_document(MailKind.WELCOME, ObjectId(), f"g{n}@example.com", None, {"name": "G"})

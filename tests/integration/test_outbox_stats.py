@@ -49,7 +49,7 @@ async def test_counts_by_status_and_the_age_of_the_oldest_pending(ashop: AsyncSh
         mail(4, MailStatus.SENT, age=timedelta(days=2)),
         mail(5, MailStatus.FAILED, age=timedelta(days=1)),
     ]
-    await ashop.outbox_repository.enqueue_many(documents)
+    await ashop.repositories.outbox.enqueue_many(documents)
 
     stats = await ashop.mail.outbox_stats()
 
@@ -64,12 +64,12 @@ async def test_counts_by_status_and_the_age_of_the_oldest_pending(ashop: AsyncSh
 async def test_the_oldest_pending_moves_on_when_it_is_sent(ashop: AsyncShop) -> None:
     old = mail(0, MailStatus.PENDING, age=timedelta(hours=1))
     young = mail(1, MailStatus.PENDING, age=timedelta(minutes=1))
-    await ashop.outbox_repository.enqueue_many([old, young])
+    await ashop.repositories.outbox.enqueue_many([old, young])
 
-    claimed = await ashop.outbox_repository.claim("sender", utcnow(), timedelta(minutes=1))
+    claimed = await ashop.repositories.outbox.claim("sender", utcnow(), timedelta(minutes=1))
     assert claimed is not None
     assert claimed.key == old["_id"]
-    assert await ashop.outbox_repository.mark_sent(claimed.key, "sender", utcnow())
+    assert await ashop.repositories.outbox.mark_sent(claimed.key, "sender", utcnow())
 
     stats = await ashop.mail.outbox_stats()
     assert (stats.pending, stats.sent) == (1, 1)
@@ -80,7 +80,7 @@ async def test_the_outbox_figures_read_the_status_index(
     traced_shop: AsyncShop, recorder: CommandRecorder, explain: Any
 ) -> None:
     statuses = [MailStatus.SENT] * 8 + [MailStatus.FAILED] + [MailStatus.PENDING]
-    await traced_shop.outbox_repository.enqueue_many(
+    await traced_shop.repositories.outbox.enqueue_many(
         [mail(n, statuses[n % 10], age=timedelta(minutes=n)) for n in range(100)]
     )
     recorder.clear()
@@ -99,7 +99,7 @@ async def test_the_outbox_figures_read_the_status_index(
 
 
 def test_the_sync_face_reports_the_outbox_too(shop: Shop) -> None:
-    shop.outbox_repository.enqueue_many(
+    shop.repositories.outbox.enqueue_many(
         [mail(0, MailStatus.PENDING, age=timedelta(minutes=3)), mail(1, MailStatus.FAILED)]
     )
 
@@ -115,21 +115,24 @@ async def test_with_a_size_cache_a_status_change_still_shows_at_once(ashop: Asyn
     deletes); sending an e-mail moves no size, and is counted at once all the same."""
     totals = Listings(ttl=60, fields=frozenset())
     service = AsyncMailService(
-        ashop.outbox_repository, ashop.user_repository, ashop.order_repository, totals=totals
+        ashop.repositories.outbox,
+        ashop.repositories.users,
+        ashop.repositories.orders,
+        totals=totals,
     )
     documents = [mail(n, MailStatus.PENDING) for n in range(3)]
-    await ashop.outbox_repository.enqueue_many(documents)
+    await ashop.repositories.outbox.enqueue_many(documents)
     assert (await service.counts()).pending == 3
     assert totals.get("outbox") == ([], 3)
 
-    await ashop.outbox_repository.collection.update_one(
+    await ashop.repositories.outbox.collection.update_one(
         {"_id": documents[0]["_id"]}, {"$set": {"status": MailStatus.SENT.value}}
     )
 
     counts = await service.counts()
     assert (counts.pending, counts.sent, counts.failed) == (2, 1, 0)
     # An insert is what the stream evicts for; until then the cached size answers.
-    await ashop.outbox_repository.enqueue_many([mail(9, MailStatus.PENDING)])
+    await ashop.repositories.outbox.enqueue_many([mail(9, MailStatus.PENDING)])
     totals.clear()
     assert (await service.counts()).pending == 3
     assert totals.get("outbox") == ([], 4)

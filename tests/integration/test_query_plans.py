@@ -132,10 +132,10 @@ async def populate(shop: AsyncShop) -> Data:
             login_count=n % 17,
         )
         people.append({"_id": user_id, **document})
-    await shop.user_repository.collection.insert_many(people)
+    await shop.repositories.users.collection.insert_many(people)
 
     tokens = [f"digest-{n:04d}" for n in range(USERS)]
-    await shop.token_repository.collection.insert_many(
+    await shop.repositories.tokens.collection.insert_many(
         [
             {
                 "_id": digest,
@@ -164,10 +164,10 @@ async def populate(shop: AsyncShop) -> Data:
         document["reviews"]["rating"] = (n % 50) / 10
         document["inventory"]["quantity"] = 100
         catalog.append({"_id": product_id, **document})
-    await shop.product_repository.collection.insert_many(catalog)
+    await shop.repositories.products.collection.insert_many(catalog)
 
     accounts = [ObjectId() for _ in range(USERS)]
-    await shop.account_repository.collection.insert_many(
+    await shop.repositories.accounts.collection.insert_many(
         [
             {
                 "_id": account_id,
@@ -180,7 +180,7 @@ async def populate(shop: AsyncShop) -> Data:
             for user_id, account_id in zip(users, accounts, strict=True)
         ]
     )
-    await shop.ledger_repository.collection.insert_many(
+    await shop.repositories.ledger.collection.insert_many(
         [
             {
                 "account_id": accounts[n % BUYERS],
@@ -234,8 +234,8 @@ async def populate(shop: AsyncShop) -> Data:
                 "created_at": BASE + timedelta(hours=n),
             }
         )
-    await shop.order_repository.collection.insert_many(purchases)
-    await shop.transfer_repository.collection.insert_many(transfers)
+    await shop.repositories.orders.collection.insert_many(purchases)
+    await shop.repositories.transfers.collection.insert_many(transfers)
 
     mail = []
     for n in range(USERS):
@@ -245,14 +245,14 @@ async def populate(shop: AsyncShop) -> Data:
             document["status"] = (MailStatus.FAILED if n % 25 == 1 else MailStatus.SENT).value
         document["available_at"] = now - timedelta(minutes=n)
         mail.append(document)
-    await shop.outbox_repository.collection.insert_many(mail)
+    await shop.repositories.outbox.collection.insert_many(mail)
 
-    await shop.checkpoint_repository.collection.insert_many(
+    await shop.repositories.checkpoints.collection.insert_many(
         [{"_id": name, "resume_token": {"_data": "00"}, "updated_at": now} for name in STREAMS]
     )
 
     attempts = [ObjectId() for _ in range(USERS)]
-    await shop.login_attempt_repository.collection.insert_many(
+    await shop.repositories.login_attempts.collection.insert_many(
         [
             {
                 "_id": key,
@@ -387,7 +387,7 @@ def scans_collection(explain: Document) -> bool:
 async def claim_attempt(shop: AsyncShop, key: str, limit: int) -> Any:
     """A sign-in attempt under `key`, with a 15-minute window."""
     now = utcnow()
-    return await shop.login_attempt_repository.claim(
+    return await shop.repositories.login_attempts.claim(
         key,
         ObjectId(),
         at=now,
@@ -403,19 +403,19 @@ Call: TypeAlias = Callable[[AsyncShop, Data], Awaitable[Any]]
 async def issue_and_consume(shop: AsyncShop, data: Data) -> Any:
     """A verification code stored, then used: the use reads and deletes it by `_id`."""
     digest = f"digest-{uuid.uuid4().hex}"
-    await shop.verification_repository.issue(
+    await shop.repositories.verifications.issue(
         digest, data.users[5], utcnow(), utcnow() + timedelta(days=1)
     )
-    return await shop.verification_repository.consume(digest, utcnow())
+    return await shop.repositories.verifications.consume(digest, utcnow())
 
 
 async def ledger_after_second_entry(shop: AsyncShop, data: Data) -> Any:
     """An account's ledger after its second newest entry (found through the same index)."""
     account = data.accounts[34]
-    _first, second = await shop.ledger_repository.find_documents(
+    _first, second = await shop.repositories.ledger.find_documents(
         {"account_id": account}, sort=[("created_at", -1), ("_id", -1)], limit=2
     )
-    return await shop.ledger_repository.history(account, skip=0, limit=20, after=second["_id"])
+    return await shop.repositories.ledger.history(account, skip=0, limit=20, after=second["_id"])
 
 
 async def drain(documents: AsyncIterator[Any]) -> list[Any]:
@@ -529,20 +529,22 @@ EXPLAIN_UNTRUE = (
 # entry, under its base class; an override needs an entry of its own.
 QUERIES: dict[str, Entry] = {
     # --- AsyncRepository (base.py): inherited by every repository ---
-    "AsyncRepository.ensure_indexes": SendsNoQuery(lambda s, d: s.user_repository.ensure_indexes()),
+    "AsyncRepository.ensure_indexes": SendsNoQuery(
+        lambda s, d: s.repositories.users.ensure_indexes()
+    ),
     "AsyncRepository.to_model": Exempt(NO_IO),
     "AsyncRepository.to_models": Exempt(NO_IO),
     "AsyncRepository.find_by_id": (
-        uses("a user", lambda s, d: s.user_repository.find_by_id(d.users[42]), ID),
+        uses("a user", lambda s, d: s.repositories.users.find_by_id(d.users[42]), ID),
     ),
     "AsyncRepository.get": (
-        uses("a product", lambda s, d: s.product_repository.get(d.products[42]), ID),
+        uses("a product", lambda s, d: s.repositories.products.get(d.products[42]), ID),
     ),
     "AsyncRepository.find_one": Exempt(GENERIC),
     "AsyncRepository.find_many": Exempt(GENERIC),
     "AsyncRepository.find_documents": Exempt(GENERIC),
     "AsyncRepository.create_many": SendsNoQuery(
-        lambda s, d: s.ledger_repository.create_many(
+        lambda s, d: s.repositories.ledger.create_many(
             [
                 {
                     "account_id": d.accounts[201],
@@ -561,7 +563,7 @@ QUERIES: dict[str, Entry] = {
         "a $collStats aggregate: reads the collection's metadata, not its documents"
     ),
     "AsyncRepository.create": SendsNoQuery(
-        lambda s, d: s.ledger_repository.create(
+        lambda s, d: s.repositories.ledger.create(
             {
                 "account_id": d.accounts[200],
                 "kind": "credit",
@@ -571,7 +573,7 @@ QUERIES: dict[str, Entry] = {
         )
     ),
     "AsyncRepository.insert_many_new": SendsNoQuery(
-        lambda s, d: s.outbox_repository.insert_many_new(
+        lambda s, d: s.repositories.outbox.insert_many_new(
             [welcome("new1@example.com"), welcome("new2@example.com")]
         )
     ),
@@ -579,7 +581,7 @@ QUERIES: dict[str, Entry] = {
     "AsyncRepository.update_by_id": (
         uses(
             "a product",
-            lambda s, d: s.product_repository.update_by_id(
+            lambda s, d: s.repositories.products.update_by_id(
                 d.products[43], {"$set": {"updated_at": BASE}}
             ),
             ID,
@@ -590,7 +592,7 @@ QUERIES: dict[str, Entry] = {
         uses(
             "a product, in a transaction",
             in_transaction(
-                lambda s, d, session: s.product_repository.delete_by_id(
+                lambda s, d, session: s.repositories.products.delete_by_id(
                     d.products[44], session=session
                 )
             ),
@@ -604,7 +606,7 @@ QUERIES: dict[str, Entry] = {
     "AsyncRepository.find_in_order": (
         uses(
             "a page of products by id",
-            lambda s, d: s.product_repository.find_in_order(d.products[60:80]),
+            lambda s, d: s.repositories.products.find_in_order(d.products[60:80]),
             ID,
         ),
     ),
@@ -616,7 +618,7 @@ QUERIES: dict[str, Entry] = {
         uses(
             "an order, in a transaction",
             in_transaction(
-                lambda s, d, session: s.order_repository.find_by_key(
+                lambda s, d, session: s.repositories.orders.find_by_key(
                     d.users[2], "key-2", session=session
                 )
             ),
@@ -626,7 +628,7 @@ QUERIES: dict[str, Entry] = {
         ),
         uses(
             "a transfer",
-            lambda s, d: s.transfer_repository.find_by_key(d.users[3], "key-3"),
+            lambda s, d: s.repositories.transfers.find_by_key(d.users[3], "key-3"),
             "user_idempotency_key",
             "user_newest",
             gap=EXPLAIN_UNTRUE,
@@ -634,12 +636,12 @@ QUERIES: dict[str, Entry] = {
     ),
     # --- AsyncCheckpointRepository (checkpoints.py) ---
     "AsyncCheckpointRepository.load": (
-        uses("a stream", lambda s, d: s.checkpoint_repository.load(STREAMS[1]), ID),
+        uses("a stream", lambda s, d: s.repositories.checkpoints.load(STREAMS[1]), ID),
     ),
     "AsyncCheckpointRepository.save": (
         uses(
             "a stream",
-            lambda s, d: s.checkpoint_repository.save(STREAMS[2], {"_data": "01"}, utcnow()),
+            lambda s, d: s.repositories.checkpoints.save(STREAMS[2], {"_data": "01"}, utcnow()),
             ID,
         ),
     ),
@@ -647,17 +649,17 @@ QUERIES: dict[str, Entry] = {
     "AsyncOrderRepository.page_for": (
         uses(
             "a buyer's",
-            lambda s, d: s.order_repository.page_for(d.users[5], skip=0, limit=20),
+            lambda s, d: s.repositories.orders.page_for(d.users[5], skip=0, limit=20),
             "user_newest",
         ),
         uses(
             "everyone's",
-            lambda s, d: s.order_repository.page_for(None, skip=20, limit=20),
+            lambda s, d: s.repositories.orders.page_for(None, skip=20, limit=20),
             "newest",
         ),
         uses(
             "a buyer's, after one of them (keyset)",
-            lambda s, d: s.order_repository.page_for(
+            lambda s, d: s.repositories.orders.page_for(
                 d.users[5], skip=0, limit=20, after=d.orders[125]
             ),
             "user_newest",
@@ -666,7 +668,9 @@ QUERIES: dict[str, Entry] = {
         ),
         uses(
             "everyone's, after one (keyset)",
-            lambda s, d: s.order_repository.page_for(None, skip=0, limit=20, after=d.orders[200]),
+            lambda s, d: s.repositories.orders.page_for(
+                None, skip=0, limit=20, after=d.orders[200]
+            ),
             "newest",
             ID,
         ),
@@ -674,20 +678,22 @@ QUERIES: dict[str, Entry] = {
     "AsyncOrderRepository.placed_since": (
         uses(
             "the last days' orders (reconciling confirmations)",
-            lambda s, d: drain(s.order_repository.placed_since(BASE + timedelta(hours=ORDERS - 5))),
+            lambda s, d: drain(
+                s.repositories.orders.placed_since(BASE + timedelta(hours=ORDERS - 5))
+            ),
             "newest",
             "status_created",
         ),
     ),
     "AsyncOrderRepository.count_for": (
         # Everyone's is the collection's metadata count (no query to explain).
-        uses("a buyer's", lambda s, d: s.order_repository.count_for(d.users[5]), "user_newest"),
+        uses("a buyer's", lambda s, d: s.repositories.orders.count_for(d.users[5]), "user_newest"),
     ),
     "AsyncOrderRepository.mark_cancelled": (
         uses(
             "a completed order, in a transaction",
             in_transaction(
-                lambda s, d, session: s.order_repository.mark_cancelled(
+                lambda s, d, session: s.repositories.orders.mark_cancelled(
                     d.orders[6], utcnow(), session=session
                 )
             ),
@@ -696,34 +702,34 @@ QUERIES: dict[str, Entry] = {
         ),
     ),
     "AsyncOrderRepository.newest": (
-        uses("everyone's latest", lambda s, d: s.order_repository.newest(10), "newest"),
+        uses("everyone's latest", lambda s, d: s.repositories.orders.newest(10), "newest"),
     ),
     "AsyncOrderRepository.sales_pipeline": Exempt(NO_IO + " (explained through sales_report)"),
     "AsyncOrderRepository.sales_report": (
         uses(
             "one week",
-            lambda s, d: s.order_repository.sales_report(d.period, s.settings.currency),
+            lambda s, d: s.repositories.orders.sales_report(d.period, s.settings.currency),
             "status_created",
         ),
     ),
     # --- AsyncOutboxRepository (outbox.py) ---
     "AsyncOutboxRepository.enqueue": SendsNoQuery(
-        lambda s, d: s.outbox_repository.enqueue(welcome("new3@example.com"))
+        lambda s, d: s.repositories.outbox.enqueue(welcome("new3@example.com"))
     ),
     "AsyncOutboxRepository.enqueue_in": SendsNoQuery(
         in_transaction(
-            lambda s, d, session: s.outbox_repository.enqueue_in(
+            lambda s, d, session: s.repositories.outbox.enqueue_in(
                 welcome("new6@example.com"), session
             )
         )
     ),
     "AsyncOutboxRepository.enqueue_many": SendsNoQuery(
-        lambda s, d: s.outbox_repository.enqueue_many([welcome("new4@example.com")])
+        lambda s, d: s.repositories.outbox.enqueue_many([welcome("new4@example.com")])
     ),
     "AsyncOutboxRepository.claim": (
         uses(
             "the next due e-mail",
-            lambda s, d: s.outbox_repository.claim("sender-1", utcnow(), timedelta(minutes=1)),
+            lambda s, d: s.repositories.outbox.claim("sender-1", utcnow(), timedelta(minutes=1)),
             "status_available",
             ID,
             gap=EXPLAIN_UNTRUE,
@@ -732,7 +738,7 @@ QUERIES: dict[str, Entry] = {
     "AsyncOutboxRepository.mark_sent": (
         uses(
             "a pending e-mail",
-            lambda s, d: s.outbox_repository.mark_sent(d.mail[10], "sender-1", utcnow()),
+            lambda s, d: s.repositories.outbox.mark_sent(d.mail[10], "sender-1", utcnow()),
             ID,
             gap=EXPLAIN_UNTRUE,
         ),
@@ -740,7 +746,7 @@ QUERIES: dict[str, Entry] = {
     "AsyncOutboxRepository.mark_failed_attempt": (
         uses(
             "a pending e-mail",
-            lambda s, d: s.outbox_repository.mark_failed_attempt(
+            lambda s, d: s.repositories.outbox.mark_failed_attempt(
                 d.mail[20], "sender-2", "timeout", utcnow() + timedelta(minutes=5)
             ),
             ID,
@@ -748,12 +754,12 @@ QUERIES: dict[str, Entry] = {
         ),
     ),
     "AsyncOutboxRepository.counts": (
-        uses("by status", lambda s, d: s.outbox_repository.counts(), "status_available"),
+        uses("by status", lambda s, d: s.repositories.outbox.counts(), "status_available"),
     ),
     "AsyncOutboxRepository.oldest_pending_at": (
         uses(
             "the oldest pending e-mail",
-            lambda s, d: s.outbox_repository.oldest_pending_at(),
+            lambda s, d: s.repositories.outbox.oldest_pending_at(),
             "status_available",
         ),
     ),
@@ -763,14 +769,14 @@ QUERIES: dict[str, Entry] = {
     "AsyncProductRepository.search": (
         uses(
             "by category and price range",
-            lambda s, d: s.product_repository.search(
+            lambda s, d: s.repositories.products.search(
                 ProductQuery(category="aisle3", min_price=1_000, max_price=3_000), skip=0, limit=20
             ),
             "category_price",
         ),
         uses(
             "by category, newest first",
-            lambda s, d: s.product_repository.search(
+            lambda s, d: s.repositories.products.search(
                 ProductQuery(category="aisle5"), skip=0, limit=20
             ),
             "category_created",
@@ -778,20 +784,20 @@ QUERIES: dict[str, Entry] = {
         ),
         uses(
             "with all of some tags",
-            lambda s, d: s.product_repository.search(
+            lambda s, d: s.repositories.products.search(
                 ProductQuery(tags=["rare", "gift"]), skip=0, limit=20
             ),
             "tags",
         ),
         uses(
             "by free text",
-            lambda s, d: s.product_repository.search(ProductQuery(q="teapot"), skip=0, limit=20),
+            lambda s, d: s.repositories.products.search(ProductQuery(q="teapot"), skip=0, limit=20),
             "search_tokens",
         ),
         *(
             uses(
                 f"everything, by {field.value} {order}",
-                lambda s, d, field=field, order=order: s.product_repository.search(
+                lambda s, d, field=field, order=order: s.repositories.products.search(
                     ProductQuery(sort=field, order=order), skip=0, limit=20
                 ),
                 *SORT_INDEXES,
@@ -806,7 +812,7 @@ QUERIES: dict[str, Entry] = {
         uses(
             "more stock, in a transaction",
             in_transaction(
-                lambda s, d, session: s.product_repository.change_stock(
+                lambda s, d, session: s.repositories.products.change_stock(
                     d.products[45], 5, utcnow(), session=session
                 )
             ),
@@ -816,7 +822,7 @@ QUERIES: dict[str, Entry] = {
         uses(
             "less stock, in a transaction",
             in_transaction(
-                lambda s, d, session: s.product_repository.change_stock(
+                lambda s, d, session: s.repositories.products.change_stock(
                     d.products[46], -5, utcnow(), session=session
                 )
             ),
@@ -826,7 +832,7 @@ QUERIES: dict[str, Entry] = {
         uses(
             "more than in stock: refused, then an existence check",
             refused(
-                lambda s, d: s.product_repository.change_stock(d.products[46], -1_000, utcnow()),
+                lambda s, d: s.repositories.products.change_stock(d.products[46], -1_000, utcnow()),
                 OutOfStock,
             ),
             ID,
@@ -834,7 +840,7 @@ QUERIES: dict[str, Entry] = {
         ),
     ),
     "AsyncProductRepository.insert_unordered": SendsNoQuery(
-        lambda s, d: s.product_repository.insert_unordered(
+        lambda s, d: s.repositories.products.insert_unordered(
             [
                 new_product_document(
                     ProductCreate(
@@ -850,7 +856,7 @@ QUERIES: dict[str, Entry] = {
     "AsyncProductRepository.upsert_unordered": (
         uses(
             "on the name (the import's --upsert-on)",
-            lambda s, d: s.product_repository.upsert_unordered(
+            lambda s, d: s.repositories.products.upsert_unordered(
                 [
                     new_product_document(
                         ProductCreate(
@@ -870,7 +876,7 @@ QUERIES: dict[str, Entry] = {
     "AsyncProductRepository.bulk_set_prices": (
         uses(
             "three products, same prices",
-            lambda s, d: s.product_repository.bulk_set_prices(
+            lambda s, d: s.repositories.products.bulk_set_prices(
                 [(d.products[n], price_of(n), s.settings.currency) for n in (47, 49, 51)],
                 utcnow(),
             ),
@@ -880,40 +886,42 @@ QUERIES: dict[str, Entry] = {
     "AsyncProductRepository.statistics": (
         uses(
             "the dashboard",
-            lambda s, d: s.product_repository.statistics(),
+            lambda s, d: s.repositories.products.statistics(),
             unindexed=WHOLE_COLLECTION_FACET,
         ),
     ),
     # --- AsyncTokenRepository (tokens.py) ---
     "AsyncTokenRepository.issue": SendsNoQuery(
-        lambda s, d: s.token_repository.issue(
+        lambda s, d: s.repositories.tokens.issue(
             "digest-new", d.users[0], utcnow(), utcnow() + timedelta(days=1)
         )
     ),
     "AsyncTokenRepository.find_valid": (
-        uses("a digest", lambda s, d: s.token_repository.find_valid(d.tokens[77], utcnow()), ID),
+        uses("a digest", lambda s, d: s.repositories.tokens.find_valid(d.tokens[77], utcnow()), ID),
     ),
     "AsyncTokenRepository.revoke": (
-        uses("a digest", lambda s, d: s.token_repository.revoke(d.tokens[78]), ID),
+        uses("a digest", lambda s, d: s.repositories.tokens.revoke(d.tokens[78]), ID),
     ),
     "AsyncTokenRepository.revoke_all_for": (
-        uses("a user", lambda s, d: s.token_repository.revoke_all_for(d.users[80]), "user_id"),
+        uses("a user", lambda s, d: s.repositories.tokens.revoke_all_for(d.users[80]), "user_id"),
     ),
     "AsyncTokenRepository.revoke_all_for_users": (
         uses(
             "a few users",
-            lambda s, d: s.token_repository.revoke_all_for_users(d.users[81:84]),
+            lambda s, d: s.repositories.tokens.revoke_all_for_users(d.users[81:84]),
             "user_id",
         ),
     ),
     # --- AsyncUserRepository (users.py) ---
     "AsyncUserRepository.insert_user": SendsNoQuery(
-        lambda s, d: s.user_repository.insert_user(user_document("Newcomer", "new@example.com"))
+        lambda s, d: s.repositories.users.insert_user(user_document("Newcomer", "new@example.com"))
     ),
     "AsyncUserRepository.welcome_due_since": (
         uses(
             "users created or verified lately (reconciling welcomes)",
-            lambda s, d: drain(s.user_repository.welcome_due_since(utcnow() - timedelta(days=1))),
+            lambda s, d: drain(
+                s.repositories.users.welcome_due_since(utcnow() - timedelta(days=1))
+            ),
             "newest",
             "verified_at",
             gap=OR_OF_RANGES,
@@ -921,16 +929,18 @@ QUERIES: dict[str, Entry] = {
     ),
     "AsyncUserRepository.find_by_email": (
         uses(
-            "an e-mail", lambda s, d: s.user_repository.find_by_email(email_of(9)), "email_unique"
+            "an e-mail",
+            lambda s, d: s.repositories.users.find_by_email(email_of(9)),
+            "email_unique",
         ),
     ),
     "AsyncUserRepository.contacts": (
-        uses("a few buyers", lambda s, d: s.user_repository.contacts(d.users[20:23]), ID),
+        uses("a few buyers", lambda s, d: s.repositories.users.contacts(d.users[20:23]), ID),
     ),
     "AsyncUserRepository.ids_by_email": (
         uses(
             "a few e-mails",
-            lambda s, d: s.user_repository.ids_by_email([email_of(n) for n in (12, 13, 14)]),
+            lambda s, d: s.repositories.users.ids_by_email([email_of(n) for n in (12, 13, 14)]),
             "email_unique",
         ),
     ),
@@ -938,7 +948,7 @@ QUERIES: dict[str, Entry] = {
         uses(
             "a user, in a transaction",
             in_transaction(
-                lambda s, d, session: s.user_repository.set_fields(
+                lambda s, d, session: s.repositories.users.set_fields(
                     d.users[15], {"age": 40}, session=session
                 )
             ),
@@ -948,7 +958,7 @@ QUERIES: dict[str, Entry] = {
     "AsyncUserRepository.record_login": (
         uses(
             "a login",
-            lambda s, d: s.user_repository.record_login(d.users[16], utcnow(), FAKE_HASH),
+            lambda s, d: s.repositories.users.record_login(d.users[16], utcnow(), FAKE_HASH),
             ID,
             gap=EXPLAIN_UNTRUE,
         ),
@@ -957,7 +967,7 @@ QUERIES: dict[str, Entry] = {
     "AsyncUserRepository.list_page": (
         uses(
             "by status",
-            lambda s, d: s.user_repository.list_page(
+            lambda s, d: s.repositories.users.list_page(
                 UserFilter(status=UserStatus.SUSPENDED), skip=0, limit=20
             ),
             "status",
@@ -965,17 +975,21 @@ QUERIES: dict[str, Entry] = {
         ),
         uses(
             "by role",
-            lambda s, d: s.user_repository.list_page(UserFilter(role=Role.ADMIN), skip=0, limit=20),
+            lambda s, d: s.repositories.users.list_page(
+                UserFilter(role=Role.ADMIN), skip=0, limit=20
+            ),
             "roles_newest",
         ),
         uses(
             "by text",
-            lambda s, d: s.user_repository.list_page(UserFilter(q="zeph dupont"), skip=0, limit=20),
+            lambda s, d: s.repositories.users.list_page(
+                UserFilter(q="zeph dupont"), skip=0, limit=20
+            ),
             "search_tokens",
         ),
         uses(
             "everyone",
-            lambda s, d: s.user_repository.list_page(UserFilter(), skip=20, limit=20),
+            lambda s, d: s.repositories.users.list_page(UserFilter(), skip=20, limit=20),
             "newest",
             gap=BROAD_LISTING,
             in_order=True,
@@ -984,17 +998,17 @@ QUERIES: dict[str, Entry] = {
     "AsyncUserRepository.search": (
         uses(
             "two words",
-            lambda s, d: s.user_repository.search("zeph dupont"),
+            lambda s, d: s.repositories.users.search("zeph dupont"),
             "search_tokens",
         ),
     ),
     "AsyncUserRepository.find_by_role": (
-        uses("admins", lambda s, d: s.user_repository.find_by_role(Role.ADMIN), "roles_newest"),
+        uses("admins", lambda s, d: s.repositories.users.find_by_role(Role.ADMIN), "roles_newest"),
     ),
     "AsyncUserRepository.bulk_update_status": (
         uses(
             "suspended users, already suspended",
-            lambda s, d: s.user_repository.bulk_update_status(
+            lambda s, d: s.repositories.users.bulk_update_status(
                 [d.users[7], d.users[57]], UserStatus.SUSPENDED, utcnow()
             ),
             ID,
@@ -1004,13 +1018,13 @@ QUERIES: dict[str, Entry] = {
     "AsyncUserRepository.statistics": (
         uses(
             "the dashboard",
-            lambda s, d: s.user_repository.statistics(BASE - timedelta(days=5)),
+            lambda s, d: s.repositories.users.statistics(BASE - timedelta(days=5)),
             unindexed=WHOLE_COLLECTION_FACET,
         ),
     ),
     # --- AsyncVerificationRepository (verifications.py) ---
     "AsyncVerificationRepository.issue": SendsNoQuery(
-        lambda s, d: s.verification_repository.issue(
+        lambda s, d: s.repositories.verifications.issue(
             f"digest-{uuid.uuid4().hex}", d.users[6], utcnow(), utcnow() + timedelta(days=1)
         )
     ),
@@ -1023,19 +1037,19 @@ QUERIES: dict[str, Entry] = {
     "AsyncLoginAttemptRepository.withdraw": (
         uses(
             "an attempt",
-            lambda s, d: s.login_attempt_repository.withdraw(THROTTLE_KEYS[10], d.attempts[10]),
+            lambda s, d: s.repositories.login_attempts.withdraw(THROTTLE_KEYS[10], d.attempts[10]),
             ID,
         ),
     ),
     "AsyncLoginAttemptRepository.clear": (
-        uses("a key", lambda s, d: s.login_attempt_repository.clear(THROTTLE_KEYS[4]), ID),
+        uses("a key", lambda s, d: s.repositories.login_attempts.clear(THROTTLE_KEYS[4]), ID),
     ),
     # --- AsyncAccountRepository and AsyncLedgerRepository (wallet.py) ---
     "AsyncAccountRepository.open_for": (
         uses(
             "an existing account, in a transaction",
             in_transaction(
-                lambda s, d, session: s.account_repository.open_for(
+                lambda s, d, session: s.repositories.accounts.open_for(
                     d.users[30], s.settings.currency, utcnow(), session=session
                 )
             ),
@@ -1045,14 +1059,14 @@ QUERIES: dict[str, Entry] = {
     "AsyncAccountRepository.users_with_accounts": (
         uses(
             "a few users",
-            lambda s, d: s.account_repository.users_with_accounts(d.users[40:43]),
+            lambda s, d: s.repositories.accounts.users_with_accounts(d.users[40:43]),
             "user_id_unique",
         ),
     ),
     "AsyncAccountRepository.find_by_user": (
         uses(
             "a user",
-            lambda s, d: s.account_repository.find_by_user(d.users[31]),
+            lambda s, d: s.repositories.accounts.find_by_user(d.users[31]),
             "user_id_unique",
         ),
     ),
@@ -1060,7 +1074,7 @@ QUERIES: dict[str, Entry] = {
         uses(
             "in a transaction",
             in_transaction(
-                lambda s, d, session: s.account_repository.credit(
+                lambda s, d, session: s.repositories.accounts.credit(
                     d.accounts[32], 100, s.settings.currency, utcnow(), session=session
                 )
             ),
@@ -1072,7 +1086,7 @@ QUERIES: dict[str, Entry] = {
         uses(
             "in a transaction",
             in_transaction(
-                lambda s, d, session: s.account_repository.debit(
+                lambda s, d, session: s.repositories.accounts.debit(
                     d.accounts[33], 100, s.settings.currency, utcnow(), session=session
                 )
             ),
@@ -1082,7 +1096,7 @@ QUERIES: dict[str, Entry] = {
         uses(
             "an overdraft: refused, then an existence check",
             refused(
-                lambda s, d: s.account_repository.debit(
+                lambda s, d: s.repositories.accounts.debit(
                     d.accounts[33], 10**9, s.settings.currency, utcnow()
                 ),
                 InsufficientFunds,
@@ -1092,14 +1106,14 @@ QUERIES: dict[str, Entry] = {
         ),
     ),
     "AsyncLedgerRepository.record": SendsNoQuery(
-        lambda s, d: s.ledger_repository.record(
+        lambda s, d: s.repositories.ledger.record(
             d.accounts[201], EntryKind.CREDIT, 1, s.settings.currency, utcnow()
         )
     ),
     "AsyncLedgerRepository.history": (
         uses(
             "an account",
-            lambda s, d: s.ledger_repository.history(d.accounts[34], skip=0, limit=20),
+            lambda s, d: s.repositories.ledger.history(d.accounts[34], skip=0, limit=20),
             "account_newest",
         ),
         uses(
@@ -1112,7 +1126,9 @@ QUERIES: dict[str, Entry] = {
     ),
     "AsyncLedgerRepository.sum_for": (
         uses(
-            "an account", lambda s, d: s.ledger_repository.sum_for(d.accounts[35]), "account_newest"
+            "an account",
+            lambda s, d: s.repositories.ledger.sum_for(d.accounts[35]),
+            "account_newest",
         ),
     ),
 }

@@ -47,12 +47,14 @@ async def test_cached_reads_are_served_until_a_change_stream_evicts_them(
 
         consumers = [
             StreamConsumer(
-                invalidation_spec("cache-users", shop.user_repository.collection, users),
-                shop.checkpoint_repository,
+                invalidation_spec("cache-users", shop.repositories.users.collection, users),
+                shop.repositories.checkpoints,
             ),
             StreamConsumer(
-                invalidation_spec("cache-products", shop.product_repository.collection, products),
-                shop.checkpoint_repository,
+                invalidation_spec(
+                    "cache-products", shop.repositories.products.collection, products
+                ),
+                shop.repositories.checkpoints,
             ),
         ]
         tasks = [asyncio.create_task(consumer.run()) for consumer in consumers]
@@ -140,9 +142,9 @@ async def test_listing_pages_are_cached_by_query_with_fresh_documents_and_droppe
 
         consumer = StreamConsumer(
             invalidation_spec(
-                "cache-products", shop.product_repository.collection, ReadCache(300), listings
+                "cache-products", shop.repositories.products.collection, ReadCache(300), listings
             ),
-            shop.checkpoint_repository,
+            shop.repositories.checkpoints,
         )
         task = asyncio.create_task(consumer.run())
         try:

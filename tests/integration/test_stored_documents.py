@@ -38,7 +38,7 @@ def by_hand(**overrides: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def repo(ashop: AsyncShop) -> AsyncUserRepository:
-    return ashop.user_repository
+    return ashop.repositories.users
 
 
 async def test_a_minimal_hand_written_user_loads_with_the_defaults(

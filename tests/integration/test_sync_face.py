@@ -39,8 +39,8 @@ def test_sync_register_then_duplicate_email_in_other_case_is_refused(shop: Shop)
         )
 
     assert user.email == "ada@example.com"
-    assert shop.user_repository.count() == 1
-    stored = shop.user_repository.get(str(user.id))
+    assert shop.repositories.users.count() == 1
+    stored = shop.repositories.users.get(str(user.id))
     assert stored.password_hash is not None
     assert stored.password_hash.startswith("$argon2id$")
 
@@ -55,7 +55,7 @@ def test_sync_login_token_round_trip_and_logout(shop: Shop) -> None:
     issued = shop.auth.login("ada@example.com", "password-1")
 
     assert shop.auth.user_for_token(issued.access_token).id == user.id
-    assert shop.user_repository.get(user.id).login_count == 1
+    assert shop.repositories.users.get(user.id).login_count == 1
     shop.auth.logout(issued.access_token)
     with pytest.raises(AuthenticationFailed):
         shop.auth.user_for_token(issued.access_token)
@@ -107,4 +107,4 @@ def test_sync_bulk_update_with_a_malformed_id_changes_nothing(shop: Shop) -> Non
     with pytest.raises(InvalidId):
         shop.users.bulk_update_status([str(ada.id), "bad"], UserStatus.SUSPENDED)
 
-    assert shop.user_repository.get(ada.id).status is UserStatus.ACTIVE
+    assert shop.repositories.users.get(ada.id).status is UserStatus.ACTIVE

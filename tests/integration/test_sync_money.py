@@ -78,7 +78,7 @@ def test_an_order_and_its_cancellation_move_stock_and_money_both_ways(shop: Shop
     assert (stock(shop, teapot), balance(shop, ada)) == (3, 10_000)
     with pytest.raises(Conflict):
         shop.orders.cancel(ada, str(order.id))
-    assert shop.ledger_repository.sum_for(shop.wallet.account_of(ada).id) == 10_000
+    assert shop.repositories.ledger.sum_for(shop.wallet.account_of(ada).id) == 10_000
 
 
 def test_a_refused_order_changes_nothing(shop: Shop) -> None:
@@ -100,7 +100,7 @@ def test_a_refused_order_changes_nothing(shop: Shop) -> None:
         )
 
     assert (stock(shop, teapot), stock(shop, cup), balance(shop, ada)) == (1, 5, 1_000)
-    assert shop.order_repository.count_for(ada.id) == 0
+    assert shop.repositories.orders.count_for(ada.id) == 0
 
 
 def test_a_retried_order_is_placed_once_and_a_reused_key_is_refused(shop: Shop) -> None:

@@ -50,7 +50,7 @@ async def test_an_update_that_changes_nothing_succeeds_and_returns_the_user(
     result = await ashop.users.update(ada, str(ada.id), UserUpdate())
 
     assert result == ada
-    assert await ashop.user_repository.get(ada.id) == ada
+    assert await ashop.repositories.users.get(ada.id) == ada
 
 
 async def test_an_update_to_the_current_values_succeeds(ashop: AsyncShop, ada: UserInDB) -> None:
@@ -58,7 +58,7 @@ async def test_an_update_to_the_current_values_succeeds(ashop: AsyncShop, ada: U
 
     assert result.id == ada.id
     assert result.name == ada.name
-    stored = await ashop.user_repository.collection.find_one({"_id": ada.id})
+    stored = await ashop.repositories.users.collection.find_one({"_id": ada.id})
     assert stored is not None
     assert stored["search_tokens"] == index_tokens(ada.name, ada.email)
 
@@ -70,7 +70,7 @@ async def test_an_update_changes_the_fields_sent_and_leaves_the_others(
 
     result = await ashop.users.update(ada, str(ada.id), changes)
 
-    stored = await ashop.user_repository.get(ada.id)
+    stored = await ashop.repositories.users.get(ada.id)
     assert stored == result
     assert stored.age == 36
     assert stored.preferences.language == "fr"
@@ -82,7 +82,7 @@ async def test_an_update_changes_the_fields_sent_and_leaves_the_others(
 async def test_a_name_change_refreshes_the_search_tokens(ashop: AsyncShop, ada: UserInDB) -> None:
     result = await ashop.users.update(ada, str(ada.id), UserUpdate(name="Augusta King"))
 
-    stored = await ashop.user_repository.collection.find_one({"_id": ada.id})
+    stored = await ashop.repositories.users.collection.find_one({"_id": ada.id})
     assert stored is not None
     assert result.name == stored["name"] == "Augusta King"
     assert stored["search_tokens"] == index_tokens("Augusta King", "ada@example.com")
@@ -102,7 +102,7 @@ async def test_a_non_admin_changing_status_or_roles_is_permission_denied(
     with pytest.raises(PermissionDenied):
         await ashop.users.update(ada, str(ada.id), changes)
 
-    assert await ashop.user_repository.get(ada.id) == ada
+    assert await ashop.repositories.users.get(ada.id) == ada
 
 
 async def test_an_admin_deactivating_a_user_changes_status_and_roles_and_ends_sessions(
@@ -114,7 +114,7 @@ async def test_an_admin_deactivating_a_user_changes_status_and_roles_and_ends_se
         admin, str(ada.id), UserUpdate(status=UserStatus.INACTIVE, roles=[Role.ADMIN, Role.USER])
     )
 
-    stored = await ashop.user_repository.get(ada.id)
+    stored = await ashop.repositories.users.get(ada.id)
     assert result == stored
     assert stored.status is UserStatus.INACTIVE
     assert stored.roles == [Role.ADMIN, Role.USER]
@@ -129,7 +129,7 @@ async def test_a_non_admin_updating_another_user_is_not_found(
     with pytest.raises(NotFound):
         await ashop.users.update(ada, str(grace.id), UserUpdate(name="Hacked"))
 
-    assert (await ashop.user_repository.get(grace.id)).name == "Grace Hopper"
+    assert (await ashop.repositories.users.get(grace.id)).name == "Grace Hopper"
 
 
 async def test_an_admin_updating_a_missing_user_is_not_found(
@@ -194,7 +194,7 @@ async def test_suspend_disables_the_account_and_revokes_its_tokens(
     suspended = await ashop.users.suspend(str(ada.id))
 
     assert suspended.status is UserStatus.SUSPENDED
-    assert (await ashop.user_repository.get(ada.id)).status is UserStatus.SUSPENDED
+    assert (await ashop.repositories.users.get(ada.id)).status is UserStatus.SUSPENDED
     assert await ashop.database["tokens"].count_documents({"user_id": ada.id}) == 0
     with pytest.raises(AuthenticationFailed):
         await ashop.auth.user_for_token(issued.access_token)
@@ -210,7 +210,7 @@ async def test_bulk_update_status_returns_how_many_actually_changed(
     ashop: AsyncShop, ada: UserInDB, grace: UserInDB
 ) -> None:
     linus = await register(ashop, "Linus Torvalds", "linus@example.com")
-    await ashop.user_repository.set_fields(grace.id, {"status": UserStatus.INACTIVE.value})
+    await ashop.repositories.users.set_fields(grace.id, {"status": UserStatus.INACTIVE.value})
 
     changed = await ashop.users.bulk_update_status(
         [str(ada.id), str(grace.id), str(ObjectId())], UserStatus.INACTIVE
@@ -219,7 +219,7 @@ async def test_bulk_update_status_returns_how_many_actually_changed(
 
     assert changed == 1  # ada; grace already was, the third id names nobody
     assert again == 0
-    statuses = {user.id: user.status for user in await ashop.user_repository.find_many()}
+    statuses = {user.id: user.status for user in await ashop.repositories.users.find_many()}
     assert statuses == {
         ada.id: UserStatus.INACTIVE,
         grace.id: UserStatus.INACTIVE,
@@ -235,7 +235,7 @@ async def test_bulk_update_status_with_a_malformed_id_changes_nothing(
             [str(ada.id), "not-an-id", str(grace.id)], UserStatus.SUSPENDED
         )
 
-    for user in await ashop.user_repository.find_many():
+    for user in await ashop.repositories.users.find_many():
         assert user.status is UserStatus.ACTIVE
         assert user.updated_at in (ada.updated_at, grace.updated_at)
 

@@ -93,7 +93,7 @@ async def add_list_people(ashop: AsyncShop) -> None:
         ("Fay Suspended", UserStatus.SUSPENDED, (Role.USER, Role.ADMIN)),
         ("Gus Active", UserStatus.ACTIVE, (Role.ADMIN,)),
     ]
-    await ashop.user_repository.insert_many_new(
+    await ashop.repositories.users.insert_many_new(
         [
             user_document(
                 name,
@@ -210,7 +210,7 @@ async def test_signups_this_month_count_only_users_created_since_the_first_utc(
 ) -> None:
     month_start = start_of_month(utcnow())
     await register(ashop, "Ada Lovelace", "ada@example.com")
-    await ashop.user_repository.insert_many_new(
+    await ashop.repositories.users.insert_many_new(
         [
             user_document("At The Start", "start@old.test", created_at=month_start),
             user_document(
@@ -236,7 +236,7 @@ async def test_signups_this_month_count_only_users_created_since_the_first_utc(
 async def test_top_by_logins_lists_the_ten_most_active_users_in_order(
     ashop: AsyncShop,
 ) -> None:
-    await ashop.user_repository.insert_many_new(
+    await ashop.repositories.users.insert_many_new(
         [
             user_document(f"Logger {n:02d}", f"logger{n:02d}@x.test", login_count=n)
             for n in range(12)
@@ -248,7 +248,7 @@ async def test_top_by_logins_lists_the_ten_most_active_users_in_order(
     assert [row.login_count for row in stats.top_by_logins] == list(range(11, 1, -1))
     assert [row.name for row in stats.top_by_logins][:2] == ["Logger 11", "Logger 10"]
     top = stats.top_by_logins[0]
-    stored = await ashop.user_repository.find_by_email("logger11@x.test")
+    stored = await ashop.repositories.users.find_by_email("logger11@x.test")
     assert stored is not None
     assert (top.id, top.email) == (str(stored.id), "logger11@x.test")
 

@@ -69,7 +69,7 @@ async def test_register_creates_an_active_plain_user_with_no_logins(ashop: Async
     assert user.login_count == 0
     assert user.last_login is None
     assert user.created_at.tzinfo is not None
-    assert await ashop.user_repository.get(user.id) == user
+    assert await ashop.repositories.users.get(user.id) == user
 
 
 @pytest.mark.parametrize(
@@ -84,7 +84,7 @@ async def test_register_with_a_taken_email_in_any_case_is_duplicate_email(
     with pytest.raises(DuplicateEmail):
         await ashop.users.register(signup(name="Someone Else", email=second_email))
 
-    users = await ashop.user_repository.find_many()
+    users = await ashop.repositories.users.find_many()
     assert [user.id for user in users] == [first.id]
     assert users[0].name == "Élodie Dupont"
 
@@ -108,7 +108,7 @@ async def test_concurrent_registrations_of_one_email_let_exactly_one_through(
     assert all(isinstance(loser, DuplicateEmail) for loser in losers), losers
     assert await ashop.database["users"].count_documents({"email": "race@example.com"}) == 1
     assert await ashop.database["users"].count_documents({}) == 1
-    stored = await ashop.user_repository.find_by_email("race@example.com")
+    stored = await ashop.repositories.users.find_by_email("race@example.com")
     assert stored is not None
     assert stored.id == winners[0].id
 
@@ -121,11 +121,11 @@ def outbox_kinds(items: list[dict[str, object]]) -> list[object]:
 
 
 async def mail_to(ashop: AsyncShop, email: str) -> list[dict[str, object]]:
-    return await ashop.outbox_repository.collection.find({"to": email}).to_list()
+    return await ashop.repositories.outbox.collection.find({"to": email}).to_list()
 
 
 async def by_email(ashop: AsyncShop, email: str) -> UserInDB:
-    user = await ashop.user_repository.find_by_email(email)
+    user = await ashop.repositories.users.find_by_email(email)
     assert user is not None, email
     return user
 
@@ -145,7 +145,7 @@ async def test_a_new_address_gets_an_unconfirmed_account_and_one_code(ashop: Asy
     assert verification["kind"] == "verify_email"
     code = code_in(verification)
     # Only the code's digest is stored, never the code.
-    stored = await ashop.verification_repository.collection.find().to_list()
+    stored = await ashop.repositories.verifications.collection.find().to_list()
     assert [item["user_id"] for item in stored] == [user.id]
     assert code not in str(stored)
 
@@ -155,7 +155,7 @@ async def test_a_new_address_gets_an_unconfirmed_account_and_one_code(ashop: Asy
     assert confirmed.email_verified_at is not None
     with pytest.raises(InvalidVerificationToken):
         await ashop.users.verify_email(code)
-    assert await ashop.verification_repository.collection.count_documents({}) == 0
+    assert await ashop.repositories.verifications.collection.count_documents({}) == 0
 
 
 async def test_a_taken_address_gets_a_notice_not_a_second_account(ashop: AsyncShop) -> None:
@@ -166,7 +166,7 @@ async def test_a_taken_address_gets_a_notice_not_a_second_account(ashop: AsyncSh
             signup(name="Someone Else", email="OWNER@example.com")
         )
 
-    assert await ashop.user_repository.count({"email": "owner@example.com"}) == 1
+    assert await ashop.repositories.users.count({"email": "owner@example.com"}) == 1
     assert (await ashop.users.get(str(owner.id))).name == owner.name
     assert outbox_kinds(await mail_to(ashop, "owner@example.com")) == ["registration_notice"]
 
@@ -189,7 +189,7 @@ async def test_an_unconfirmed_owner_asking_again_gets_a_new_code_and_both_work_o
 async def test_an_expired_code_is_refused(ashop: AsyncShop) -> None:
     await ashop.users.request_registration(signup(email="late@example.com"))
     [item] = await mail_to(ashop, "late@example.com")
-    await ashop.verification_repository.collection.update_many(
+    await ashop.repositories.verifications.collection.update_many(
         {}, {"$set": {"expires_at": utcnow() - timedelta(seconds=1)}}
     )
 
@@ -210,7 +210,7 @@ async def test_registrations_are_throttled_per_address_and_per_client(ashop: Asy
         await ashop.users.request_registration(signup(email=f"n{n}@example.com"), "10.0.0.9")
     with pytest.raises(TooManyAttempts):
         await ashop.users.request_registration(signup(email="fresh@example.com"), "10.0.0.9")
-    assert await ashop.user_repository.count({"email": "fresh@example.com"}) == 0
+    assert await ashop.repositories.users.count({"email": "fresh@example.com"}) == 0
 
 
 async def test_an_unconfirmed_account_may_not_order_or_pay(ashop: AsyncShop) -> None:

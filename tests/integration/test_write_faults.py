@@ -71,7 +71,7 @@ async def world(faulty: Faulty) -> World:
         )
     )
     account = await shop.wallet.account_of(user)
-    target = await shop.user_repository.collection.find_one({"_id": user.id})
+    target = await shop.repositories.users.collection.find_one({"_id": user.id})
     assert target is not None
     await shop.mail.welcome(target)
     return World(
@@ -106,14 +106,14 @@ class WritePath:
 
 
 async def users_with(world: World, email: str) -> int:
-    return await world.shop.user_repository.collection.count_documents({"email": email})
+    return await world.shop.repositories.users.collection.count_documents({"email": email})
 
 
 async def accounts_of(world: World, email: str) -> int:
-    user = await world.shop.user_repository.find_by_email(email)
+    user = await world.shop.repositories.users.find_by_email(email)
     if user is None:
         return 0
-    return await world.shop.account_repository.collection.count_documents({"user_id": user.id})
+    return await world.shop.repositories.accounts.collection.count_documents({"user_id": user.id})
 
 
 async def registered_once(world: World) -> bool:
@@ -127,7 +127,7 @@ async def not_registered(world: World) -> bool:
 
 
 async def user_field(world: World, field: str) -> Any:
-    document = await world.shop.user_repository.collection.find_one({"email": world.email})
+    document = await world.shop.repositories.users.collection.find_one({"email": world.email})
     assert document is not None
     return document.get(field)
 
@@ -145,12 +145,12 @@ async def suspended_and_signed_out(world: World) -> bool:
 
 
 async def product_named(world: World, name: str) -> int:
-    return await world.shop.product_repository.collection.count_documents({"name": name})
+    return await world.shop.repositories.products.collection.count_documents({"name": name})
 
 
 async def balance_and_entries(world: World) -> tuple[int, int]:
-    account = await world.shop.account_repository.get(world.account_id)
-    entries = await world.shop.ledger_repository.collection.count_documents(
+    account = await world.shop.repositories.accounts.get(world.account_id)
+    entries = await world.shop.repositories.ledger.collection.count_documents(
         {"account_id": account.id}
     )
     return account.balance, entries
@@ -172,11 +172,11 @@ async def logins(world: World) -> int:
 
 
 async def welcomes_to(world: World, email: str) -> int:
-    return await world.shop.outbox_repository.collection.count_documents({"to": email})
+    return await world.shop.repositories.outbox.collection.count_documents({"to": email})
 
 
 async def pending_mail(world: World) -> Document:
-    document = await world.shop.outbox_repository.collection.find_one({"_id": world.pending_key})
+    document = await world.shop.repositories.outbox.collection.find_one({"_id": world.pending_key})
     assert document is not None
     return document
 
@@ -193,17 +193,17 @@ async def unclaimed(world: World) -> bool:
 
 async def claim_held(world: World) -> None:
     """Claim the due e-mail, unless this sender already holds it (a retry of the step)."""
-    await world.shop.outbox_repository.claim(OWNER, utcnow(), LEASE)
+    await world.shop.repositories.outbox.claim(OWNER, utcnow(), LEASE)
 
 
 async def send_recorded(world: World) -> bool:
     await claim_held(world)
-    return await world.shop.outbox_repository.mark_sent(world.pending_key, OWNER, utcnow())
+    return await world.shop.repositories.outbox.mark_sent(world.pending_key, OWNER, utcnow())
 
 
 async def retry_recorded(world: World) -> bool:
     await claim_held(world)
-    return await world.shop.outbox_repository.mark_failed_attempt(
+    return await world.shop.repositories.outbox.mark_failed_attempt(
         world.pending_key, OWNER, "SMTP down", utcnow() + LEASE
     )
 
@@ -217,7 +217,7 @@ async def last_error(world: World) -> str | None:
 
 
 async def checkpoint(world: World) -> Document | None:
-    return await world.shop.checkpoint_repository.collection.find_one({"_id": "fault-stream"})
+    return await world.shop.repositories.checkpoints.collection.find_one({"_id": "fault-stream"})
 
 
 async def checkpoint_saved(world: World) -> bool:
@@ -321,7 +321,7 @@ PATHS: dict[str, WritePath] = {
     ),
     "change-stream checkpoint saved": WritePath(
         "update",
-        lambda w: w.shop.checkpoint_repository.save("fault-stream", TOKEN, utcnow()),
+        lambda w: w.shop.repositories.checkpoints.save("fault-stream", TOKEN, utcnow()),
         checkpoint_saved,
         lambda w: _eq(checkpoint(w), None),
     ),

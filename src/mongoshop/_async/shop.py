@@ -6,6 +6,7 @@ worker, the CLI and the tests alike.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from datetime import timedelta
 from typing import Any
 
@@ -42,6 +43,44 @@ from mongoshop.security import PasswordHasher
 from mongoshop.settings import Settings
 
 
+@dataclass(frozen=True)
+class AsyncRepositories:
+    """Every collection's repository: what the services are built on, and what the
+    infrastructure reads or watches directly (change streams, the API's caches, the
+    CLI's export and indexes, the tests). Application code calls the services."""
+
+    users: AsyncUserRepository
+    tokens: AsyncTokenRepository
+    products: AsyncProductRepository
+    accounts: AsyncAccountRepository
+    ledger: AsyncLedgerRepository
+    transfers: AsyncTransferRepository
+    orders: AsyncOrderRepository
+    outbox: AsyncOutboxRepository
+    checkpoints: AsyncCheckpointRepository
+    login_attempts: AsyncLoginAttemptRepository
+    verifications: AsyncVerificationRepository
+
+    @classmethod
+    def over(cls, database: AsyncDatabase[Document]) -> AsyncRepositories:
+        return cls(
+            users=AsyncUserRepository(database),
+            tokens=AsyncTokenRepository(database),
+            products=AsyncProductRepository(database),
+            accounts=AsyncAccountRepository(database),
+            ledger=AsyncLedgerRepository(database),
+            transfers=AsyncTransferRepository(database),
+            orders=AsyncOrderRepository(database),
+            outbox=AsyncOutboxRepository(database),
+            checkpoints=AsyncCheckpointRepository(database),
+            login_attempts=AsyncLoginAttemptRepository(database),
+            verifications=AsyncVerificationRepository(database),
+        )
+
+    def all(self) -> list[AsyncRepository[Any]]:
+        return [getattr(self, field.name) for field in fields(self)]
+
+
 class AsyncShop:
     def __init__(
         self,
@@ -70,22 +109,12 @@ class AsyncShop:
             database.client, timeout=settings.transaction_timeout_ms / 1000
         )
 
-        self.user_repository = AsyncUserRepository(database)
-        self.token_repository = AsyncTokenRepository(database)
-        self.product_repository = AsyncProductRepository(database)
-        self.account_repository = AsyncAccountRepository(database)
-        self.ledger_repository = AsyncLedgerRepository(database)
-        self.transfer_repository = AsyncTransferRepository(database)
-        self.order_repository = AsyncOrderRepository(database)
-        self.outbox_repository = AsyncOutboxRepository(database)
-        self.checkpoint_repository = AsyncCheckpointRepository(database)
-        self.login_attempt_repository = AsyncLoginAttemptRepository(database)
-        self.verification_repository = AsyncVerificationRepository(database)
+        self.repositories = AsyncRepositories.over(database)
         secret = settings.token_secret.get_secret_value()
 
         def throttle(purpose: str, per_email: int, per_client: int) -> AsyncLoginThrottle:
             return AsyncLoginThrottle(
-                self.login_attempt_repository,
+                self.repositories.login_attempts,
                 secret=secret,
                 max_per_email=per_email,
                 max_per_client=per_client,
@@ -95,16 +124,16 @@ class AsyncShop:
             )
 
         self.users = AsyncUserService(
-            self.user_repository,
-            self.token_repository,
-            self.account_repository,
+            self.repositories.users,
+            self.repositories.tokens,
+            self.repositories.accounts,
             transactions,
             hasher,
             currency,
             cache=user_cache,
             listings=user_listings,
-            verifications=self.verification_repository,
-            outbox=self.outbox_repository,
+            verifications=self.repositories.verifications,
+            outbox=self.repositories.outbox,
             secret=secret,
             verification_ttl=timedelta(seconds=settings.verification_ttl_seconds),
             registration_throttle=throttle(
@@ -112,8 +141,8 @@ class AsyncShop:
             ),
         )
         self.auth = AsyncAuthService(
-            self.user_repository,
-            self.token_repository,
+            self.repositories.users,
+            self.repositories.tokens,
             hasher,
             token_secret=secret,
             token_ttl=timedelta(seconds=settings.token_ttl_seconds),
@@ -124,65 +153,49 @@ class AsyncShop:
             ),
         )
         self.catalog = AsyncCatalogService(
-            self.product_repository, currency, cache=product_cache, listings=product_listings
+            self.repositories.products, currency, cache=product_cache, listings=product_listings
         )
         self.wallet = AsyncWalletService(
-            self.account_repository,
-            self.ledger_repository,
-            self.transfer_repository,
+            self.repositories.accounts,
+            self.repositories.ledger,
+            self.repositories.transfers,
             transactions,
             currency,
         )
         self.orders = AsyncOrderService(
-            self.order_repository,
-            self.product_repository,
+            self.repositories.orders,
+            self.repositories.products,
             self.wallet,
             transactions,
             currency,
-            users=self.user_repository,
+            users=self.repositories.users,
             product_cache=product_cache,
             listings=order_listings,
             cancel_window=timedelta(seconds=settings.cancel_window_seconds),
         )
         self.mail = AsyncMailService(
-            self.outbox_repository,
-            self.user_repository,
-            self.order_repository,
+            self.repositories.outbox,
+            self.repositories.users,
+            self.repositories.orders,
             totals=outbox_totals,
         )
         self.analytics = AsyncAnalyticsService(
-            self.product_repository, self.order_repository, currency
+            self.repositories.products, self.repositories.orders, currency
         )
-
-    @property
-    def repositories(self) -> list[AsyncRepository[Any]]:
-        return [
-            self.user_repository,
-            self.token_repository,
-            self.product_repository,
-            self.account_repository,
-            self.ledger_repository,
-            self.transfer_repository,
-            self.order_repository,
-            self.outbox_repository,
-            self.checkpoint_repository,
-            self.login_attempt_repository,
-            self.verification_repository,
-        ]
 
     def repository_named(self, collection: str) -> AsyncRepository[Any]:
         """The repository of a collection, by name; `NotFound` for any other name."""
-        for repository in self.repositories:
+        for repository in self.repositories.all():
             if repository.collection_name == collection:
                 return repository
-        names = ", ".join(sorted(r.collection_name for r in self.repositories))
+        names = ", ".join(sorted(r.collection_name for r in self.repositories.all()))
         raise NotFound(f"no collection {collection!r}; one of: {names}")
 
     async def ensure_indexes(self) -> dict[str, list[str]]:
         """Create every collection's indexes (idempotent); names per collection."""
         return {
             repository.collection_name: await repository.ensure_indexes()
-            for repository in self.repositories
+            for repository in self.repositories.all()
         }
 
     async def ping(self) -> bool:

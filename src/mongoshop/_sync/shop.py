@@ -7,6 +7,7 @@ worker, the CLI and the tests alike.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from datetime import timedelta
 from typing import Any
 
@@ -43,6 +44,44 @@ from mongoshop.security import PasswordHasher
 from mongoshop.settings import Settings
 
 
+@dataclass(frozen=True)
+class Repositories:
+    """Every collection's repository: what the services are built on, and what the
+    infrastructure reads or watches directly (change streams, the API's caches, the
+    CLI's export and indexes, the tests). Application code calls the services."""
+
+    users: UserRepository
+    tokens: TokenRepository
+    products: ProductRepository
+    accounts: AccountRepository
+    ledger: LedgerRepository
+    transfers: TransferRepository
+    orders: OrderRepository
+    outbox: OutboxRepository
+    checkpoints: CheckpointRepository
+    login_attempts: LoginAttemptRepository
+    verifications: VerificationRepository
+
+    @classmethod
+    def over(cls, database: Database[Document]) -> Repositories:
+        return cls(
+            users=UserRepository(database),
+            tokens=TokenRepository(database),
+            products=ProductRepository(database),
+            accounts=AccountRepository(database),
+            ledger=LedgerRepository(database),
+            transfers=TransferRepository(database),
+            orders=OrderRepository(database),
+            outbox=OutboxRepository(database),
+            checkpoints=CheckpointRepository(database),
+            login_attempts=LoginAttemptRepository(database),
+            verifications=VerificationRepository(database),
+        )
+
+    def all(self) -> list[Repository[Any]]:
+        return [getattr(self, field.name) for field in fields(self)]
+
+
 class Shop:
     def __init__(
         self,
@@ -69,22 +108,12 @@ class Shop:
         currency = settings.currency
         transactions = Transactions(database.client, timeout=settings.transaction_timeout_ms / 1000)
 
-        self.user_repository = UserRepository(database)
-        self.token_repository = TokenRepository(database)
-        self.product_repository = ProductRepository(database)
-        self.account_repository = AccountRepository(database)
-        self.ledger_repository = LedgerRepository(database)
-        self.transfer_repository = TransferRepository(database)
-        self.order_repository = OrderRepository(database)
-        self.outbox_repository = OutboxRepository(database)
-        self.checkpoint_repository = CheckpointRepository(database)
-        self.login_attempt_repository = LoginAttemptRepository(database)
-        self.verification_repository = VerificationRepository(database)
+        self.repositories = Repositories.over(database)
         secret = settings.token_secret.get_secret_value()
 
         def throttle(purpose: str, per_email: int, per_client: int) -> LoginThrottle:
             return LoginThrottle(
-                self.login_attempt_repository,
+                self.repositories.login_attempts,
                 secret=secret,
                 max_per_email=per_email,
                 max_per_client=per_client,
@@ -94,16 +123,16 @@ class Shop:
             )
 
         self.users = UserService(
-            self.user_repository,
-            self.token_repository,
-            self.account_repository,
+            self.repositories.users,
+            self.repositories.tokens,
+            self.repositories.accounts,
             transactions,
             hasher,
             currency,
             cache=user_cache,
             listings=user_listings,
-            verifications=self.verification_repository,
-            outbox=self.outbox_repository,
+            verifications=self.repositories.verifications,
+            outbox=self.repositories.outbox,
             secret=secret,
             verification_ttl=timedelta(seconds=settings.verification_ttl_seconds),
             registration_throttle=throttle(
@@ -111,8 +140,8 @@ class Shop:
             ),
         )
         self.auth = AuthService(
-            self.user_repository,
-            self.token_repository,
+            self.repositories.users,
+            self.repositories.tokens,
             hasher,
             token_secret=secret,
             token_ttl=timedelta(seconds=settings.token_ttl_seconds),
@@ -123,63 +152,49 @@ class Shop:
             ),
         )
         self.catalog = CatalogService(
-            self.product_repository, currency, cache=product_cache, listings=product_listings
+            self.repositories.products, currency, cache=product_cache, listings=product_listings
         )
         self.wallet = WalletService(
-            self.account_repository,
-            self.ledger_repository,
-            self.transfer_repository,
+            self.repositories.accounts,
+            self.repositories.ledger,
+            self.repositories.transfers,
             transactions,
             currency,
         )
         self.orders = OrderService(
-            self.order_repository,
-            self.product_repository,
+            self.repositories.orders,
+            self.repositories.products,
             self.wallet,
             transactions,
             currency,
-            users=self.user_repository,
+            users=self.repositories.users,
             product_cache=product_cache,
             listings=order_listings,
             cancel_window=timedelta(seconds=settings.cancel_window_seconds),
         )
         self.mail = MailService(
-            self.outbox_repository,
-            self.user_repository,
-            self.order_repository,
+            self.repositories.outbox,
+            self.repositories.users,
+            self.repositories.orders,
             totals=outbox_totals,
         )
-        self.analytics = AnalyticsService(self.product_repository, self.order_repository, currency)
-
-    @property
-    def repositories(self) -> list[Repository[Any]]:
-        return [
-            self.user_repository,
-            self.token_repository,
-            self.product_repository,
-            self.account_repository,
-            self.ledger_repository,
-            self.transfer_repository,
-            self.order_repository,
-            self.outbox_repository,
-            self.checkpoint_repository,
-            self.login_attempt_repository,
-            self.verification_repository,
-        ]
+        self.analytics = AnalyticsService(
+            self.repositories.products, self.repositories.orders, currency
+        )
 
     def repository_named(self, collection: str) -> Repository[Any]:
         """The repository of a collection, by name; `NotFound` for any other name."""
-        for repository in self.repositories:
+        for repository in self.repositories.all():
             if repository.collection_name == collection:
                 return repository
-        names = ", ".join(sorted(r.collection_name for r in self.repositories))
+        names = ", ".join(sorted(r.collection_name for r in self.repositories.all()))
         raise NotFound(f"no collection {collection!r}; one of: {names}")
 
     def ensure_indexes(self) -> dict[str, list[str]]:
         """Create every collection's indexes (idempotent); names per collection."""
         return {
             repository.collection_name: repository.ensure_indexes()
-            for repository in self.repositories
+            for repository in self.repositories.all()
         }
 
     def ping(self) -> bool:

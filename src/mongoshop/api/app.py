@@ -76,23 +76,23 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
                 await shop.bootstrap_admin()
                 for spec in (
                     invalidation_spec(
-                        "cache-users", shop.user_repository.collection, user_cache, user_listings
+                        "cache-users", shop.repositories.users.collection, user_cache, user_listings
                     ),
                     invalidation_spec(
                         "cache-products",
-                        shop.product_repository.collection,
+                        shop.repositories.products.collection,
                         product_cache,
                         product_listings,
                     ),
                     invalidation_spec(
-                        "cache-tokens", shop.token_repository.collection, token_cache
+                        "cache-tokens", shop.repositories.tokens.collection, token_cache
                     ),
                     invalidation_spec(
-                        "cache-orders", shop.order_repository.collection, None, order_listings
+                        "cache-orders", shop.repositories.orders.collection, None, order_listings
                     ),
                     invalidation_spec(
                         "cache-outbox",
-                        shop.outbox_repository.collection,
+                        shop.repositories.outbox.collection,
                         None,
                         outbox_totals,
                         operations=("insert", "replace", "delete"),  # not the status changes
@@ -100,7 +100,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
                 ):
                     consumer = StreamConsumer(
                         spec,
-                        shop.checkpoint_repository,
+                        shop.repositories.checkpoints,
                         step_timeout=settings.operation_timeout_seconds,
                     )
                     consumers.append(consumer)

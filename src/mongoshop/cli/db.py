@@ -71,7 +71,7 @@ def status() -> None:
         table = Table()
         for column in ("collection", "documents", "data", "indexes", "index size"):
             table.add_column(column, justify="left" if column == "collection" else "right")
-        for repository in shop.repositories:
+        for repository in shop.repositories.all():
             stats = repository.storage_stats()
             table.add_row(
                 repository.collection_name,

@@ -59,7 +59,7 @@ def prepare(settings: Settings, demo: bool) -> list[str]:
         if demo:
             email, password = demo_admin(shop, settings.data_dir)
             lines.append(f"demo admin: {email} / {password}")
-            if shop.order_repository.count() == 0:
+            if shop.repositories.orders.count() == 0:
                 report = seed_with_bars(
                     shop, users=DEMO_USERS, products=DEMO_PRODUCTS, orders=DEMO_ORDERS, seed=1
                 )

@@ -27,7 +27,7 @@ class EventWorker:
     def __init__(self, shop: AsyncShop, transport: MailTransport | None = None) -> None:
         self.shop = shop
         mail = shop.mail
-        checkpoints = shop.checkpoint_repository
+        checkpoints = shop.repositories.checkpoints
 
         async def on_user(change: Mapping[str, Any]) -> None:
             await mail.welcome_if_verified(change)
@@ -39,7 +39,7 @@ class EventWorker:
             StreamConsumer(
                 StreamSpec(
                     name=USERS_STREAM,
-                    collection=shop.user_repository.collection,
+                    collection=shop.repositories.users.collection,
                     operations=("insert", "update"),
                     # New users, and the verification of a self-registered one (not every
                     # sign-in's login count): the server filters, then looks the user up.
@@ -62,7 +62,7 @@ class EventWorker:
             StreamConsumer(
                 StreamSpec(
                     name=ORDERS_STREAM,
-                    collection=shop.order_repository.collection,
+                    collection=shop.repositories.orders.collection,
                     operations=("insert",),
                     handler=on_order,
                     reconcile=mail.reconcile_order_confirmations,
@@ -72,7 +72,7 @@ class EventWorker:
             ),
         ]
         self.sender = OutboxSender(
-            shop.outbox_repository, transport or transport_for(shop.settings), shop.settings
+            shop.repositories.outbox, transport or transport_for(shop.settings), shop.settings
         )
         self._tasks: list[asyncio.Task[None]] = []
 

@@ -124,7 +124,7 @@ async def sales(ashop: AsyncShop, customers: Customers, products: Products) -> d
     await place(first, lines((novel, 1)), START - timedelta(seconds=1))  # before
     await place(second, lines((atlas, 2)), END)  # the end is excluded
     # Orders keep the price they were placed at.
-    await ashop.product_repository.update_by_id(novel.id, {"$set": {"price.amount": 99_999}})
+    await ashop.repositories.products.update_by_id(novel.id, {"$set": {"price.amount": 99_999}})
     return {"inside": inside, "hose": hose}
 
 
@@ -175,7 +175,7 @@ async def test_sales_of_deleted_products_are_still_counted(
 ) -> None:
     hose = sales["hose"]
     assert isinstance(hose, ProductInDB)
-    await ashop.product_repository.delete_by_id(hose.id)
+    await ashop.repositories.products.delete_by_id(hose.id)
 
     report = await ashop.analytics.sales(SalesPeriod(start=START, end=END))
 

@@ -73,7 +73,7 @@ async def test_create_and_get(ashop: AsyncShop) -> None:
     assert found.price == Money(amount=2_450, currency=currency)
     assert found.inventory.quantity == 0
     assert found.created_at == found.updated_at
-    stored = await ashop.product_repository.collection.find_one({"_id": created.id})
+    stored = await ashop.repositories.products.collection.find_one({"_id": created.id})
     assert stored is not None
     assert {"zen", "teapot", "tea", "kitchen", "ceramic"} <= set(stored["search_tokens"])
 
@@ -87,7 +87,7 @@ async def test_a_price_in_another_currency_is_refused(ashop: AsyncShop) -> None:
                 price=Money(amount=100, currency=other_currency(ashop.settings.currency)),
             )
         )
-    assert await ashop.product_repository.count() == 0
+    assert await ashop.repositories.products.count() == 0
 
 
 async def test_unknown_and_malformed_ids(ashop: AsyncShop) -> None:
@@ -131,7 +131,7 @@ async def test_renaming_refreshes_the_search_tokens(
     assert await names(ashop, q="cast iron") == ["Iron Kettle"]
     assert await names(ashop, q="steel") == ["Chef Knife"]  # its old tag is gone
     await ashop.catalog.update(str(teapot.id), ProductUpdate(category="garden"))
-    moved = await ashop.product_repository.collection.find_one({"_id": teapot.id})
+    moved = await ashop.repositories.products.collection.find_one({"_id": teapot.id})
     assert moved is not None
     assert "garden" in moved["search_tokens"]
     assert "kitchen" not in moved["search_tokens"]
@@ -330,7 +330,7 @@ async def test_bulk_prices_report_bad_items_and_apply_the_rest(
     assert (await ashop.catalog.get(str(mug.id))).price.amount == 1_111
     assert (await ashop.catalog.get(str(teapot.id))).price.amount == 3_333
     assert (await ashop.catalog.get(str(knife.id))).price == knife.price
-    assert await ashop.product_repository.count({"_id": unknown}) == 0  # no upsert
+    assert await ashop.repositories.products.count({"_id": unknown}) == 0  # no upsert
 
 
 async def test_bulk_prices_in_another_currency_refuse_the_whole_request(

@@ -62,11 +62,11 @@ async def test_a_transfer_completes_exactly_once(
 
     assert_fired(faulty.log, fault)
     assert not replay
-    assert await ashop.transfer_repository.count() == 1
-    assert (await ashop.transfer_repository.get(transfer.id)).amount == 2_500
-    legs = await ashop.ledger_repository.find_many({"reference_id": transfer.id})
+    assert await ashop.repositories.transfers.count() == 1
+    assert (await ashop.repositories.transfers.get(transfer.id)).amount == 2_500
+    legs = await ashop.repositories.ledger.find_many({"reference_id": transfer.id})
     assert sorted(leg.amount for leg in legs) == [-2_500, 2_500]
-    assert await ashop.ledger_repository.count() == 2 + 2  # two openings, two legs
+    assert await ashop.repositories.ledger.count() == 2 + 2  # two openings, two legs
     assert await balance_of(ashop, alice.account_id) == OPENING_BALANCE - 2_500
     assert await balance_of(ashop, bob.account_id) == OPENING_BALANCE + 2_500
     await assert_books_balance(ashop)
@@ -96,11 +96,11 @@ async def test_an_order_completes_exactly_once(
     assert_fired(faulty.log, fault)
     assert not replay
     assert order.total.amount == 2_300
-    assert await ashop.order_repository.count() == 1
+    assert await ashop.repositories.orders.count() == 1
     assert await stock_of(ashop, first.id) == 3
     assert await stock_of(ashop, second.id) == 4
     assert await balance_of(ashop, buyer.account_id) == OPENING_BALANCE - 2_300
-    assert await ashop.ledger_repository.count({"kind": "order"}) == 1
+    assert await ashop.repositories.ledger.count({"kind": "order"}) == 1
     await assert_books_balance(ashop)
 
 
@@ -130,5 +130,5 @@ async def test_a_cancel_restocks_and_refunds_exactly_once(
     assert_fired(faulty.log, fault)
     assert await stock_of(ashop, product.id) == 5
     assert await balance_of(ashop, buyer.account_id) == OPENING_BALANCE
-    assert await ashop.ledger_repository.count({"kind": "refund"}) == 1
+    assert await ashop.repositories.ledger.count({"kind": "refund"}) == 1
     await assert_books_balance(ashop)

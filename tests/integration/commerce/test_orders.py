@@ -83,7 +83,7 @@ async def test_an_order_takes_stock_and_money_and_snapshots_prices(
     ]
 
     # The price is a snapshot: a later price change does not touch the order.
-    await ashop.product_repository.update_by_id(mug.id, {"$set": {"price.amount": 9_999}})
+    await ashop.repositories.products.update_by_id(mug.id, {"$set": {"price.amount": 9_999}})
     stored = await ashop.orders.get_visible_to(buyer.user, str(order.id))
     assert stored.total.amount == order.total.amount
     assert {i.name: i.unit_price for i in stored.items}["Mug"] == 1_250
@@ -111,9 +111,9 @@ async def test_fifty_buyers_for_ten_units(
     assert len(losers) == 40
     assert all(error.code == "out_of_stock" for error in losers)
     assert await stock_of(ashop, product.id) == 0
-    assert await ashop.order_repository.count() == 10
+    assert await ashop.repositories.orders.count() == 10
 
-    orders = await ashop.order_repository.find_many({})
+    orders = await ashop.repositories.orders.find_many({})
     assert {order.user_id for order in orders} == {buyers[n].user.id for n in winners}
     for n, person in enumerate(buyers):
         balance = await balance_of(ashop, person.account_id)
@@ -186,10 +186,10 @@ async def test_the_same_key_sent_twice_concurrently_places_one_order(
 
     assert first.id == second.id
     assert sorted([first_replay, second_replay]) == [False, True]
-    assert await ashop.order_repository.count() == 1
+    assert await ashop.repositories.orders.count() == 1
     assert await stock_of(ashop, product.id) == 8
     assert await balance_of(ashop, buyer.account_id) == OPENING_BALANCE - 900
-    assert await ashop.ledger_repository.count({"kind": "order"}) == 1
+    assert await ashop.repositories.ledger.count({"kind": "order"}) == 1
 
     # Later retries are replays too; another request under the key is refused.
     again, replay = await ashop.orders.place(buyer.user, order_of((product, 2)), "basket-1")
@@ -268,7 +268,7 @@ async def test_two_concurrent_cancels_refund_once(
     assert sorted(type(r).__name__ for r in results) == ["Conflict", "OrderInDB"]
     assert await stock_of(ashop, product.id) == 5
     assert await balance_of(ashop, buyer.account_id) == OPENING_BALANCE
-    assert await ashop.ledger_repository.count({"kind": "refund"}) == 1
+    assert await ashop.repositories.ledger.count({"kind": "refund"}) == 1
     await assert_books_balance(ashop)
 
 

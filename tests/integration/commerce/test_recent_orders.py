@@ -73,7 +73,7 @@ async def test_an_order_whose_buyer_is_gone_has_no_buyer(
     cup = await products.create(quantity=10, price=100)
     await ashop.orders.place(kept.user, one_of(cup))
     orphan, _ = await ashop.orders.place(gone.user, one_of(cup))
-    await ashop.user_repository.delete_by_id(gone.user.id)
+    await ashop.repositories.users.delete_by_id(gone.user.id)
 
     recent = await ashop.orders.recent(10)
 
@@ -110,15 +110,15 @@ async def test_contacts_name_only_existing_users_once_each(
 ) -> None:
     alice, bob = await customers.create(2)
     missing = (await customers.one()).user.id
-    await ashop.user_repository.delete_by_id(missing)
+    await ashop.repositories.users.delete_by_id(missing)
 
-    contacts = await ashop.user_repository.contacts(
+    contacts = await ashop.repositories.users.contacts(
         [alice.user.id, bob.user.id, alice.user.id, missing]
     )
 
     assert set(contacts) == {alice.user.id, bob.user.id}
     assert contacts[bob.user.id].email == bob.user.email
-    assert await ashop.user_repository.contacts([]) == {}
+    assert await ashop.repositories.users.contacts([]) == {}
 
 
 def test_the_sync_face_lists_recent_orders_too(shop: Shop) -> None:
@@ -154,13 +154,13 @@ async def test_recent_orders_read_the_newest_index_and_the_buyers_by_id(
 ) -> None:
     now = utcnow()
     buyers = [ObjectId() for _ in range(5)]
-    await traced_shop.user_repository.collection.insert_many(
+    await traced_shop.repositories.users.collection.insert_many(
         [
             {"_id": user_id, **user_document(f"Buyer {n}", f"buyer{n}@example.com")}
             for n, user_id in enumerate(buyers)
         ]
     )
-    await traced_shop.order_repository.collection.insert_many(
+    await traced_shop.repositories.orders.collection.insert_many(
         [
             {
                 "user_id": buyers[n % 5],
@@ -213,22 +213,22 @@ async def test_the_widening_window_gives_the_same_pages_as_an_unbounded_sort(
         for age in ages
         for copy in range(2)
     ]
-    await ashop.order_repository.collection.insert_many(documents)
+    await ashop.repositories.orders.collection.insert_many(documents)
     expected = [
         d["_id"] for d in sorted(documents, key=lambda d: (d["created_at"], d["_id"]), reverse=True)
     ]
 
     for limit in (1, 2, 3, 5, 8):
         for skip in (0, 1, 4, 10, 17):
-            page = await ashop.order_repository.newest(limit, skip=skip, now=now)
+            page = await ashop.repositories.orders.newest(limit, skip=skip, now=now)
             assert [order.id for order in page] == expected[skip : skip + limit], (limit, skip)
-    everyone = await ashop.order_repository.page_for(None, skip=2, limit=4)
+    everyone = await ashop.repositories.orders.page_for(None, skip=2, limit=4)
     assert [order.id for order in everyone] == expected[2:6]
-    assert await ashop.order_repository.count_for(None) == len(documents)
+    assert await ashop.repositories.orders.count_for(None) == len(documents)
     # After an order (keyset): the same pages as by position, at every depth.
     for position in sorted({0, 1, 5, len(expected) // 2, len(expected) - 2}):
         for limit in (1, 3, 7):
-            page = await ashop.order_repository.page_for(
+            page = await ashop.repositories.orders.page_for(
                 None, skip=0, limit=limit, after=expected[position]
             )
             assert [order.id for order in page] == expected[position + 1 : position + 1 + limit]

@@ -40,7 +40,7 @@ def test_seeding_twice_adds_nothing_and_the_books_balance(shop: Shop) -> None:
 
     for account in shop.database["accounts"].find({}):
         assert account["balance"] >= 0
-        assert account["balance"] == shop.ledger_repository.sum_for(account["_id"])
+        assert account["balance"] == shop.repositories.ledger.sum_for(account["_id"])
         opening = shop.database["ledger"].count_documents(
             {"account_id": account["_id"], "kind": "credit", "amount": OPENING_BALANCE}
         )

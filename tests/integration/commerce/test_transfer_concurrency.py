@@ -75,7 +75,7 @@ async def test_concurrent_random_transfers_keep_the_books(
 
     balances = {}
     for n, person in enumerate(people):
-        account = await ashop.account_repository.get(person.account_id)
+        account = await ashop.repositories.accounts.get(person.account_id)
         balances[n] = account.balance
         assert account.balance >= 0
     assert sum(balances.values()) == ACCOUNTS * OPENING_BALANCE
@@ -84,11 +84,11 @@ async def test_concurrent_random_transfers_keep_the_books(
     for n, person in enumerate(people):
         await _check_ledger(ashop, person, balances[n])
 
-    assert await ashop.transfer_repository.count() == len(done)
-    legs = await ashop.ledger_repository.count({"reference_id": {"$ne": None}})
+    assert await ashop.repositories.transfers.count() == len(done)
+    legs = await ashop.repositories.ledger.count({"reference_id": {"$ne": None}})
     assert legs == 2 * len(done)
     for _, _, amount, transfer_id in done[:: max(1, len(done) // 50)]:
-        entries = await ashop.ledger_repository.find_many({"reference_id": transfer_id})
+        entries = await ashop.repositories.ledger.find_many({"reference_id": transfer_id})
         assert sorted(entry.amount for entry in entries) == [-amount, amount]
 
 
@@ -99,7 +99,7 @@ async def _check_ledger(ashop: AsyncShop, person: Customer, balance: int) -> Non
     assert opening["amount"] == person.opening
     assert opening["reason"] == OPENING_REASON
     assert balance == person.opening + sum(entry["amount"] for entry in moves)
-    assert balance == await ashop.ledger_repository.sum_for(person.account_id)
+    assert balance == await ashop.repositories.ledger.sum_for(person.account_id)
     # Writes to one account are serialized by write conflicts on its document, and each
     # entry's ObjectId is made after its transaction's write to the account succeeded:
     # in ObjectId order, the running balance is the balance the account really had.

@@ -39,11 +39,11 @@ def transfer_to(target: Customer | ObjectId | str, amount: int, currency: str) -
 async def snapshot(ashop: AsyncShop) -> dict[str, object]:
     """Everything a refused transfer must leave as it was."""
     return {
-        "accounts": await ashop.account_repository.collection.find({}, {"updated_at": 0})
+        "accounts": await ashop.repositories.accounts.collection.find({}, {"updated_at": 0})
         .sort("_id", 1)
         .to_list(),
-        "ledger": await ashop.ledger_repository.collection.find({}).sort("_id", 1).to_list(),
-        "transfers": await ashop.transfer_repository.collection.find({}).to_list(),
+        "ledger": await ashop.repositories.ledger.collection.find({}).sort("_id", 1).to_list(),
+        "transfers": await ashop.repositories.transfers.collection.find({}).to_list(),
     }
 
 
@@ -55,13 +55,13 @@ async def test_registration_opens_an_empty_account(ashop: AsyncShop) -> None:
         UserCreate(name="Ana Lima", email="Ana@Example.com", password="secret-pass")
     )
 
-    account = await ashop.account_repository.find_by_user(user.id)
+    account = await ashop.repositories.accounts.find_by_user(user.id)
     assert account is not None
     assert account.balance == 0
     assert account.currency == ashop.settings.currency
     assert (await ashop.wallet.account_of(user)).id == account.id
-    assert await ashop.account_repository.count({"user_id": user.id}) == 1
-    assert await ashop.ledger_repository.count({"account_id": account.id}) == 0
+    assert await ashop.repositories.accounts.count({"user_id": user.id}) == 1
+    assert await ashop.repositories.ledger.count({"account_id": account.id}) == 0
 
 
 async def test_credit_adds_a_ledger_entry_with_its_reason(
@@ -134,11 +134,11 @@ async def test_history_pages_after_an_entry_even_among_entries_of_one_instant(
     person = await customers.one(balance=1_000)
     instant = utcnow()
     for amount in range(1, 8):  # seven entries of one millisecond, two older, one newer
-        await ashop.ledger_repository.record(
+        await ashop.repositories.ledger.record(
             person.account_id, EntryKind.CREDIT, amount, ashop.settings.currency, instant
         )
     for minutes in (-2, -1, 1):
-        await ashop.ledger_repository.record(
+        await ashop.repositories.ledger.record(
             person.account_id,
             EntryKind.CREDIT,
             100 + minutes,
@@ -191,11 +191,11 @@ async def test_a_transfer_moves_money_with_two_ledger_legs(
     assert transfer.amount == 1_234
     assert await balance_of(ashop, alice.account_id) == OPENING_BALANCE - 1_234
     assert await balance_of(ashop, bob.account_id) == OPENING_BALANCE + 1_234
-    legs = await ashop.ledger_repository.find_many({"reference_id": transfer.id})
+    legs = await ashop.repositories.ledger.find_many({"reference_id": transfer.id})
     assert sorted((leg.kind.value, leg.amount, leg.account_id) for leg in legs) == sorted(
         [("transfer_out", -1_234, alice.account_id), ("transfer_in", 1_234, bob.account_id)]
     )
-    stored = await ashop.transfer_repository.get(transfer.id)
+    stored = await ashop.repositories.transfers.get(transfer.id)
     assert stored.idempotency_key is None
     await assert_books_balance(ashop)
 
@@ -223,7 +223,7 @@ async def test_refused_transfers_move_nothing(ashop: AsyncShop, customers: Custo
     # An account in another currency: the credit leg finds no account in ours.
     foreign = ObjectId()
     now = utcnow()
-    await ashop.account_repository.collection.insert_one(
+    await ashop.repositories.accounts.collection.insert_one(
         {
             "_id": foreign,
             "user_id": ObjectId(),
@@ -277,11 +277,11 @@ async def test_the_same_key_sent_twice_concurrently_moves_money_once(
         (first, first_replay), (second, second_replay) = results
         assert first.id == second.id
         assert sorted([first_replay, second_replay]) == [False, True]
-        assert await ashop.transfer_repository.count({"idempotency_key": f"key-{n}"}) == 1
-        assert await ashop.ledger_repository.count({"reference_id": first.id}) == 2
+        assert await ashop.repositories.transfers.count({"idempotency_key": f"key-{n}"}) == 1
+        assert await ashop.repositories.ledger.count({"reference_id": first.id}) == 2
 
     moved = sum(100 + n for n in range(rounds))
-    assert await ashop.transfer_repository.count() == rounds
+    assert await ashop.repositories.transfers.count() == rounds
     assert await balance_of(ashop, alice.account_id) == OPENING_BALANCE - moved
     assert await balance_of(ashop, bob.account_id) == OPENING_BALANCE + moved
     await assert_books_balance(ashop)
@@ -335,7 +335,7 @@ async def test_keys_belong_to_their_user(ashop: AsyncShop, customers: Customers)
 
     assert not replay
     assert from_bob.id != from_alice.id
-    assert await ashop.transfer_repository.count() == 2
+    assert await ashop.repositories.transfers.count() == 2
 
 
 async def test_a_retry_naming_the_account_in_upper_case_is_a_replay(

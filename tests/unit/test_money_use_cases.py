@@ -54,6 +54,19 @@ def person(*, verified: bool = True, admin: bool = False) -> UserInDB:
     )
 
 
+class MovingClock:
+    """The services' clock, moved by the test: a window passes without waiting."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC).replace(microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
 @dataclass
 class Shop:
     products: FakeProducts
@@ -64,6 +77,7 @@ class Shop:
     transactions: FakeTransactions
     wallet: AsyncWalletService
     ordering: AsyncOrderService
+    clock: MovingClock
 
     async def funded(self, user: UserInDB, amount: int) -> ObjectId:
         account = await self.wallet.account_of(user)
@@ -76,7 +90,15 @@ def shop() -> Shop:
     products, accounts, ledger = FakeProducts(), FakeAccounts(), FakeLedger()
     orders, transfers = FakeOrders(), FakeTransfers()
     transactions = FakeTransactions(products, accounts, ledger, orders, transfers)
-    wallet = AsyncWalletService(accounts, ledger, transfers, transactions, CURRENCY)  # type: ignore[arg-type]
+    clock = MovingClock()
+    wallet = AsyncWalletService(
+        accounts,  # type: ignore[arg-type]
+        ledger,  # type: ignore[arg-type]
+        transfers,  # type: ignore[arg-type]
+        transactions,  # type: ignore[arg-type]
+        CURRENCY,
+        clock=clock,
+    )
     ordering = AsyncOrderService(
         orders,  # type: ignore[arg-type]
         products,  # type: ignore[arg-type]
@@ -85,8 +107,11 @@ def shop() -> Shop:
         CURRENCY,
         users=None,  # type: ignore[arg-type]
         cancel_window=timedelta(hours=1),
+        clock=clock,
     )
-    return Shop(products, accounts, ledger, orders, transfers, transactions, wallet, ordering)
+    return Shop(
+        products, accounts, ledger, orders, transfers, transactions, wallet, ordering, clock
+    )
 
 
 def order_of(*lines: tuple[ObjectId, int]) -> OrderRequest:
@@ -253,7 +278,11 @@ async def test_a_buyer_cancels_within_the_window_and_an_admin_after_it(shop: Sho
     await shop.funded(buyer, 10_000)
     cup = shop.products.add("Cup", price=100, stock=10)
     order, _ = await shop.ordering.place(buyer, order_of((cup, 1)))
-    shop.orders.documents[order.id]["created_at"] = datetime.now(UTC) - timedelta(hours=2)
+    assert order.created_at == shop.clock.now  # placed at the services' time
+    shop.clock.advance(timedelta(minutes=59))
+    assert (await shop.ordering.cancel(buyer, str(order.id))).status is OrderStatus.CANCELLED
+    order, _ = await shop.ordering.place(buyer, order_of((cup, 1)))
+    shop.clock.advance(timedelta(hours=1, seconds=1))
 
     with pytest.raises(CancellationWindowClosed):
         await shop.ordering.cancel(buyer, str(order.id))

@@ -139,6 +139,7 @@ class AsyncShop:
             registration_throttle=throttle(
                 "register", settings.register_max_per_email, settings.register_max_per_client
             ),
+            clock=clock,
         )
         self.auth = AsyncAuthService(
             self.repositories.users,
@@ -151,9 +152,14 @@ class AsyncShop:
             throttle=throttle(
                 "login", settings.login_max_failures, settings.login_max_failures_per_client
             ),
+            clock=clock,
         )
         self.catalog = AsyncCatalogService(
-            self.repositories.products, currency, cache=product_cache, listings=product_listings
+            self.repositories.products,
+            currency,
+            cache=product_cache,
+            listings=product_listings,
+            clock=clock,
         )
         self.wallet = AsyncWalletService(
             self.repositories.accounts,
@@ -161,6 +167,7 @@ class AsyncShop:
             self.repositories.transfers,
             transactions,
             currency,
+            clock=clock,
         )
         self.orders = AsyncOrderService(
             self.repositories.orders,
@@ -172,12 +179,14 @@ class AsyncShop:
             product_cache=product_cache,
             listings=order_listings,
             cancel_window=timedelta(seconds=settings.cancel_window_seconds),
+            clock=clock,
         )
         self.mail = AsyncMailService(
             self.repositories.outbox,
             self.repositories.users,
             self.repositories.orders,
             totals=outbox_totals,
+            clock=clock,
         )
         self.analytics = AsyncAnalyticsService(
             self.repositories.products, self.repositories.orders, currency

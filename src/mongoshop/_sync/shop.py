@@ -138,6 +138,7 @@ class Shop:
             registration_throttle=throttle(
                 "register", settings.register_max_per_email, settings.register_max_per_client
             ),
+            clock=clock,
         )
         self.auth = AuthService(
             self.repositories.users,
@@ -150,9 +151,14 @@ class Shop:
             throttle=throttle(
                 "login", settings.login_max_failures, settings.login_max_failures_per_client
             ),
+            clock=clock,
         )
         self.catalog = CatalogService(
-            self.repositories.products, currency, cache=product_cache, listings=product_listings
+            self.repositories.products,
+            currency,
+            cache=product_cache,
+            listings=product_listings,
+            clock=clock,
         )
         self.wallet = WalletService(
             self.repositories.accounts,
@@ -160,6 +166,7 @@ class Shop:
             self.repositories.transfers,
             transactions,
             currency,
+            clock=clock,
         )
         self.orders = OrderService(
             self.repositories.orders,
@@ -171,12 +178,14 @@ class Shop:
             product_cache=product_cache,
             listings=order_listings,
             cancel_window=timedelta(seconds=settings.cancel_window_seconds),
+            clock=clock,
         )
         self.mail = MailService(
             self.repositories.outbox,
             self.repositories.users,
             self.repositories.orders,
             totals=outbox_totals,
+            clock=clock,
         )
         self.analytics = AnalyticsService(
             self.repositories.products, self.repositories.orders, currency

@@ -11,7 +11,7 @@ from mongoshop._async.repositories.users import AsyncUserRepository
 from mongoshop._async.services.caching import read_through
 from mongoshop._async.services.throttle import AsyncLoginThrottle
 from mongoshop.cache import ReadCache
-from mongoshop.clock import utcnow
+from mongoshop.clock import Clock, utcnow
 from mongoshop.errors import AccountDisabled, AuthenticationFailed
 from mongoshop.models.tokens import IssuedToken, TokenInDB
 from mongoshop.models.users import UserInDB
@@ -34,6 +34,7 @@ class AsyncAuthService:
         token_cache: ReadCache[TokenInDB] | None = None,
         user_cache: ReadCache[UserInDB] | None = None,
         throttle: AsyncLoginThrottle | None = None,
+        clock: Clock = utcnow,
     ) -> None:
         """The caches (API only) spare two database round trips per authenticated request.
 
@@ -41,6 +42,7 @@ class AsyncAuthService:
         API does), so a revoked token or a disabled account stops working
         within the invalidation bound, everywhere.
         """
+        self.clock = clock
         self.users = users
         self.tokens = tokens
         self.hasher = hasher
@@ -64,7 +66,7 @@ class AsyncAuthService:
             raise AuthenticationFailed(INVALID_CREDENTIALS)
         if not user.is_active:
             raise AccountDisabled(f"this account is {user.status.value}")
-        logged_in = await self.users.record_login(user.id, utcnow(), password_hash)
+        logged_in = await self.users.record_login(user.id, self.clock(), password_hash)
         if logged_in is not None:
             return logged_in
         # Changed between the check and the update: disabled, or its password changed.
@@ -80,7 +82,7 @@ class AsyncAuthService:
         password change or a suspension that lands while this login is under way
         (after the read) revokes it like every earlier token.
         """
-        read_at = utcnow()
+        read_at = self.clock()
         if self.throttle is None:
             user = await self.authenticate(email, password)
         else:
@@ -88,7 +90,7 @@ class AsyncAuthService:
                 user = await self.authenticate(email, password)
         token = new_token()
         stored = await self.tokens.issue(
-            token_digest(token, self._secret), user.id, read_at, utcnow() + self._ttl
+            token_digest(token, self._secret), user.id, read_at, self.clock() + self._ttl
         )
         logger.info("user signed in", extra={"user_id": str(user.id)})
         return IssuedToken(access_token=token, expires_at=stored.expires_at)
@@ -96,7 +98,7 @@ class AsyncAuthService:
     async def user_for_token(self, token: str) -> UserInDB:
         """The active user a bearer token belongs to; anything else is `AuthenticationFailed`."""
         digest = token_digest(token, self._secret)
-        now = utcnow()
+        now = self.clock()
 
         async def valid_token() -> TokenInDB:
             found = await self.tokens.find_valid(digest, now)

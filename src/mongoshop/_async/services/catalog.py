@@ -11,7 +11,7 @@ from bson import ObjectId
 from mongoshop._async.repositories.products import AsyncProductRepository
 from mongoshop._async.services.caching import cached_page, read_through
 from mongoshop.cache import Listings, ReadCache
-from mongoshop.clock import utcnow
+from mongoshop.clock import Clock, utcnow
 from mongoshop.errors import InvalidId, ValidationFailed
 from mongoshop.iterables import batched
 from mongoshop.models.common import Document, Page, PageRequest, dotted, parse_object_id
@@ -52,7 +52,9 @@ class AsyncCatalogService:
         *,
         cache: ReadCache[ProductInDB] | None = None,
         listings: Listings | None = None,
+        clock: Clock = utcnow,
     ) -> None:
+        self.clock = clock
         self.products = products
         self.currency = currency
         self.cache = cache
@@ -69,7 +71,7 @@ class AsyncCatalogService:
 
     async def create(self, data: ProductCreate) -> ProductInDB:
         self._check_currency(data.price)
-        document = new_product_document(data, utcnow())
+        document = new_product_document(data, self.clock())
         new_id = await self.products.create(document)
         self._listings_changed()
         return self.products.to_model({**document, "_id": new_id})
@@ -87,7 +89,7 @@ class AsyncCatalogService:
         """
         inserted = skipped = 0
         for batch in batched(products, batch_size):
-            now = utcnow()
+            now = self.clock()
             documents = []
             for product_id, data in batch:
                 self._check_currency(data.price)
@@ -111,7 +113,7 @@ class AsyncCatalogService:
         """
         result = ImportResult()
         accepted: list[tuple[int, Document]] = []
-        now = utcnow()
+        now = self.clock()
         for line, product in items:
             try:
                 self._check_currency(product.price, "price.currency: ")
@@ -150,7 +152,7 @@ class AsyncCatalogService:
         if fields.keys() & {"name", "category", "tags"}:
             merged = current.model_copy(update=fields)
             fields["search_tokens"] = product_tokens(merged.name, merged.category, merged.tags)
-        fields["updated_at"] = utcnow()
+        fields["updated_at"] = self.clock()
         # `reviews` by path: a new rating alone keeps the stored count (and the reverse).
         await self.products.update_by_id(target, {"$set": dotted(fields, {"reviews"})})
         if self.cache is not None:
@@ -171,7 +173,7 @@ class AsyncCatalogService:
     async def change_inventory(self, product_id: str, change: int) -> ProductInDB:
         """Add (positive) or take (negative) stock; taking more than there is is `OutOfStock`."""
         target = parse_object_id(product_id)
-        product = await self.products.change_stock(target, change, utcnow())
+        product = await self.products.change_stock(target, change, self.clock())
         if self.cache is not None:
             self.cache.invalidate(target)
         return product
@@ -201,7 +203,7 @@ class AsyncCatalogService:
             )
         matched, modified, unknown = await self.products.bulk_set_prices(
             [(product_id, price.amount, price.currency) for _, product_id, price in valid],
-            utcnow(),
+            self.clock(),
         )
         if self.cache is not None:
             for _, product_id, _ in valid:

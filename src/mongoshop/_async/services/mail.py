@@ -12,7 +12,7 @@ from mongoshop._async.repositories.outbox import AsyncOutboxRepository
 from mongoshop._async.repositories.users import AsyncUserRepository
 from mongoshop._async.services.caching import cached_total
 from mongoshop.cache import Listings
-from mongoshop.clock import utcnow
+from mongoshop.clock import Clock, utcnow
 from mongoshop.mail.documents import outbox_document, welcome_document
 from mongoshop.models.common import Document
 from mongoshop.models.mail import MailKind, OutboxCounts, OutboxStats
@@ -31,9 +31,11 @@ class AsyncMailService:
         orders: AsyncOrderRepository,
         *,
         totals: Listings | None = None,
+        clock: Clock = utcnow,
     ) -> None:
         """`totals`: the outbox's size, cached where a change stream drops it on every
         insert or delete (the API; see `counts`)."""
+        self.clock = clock
         self.outbox = outbox
         self.users = users
         self.orders = orders
@@ -123,7 +125,7 @@ class AsyncMailService:
         """Counts by status and the age of the oldest e-mail still to send."""
         counts = await self.counts()
         oldest = await self.outbox.oldest_pending_at()
-        now = utcnow()
+        now = self.clock()
         return OutboxStats(
             **counts.model_dump(),
             oldest_pending_at=oldest,

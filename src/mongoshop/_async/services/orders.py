@@ -19,7 +19,7 @@ from mongoshop._async.services.idempotency import run_once
 from mongoshop._async.services.wallet import AsyncWalletService, require_verified
 from mongoshop._async.transactions import AsyncTransactions
 from mongoshop.cache import Listings, ReadCache
-from mongoshop.clock import utcnow
+from mongoshop.clock import Clock, utcnow
 from mongoshop.errors import CancellationWindowClosed, Conflict, NotFound, ValidationFailed
 from mongoshop.fingerprints import fingerprint
 from mongoshop.models.common import Page, PageRequest, parse_object_id
@@ -50,9 +50,11 @@ class AsyncOrderService:
         product_cache: ReadCache[ProductInDB] | None = None,
         listings: Listings | None = None,
         cancel_window: timedelta = timedelta(days=1),
+        clock: Clock = utcnow,
     ) -> None:
         """`listings`: everyone's orders by page, and their total (the API's, evicted by
         the orders' change stream; see `mongoshop.cache.Listings`)."""
+        self.clock = clock
         self.orders = orders
         self.users = users
         self.products = products
@@ -96,7 +98,7 @@ class AsyncOrderService:
         account = await self.wallet.account_of(user)
 
         async def buy(session: AsyncClientSession) -> OrderInDB:
-            now = placed_at or utcnow()
+            now = placed_at or self.clock()
             items = []
             total = 0
             for product_id, quantity in quantities.items():
@@ -214,13 +216,13 @@ class AsyncOrderService:
         buyer may cancel within `cancel_window` of placing the order; an admin any time.
         """
         order = await self.get_visible_to(user, order_id)
-        if not user.is_admin and utcnow() - order.created_at > self.cancel_window:
+        if not user.is_admin and self.clock() - order.created_at > self.cancel_window:
             raise CancellationWindowClosed(
                 f"orders can be cancelled within {self.cancel_window} of placing them; ask the shop"
             )
 
         async def undo(session: AsyncClientSession) -> OrderInDB:
-            now = utcnow()
+            now = self.clock()
             cancelled = await self.orders.mark_cancelled(order.id, now, session=session)
             if cancelled is None:
                 raise Conflict(f"order {order_id} is already {OrderStatus.CANCELLED.value}")

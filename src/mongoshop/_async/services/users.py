@@ -20,7 +20,7 @@ from mongoshop._async.services.caching import cached_page, read_through
 from mongoshop._async.services.throttle import AsyncLoginThrottle
 from mongoshop._async.transactions import AsyncTransactions
 from mongoshop.cache import Listings, ReadCache
-from mongoshop.clock import start_of_month, utcnow
+from mongoshop.clock import Clock, start_of_month, utcnow
 from mongoshop.errors import (
     Conflict,
     DuplicateEmail,
@@ -98,7 +98,9 @@ class AsyncUserService:
         secret: str,
         verification_ttl: timedelta = timedelta(days=1),
         registration_throttle: AsyncLoginThrottle | None = None,
+        clock: Clock = utcnow,
     ) -> None:
+        self.clock = clock
         self.verifications = verifications
         self.outbox = outbox
         self._secret = secret
@@ -170,7 +172,7 @@ class AsyncUserService:
         owner = existing[0]
         if owner.get("email_verified", True) is True:
             await self.outbox.enqueue(
-                registration_notice_document(owner, utcnow().strftime("%Y-%m-%d"))
+                registration_notice_document(owner, self.clock().strftime("%Y-%m-%d"))
             )
             return
 
@@ -183,7 +185,7 @@ class AsyncUserService:
         """A new verification code for `user`: its digest stored, its e-mail enqueued."""
         token = new_token()
         digest = token_digest(token, self._secret)
-        now = utcnow()
+        now = self.clock()
         await self.verifications.issue(
             digest, user["_id"], now, now + self.verification_ttl, session=session
         )
@@ -198,7 +200,7 @@ class AsyncUserService:
         sets `email_verified`, which the worker's users stream turns into the
         welcome e-mail.
         """
-        now = utcnow()
+        now = self.clock()
         pending = await self.verifications.consume(token_digest(token, self._secret), now)
         if pending is None:
             raise InvalidVerificationToken("this code is unknown, already used or expired")
@@ -241,14 +243,14 @@ class AsyncUserService:
                 if existing is None:
                     raise
         roles = list(dict.fromkeys([*existing.roles, Role.ADMIN]))
-        await self.accounts.open_for(existing.id, self.currency, utcnow())
+        await self.accounts.open_for(existing.id, self.currency, self.clock())
         return await self.users.set_fields(
             existing.id,
             {
                 "roles": [role.value for role in roles],
                 "status": UserStatus.ACTIVE.value,
                 "password_hash": password_hash,
-                "updated_at": utcnow(),
+                "updated_at": self.clock(),
                 # Made an admin by the operator: the address is theirs to vouch for.
                 "email_verified": True,
             },
@@ -327,7 +329,7 @@ class AsyncUserService:
         if "name" in fields:
             current = await self.users.get(target)
             fields["search_tokens"] = index_tokens(fields["name"], current.email)
-        now = utcnow()
+        now = self.clock()
         fields["updated_at"] = now
         ends_sessions = changes.password is not None or fields.get("status") not in (
             None,
@@ -365,7 +367,7 @@ class AsyncUserService:
         """An admin sets a user's password: every session of that user ends at once."""
         target = parse_object_id(user_id)
         password_hash = await run_blocking(self.hasher.hash, new_password)
-        now = utcnow()
+        now = self.clock()
         user = await self.users.set_fields(
             target, {"password_hash": password_hash, "updated_at": now, "sessions_revoked_at": now}
         )
@@ -375,7 +377,7 @@ class AsyncUserService:
         return user
 
     async def suspend(self, user_id: str) -> UserInDB:
-        now = utcnow()
+        now = self.clock()
         user = await self.users.set_fields(
             user_id,
             {"status": UserStatus.SUSPENDED.value, "updated_at": now, "sessions_revoked_at": now},
@@ -387,7 +389,7 @@ class AsyncUserService:
     async def bulk_update_status(self, user_ids: Sequence[str], status: UserStatus) -> int:
         """Change many users' status; every id must be well-formed (else nothing changes)."""
         ids = [parse_object_id(user_id) for user_id in user_ids]
-        modified = await self.users.bulk_update_status(ids, status, utcnow())
+        modified = await self.users.bulk_update_status(ids, status, self.clock())
         if status is not UserStatus.ACTIVE:
             # As for a single suspension: a disabled account's sessions end for good.
             await self.tokens.revoke_all_for_users(ids)
@@ -411,4 +413,4 @@ class AsyncUserService:
         return await self.users.find_by_role(role, limit=limit)
 
     async def statistics(self) -> UserStats:
-        return await self.users.statistics(start_of_month(utcnow()))
+        return await self.users.statistics(start_of_month(self.clock()))

@@ -17,7 +17,7 @@ from mongoshop._async.repositories.transfers import AsyncTransferRepository
 from mongoshop._async.repositories.wallet import AsyncAccountRepository, AsyncLedgerRepository
 from mongoshop._async.services.idempotency import run_once
 from mongoshop._async.transactions import AsyncTransactions
-from mongoshop.clock import utcnow
+from mongoshop.clock import Clock, utcnow
 from mongoshop.errors import EmailNotVerified, ValidationFailed
 from mongoshop.fingerprints import fingerprint
 from mongoshop.models.common import Page, PageRequest, parse_object_id
@@ -48,7 +48,9 @@ class AsyncWalletService:
         transfers: AsyncTransferRepository,
         transactions: AsyncTransactions,
         currency: str,
+        clock: Clock = utcnow,
     ) -> None:
+        self.clock = clock
         self.accounts = accounts
         self.ledger = ledger
         self.transfers = transfers
@@ -62,7 +64,7 @@ class AsyncWalletService:
         found = await self.accounts.find_by_user(user.id, session=session)
         if found is not None:
             return found
-        return await self.accounts.open_for(user.id, self.currency, utcnow(), session=session)
+        return await self.accounts.open_for(user.id, self.currency, self.clock(), session=session)
 
     async def get(self, account_id: str) -> AccountInDB:
         return await self.accounts.get(account_id)
@@ -77,7 +79,7 @@ class AsyncWalletService:
                 target,
                 EntryKind.CREDIT,
                 request.amount,
-                utcnow(),
+                self.clock(),
                 reason=request.reason,
                 session=session,
             )
@@ -131,7 +133,7 @@ class AsyncWalletService:
             return 0
 
         async def open_batch(session: AsyncClientSession) -> int:
-            now = utcnow()
+            now = self.clock()
             have = await self.accounts.users_with_accounts(user_ids, session=session)
             new = [
                 {
@@ -191,7 +193,7 @@ class AsyncWalletService:
             raise ValidationFailed("cannot transfer to the same account")
 
         async def move(session: AsyncClientSession) -> TransferInDB:
-            now = utcnow()
+            now = self.clock()
             transfer_id = ObjectId()
             await self.post(
                 source.id,

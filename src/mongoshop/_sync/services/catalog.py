@@ -12,7 +12,7 @@ from bson import ObjectId
 from mongoshop._sync.repositories.products import ProductRepository
 from mongoshop._sync.services.caching import cached_page, read_through
 from mongoshop.cache import Listings, ReadCache
-from mongoshop.clock import utcnow
+from mongoshop.clock import Clock, utcnow
 from mongoshop.errors import InvalidId, ValidationFailed
 from mongoshop.iterables import batched
 from mongoshop.models.common import Document, Page, PageRequest, dotted, parse_object_id
@@ -53,7 +53,9 @@ class CatalogService:
         *,
         cache: ReadCache[ProductInDB] | None = None,
         listings: Listings | None = None,
+        clock: Clock = utcnow,
     ) -> None:
+        self.clock = clock
         self.products = products
         self.currency = currency
         self.cache = cache
@@ -70,7 +72,7 @@ class CatalogService:
 
     def create(self, data: ProductCreate) -> ProductInDB:
         self._check_currency(data.price)
-        document = new_product_document(data, utcnow())
+        document = new_product_document(data, self.clock())
         new_id = self.products.create(document)
         self._listings_changed()
         return self.products.to_model({**document, "_id": new_id})
@@ -88,7 +90,7 @@ class CatalogService:
         """
         inserted = skipped = 0
         for batch in batched(products, batch_size):
-            now = utcnow()
+            now = self.clock()
             documents = []
             for product_id, data in batch:
                 self._check_currency(data.price)
@@ -112,7 +114,7 @@ class CatalogService:
         """
         result = ImportResult()
         accepted: list[tuple[int, Document]] = []
-        now = utcnow()
+        now = self.clock()
         for line, product in items:
             try:
                 self._check_currency(product.price, "price.currency: ")
@@ -151,7 +153,7 @@ class CatalogService:
         if fields.keys() & {"name", "category", "tags"}:
             merged = current.model_copy(update=fields)
             fields["search_tokens"] = product_tokens(merged.name, merged.category, merged.tags)
-        fields["updated_at"] = utcnow()
+        fields["updated_at"] = self.clock()
         # `reviews` by path: a new rating alone keeps the stored count (and the reverse).
         self.products.update_by_id(target, {"$set": dotted(fields, {"reviews"})})
         if self.cache is not None:
@@ -172,7 +174,7 @@ class CatalogService:
     def change_inventory(self, product_id: str, change: int) -> ProductInDB:
         """Add (positive) or take (negative) stock; taking more than there is is `OutOfStock`."""
         target = parse_object_id(product_id)
-        product = self.products.change_stock(target, change, utcnow())
+        product = self.products.change_stock(target, change, self.clock())
         if self.cache is not None:
             self.cache.invalidate(target)
         return product
@@ -202,7 +204,7 @@ class CatalogService:
             )
         matched, modified, unknown = self.products.bulk_set_prices(
             [(product_id, price.amount, price.currency) for _, product_id, price in valid],
-            utcnow(),
+            self.clock(),
         )
         if self.cache is not None:
             for _, product_id, _ in valid:

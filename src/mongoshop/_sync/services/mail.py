@@ -13,7 +13,7 @@ from mongoshop._sync.repositories.outbox import OutboxRepository
 from mongoshop._sync.repositories.users import UserRepository
 from mongoshop._sync.services.caching import cached_total
 from mongoshop.cache import Listings
-from mongoshop.clock import utcnow
+from mongoshop.clock import Clock, utcnow
 from mongoshop.mail.documents import outbox_document, welcome_document
 from mongoshop.models.common import Document
 from mongoshop.models.mail import MailKind, OutboxCounts, OutboxStats
@@ -32,9 +32,11 @@ class MailService:
         orders: OrderRepository,
         *,
         totals: Listings | None = None,
+        clock: Clock = utcnow,
     ) -> None:
         """`totals`: the outbox's size, cached where a change stream drops it on every
         insert or delete (the API; see `counts`)."""
+        self.clock = clock
         self.outbox = outbox
         self.users = users
         self.orders = orders
@@ -124,7 +126,7 @@ class MailService:
         """Counts by status and the age of the oldest e-mail still to send."""
         counts = self.counts()
         oldest = self.outbox.oldest_pending_at()
-        now = utcnow()
+        now = self.clock()
         return OutboxStats(
             **counts.model_dump(),
             oldest_pending_at=oldest,

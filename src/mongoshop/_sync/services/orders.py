@@ -20,7 +20,7 @@ from mongoshop._sync.services.idempotency import run_once
 from mongoshop._sync.services.wallet import WalletService, require_verified
 from mongoshop._sync.transactions import Transactions
 from mongoshop.cache import Listings, ReadCache
-from mongoshop.clock import utcnow
+from mongoshop.clock import Clock, utcnow
 from mongoshop.errors import CancellationWindowClosed, Conflict, NotFound, ValidationFailed
 from mongoshop.fingerprints import fingerprint
 from mongoshop.models.common import Page, PageRequest, parse_object_id
@@ -51,9 +51,11 @@ class OrderService:
         product_cache: ReadCache[ProductInDB] | None = None,
         listings: Listings | None = None,
         cancel_window: timedelta = timedelta(days=1),
+        clock: Clock = utcnow,
     ) -> None:
         """`listings`: everyone's orders by page, and their total (the API's, evicted by
         the orders' change stream; see `mongoshop.cache.Listings`)."""
+        self.clock = clock
         self.orders = orders
         self.users = users
         self.products = products
@@ -97,7 +99,7 @@ class OrderService:
         account = self.wallet.account_of(user)
 
         def buy(session: ClientSession) -> OrderInDB:
-            now = placed_at or utcnow()
+            now = placed_at or self.clock()
             items = []
             total = 0
             for product_id, quantity in quantities.items():
@@ -213,13 +215,13 @@ class OrderService:
         buyer may cancel within `cancel_window` of placing the order; an admin any time.
         """
         order = self.get_visible_to(user, order_id)
-        if not user.is_admin and utcnow() - order.created_at > self.cancel_window:
+        if not user.is_admin and self.clock() - order.created_at > self.cancel_window:
             raise CancellationWindowClosed(
                 f"orders can be cancelled within {self.cancel_window} of placing them; ask the shop"
             )
 
         def undo(session: ClientSession) -> OrderInDB:
-            now = utcnow()
+            now = self.clock()
             cancelled = self.orders.mark_cancelled(order.id, now, session=session)
             if cancelled is None:
                 raise Conflict(f"order {order_id} is already {OrderStatus.CANCELLED.value}")

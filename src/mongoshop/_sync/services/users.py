@@ -21,7 +21,7 @@ from mongoshop._sync.services.caching import cached_page, read_through
 from mongoshop._sync.services.throttle import LoginThrottle
 from mongoshop._sync.transactions import Transactions
 from mongoshop.cache import Listings, ReadCache
-from mongoshop.clock import start_of_month, utcnow
+from mongoshop.clock import Clock, start_of_month, utcnow
 from mongoshop.errors import (
     Conflict,
     DuplicateEmail,
@@ -99,7 +99,9 @@ class UserService:
         secret: str,
         verification_ttl: timedelta = timedelta(days=1),
         registration_throttle: LoginThrottle | None = None,
+        clock: Clock = utcnow,
     ) -> None:
+        self.clock = clock
         self.verifications = verifications
         self.outbox = outbox
         self._secret = secret
@@ -170,7 +172,9 @@ class UserService:
             return
         owner = existing[0]
         if owner.get("email_verified", True) is True:
-            self.outbox.enqueue(registration_notice_document(owner, utcnow().strftime("%Y-%m-%d")))
+            self.outbox.enqueue(
+                registration_notice_document(owner, self.clock().strftime("%Y-%m-%d"))
+            )
             return
 
         def resend(session: ClientSession) -> None:
@@ -182,7 +186,7 @@ class UserService:
         """A new verification code for `user`: its digest stored, its e-mail enqueued."""
         token = new_token()
         digest = token_digest(token, self._secret)
-        now = utcnow()
+        now = self.clock()
         self.verifications.issue(
             digest, user["_id"], now, now + self.verification_ttl, session=session
         )
@@ -197,7 +201,7 @@ class UserService:
         sets `email_verified`, which the worker's users stream turns into the
         welcome e-mail.
         """
-        now = utcnow()
+        now = self.clock()
         pending = self.verifications.consume(token_digest(token, self._secret), now)
         if pending is None:
             raise InvalidVerificationToken("this code is unknown, already used or expired")
@@ -238,14 +242,14 @@ class UserService:
                 if existing is None:
                     raise
         roles = list(dict.fromkeys([*existing.roles, Role.ADMIN]))
-        self.accounts.open_for(existing.id, self.currency, utcnow())
+        self.accounts.open_for(existing.id, self.currency, self.clock())
         return self.users.set_fields(
             existing.id,
             {
                 "roles": [role.value for role in roles],
                 "status": UserStatus.ACTIVE.value,
                 "password_hash": password_hash,
-                "updated_at": utcnow(),
+                "updated_at": self.clock(),
                 # Made an admin by the operator: the address is theirs to vouch for.
                 "email_verified": True,
             },
@@ -324,7 +328,7 @@ class UserService:
         if "name" in fields:
             current = self.users.get(target)
             fields["search_tokens"] = index_tokens(fields["name"], current.email)
-        now = utcnow()
+        now = self.clock()
         fields["updated_at"] = now
         ends_sessions = changes.password is not None or fields.get("status") not in (
             None,
@@ -362,7 +366,7 @@ class UserService:
         """An admin sets a user's password: every session of that user ends at once."""
         target = parse_object_id(user_id)
         password_hash = run_blocking(self.hasher.hash, new_password)
-        now = utcnow()
+        now = self.clock()
         user = self.users.set_fields(
             target, {"password_hash": password_hash, "updated_at": now, "sessions_revoked_at": now}
         )
@@ -372,7 +376,7 @@ class UserService:
         return user
 
     def suspend(self, user_id: str) -> UserInDB:
-        now = utcnow()
+        now = self.clock()
         user = self.users.set_fields(
             user_id,
             {"status": UserStatus.SUSPENDED.value, "updated_at": now, "sessions_revoked_at": now},
@@ -384,7 +388,7 @@ class UserService:
     def bulk_update_status(self, user_ids: Sequence[str], status: UserStatus) -> int:
         """Change many users' status; every id must be well-formed (else nothing changes)."""
         ids = [parse_object_id(user_id) for user_id in user_ids]
-        modified = self.users.bulk_update_status(ids, status, utcnow())
+        modified = self.users.bulk_update_status(ids, status, self.clock())
         if status is not UserStatus.ACTIVE:
             # As for a single suspension: a disabled account's sessions end for good.
             self.tokens.revoke_all_for_users(ids)
@@ -408,4 +412,4 @@ class UserService:
         return self.users.find_by_role(role, limit=limit)
 
     def statistics(self) -> UserStats:
-        return self.users.statistics(start_of_month(utcnow()))
+        return self.users.statistics(start_of_month(self.clock()))

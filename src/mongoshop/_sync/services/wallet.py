@@ -18,7 +18,7 @@ from mongoshop._sync.repositories.transfers import TransferRepository
 from mongoshop._sync.repositories.wallet import AccountRepository, LedgerRepository
 from mongoshop._sync.services.idempotency import run_once
 from mongoshop._sync.transactions import Transactions
-from mongoshop.clock import utcnow
+from mongoshop.clock import Clock, utcnow
 from mongoshop.errors import EmailNotVerified, ValidationFailed
 from mongoshop.fingerprints import fingerprint
 from mongoshop.models.common import Page, PageRequest, parse_object_id
@@ -49,7 +49,9 @@ class WalletService:
         transfers: TransferRepository,
         transactions: Transactions,
         currency: str,
+        clock: Clock = utcnow,
     ) -> None:
+        self.clock = clock
         self.accounts = accounts
         self.ledger = ledger
         self.transfers = transfers
@@ -61,7 +63,7 @@ class WalletService:
         found = self.accounts.find_by_user(user.id, session=session)
         if found is not None:
             return found
-        return self.accounts.open_for(user.id, self.currency, utcnow(), session=session)
+        return self.accounts.open_for(user.id, self.currency, self.clock(), session=session)
 
     def get(self, account_id: str) -> AccountInDB:
         return self.accounts.get(account_id)
@@ -76,7 +78,7 @@ class WalletService:
                 target,
                 EntryKind.CREDIT,
                 request.amount,
-                utcnow(),
+                self.clock(),
                 reason=request.reason,
                 session=session,
             )
@@ -124,7 +126,7 @@ class WalletService:
             return 0
 
         def open_batch(session: ClientSession) -> int:
-            now = utcnow()
+            now = self.clock()
             have = self.accounts.users_with_accounts(user_ids, session=session)
             new = [
                 {
@@ -184,7 +186,7 @@ class WalletService:
             raise ValidationFailed("cannot transfer to the same account")
 
         def move(session: ClientSession) -> TransferInDB:
-            now = utcnow()
+            now = self.clock()
             transfer_id = ObjectId()
             self.post(
                 source.id,

@@ -58,6 +58,8 @@ RENAMES = {
     "AsyncAuthService": "AuthService",
     "AsyncShop": "Shop",
     "AsyncRepositories": "Repositories",
+    "AsyncIndexes": "Indexes",
+    "AsyncSchemaRepository": "SchemaRepository",
     "AsyncTransactions": "Transactions",
     "AsyncProductRepository": "ProductRepository",
     "AsyncAccountRepository": "AccountRepository",

@@ -54,8 +54,18 @@ async def open_async_shop(
 
 
 @contextlib.contextmanager
-def open_shop(settings: Settings, *, uri: str | None = None, **shop_options: Any) -> Iterator[Shop]:
-    """A `Shop` (the sync face) on `uri`, as `open_async_shop` opens an `AsyncShop`."""
+def open_shop(
+    settings: Settings,
+    *,
+    uri: str | None = None,
+    ensure_indexes: bool = True,
+    **shop_options: Any,
+) -> Iterator[Shop]:
+    """A `Shop` (the sync face) on `uri`, as `open_async_shop` opens an `AsyncShop`.
+
+    `ensure_indexes=False`: for the command that shows the index plan before
+    anything is created (``mongoshop db indexes``).
+    """
     with contextlib.ExitStack() as stack:
         if uri is None:
             uri = stack.enter_context(resolve_uri(settings))
@@ -63,7 +73,8 @@ def open_shop(settings: Settings, *, uri: str | None = None, **shop_options: Any
         try:
             require_supported_server(client.admin.command("hello"))
             shop = Shop(client[settings.mongodb_database], settings, **shop_options)
-            shop.ensure_indexes()
+            if ensure_indexes:
+                shop.ensure_indexes()
             yield shop
         finally:
             client.close()

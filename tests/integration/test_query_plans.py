@@ -635,6 +635,23 @@ QUERIES: dict[str, Entry] = {
         ),
     ),
     # --- AsyncCheckpointRepository (checkpoints.py) ---
+    "AsyncSchemaRepository.owned_indexes": (
+        uses("the one ownership record", lambda s, d: s.repositories.schema.owned_indexes(), ID),
+    ),
+    "AsyncSchemaRepository.record_owned": (
+        uses(
+            "an index created",
+            lambda s, d: s.repositories.schema.record_owned("users", ["email_unique"]),
+            ID,
+        ),
+    ),
+    "AsyncSchemaRepository.forget_owned": (
+        uses(
+            "an index dropped",
+            lambda s, d: s.repositories.schema.forget_owned("users", ["no_such_index"]),
+            ID,
+        ),
+    ),
     "AsyncCheckpointRepository.load": (
         uses("a stream", lambda s, d: s.repositories.checkpoints.load(STREAMS[1]), ID),
     ),

@@ -12,12 +12,14 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from mongoshop._async.indexes import AsyncIndexes
 from mongoshop._async.repositories.base import AsyncRepository
 from mongoshop._async.repositories.checkpoints import AsyncCheckpointRepository
 from mongoshop._async.repositories.login_attempts import AsyncLoginAttemptRepository
 from mongoshop._async.repositories.orders import AsyncOrderRepository
 from mongoshop._async.repositories.outbox import AsyncOutboxRepository
 from mongoshop._async.repositories.products import AsyncProductRepository
+from mongoshop._async.repositories.schema import AsyncSchemaRepository
 from mongoshop._async.repositories.tokens import AsyncTokenRepository
 from mongoshop._async.repositories.transfers import AsyncTransferRepository
 from mongoshop._async.repositories.users import AsyncUserRepository
@@ -60,6 +62,7 @@ class AsyncRepositories:
     checkpoints: AsyncCheckpointRepository
     login_attempts: AsyncLoginAttemptRepository
     verifications: AsyncVerificationRepository
+    schema: AsyncSchemaRepository
 
     @classmethod
     def over(cls, database: AsyncDatabase[Document]) -> AsyncRepositories:
@@ -75,6 +78,7 @@ class AsyncRepositories:
             checkpoints=AsyncCheckpointRepository(database),
             login_attempts=AsyncLoginAttemptRepository(database),
             verifications=AsyncVerificationRepository(database),
+            schema=AsyncSchemaRepository(database),
         )
 
     def all(self) -> list[AsyncRepository[Any]]:
@@ -110,6 +114,7 @@ class AsyncShop:
         )
 
         self.repositories = AsyncRepositories.over(database)
+        self.indexes = AsyncIndexes(self.repositories.all(), self.repositories.schema)
         secret = settings.token_secret.get_secret_value()
 
         def throttle(purpose: str, per_email: int, per_client: int) -> AsyncLoginThrottle:
@@ -201,11 +206,9 @@ class AsyncShop:
         raise NotFound(f"no collection {collection!r}; one of: {names}")
 
     async def ensure_indexes(self) -> dict[str, list[str]]:
-        """Create every collection's indexes (idempotent); names per collection."""
-        return {
-            repository.collection_name: await repository.ensure_indexes()
-            for repository in self.repositories.all()
-        }
+        """Create the declared indexes that are missing (idempotent); the declared names
+        present, per collection. Never drops or rebuilds one: see `indexes`."""
+        return await self.indexes.create_missing()
 
     async def ping(self) -> bool:
         """True when the database answers; driver errors propagate to the caller."""

@@ -13,12 +13,14 @@ from typing import Any
 
 from pymongo.synchronous.database import Database
 
+from mongoshop._sync.indexes import Indexes
 from mongoshop._sync.repositories.base import Repository
 from mongoshop._sync.repositories.checkpoints import CheckpointRepository
 from mongoshop._sync.repositories.login_attempts import LoginAttemptRepository
 from mongoshop._sync.repositories.orders import OrderRepository
 from mongoshop._sync.repositories.outbox import OutboxRepository
 from mongoshop._sync.repositories.products import ProductRepository
+from mongoshop._sync.repositories.schema import SchemaRepository
 from mongoshop._sync.repositories.tokens import TokenRepository
 from mongoshop._sync.repositories.transfers import TransferRepository
 from mongoshop._sync.repositories.users import UserRepository
@@ -61,6 +63,7 @@ class Repositories:
     checkpoints: CheckpointRepository
     login_attempts: LoginAttemptRepository
     verifications: VerificationRepository
+    schema: SchemaRepository
 
     @classmethod
     def over(cls, database: Database[Document]) -> Repositories:
@@ -76,6 +79,7 @@ class Repositories:
             checkpoints=CheckpointRepository(database),
             login_attempts=LoginAttemptRepository(database),
             verifications=VerificationRepository(database),
+            schema=SchemaRepository(database),
         )
 
     def all(self) -> list[Repository[Any]]:
@@ -109,6 +113,7 @@ class Shop:
         transactions = Transactions(database.client, timeout=settings.transaction_timeout_ms / 1000)
 
         self.repositories = Repositories.over(database)
+        self.indexes = Indexes(self.repositories.all(), self.repositories.schema)
         secret = settings.token_secret.get_secret_value()
 
         def throttle(purpose: str, per_email: int, per_client: int) -> LoginThrottle:
@@ -200,11 +205,9 @@ class Shop:
         raise NotFound(f"no collection {collection!r}; one of: {names}")
 
     def ensure_indexes(self) -> dict[str, list[str]]:
-        """Create every collection's indexes (idempotent); names per collection."""
-        return {
-            repository.collection_name: repository.ensure_indexes()
-            for repository in self.repositories.all()
-        }
+        """Create the declared indexes that are missing (idempotent); the declared names
+        present, per collection. Never drops or rebuilds one: see `indexes`."""
+        return self.indexes.create_missing()
 
     def ping(self) -> bool:
         """True when the database answers; driver errors propagate to the caller."""

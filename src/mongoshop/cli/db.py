@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 from rich.table import Table
 
@@ -51,6 +53,38 @@ def init() -> None:
     with open_shop(settings_from_env()) as shop:
         for collection, names in shop.ensure_indexes().items():
             console.print(f"{collection}: {', '.join(names) or '(none)'}")
+
+
+@app.command()
+def indexes(
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Create, rebuild and drop as the plan says")
+    ] = False,
+) -> None:
+    """Compare the declared indexes with the server's: keep, create, rebuild, drop.
+
+    Only the indexes mongoshop created are ever dropped or rebuilt; any other
+    index is listed as "not mongoshop's" and left alone. Without --apply
+    nothing changes. A rebuild drops the index, then creates it: queries that
+    need it are slower meanwhile.
+
+    Examples:
+      mongoshop db indexes
+      mongoshop db indexes --apply
+    """
+    with open_shop(settings_from_env(), ensure_indexes=False) as shop:
+        plans = shop.indexes.plan()
+        for plan in plans:
+            for line in plan.lines():
+                console.print(line, highlight=False)
+        if not any(plan.changes for plan in plans):
+            console.print("the indexes match the declared ones")
+            return
+        if not apply:
+            console.print("nothing changed: run `mongoshop db indexes --apply` to apply this plan")
+            return
+        shop.indexes.apply(plans)
+        console.print("applied")
 
 
 @app.command()

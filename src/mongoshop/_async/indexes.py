@@ -1,0 +1,100 @@
+"""Declared indexes, reconciled with the server's: plan, apply, and the start-up step.
+
+Start-up (`create_missing`) only creates what is missing and warns about the
+rest; dropping or rebuilding an index is a decision an operator takes with
+``mongoshop db indexes --apply``, after reading the plan (``mongoshop db
+indexes``). Only indexes mongoshop recorded as its own are ever dropped or
+rebuilt (`AsyncSchemaRepository`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from mongoshop._async.repositories.base import AsyncRepository
+from mongoshop._async.repositories.schema import AsyncSchemaRepository
+from mongoshop.index_plan import CollectionPlan, IndexSpec, plan_indexes
+
+logger = logging.getLogger(__name__)
+
+APPLY_COMMAND = "mongoshop db indexes --apply"
+
+
+class AsyncIndexes:
+    def __init__(
+        self, repositories: Sequence[AsyncRepository[Any]], registry: AsyncSchemaRepository
+    ) -> None:
+        self.repositories = repositories
+        self.registry = registry
+
+    async def plan(self) -> list[CollectionPlan]:
+        """Every collection's plan, from what the server has and what mongoshop owns."""
+        owned = await self.registry.owned_indexes()
+        plans = []
+        for repository in self.repositories:
+            information = await repository.collection.index_information()
+            existing = {name: IndexSpec.existing(name, info) for name, info in information.items()}
+            declared = [IndexSpec.declared(model) for model in repository.indexes]
+            plans.append(
+                plan_indexes(
+                    repository.collection_name,
+                    declared,
+                    existing,
+                    owned.get(repository.collection_name, ()),
+                )
+            )
+        return plans
+
+    async def create_missing(self) -> dict[str, list[str]]:
+        """Start-up: create the declared indexes that are missing, and only those.
+
+        An existing index that matches its declaration is recorded as mongoshop's
+        (a database from before the registry adopts its own indexes). Anything else
+        (an index to rebuild or to drop, a conflict) is left alone and logged with
+        the command that would reconcile it. Returns the declared names present.
+        """
+        present: dict[str, list[str]] = {}
+        for plan in await self.plan():
+            await self._create(plan.collection, plan.create)
+            await self.registry.record_owned(plan.collection, [s.name for s in plan.keep])
+            present[plan.collection] = sorted(s.name for s in [*plan.keep, *plan.create])
+            if plan.rebuild or plan.drop or plan.conflicts:
+                logger.warning(
+                    "indexes of %s differ from the declared ones: %s; see `mongoshop db"
+                    " indexes`, then run `%s`",
+                    plan.collection,
+                    "; ".join(
+                        line
+                        for line in plan.lines()
+                        if " keep " not in line and " leave " not in line
+                    ),
+                    APPLY_COMMAND,
+                )
+        return present
+
+    async def apply(self, plans: Sequence[CollectionPlan]) -> None:
+        """Carry out the plans: rebuild, drop, create; mongoshop's indexes only."""
+        for plan in plans:
+            collection = self._collection(plan.collection)
+            for current, declared in plan.rebuild:
+                await collection.drop_index(current.name)
+                await collection.create_indexes([declared.model()])
+            for spec in plan.drop:
+                await collection.drop_index(spec.name)
+                await self.registry.forget_owned(plan.collection, [spec.name])
+            await self._create(plan.collection, plan.create)
+            await self.registry.record_owned(plan.collection, [s.name for s in plan.keep])
+
+    async def _create(self, collection: str, specs: Sequence[IndexSpec]) -> None:
+        if specs:
+            # Recorded first: a crash between the two leaves a name merely planned again.
+            await self.registry.record_owned(collection, [spec.name for spec in specs])
+            await self._collection(collection).create_indexes([spec.model() for spec in specs])
+
+    def _collection(self, name: str) -> Any:
+        for repository in self.repositories:
+            if repository.collection_name == name:
+                return repository.collection
+        raise LookupError(name)

@@ -1,0 +1,100 @@
+"""Declared indexes reconciled with the server's: the plan, `--apply`, and start-up.
+
+One database holds the four cases at once on `users`: an index of another owner, an
+obsolete mongoshop index, a missing one and a changed one.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from pymongo import ASCENDING
+from typer.testing import CliRunner
+
+from mongoshop._sync.shop import Shop
+from mongoshop.cli.main import app
+from mongoshop.settings import Settings
+
+FOREIGN = "reporting_by_name"
+OBSOLETE = "old_by_age"
+
+
+@pytest.fixture
+def drifted(shop: Shop) -> Shop:
+    """`shop`'s users indexes, drifted four ways from the declared ones."""
+    users = shop.database["users"]
+    users.create_index([("name", ASCENDING)], name=FOREIGN)  # someone else's
+    users.create_index([("age", ASCENDING)], name=OBSOLETE)  # ours, no longer declared
+    shop.repositories.schema.record_owned("users", [OBSOLETE])
+    users.drop_index("status")  # declared, missing
+    users.drop_index("roles_newest")  # declared, changed: same name, other keys
+    users.create_index([("roles", ASCENDING)], name="roles_newest")
+    return shop
+
+
+def declared_users_indexes(shop: Shop) -> dict[str, list[tuple[str, int]]]:
+    return {
+        index.document["name"]: list(index.document["key"].items())
+        for index in shop.repositories.users.indexes
+    }
+
+
+def test_the_plan_names_all_four_cases(drifted: Shop) -> None:
+    (users,) = [plan for plan in drifted.indexes.plan() if plan.collection == "users"]
+
+    assert [spec.name for spec in users.create] == ["status"]
+    assert [(old.name, old.keys, new.keys) for old, new in users.rebuild] == [
+        ("roles_newest", (("roles", 1),), (("roles", 1), ("created_at", -1), ("_id", -1)))
+    ]
+    assert [spec.name for spec in users.drop] == [OBSOLETE]
+    assert [spec.name for spec in users.foreign] == [FOREIGN]
+    assert not users.conflicts
+
+
+def test_start_up_creates_what_is_missing_and_only_warns_about_the_rest(
+    drifted: Shop, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        drifted.ensure_indexes()
+
+    information = drifted.database["users"].index_information()
+    assert "status" in information  # created
+    assert OBSOLETE in information  # not dropped
+    assert FOREIGN in information
+    assert information["roles_newest"]["key"] == [("roles", 1)]  # not rebuilt
+    assert "mongoshop db indexes --apply" in caplog.text
+
+
+def test_apply_leaves_exactly_the_declared_indexes_and_the_foreign_one(
+    drifted: Shop, settings: Settings, mongodb_uri: str, tmp_path: Path
+) -> None:
+    env = {
+        "MONGODB_URI": mongodb_uri,
+        "MONGODB_DATABASE": settings.mongodb_database,
+        "MONGOSHOP_DATA_DIR": str(tmp_path / "data"),
+    }
+    runner = CliRunner()
+
+    shown = runner.invoke(app, ["db", "indexes"], env=env)
+
+    assert shown.exit_code == 0, shown.output
+    assert "users: create status" in shown.output
+    assert "users: rebuild roles_newest" in shown.output
+    assert f"users: drop {OBSOLETE}" in shown.output
+    assert f"users: leave {FOREIGN}" in shown.output
+    assert "nothing changed" in shown.output
+    assert OBSOLETE in drifted.database["users"].index_information()  # a plan changes nothing
+
+    applied = runner.invoke(app, ["db", "indexes", "--apply"], env=env)
+
+    assert applied.exit_code == 0, applied.output
+    information = drifted.database["users"].index_information()
+    keys = {name: spec["key"] for name, spec in information.items() if name != "_id_"}
+    assert keys == {**declared_users_indexes(drifted), FOREIGN: [("name", 1)]}
+    again = runner.invoke(app, ["db", "indexes"], env=env)
+    assert "the indexes match the declared ones" in again.output
+    assert drifted.repositories.schema.owned_indexes()["users"] == set(
+        declared_users_indexes(drifted)
+    )

@@ -1,7 +1,8 @@
 """The composition root: from settings to a shop that is ready, on either face.
 
 "Resolve the URI (the configured one, or the embedded server's), create the
-client, check the server, build the shop, ensure its indexes" happens here and
+client, check the server, build the shop, refuse a database migrated past this
+code, ensure its indexes" happens here and
 nowhere else: the API's lifespan, the worker and every command open their shop
 through `open_async_shop` or `open_shop` (cosmicpython's ``bootstrap``). What
 varies is passed in: the caches the API keeps, a command listener of its
@@ -16,7 +17,9 @@ from typing import Any
 
 from prometheus_client import Histogram
 
+from mongoshop._async.repositories.schema import AsyncMigrationRecords
 from mongoshop._async.shop import AsyncShop
+from mongoshop._sync.repositories.schema import MigrationRecords
 from mongoshop._sync.shop import Shop
 from mongoshop.db import (
     create_async_client,
@@ -24,6 +27,8 @@ from mongoshop.db import (
     require_supported_server,
     resolve_uri,
 )
+from mongoshop.migrations import MIGRATIONS
+from mongoshop.migrations.runner import check_applied
 from mongoshop.settings import Settings
 
 
@@ -47,6 +52,9 @@ async def open_async_shop(
         try:
             require_supported_server(await client.admin.command("hello"))
             shop = AsyncShop(client[settings.mongodb_database], settings, **shop_options)
+            check_applied(
+                await AsyncMigrationRecords(shop.repositories.schema).applied(), MIGRATIONS
+            )
             await shop.ensure_indexes()
             yield shop
         finally:
@@ -73,6 +81,7 @@ def open_shop(
         try:
             require_supported_server(client.admin.command("hello"))
             shop = Shop(client[settings.mongodb_database], settings, **shop_options)
+            check_applied(MigrationRecords(shop.repositories.schema).applied(), MIGRATIONS)
             if ensure_indexes:
                 shop.ensure_indexes()
             yield shop

@@ -98,10 +98,14 @@ class CollectionPlan:
     """Not mongoshop's: left as they are."""
     conflicts: list[tuple[IndexSpec, IndexSpec]] = field(default_factory=list)
     """(as it is, as declared): a declared name taken by an index mongoshop does not own."""
+    validator: dict[str, Any] | None = None
+    """The validator to set (`mongoshop.validators`), when the server's is another one."""
+    validator_missing: bool = False
+    """No validator at all yet: set at start-up, as a missing index is created."""
 
     @property
     def changes(self) -> bool:
-        return bool(self.create or self.rebuild or self.drop)
+        return bool(self.create or self.rebuild or self.drop or self.validator)
 
     def lines(self) -> Iterable[str]:
         """The plan, one line per index, as ``mongoshop db indexes`` prints it."""
@@ -115,6 +119,9 @@ class CollectionPlan:
             yield f"{self.collection}: drop {spec.describe()} (mongoshop's, no longer declared)"
         for spec in self.foreign:
             yield f"{self.collection}: leave {spec.describe()} (not mongoshop's)"
+        if self.validator is not None:
+            what = "set" if self.validator_missing else "replace"
+            yield f"{self.collection}: {what} the validator (generated from the model)"
         for old, new in self.conflicts:
             yield (
                 f"{self.collection}: CONFLICT {old.describe()} is not mongoshop's but has the"

@@ -1,4 +1,5 @@
-"""Declared indexes reconciled with the server's: the plan, `--apply`, and start-up.
+"""Declared indexes and validators reconciled with the server's: the plan, `--apply`,
+and start-up.
 
 One database holds the four cases at once on `users`: an index of another owner, an
 obsolete mongoshop index, a missing one and a changed one.
@@ -7,15 +8,19 @@ obsolete mongoshop index, a missing one and a changed one.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from pymongo import ASCENDING
+from pymongo import ASCENDING, MongoClient
+from pymongo.errors import WriteError
 from typer.testing import CliRunner
 
 from mongoshop._sync.shop import Shop
 from mongoshop.cli.main import app
+from mongoshop.models.common import Document
 from mongoshop.settings import Settings
+from mongoshop.validators import json_schema_for
 
 FOREIGN = "reporting_by_name"
 OBSOLETE = "old_by_age"
@@ -42,7 +47,7 @@ def declared_users_indexes(shop: Shop) -> dict[str, list[tuple[str, int]]]:
 
 
 def test_the_plan_names_all_four_cases(drifted: Shop) -> None:
-    (users,) = [plan for plan in drifted.indexes.plan() if plan.collection == "users"]
+    (users,) = [plan for plan in drifted.schema.plan() if plan.collection == "users"]
 
     assert [spec.name for spec in users.create] == ["status"]
     assert [(old.name, old.keys, new.keys) for old, new in users.rebuild] == [
@@ -98,3 +103,56 @@ def test_apply_leaves_exactly_the_declared_indexes_and_the_foreign_one(
     assert drifted.repositories.schema.owned_indexes()["users"] == set(
         declared_users_indexes(drifted)
     )
+
+
+# --- validators ----------------------------------------------------------------------
+
+
+def test_every_collection_gets_the_validator_generated_from_its_model(shop: Shop) -> None:
+    for repository in shop.repositories.all():
+        (info,) = shop.database.list_collections(filter={"name": repository.collection_name})
+        assert info["options"]["validator"] == {"$jsonSchema": json_schema_for(repository.model)}
+        assert info["options"].get("validationLevel", "strict") == "strict"
+
+
+def test_a_write_that_bypasses_the_application_and_breaks_the_shape_is_refused(
+    shop: Shop, sync_client: MongoClient[Document]
+) -> None:
+    """Another service, or a shell, on the same database: the server refuses the write."""
+    raw = sync_client[shop.database.name]["products"]
+    valid = {
+        "name": "Teapot",
+        "category": "kitchen",
+        "price": {"amount": 2500, "currency": "EUR"},
+        "created_at": datetime.now(UTC),
+        "updated_at": datetime.now(UTC),
+    }
+    raw.insert_one(dict(valid))  # the right shape, an unknown extra field allowed too
+    raw.insert_one({**valid, "imported_by": "legacy-tool"})
+
+    for broken in (
+        {**valid, "price": "25.00 EUR"},  # a string where a Money document is due
+        {k: v for k, v in valid.items() if k != "category"},  # a required field missing
+        {**valid, "created_at": "2026-11-27"},  # a date as text
+    ):
+        with pytest.raises(WriteError) as refused:
+            raw.insert_one(broken)
+        assert refused.value.code == 121  # DocumentValidationFailure
+        assert "failed validation" in str(refused.value)
+    assert raw.count_documents({}) == 2
+
+
+def test_a_changed_validator_is_planned_and_replaced_by_apply(shop: Shop) -> None:
+    shop.database.command("collMod", "accounts", validator={"$jsonSchema": {"bsonType": "object"}})
+
+    (accounts,) = [plan for plan in shop.schema.plan() if plan.collection == "accounts"]
+    assert accounts.validator == {"$jsonSchema": json_schema_for(shop.repositories.accounts.model)}
+    assert "accounts: replace the validator (generated from the model)" in list(accounts.lines())
+    shop.ensure_indexes()  # start-up leaves a differing validator to the operator
+    (still,) = [plan for plan in shop.schema.plan() if plan.collection == "accounts"]
+    assert still.validator is not None
+
+    shop.schema.apply([still])
+
+    (after,) = [plan for plan in shop.schema.plan() if plan.collection == "accounts"]
+    assert after.validator is None

@@ -13,7 +13,7 @@ from typing import Any
 
 from pymongo.synchronous.database import Database
 
-from mongoshop._sync.indexes import Indexes
+from mongoshop._sync.reconcile import Reconciler
 from mongoshop._sync.repositories.base import Repository
 from mongoshop._sync.repositories.checkpoints import CheckpointRepository
 from mongoshop._sync.repositories.login_attempts import LoginAttemptRepository
@@ -113,7 +113,7 @@ class Shop:
         transactions = Transactions(database.client, timeout=settings.transaction_timeout_ms / 1000)
 
         self.repositories = Repositories.over(database)
-        self.indexes = Indexes(self.repositories.all(), self.repositories.schema)
+        self.schema = Reconciler(self.repositories.all(), self.repositories.schema)
         secret = settings.token_secret.get_secret_value()
 
         def throttle(purpose: str, per_email: int, per_client: int) -> LoginThrottle:
@@ -207,7 +207,7 @@ class Shop:
     def ensure_indexes(self) -> dict[str, list[str]]:
         """Create the declared indexes that are missing (idempotent); the declared names
         present, per collection. Never drops or rebuilds one: see `indexes`."""
-        return self.indexes.create_missing()
+        return self.schema.create_missing()
 
     def ping(self) -> bool:
         """True when the database answers; driver errors propagate to the caller."""

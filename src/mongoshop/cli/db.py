@@ -7,9 +7,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from mongoshop._sync.repositories.schema import MigrationRecords
 from mongoshop.cli.common import console, open_shop, settings_from_env, stop_on_sigterm
 from mongoshop.db.embedded import EmbeddedServer
 from mongoshop.errors import ConfigurationError
+from mongoshop.migrations import MIGRATIONS
+from mongoshop.migrations.runner import migrate as run_migrations
+from mongoshop.migrations.runner import pending
 
 app = typer.Typer(
     help="The database: run the embedded server, create indexes.", no_args_is_help=True
@@ -73,7 +77,7 @@ def indexes(
       mongoshop db indexes --apply
     """
     with open_shop(settings_from_env(), ensure_indexes=False) as shop:
-        plans = shop.indexes.plan()
+        plans = shop.schema.plan()
         for plan in plans:
             for line in plan.lines():
                 console.print(line, highlight=False)
@@ -83,13 +87,44 @@ def indexes(
         if not apply:
             console.print("nothing changed: run `mongoshop db indexes --apply` to apply this plan")
             return
-        shop.indexes.apply(plans)
+        shop.schema.apply(plans)
         console.print("applied")
 
 
 @app.command()
+def migrate(
+    to: Annotated[
+        int | None, typer.Option("--to", min=1, help="Stop after this migration number")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what would run, run nothing")
+    ] = False,
+) -> None:
+    """Run the pending migrations, in order, each once.
+
+    Several processes may run this at once: one runs the migrations (it holds a
+    lease in the database), the others wait for it and find nothing left. A
+    migration interrupted (even by SIGKILL) resumes from its last batch.
+
+    Examples:
+      mongoshop db migrate --dry-run
+      mongoshop db migrate
+      mongoshop db migrate --to 3
+    """
+    with open_shop(settings_from_env(), ensure_indexes=False) as shop:
+        run_migrations(
+            shop,
+            MIGRATIONS,
+            to=to,
+            dry_run=dry_run,
+            on_line=lambda line: console.print(line, highlight=False),
+        )
+
+
+@app.command()
 def status() -> None:
-    """Server, version, and every collection with its count and sizes.
+    """Server, version, every collection with its count and sizes, and the migrations
+    (applied, with when, and pending).
 
     Example: mongoshop db status
     """
@@ -115,6 +150,15 @@ def status() -> None:
                 _size(stats.get("totalIndexSize", 0)),
             )
         console.print(table)
+        applied = MigrationRecords(shop.repositories.schema).applied()
+        for record in applied:
+            console.print(
+                f"migration {record['number']:04d} {record['name']}: applied"
+                f" {record['applied_at']:%Y-%m-%d %H:%M} UTC",
+                highlight=False,
+            )
+        for migration in pending(applied, MIGRATIONS):
+            console.print(f"migration {migration.label}: pending", highlight=False)
 
 
 def _size(value: float) -> str:

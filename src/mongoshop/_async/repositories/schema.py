@@ -1,8 +1,12 @@
-"""The schema registry: which indexes mongoshop owns, one small document."""
+"""The schema registry: which indexes mongoshop owns, and which migrations ran."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from pymongo.errors import DuplicateKeyError
 
 from mongoshop._async.repositories.base import AsyncRepository
 from mongoshop.models.schema import IndexOwnership
@@ -36,3 +40,64 @@ class AsyncSchemaRepository(AsyncRepository[IndexOwnership]):
             await self.collection.update_one(
                 {"_id": OWNERSHIP}, {"$pullAll": {f"owned.{collection}": list(names)}}
             )
+
+
+APPLIED = "migrations"
+LEASE = "migration-lease"
+
+
+def _checkpoint_id(number: int) -> str:
+    return f"migration-checkpoint-{number:04d}"
+
+
+class AsyncMigrationRecords:
+    """The migrations' own documents in `mongoshop_schema`, all read and written by `_id`:
+
+    - ``migrations``: the applied ones, each with its number, name and code checksum;
+    - ``migration-lease``: who runs migrations now, until when (renewed while it runs);
+    - ``migration-checkpoint-NNNN``: how far a batched migration got.
+    """
+
+    def __init__(self, registry: AsyncSchemaRepository) -> None:
+        self.collection = registry.collection
+
+    async def applied(self) -> list[dict[str, Any]]:
+        found = await self.collection.find_one({"_id": APPLIED})
+        return list(found.get("applied", [])) if found else []
+
+    async def record_applied(self, number: int, name: str, checksum: str, at: datetime) -> None:
+        entry = {"number": number, "name": name, "checksum": checksum, "applied_at": at}
+        await self.collection.update_one(
+            {"_id": APPLIED, "applied.number": {"$ne": number}},
+            {"$push": {"applied": entry}},
+            upsert=True,
+        )
+
+    async def take_lease(self, holder: str, now: datetime, until: datetime) -> bool:
+        """The lease, if it is free, expired, or already this holder's; False if held."""
+        try:
+            await self.collection.update_one(
+                {"_id": LEASE, "$or": [{"expires_at": {"$lt": now}}, {"holder": holder}]},
+                {"$set": {"holder": holder, "expires_at": until}},
+                upsert=True,
+            )
+        except DuplicateKeyError:  # held by another: the filter missed, the upsert collided
+            return False
+        return True
+
+    async def release_lease(self, holder: str) -> None:
+        await self.collection.delete_one({"_id": LEASE, "holder": holder})
+
+    async def checkpoint(self, number: int) -> Any:
+        found = await self.collection.find_one({"_id": _checkpoint_id(number)})
+        return None if found is None else found.get("last_id")
+
+    async def save_checkpoint(self, number: int, last_id: Any, holder: str) -> None:
+        await self.collection.update_one(
+            {"_id": _checkpoint_id(number)},
+            {"$set": {"last_id": last_id, "holder": holder}},
+            upsert=True,
+        )
+
+    async def clear_checkpoint(self, number: int) -> None:
+        await self.collection.delete_one({"_id": _checkpoint_id(number)})

@@ -1,4 +1,4 @@
-"""Declared indexes, reconciled with the server's: plan, apply, and the start-up step.
+"""Declared indexes and validators, reconciled with the server's: plan, apply, start-up.
 
 Start-up (`create_missing`) only creates what is missing and warns about the
 rest; dropping or rebuilding an index is a decision an operator takes with
@@ -16,13 +16,14 @@ from typing import Any
 from mongoshop._async.repositories.base import AsyncRepository
 from mongoshop._async.repositories.schema import AsyncSchemaRepository
 from mongoshop.index_plan import CollectionPlan, IndexSpec, plan_indexes
+from mongoshop.validators import STRICT, json_schema_for
 
 logger = logging.getLogger(__name__)
 
 APPLY_COMMAND = "mongoshop db indexes --apply"
 
 
-class AsyncIndexes:
+class AsyncReconciler:
     def __init__(
         self, repositories: Sequence[AsyncRepository[Any]], registry: AsyncSchemaRepository
     ) -> None:
@@ -37,15 +38,41 @@ class AsyncIndexes:
             information = await repository.collection.index_information()
             existing = {name: IndexSpec.existing(name, info) for name, info in information.items()}
             declared = [IndexSpec.declared(model) for model in repository.indexes]
-            plans.append(
-                plan_indexes(
-                    repository.collection_name,
-                    declared,
-                    existing,
-                    owned.get(repository.collection_name, ()),
-                )
+            plan = plan_indexes(
+                repository.collection_name,
+                declared,
+                existing,
+                owned.get(repository.collection_name, ()),
             )
+            wanted = {"$jsonSchema": json_schema_for(repository.model)}
+            current = await self._validator(repository)
+            if current != wanted:
+                plan.validator = wanted
+                plan.validator_missing = current is None
+            plans.append(plan)
         return plans
+
+    async def _validator(self, repository: AsyncRepository[Any]) -> dict[str, Any] | None:
+        database = repository.collection.database
+        cursor = await database.list_collections(filter={"name": repository.collection_name})
+        for info in await cursor.to_list():
+            validator: dict[str, Any] | None = info.get("options", {}).get("validator")
+            return validator
+        return None
+
+    async def set_validator(
+        self, collection: str, validator: dict[str, Any], level: str = STRICT
+    ) -> None:
+        """Set a collection's validator (creating the collection if need be)."""
+        target = self._collection(collection)
+        database = target.database
+        existing = await database.list_collection_names(filter={"name": collection})
+        if not existing:
+            await database.create_collection(collection, validator=validator, validationLevel=level)
+        else:
+            await database.command(
+                "collMod", collection, validator=validator, validationLevel=level
+            )
 
     async def create_missing(self) -> dict[str, list[str]]:
         """Start-up: create the declared indexes that are missing, and only those.
@@ -57,10 +84,13 @@ class AsyncIndexes:
         """
         present: dict[str, list[str]] = {}
         for plan in await self.plan():
+            if plan.validator is not None and plan.validator_missing:
+                await self.set_validator(plan.collection, plan.validator)
+                plan.validator = None
             await self._create(plan.collection, plan.create)
             await self.registry.record_owned(plan.collection, [s.name for s in plan.keep])
             present[plan.collection] = sorted(s.name for s in [*plan.keep, *plan.create])
-            if plan.rebuild or plan.drop or plan.conflicts:
+            if plan.rebuild or plan.drop or plan.conflicts or plan.validator:
                 logger.warning(
                     "indexes of %s differ from the declared ones: %s; see `mongoshop db"
                     " indexes`, then run `%s`",
@@ -86,6 +116,8 @@ class AsyncIndexes:
                 await self.registry.forget_owned(plan.collection, [spec.name])
             await self._create(plan.collection, plan.create)
             await self.registry.record_owned(plan.collection, [s.name for s in plan.keep])
+            if plan.validator is not None:
+                await self.set_validator(plan.collection, plan.validator)
 
     async def _create(self, collection: str, specs: Sequence[IndexSpec]) -> None:
         if specs:

@@ -1,0 +1,203 @@
+"""Versioned migrations against the real server: once each under concurrency, resumable
+after SIGKILL, refused when edited or when the database is ahead of the code."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pymongo import ASCENDING, DESCENDING, MongoClient
+from typer.testing import CliRunner
+
+from mongoshop._sync.repositories.schema import MigrationRecords
+from mongoshop._sync.shop import Shop
+from mongoshop.bootstrap import open_shop
+from mongoshop.cli.main import app
+from mongoshop.clock import utcnow
+from mongoshop.errors import ConfigurationError
+from mongoshop.migrations import MIGRATIONS
+from mongoshop.migrations.runner import migrate
+from mongoshop.models.common import Document
+from mongoshop.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+ITEMS = 100_000
+
+
+def start(uri: str, database: str, migrations: str, batch: int = 500) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.integration.migration_process",
+            *(uri, database, migrations, str(batch)),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def applied_numbers(shop: Shop) -> list[int]:
+    return [record["number"] for record in MigrationRecords(shop.repositories.schema).applied()]
+
+
+def test_three_processes_at_once_run_each_migration_exactly_once(
+    shop: Shop, mongodb_uri: str
+) -> None:
+    processes = [start(mongodb_uri, shop.database.name, "counted") for _ in range(3)]
+
+    outputs = [process.communicate(timeout=120)[0] for process in processes]
+
+    assert [process.returncode for process in processes] == [0, 0, 0], outputs
+    runs = {d["_id"]: d["runs"] for d in shop.database["migration_runs"].find()}
+    assert runs == {1: 1, 2: 1, 3: 1}
+    assert applied_numbers(shop) == [1, 2, 3]
+    # One process held the lease and ran all three; the others waited, then found none.
+    (runner,) = [output for output in outputs if "applied 0001" in output]
+    assert all(f"applied {number:04d}" in runner for number in (1, 2, 3))
+    others = [output for output in outputs if output is not runner]
+    assert all("no migration to run" in output for output in others), others
+    assert shop.database["mongoshop_schema"].find_one({"_id": "migration-lease"}) is None
+
+
+@pytest.fixture
+def patient(mongodb_uri: str) -> Iterator[MongoClient[Document]]:
+    """A client that waits for slow commands: dropping 100,000 documents takes the
+    embedded server longer than the suite's socket timeout."""
+    client: MongoClient[Document] = MongoClient(mongodb_uri, socketTimeoutMS=300_000)
+    yield client
+    client.close()
+
+
+def test_a_backfill_killed_halfway_resumes_and_migrates_every_document_once(
+    shop: Shop, mongodb_uri: str, patient: MongoClient[Document]
+) -> None:
+    """100,000 documents: SIGKILL a third of the way, start again, every one migrated once.
+
+    The backfill's filter stops matching a document once it is migrated and its update
+    counts `times`: a batch replayed after the kill would show as a 2. Memory is one
+    batch of ids on the client (the runner holds no more), whatever the collection.
+    """
+    try:
+        _killed_and_resumed(shop, mongodb_uri)
+    finally:
+        patient[shop.database.name].drop_collection("items")
+
+
+def _killed_and_resumed(shop: Shop, mongodb_uri: str) -> None:
+    items = shop.database["items"]
+    for first in range(0, ITEMS, 10_000):
+        items.insert_many(
+            [{"_id": n, "schema_version": 1, "times": 0} for n in range(first, first + 10_000)]
+        )
+    process = start(mongodb_uri, shop.database.name, "backfill", batch=1000)
+    checkpoints = shop.database["mongoshop_schema"]
+    deadline = time.monotonic() + 180
+    while True:  # until a third of the way
+        found = checkpoints.find_one({"_id": "migration-checkpoint-0001"})
+        if found is not None and found["last_id"] >= ITEMS // 3:
+            break
+        assert process.poll() is None, process.communicate()[0]
+        assert time.monotonic() < deadline, "the backfill never got a third of the way"
+        time.sleep(0.05)
+
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=30)
+
+    halfway = items.count_documents({"schema_version": 2})
+    assert ITEMS // 3 <= halfway < ITEMS
+    assert applied_numbers(shop) == []
+    resumed = start(mongodb_uri, shop.database.name, "backfill", batch=1000)
+    output = resumed.communicate(timeout=600)[0]
+    assert resumed.returncode == 0, output
+    assert items.count_documents({"schema_version": 2}) == ITEMS
+    assert items.count_documents({"times": {"$ne": 1}}) == 0  # none migrated twice
+    assert applied_numbers(shop) == [1]
+    assert checkpoints.find_one({"_id": "migration-checkpoint-0001"}) is None
+
+
+def test_the_shipped_migration_drops_mongoshops_old_indexes_and_nothing_else(
+    shop: Shop,
+) -> None:
+    shop.database["products"].create_index([("price.amount", ASCENDING)], name="price")
+    # Another owner's index under a name mongoshop once used, with other keys: it stays.
+    shop.database["users"].create_index([("status", DESCENDING)], name="status_created")
+    lines: list[str] = []
+
+    ran = migrate(shop, MIGRATIONS, on_line=lines.append)
+
+    assert [migration.number for migration in ran] == [1]
+    assert "price" not in shop.database["products"].index_information()
+    assert "status_created" in shop.database["users"].index_information()
+    assert applied_numbers(shop) == [1]
+    assert migrate(shop, MIGRATIONS, on_line=lines.append) == []
+    assert lines[-1] == "no migration to run"
+
+
+def test_a_dry_run_lists_what_would_run_and_runs_nothing(shop: Shop) -> None:
+    lines: list[str] = []
+
+    assert migrate(shop, MIGRATIONS, dry_run=True, on_line=lines.append) == []
+
+    assert lines == [f"pending: {MIGRATIONS[0].label}"]
+    assert applied_numbers(shop) == []
+
+
+def test_an_applied_migration_that_was_edited_is_refused(shop: Shop) -> None:
+    MigrationRecords(shop.repositories.schema).record_applied(
+        1, MIGRATIONS[0].name, "0123456789abcdef", utcnow()
+    )
+
+    with pytest.raises(ConfigurationError, match="changed after it was applied"):
+        migrate(shop, MIGRATIONS, on_line=lambda line: None)
+
+
+def test_code_older_than_the_database_refuses_to_start_with_one_line(
+    shop: Shop, settings: Settings, mongodb_uri: str, tmp_path: Path
+) -> None:
+    MigrationRecords(shop.repositories.schema).record_applied(
+        999, "from a newer version", "abc", utcnow()
+    )
+
+    with pytest.raises(ConfigurationError, match="newer than the code"), open_shop(settings):
+        pass
+    env = {
+        "MONGODB_URI": mongodb_uri,
+        "MONGODB_DATABASE": settings.mongodb_database,
+        "MONGOSHOP_DATA_DIR": str(tmp_path / "data"),
+    }
+    for command in (["worker"], ["db", "status"], ["db", "migrate"]):
+        result = CliRunner().invoke(app, command, env=env)
+        assert result.exit_code == 1, (command, result.output)
+        assert "newer than the code" in result.output
+        assert len(result.output.strip().splitlines()) == 1, result.output
+        assert "Traceback" not in result.output
+
+
+def test_migrate_and_status_from_the_command_line(
+    shop: Shop, settings: Settings, mongodb_uri: str, tmp_path: Path
+) -> None:
+    env = {
+        "MONGODB_URI": mongodb_uri,
+        "MONGODB_DATABASE": settings.mongodb_database,
+        "MONGOSHOP_DATA_DIR": str(tmp_path / "data"),
+    }
+    runner = CliRunner()
+
+    before = runner.invoke(app, ["db", "status"], env=env)
+    migrated = runner.invoke(app, ["db", "migrate"], env=env)
+    after = runner.invoke(app, ["db", "status"], env=env)
+
+    assert "migration 0001" in before.output
+    assert "pending" in before.output
+    assert migrated.exit_code == 0, migrated.output
+    assert "applied 0001" in migrated.output
+    assert "applied 20" in after.output  # with its date
+    assert "pending" not in after.output

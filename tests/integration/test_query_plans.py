@@ -551,6 +551,7 @@ QUERIES: dict[str, Entry] = {
                     "kind": "credit",
                     "amount": 1,
                     "currency": s.settings.currency,
+                    "created_at": utcnow(),
                 }
             ]
         )
@@ -569,6 +570,7 @@ QUERIES: dict[str, Entry] = {
                 "kind": "credit",
                 "amount": 1,
                 "currency": s.settings.currency,
+                "created_at": utcnow(),
             }
         )
     ),

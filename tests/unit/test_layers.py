@@ -37,6 +37,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "mongoshop.demo",
             "mongoshop.importing",
             "mongoshop.index_plan",
+            "mongoshop.validators",
         ),
     ),
     ("infrastructure", ("mongoshop.db", "mongoshop.observability")),

@@ -28,7 +28,16 @@ from tests.e2e.support import (
     stock_of,
 )
 
-ORDER_FIELDS = {"id", "user_id", "items", "total", "status", "created_at", "cancelled_at"}
+ORDER_FIELDS = {
+    "id",
+    "user_id",
+    "items",
+    "total",
+    "status",
+    "created_at",
+    "cancelled_at",
+    "item_count",
+}
 ITEM_FIELDS = {"product_id", "name", "quantity", "unit_price"}
 
 

@@ -7,10 +7,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, MongoClient
 from typer.testing import CliRunner
 
@@ -133,10 +134,10 @@ def test_the_shipped_migration_drops_mongoshops_old_indexes_and_nothing_else(
 
     ran = migrate(shop, MIGRATIONS, on_line=lines.append)
 
-    assert [migration.number for migration in ran] == [1]
+    assert [migration.number for migration in ran] == [1, 2]
     assert "price" not in shop.database["products"].index_information()
     assert "status_created" in shop.database["users"].index_information()
-    assert applied_numbers(shop) == [1]
+    assert applied_numbers(shop) == [1, 2]
     assert migrate(shop, MIGRATIONS, on_line=lines.append) == []
     assert lines[-1] == "no migration to run"
 
@@ -146,7 +147,7 @@ def test_a_dry_run_lists_what_would_run_and_runs_nothing(shop: Shop) -> None:
 
     assert migrate(shop, MIGRATIONS, dry_run=True, on_line=lines.append) == []
 
-    assert lines == [f"pending: {MIGRATIONS[0].label}"]
+    assert lines == [f"pending: {migration.label}" for migration in MIGRATIONS]
     assert applied_numbers(shop) == []
 
 
@@ -199,5 +200,63 @@ def test_migrate_and_status_from_the_command_line(
     assert "pending" in before.output
     assert migrated.exit_code == 0, migrated.output
     assert "applied 0001" in migrated.output
+    assert "applied 0002" in migrated.output
     assert "applied 20" in after.output  # with its date
     assert "pending" not in after.output
+
+
+def test_orders_read_the_same_before_during_and_after_the_migration_that_versions_them(
+    shop: Shop,
+) -> None:
+    """Migration 0002 rewrites version 1 orders a batch at a time; a reader in the middle
+    sees both versions, and reads every order the same way (its `item_count` computed
+    for a version 1 order). The orders' validator is `moderate` meanwhile."""
+    quantities = [[1], [2, 3], [4, 1, 1]] * 10
+    shop.database["orders"].insert_many(
+        [version_1_order(items) for items in quantities]  # written before versions existed
+    )
+    migrate(shop, MIGRATIONS[:1], on_line=lambda line: None)
+    seen: list[tuple[int, list[int], str]] = []
+
+    def read_in_flight(label: str) -> Callable[[int], None]:
+        def after_a_batch(done: int) -> None:
+            orders = shop.repositories.orders.find_many({}, limit=100)
+            versions = [
+                d.get("schema_version", 1) for d in shop.database["orders"].find({}, {"_id": 0})
+            ]
+            (info,) = shop.database.list_collections(filter={"name": "orders"})
+            seen.append((len(orders), versions, info["options"].get("validationLevel", "strict")))
+            assert sorted(order.item_count or 0 for order in orders) == sorted(
+                sum(items) for items in quantities
+            )
+
+        return after_a_batch
+
+    migrate(shop, MIGRATIONS, on_line=lambda line: None, progress=read_in_flight, batch_size=7)
+
+    assert seen, "no batch was read in flight"
+    first_count, first_versions, level = seen[0]
+    assert first_count == len(quantities)
+    assert set(first_versions) == {1, 2}  # in flight: both versions at once
+    assert level == "moderate"
+    stored = list(shop.database["orders"].find({}, {"item_count": 1, "schema_version": 1}))
+    assert {document["schema_version"] for document in stored} == {2}
+    assert sorted(d["item_count"] for d in stored) == sorted(sum(i) for i in quantities)
+    (info,) = shop.database.list_collections(filter={"name": "orders"})
+    assert info["options"].get("validationLevel", "strict") == "strict"
+
+
+def version_1_order(quantities: list[int]) -> dict[str, object]:
+    return {
+        "user_id": ObjectId(),
+        "account_id": ObjectId(),
+        "items": [
+            {"product_id": ObjectId(), "name": "Cup", "quantity": q, "unit_price": 100}
+            for q in quantities
+        ],
+        "total": {"amount": 100 * sum(quantities), "currency": "EUR"},
+        "status": "completed",
+        "request_hash": "h",
+        "created_at": utcnow(),
+        "cancelled_at": None,
+    }

@@ -8,8 +8,10 @@ checksum is recorded, and an edited one is refused): write the next one instead.
 from __future__ import annotations
 
 from mongoshop.migrations.m0001_legacy_indexes import drop_legacy_indexes
+from mongoshop.migrations.m0002_order_item_count import count_order_items
 from mongoshop.migrations.runner import Migration
 
 MIGRATIONS: list[Migration] = [
     Migration(1, "drop the indexes earlier versions left behind", drop_legacy_indexes),
+    Migration(2, "orders count their units", count_order_items, changes_shape=("orders",)),
 ]

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from pymongo import UpdateOne
+
 from mongoshop._sync.repositories.schema import MigrationRecords
 from mongoshop._sync.shop import Shop
 from mongoshop.clock import utcnow
@@ -105,6 +107,49 @@ class Step:
         if batch:
             updated += self._apply(target, filter, update, batch)
         return updated
+
+    def rewrite(
+        self,
+        collection: str,
+        filter: Mapping[str, Any],
+        change: Callable[[Mapping[str, Any]], Mapping[str, Any]],
+        projection: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Like `backfill`, when each document's update depends on the document: `change`
+        gives it (computed here, not by the server), one bulk write per batch, each
+        update still guarded by `filter`. How many were updated."""
+        target = self.shop.database[collection]
+        last = self.records.checkpoint(self.migration.number)
+        bounded = dict(filter)
+        if last is not None:
+            bounded["_id"] = {"$gt": last}
+        cursor = target.find(bounded, projection).sort("_id", 1).batch_size(self.batch_size)
+        updated = 0
+        batch: list[Mapping[str, Any]] = []
+        for document in cursor:
+            batch.append(document)
+            if len(batch) == self.batch_size:
+                updated += self._write(target, filter, change, batch)
+                batch = []
+        if batch:
+            updated += self._write(target, filter, change, batch)
+        return updated
+
+    def _write(
+        self,
+        target: Any,
+        filter: Mapping[str, Any],
+        change: Callable[[Mapping[str, Any]], Mapping[str, Any]],
+        documents: list[Mapping[str, Any]],
+    ) -> int:
+        result = target.bulk_write(
+            [UpdateOne({**filter, "_id": d["_id"]}, change(d)) for d in documents],
+            ordered=False,
+        )
+        self.records.save_checkpoint(self.migration.number, documents[-1]["_id"], self.holder)
+        self.renew()
+        self.progress(len(documents))
+        return int(result.modified_count)
 
     def _apply(
         self,

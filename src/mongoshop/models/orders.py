@@ -38,6 +38,11 @@ class OrderItem(BaseModel):
     """Minor units, snapshotted when the order was placed."""
 
 
+ORDER_VERSION = 2
+"""Version 2 stores `item_count`; version 1 (no `schema_version`) did not. Migration 0002
+rewrites the old ones; until it has, they are read as if it had."""
+
+
 class OrderInDB(StoredModel):
     user_id: PyObjectId
     account_id: PyObjectId
@@ -48,6 +53,16 @@ class OrderInDB(StoredModel):
     request_hash: str | None = None
     created_at: datetime
     cancelled_at: datetime | None = None
+    schema_version: int = 1
+    item_count: int | None = None
+    """How many units the order holds (version 2); computed for a version 1 document."""
+
+    @model_validator(mode="after")
+    def _read_version_1(self) -> Self:
+        """A reader accepts the previous version while migration 0002 is in flight."""
+        if self.item_count is None:
+            self.item_count = sum(item.quantity for item in self.items)
+        return self
 
 
 class OrderItemPublic(BaseModel):
@@ -65,6 +80,7 @@ class OrderPublic(BaseModel):
     status: OrderStatus
     created_at: datetime
     cancelled_at: datetime | None
+    item_count: Annotated[int, Field(description="How many units the order holds")]
 
     @classmethod
     def of(cls, order: OrderInDB) -> OrderPublic:
@@ -85,6 +101,7 @@ class OrderPublic(BaseModel):
             status=order.status,
             created_at=order.created_at,
             cancelled_at=order.cancelled_at,
+            item_count=order.item_count or 0,
         )
 
 

@@ -26,6 +26,7 @@ from mongoshop.models.common import Page, PageRequest, parse_object_id
 from mongoshop.models.money import require_currency
 from mongoshop.models.orders import (
     MAX_RECENT_ORDERS,
+    ORDER_VERSION,
     OrderInDB,
     OrderPublic,
     OrderRequest,
@@ -125,6 +126,8 @@ class AsyncOrderService:
                     "total": {"amount": total, "currency": self.currency},
                     "status": OrderStatus.COMPLETED.value,
                     "request_hash": request_hash,
+                    "schema_version": ORDER_VERSION,
+                    "item_count": sum(quantities.values()),
                     "created_at": now,
                     "cancelled_at": None,
                 },

@@ -9,6 +9,7 @@ moment each), ``backfill`` (one over the `items` collection, in batches).
 
 from __future__ import annotations
 
+import resource
 import sys
 import time
 from collections.abc import Callable
@@ -59,6 +60,8 @@ def main() -> None:
 
     migrate(shop, migrations, on_line=print, progress=paced, wait_seconds=120, batch_size=batch)
     client.close()
+    # What the process held at most: the tests compare it across collection sizes.
+    print(f"peak_rss_kib={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}")
 
 
 if __name__ == "__main__":

@@ -89,6 +89,8 @@ class CollectionPlan:
 
     collection: str
     keep: list[IndexSpec] = field(default_factory=list)
+    adopt: list[IndexSpec] = field(default_factory=list)
+    """Kept ones not yet recorded as mongoshop's (a database from before the record)."""
     create: list[IndexSpec] = field(default_factory=list)
     rebuild: list[tuple[IndexSpec, IndexSpec]] = field(default_factory=list)
     """(as it is, as declared): mongoshop's index under that name, with other keys or options."""
@@ -149,6 +151,8 @@ def plan_indexes(
             plan.create.append(spec)
         elif (current.keys, current.options) == (spec.keys, spec.options):
             plan.keep.append(current)
+            if name not in owned_names:
+                plan.adopt.append(current)
         elif name in owned_names:
             plan.rebuild.append((current, spec))
         else:

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -276,3 +277,12 @@ async def assert_books_balance(shop: AsyncShop) -> None:
         total = await shop.repositories.ledger.sum_for(account["_id"])
         assert account["balance"] == total, account
         assert account["balance"] >= 0, account
+
+
+def cli_env(settings: Settings, mongodb_uri: str, tmp_path: Path) -> dict[str, str]:
+    """The environment a `mongoshop` command needs to reach the test's database."""
+    return {
+        "MONGODB_URI": mongodb_uri,
+        "MONGODB_DATABASE": settings.mongodb_database,
+        "MONGOSHOP_DATA_DIR": str(tmp_path / "data"),
+    }

@@ -15,6 +15,7 @@ from mongoshop.cli.main import app
 from mongoshop.models.common import Document
 from mongoshop.models.users import UserCreate
 from mongoshop.settings import Settings
+from tests.integration.helpers import cli_env
 
 Run = Callable[..., "object"]
 
@@ -23,9 +24,7 @@ Run = Callable[..., "object"]
 def cli(settings: Settings, mongodb_uri: str, tmp_path: Path) -> Callable[..., object]:
     runner = CliRunner()
     env = {
-        "MONGODB_URI": mongodb_uri,
-        "MONGODB_DATABASE": settings.mongodb_database,
-        "MONGOSHOP_DATA_DIR": str(tmp_path / "data"),
+        **cli_env(settings, mongodb_uri, tmp_path),
         "MONGOSHOP_TOKEN_SECRET": "cli-test-secret-0123456789",
     }
 

@@ -21,6 +21,7 @@ from mongoshop.cli.main import app
 from mongoshop.models.common import Document
 from mongoshop.settings import Settings
 from mongoshop.validators import json_schema_for
+from tests.integration.helpers import cli_env
 
 FOREIGN = "reporting_by_name"
 OBSOLETE = "old_by_age"
@@ -75,11 +76,7 @@ def test_start_up_creates_what_is_missing_and_only_warns_about_the_rest(
 def test_apply_leaves_exactly_the_declared_indexes_and_the_foreign_one(
     drifted: Shop, settings: Settings, mongodb_uri: str, tmp_path: Path
 ) -> None:
-    env = {
-        "MONGODB_URI": mongodb_uri,
-        "MONGODB_DATABASE": settings.mongodb_database,
-        "MONGOSHOP_DATA_DIR": str(tmp_path / "data"),
-    }
+    env = cli_env(settings, mongodb_uri, tmp_path)
     runner = CliRunner()
 
     shown = runner.invoke(app, ["db", "indexes"], env=env)

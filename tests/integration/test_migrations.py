@@ -25,6 +25,7 @@ from mongoshop.migrations import MIGRATIONS
 from mongoshop.migrations.runner import migrate
 from mongoshop.models.common import Document
 from mongoshop.settings import Settings
+from tests.integration.helpers import cli_env
 
 ROOT = Path(__file__).resolve().parents[2]
 ITEMS = 100_000
@@ -188,11 +189,7 @@ def test_code_older_than_the_database_refuses_to_start_with_one_line(
 
     with pytest.raises(ConfigurationError, match="newer than the code"), open_shop(settings):
         pass
-    env = {
-        "MONGODB_URI": mongodb_uri,
-        "MONGODB_DATABASE": settings.mongodb_database,
-        "MONGOSHOP_DATA_DIR": str(tmp_path / "data"),
-    }
+    env = cli_env(settings, mongodb_uri, tmp_path)
     for command in (["worker"], ["db", "status"], ["db", "migrate"]):
         result = CliRunner().invoke(app, command, env=env)
         assert result.exit_code == 1, (command, result.output)
@@ -204,11 +201,7 @@ def test_code_older_than_the_database_refuses_to_start_with_one_line(
 def test_migrate_and_status_from_the_command_line(
     shop: Shop, settings: Settings, mongodb_uri: str, tmp_path: Path
 ) -> None:
-    env = {
-        "MONGODB_URI": mongodb_uri,
-        "MONGODB_DATABASE": settings.mongodb_database,
-        "MONGOSHOP_DATA_DIR": str(tmp_path / "data"),
-    }
+    env = cli_env(settings, mongodb_uri, tmp_path)
     runner = CliRunner()
 
     before = runner.invoke(app, ["db", "status"], env=env)

@@ -13,6 +13,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from pymongo.errors import OperationFailure
+
 from mongoshop._async.repositories.base import AsyncRepository
 from mongoshop._async.repositories.schema import AsyncSchemaRepository
 from mongoshop.index_plan import CollectionPlan, IndexSpec, plan_indexes
@@ -21,6 +23,7 @@ from mongoshop.validators import STRICT, json_schema_for
 logger = logging.getLogger(__name__)
 
 APPLY_COMMAND = "mongoshop db indexes --apply"
+NAMESPACE_NOT_FOUND = 26
 
 
 class AsyncReconciler:
@@ -33,6 +36,7 @@ class AsyncReconciler:
     async def plan(self) -> list[CollectionPlan]:
         """Every collection's plan, from what the server has and what mongoshop owns."""
         owned = await self.registry.owned_indexes()
+        validators = await self._validators()
         plans = []
         for repository in self.repositories:
             information = await repository.collection.index_information()
@@ -45,34 +49,38 @@ class AsyncReconciler:
                 owned.get(repository.collection_name, ()),
             )
             wanted = {"$jsonSchema": json_schema_for(repository.model)}
-            current = await self._validator(repository)
+            current = validators.get(repository.collection_name)
             if current != wanted:
                 plan.validator = wanted
                 plan.validator_missing = current is None
             plans.append(plan)
         return plans
 
-    async def _validator(self, repository: AsyncRepository[Any]) -> dict[str, Any] | None:
-        database = repository.collection.database
-        cursor = await database.list_collections(filter={"name": repository.collection_name})
-        for info in await cursor.to_list():
-            validator: dict[str, Any] | None = info.get("options", {}).get("validator")
-            return validator
-        return None
+    async def _validators(self) -> dict[str, dict[str, Any]]:
+        """Every collection's validator, from one ``listCollections``."""
+        if not self.repositories:
+            return {}
+        database = self.repositories[0].collection.database
+        cursor = await database.list_collections()
+        return {
+            info["name"]: info["options"]["validator"]
+            for info in await cursor.to_list()
+            if "validator" in info.get("options", {})
+        }
 
     async def set_validator(
         self, collection: str, validator: dict[str, Any], level: str = STRICT
     ) -> None:
         """Set a collection's validator (creating the collection if need be)."""
-        target = self._collection(collection)
-        database = target.database
-        existing = await database.list_collection_names(filter={"name": collection})
-        if not existing:
-            await database.create_collection(collection, validator=validator, validationLevel=level)
-        else:
+        database = self._collection(collection).database
+        try:
             await database.command(
                 "collMod", collection, validator=validator, validationLevel=level
             )
+        except OperationFailure as exc:
+            if exc.code != NAMESPACE_NOT_FOUND:
+                raise
+            await database.create_collection(collection, validator=validator, validationLevel=level)
 
     async def create_missing(self) -> dict[str, list[str]]:
         """Start-up: create the declared indexes that are missing, and only those.
@@ -88,7 +96,7 @@ class AsyncReconciler:
                 await self.set_validator(plan.collection, plan.validator)
                 plan.validator = None
             await self._create(plan.collection, plan.create)
-            await self.registry.record_owned(plan.collection, [s.name for s in plan.keep])
+            await self.registry.record_owned(plan.collection, [s.name for s in plan.adopt])
             present[plan.collection] = sorted(s.name for s in [*plan.keep, *plan.create])
             if plan.rebuild or plan.drop or plan.conflicts or plan.validator:
                 logger.warning(
@@ -115,7 +123,7 @@ class AsyncReconciler:
                 await collection.drop_index(spec.name)
                 await self.registry.forget_owned(plan.collection, [spec.name])
             await self._create(plan.collection, plan.create)
-            await self.registry.record_owned(plan.collection, [s.name for s in plan.keep])
+            await self.registry.record_owned(plan.collection, [s.name for s in plan.adopt])
             if plan.validator is not None:
                 await self.set_validator(plan.collection, plan.validator)
 

@@ -14,6 +14,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from pymongo.errors import OperationFailure
+
 from mongoshop._sync.repositories.base import Repository
 from mongoshop._sync.repositories.schema import SchemaRepository
 from mongoshop.index_plan import CollectionPlan, IndexSpec, plan_indexes
@@ -22,6 +24,7 @@ from mongoshop.validators import STRICT, json_schema_for
 logger = logging.getLogger(__name__)
 
 APPLY_COMMAND = "mongoshop db indexes --apply"
+NAMESPACE_NOT_FOUND = 26
 
 
 class Reconciler:
@@ -32,6 +35,7 @@ class Reconciler:
     def plan(self) -> list[CollectionPlan]:
         """Every collection's plan, from what the server has and what mongoshop owns."""
         owned = self.registry.owned_indexes()
+        validators = self._validators()
         plans = []
         for repository in self.repositories:
             information = repository.collection.index_information()
@@ -44,32 +48,36 @@ class Reconciler:
                 owned.get(repository.collection_name, ()),
             )
             wanted = {"$jsonSchema": json_schema_for(repository.model)}
-            current = self._validator(repository)
+            current = validators.get(repository.collection_name)
             if current != wanted:
                 plan.validator = wanted
                 plan.validator_missing = current is None
             plans.append(plan)
         return plans
 
-    def _validator(self, repository: Repository[Any]) -> dict[str, Any] | None:
-        database = repository.collection.database
-        cursor = database.list_collections(filter={"name": repository.collection_name})
-        for info in cursor.to_list():
-            validator: dict[str, Any] | None = info.get("options", {}).get("validator")
-            return validator
-        return None
+    def _validators(self) -> dict[str, dict[str, Any]]:
+        """Every collection's validator, from one ``listCollections``."""
+        if not self.repositories:
+            return {}
+        database = self.repositories[0].collection.database
+        cursor = database.list_collections()
+        return {
+            info["name"]: info["options"]["validator"]
+            for info in cursor.to_list()
+            if "validator" in info.get("options", {})
+        }
 
     def set_validator(
         self, collection: str, validator: dict[str, Any], level: str = STRICT
     ) -> None:
         """Set a collection's validator (creating the collection if need be)."""
-        target = self._collection(collection)
-        database = target.database
-        existing = database.list_collection_names(filter={"name": collection})
-        if not existing:
-            database.create_collection(collection, validator=validator, validationLevel=level)
-        else:
+        database = self._collection(collection).database
+        try:
             database.command("collMod", collection, validator=validator, validationLevel=level)
+        except OperationFailure as exc:
+            if exc.code != NAMESPACE_NOT_FOUND:
+                raise
+            database.create_collection(collection, validator=validator, validationLevel=level)
 
     def create_missing(self) -> dict[str, list[str]]:
         """Start-up: create the declared indexes that are missing, and only those.
@@ -85,7 +93,7 @@ class Reconciler:
                 self.set_validator(plan.collection, plan.validator)
                 plan.validator = None
             self._create(plan.collection, plan.create)
-            self.registry.record_owned(plan.collection, [s.name for s in plan.keep])
+            self.registry.record_owned(plan.collection, [s.name for s in plan.adopt])
             present[plan.collection] = sorted(s.name for s in [*plan.keep, *plan.create])
             if plan.rebuild or plan.drop or plan.conflicts or plan.validator:
                 logger.warning(
@@ -112,7 +120,7 @@ class Reconciler:
                 collection.drop_index(spec.name)
                 self.registry.forget_owned(plan.collection, [spec.name])
             self._create(plan.collection, plan.create)
-            self.registry.record_owned(plan.collection, [s.name for s in plan.keep])
+            self.registry.record_owned(plan.collection, [s.name for s in plan.adopt])
             if plan.validator is not None:
                 self.set_validator(plan.collection, plan.validator)
 

@@ -80,7 +80,7 @@ def indexes(
         plans = shop.schema.plan()
         for plan in plans:
             for line in plan.lines():
-                console.print(line, highlight=False)
+                console.print(line, highlight=False, markup=False)
         if not any(plan.changes for plan in plans):
             console.print("the indexes match the declared ones")
             return
@@ -117,7 +117,7 @@ def migrate(
             MIGRATIONS,
             to=to,
             dry_run=dry_run,
-            on_line=lambda line: console.print(line, highlight=False),
+            on_line=lambda line: console.print(line, highlight=False, markup=False),
         )
 
 
@@ -156,9 +156,10 @@ def status() -> None:
                 f"migration {record['number']:04d} {record['name']}: applied"
                 f" {record['applied_at']:%Y-%m-%d %H:%M} UTC",
                 highlight=False,
+                markup=False,  # names come from the database
             )
         for migration in pending(applied, MIGRATIONS):
-            console.print(f"migration {migration.label}: pending", highlight=False)
+            console.print(f"migration {migration.label}: pending", highlight=False, markup=False)
 
 
 def _size(value: float) -> str:

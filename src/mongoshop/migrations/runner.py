@@ -35,6 +35,7 @@ from mongoshop._sync.repositories.schema import MigrationRecords
 from mongoshop._sync.shop import Shop
 from mongoshop.clock import utcnow
 from mongoshop.errors import ConfigurationError
+from mongoshop.iterables import batched
 
 logger = logging.getLogger(__name__)
 
@@ -89,24 +90,14 @@ class Step:
         a time, saving the last `_id` after each batch. `filter` must stop matching a
         document once it is updated (say ``{"schema_version": {"$lt": 2}}``): a batch
         replayed after a crash then changes nothing. How many were updated."""
-        target = self.shop.database[collection]
-        number = self.migration.number
-        last = self.records.checkpoint(number)
-        bounded = dict(filter)
-        if last is not None:
-            bounded["_id"] = {"$gt": last}
-        # One pass over the matching ids, in `_id` order, a batch in memory at a time.
-        cursor = target.find(bounded, {"_id": 1}).sort("_id", 1).batch_size(self.batch_size)
-        updated = 0
-        batch: list[Any] = []
-        for document in cursor:
-            batch.append(document["_id"])
-            if len(batch) == self.batch_size:
-                updated += self._apply(target, filter, update, batch)
-                batch = []
-        if batch:
-            updated += self._apply(target, filter, update, batch)
-        return updated
+
+        def apply(target: Any, batch: Sequence[Mapping[str, Any]]) -> int:
+            # The batch as one range of `_id`, whatever its size; between its two ends only
+            # documents the filter still matches are touched (its own, and any new one).
+            bounds = {"$gte": batch[0]["_id"], "$lte": batch[-1]["_id"]}
+            return int(target.update_many({**filter, "_id": bounds}, update).modified_count)
+
+        return self._in_batches(collection, filter, {"_id": 1}, apply)
 
     def rewrite(
         self,
@@ -118,54 +109,34 @@ class Step:
         """Like `backfill`, when each document's update depends on the document: `change`
         gives it (computed here, not by the server), one bulk write per batch, each
         update still guarded by `filter`. How many were updated."""
+
+        def write(target: Any, batch: Sequence[Mapping[str, Any]]) -> int:
+            requests = [UpdateOne({**filter, "_id": d["_id"]}, change(d)) for d in batch]
+            return int(target.bulk_write(requests, ordered=False).modified_count)
+
+        return self._in_batches(collection, filter, projection, write)
+
+    def _in_batches(
+        self,
+        collection: str,
+        filter: Mapping[str, Any],
+        projection: Mapping[str, Any] | None,
+        write: Callable[[Any, Sequence[Mapping[str, Any]]], int],
+    ) -> int:
+        """One pass over the matching documents in `_id` order, from the checkpoint, a
+        batch in memory at a time; after each batch's `write`, the checkpoint and the lease."""
         target = self.shop.database[collection]
-        last = self.records.checkpoint(self.migration.number)
-        bounded = dict(filter)
-        if last is not None:
-            bounded["_id"] = {"$gt": last}
+        number = self.migration.number
+        last = self.records.checkpoint(number)
+        bounded = dict(filter) if last is None else {**filter, "_id": {"$gt": last}}
         cursor = target.find(bounded, projection).sort("_id", 1).batch_size(self.batch_size)
         updated = 0
-        batch: list[Mapping[str, Any]] = []
-        for document in cursor:
-            batch.append(document)
-            if len(batch) == self.batch_size:
-                updated += self._write(target, filter, change, batch)
-                batch = []
-        if batch:
-            updated += self._write(target, filter, change, batch)
+        for batch in batched(cursor, self.batch_size):
+            updated += write(target, batch)
+            self.records.save_checkpoint(number, batch[-1]["_id"], self.holder)
+            self.renew()
+            self.progress(len(batch))
         return updated
-
-    def _write(
-        self,
-        target: Any,
-        filter: Mapping[str, Any],
-        change: Callable[[Mapping[str, Any]], Mapping[str, Any]],
-        documents: list[Mapping[str, Any]],
-    ) -> int:
-        result = target.bulk_write(
-            [UpdateOne({**filter, "_id": d["_id"]}, change(d)) for d in documents],
-            ordered=False,
-        )
-        self.records.save_checkpoint(self.migration.number, documents[-1]["_id"], self.holder)
-        self.renew()
-        self.progress(len(documents))
-        return int(result.modified_count)
-
-    def _apply(
-        self,
-        target: Any,
-        filter: Mapping[str, Any],
-        update: Mapping[str, Any] | Sequence[Mapping[str, Any]],
-        ids: list[Any],
-    ) -> int:
-        # The batch as a range of `_id`: an index range on any server (a long `$in` is
-        # walked as a scan by the embedded one). Between the two ends only documents the
-        # filter still matches are touched, the batch's own and any newly arrived.
-        result = target.update_many({**filter, "_id": {"$gte": ids[0], "$lte": ids[-1]}}, update)
-        self.records.save_checkpoint(self.migration.number, ids[-1], self.holder)
-        self.renew()
-        self.progress(len(ids))
-        return int(result.modified_count)
 
 
 def holder_name() -> str:

@@ -247,6 +247,19 @@ class Page(BaseModel, Generic[ItemT]):
             next_after=next_after,
         )
 
+    @classmethod
+    def after_lookahead(
+        cls, items: list[ItemT], total: int, paging: PageRequest, id_of: Callable[[ItemT], Any]
+    ) -> Page[ItemT]:
+        """The page from `items` read with one more than the page size: the extra one
+        says there is a next page (`next_after`, the page's last id), without counting."""
+        size = paging.page_size
+        shown = items[:size]
+        more = len(items) > size and bool(shown)
+        return cls.build(
+            shown, total, paging.page, size, next_after=str(id_of(shown[-1])) if more else None
+        )
+
     def map(self, convert: Callable[[ItemT], OtherT]) -> Page[OtherT]:
         """The same page with each item converted (stored model → public one)."""
         return Page[OtherT](

@@ -188,15 +188,7 @@ class AsyncOrderService:
             total = await cached_total(self.listings, "total", count)
         else:
             items, total = (await page())[0], await count()
-        more = len(items) > size
-        items = items[:size]
-        return Page[OrderInDB].build(
-            items,
-            total,
-            paging.page,
-            size,
-            next_after=str(items[-1].id) if more and items else None,
-        )
+        return Page[OrderInDB].after_lookahead(items, total, paging, lambda order: order.id)
 
     async def recent(self, limit: int) -> list[RecentOrder]:
         """Everyone's latest orders, newest first, each with its buyer's name and e-mail.

@@ -237,12 +237,4 @@ class WalletService:
         items, total = self.ledger.history(
             account.id, skip=paging.skip, limit=size + 1, after=paging.after
         )
-        more = len(items) > size
-        items = items[:size]
-        return Page[LedgerEntryInDB].build(
-            items,
-            total,
-            paging.page,
-            size,
-            next_after=str(items[-1].id) if more and items else None,
-        )
+        return Page[LedgerEntryInDB].after_lookahead(items, total, paging, lambda e: e.id)

@@ -78,6 +78,11 @@ RENAMES = {
     "AsyncLoginAttemptRepository": "LoginAttemptRepository",
     "AsyncVerificationRepository": "VerificationRepository",
     "AsyncLoginThrottle": "LoginThrottle",
+    "AsyncSubscriptionRepository": "SubscriptionRepository",
+    "AsyncDeliveryRepository": "DeliveryRepository",
+    "AsyncWebhookService": "WebhookService",
+    "AsyncResolver": "Resolver",
+    "async_system_resolver": "system_resolver",
 }
 
 

@@ -179,6 +179,65 @@ class Settings(BaseSettings):
             description="First retry delay of an e-mail; doubles per attempt, capped at 30 min",
         ),
     ] = 2.0
+    webhook_timeout_seconds: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=60,
+            description="Deadline of one webhook attempt: resolving, connecting, sending and"
+            " reading the answer",
+        ),
+    ] = 10.0
+    webhook_max_attempts: Annotated[
+        int, Field(ge=1, le=100, description="Attempts before a webhook delivery is dead")
+    ] = 8
+    webhook_retry_base_seconds: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=3600,
+            description="First retry delay of a webhook delivery; doubles per attempt (with"
+            " jitter), up to MONGOSHOP_WEBHOOK_MAX_BACKOFF_SECONDS",
+        ),
+    ] = 10.0
+    webhook_max_backoff_seconds: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=86400,
+            description="Longest wait between two webhook attempts, a receiver's Retry-After"
+            " included",
+        ),
+    ] = 3600.0
+    webhook_lease_seconds: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=3600,
+            description="How long a deliverer owns a claimed webhook delivery (at least twice"
+            " the webhook timeout)",
+        ),
+    ] = 60.0
+    webhook_pause_after_dead: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=1000,
+            description="Deliveries dying in a row that pause their subscription (the admin"
+            " resumes it)",
+        ),
+    ] = 5
+    webhook_retention_days: Annotated[
+        float,
+        Field(gt=0, le=3650, description="How long delivered webhooks are kept (dead ones stay)"),
+    ] = 30.0
+    webhook_allow_private_targets: Annotated[
+        bool,
+        Field(
+            description="For development only: let webhooks reach loopback, private and"
+            " link-local addresses (refused in production)",
+        ),
+    ] = False
     cache_ttl_seconds: Annotated[
         float,
         Field(
@@ -339,7 +398,17 @@ class Settings(BaseSettings):
                 "MONGOSHOP_MAIL_LEASE_SECONDS must be at least twice MONGOSHOP_SMTP_TIMEOUT_SECONDS"
                 " (a lease must outlive a send, or two senders could send one e-mail)"
             )
+        if self.webhook_timeout_seconds * 2 > self.webhook_lease_seconds:
+            raise ValueError(
+                "MONGOSHOP_WEBHOOK_LEASE_SECONDS must be at least twice"
+                " MONGOSHOP_WEBHOOK_TIMEOUT_SECONDS (a lease must outlive an attempt)"
+            )
         if self.environment == "production":
+            if self.webhook_allow_private_targets:
+                raise ValueError(
+                    "MONGOSHOP_WEBHOOK_ALLOW_PRIVATE_TARGETS is for development: in production"
+                    " webhooks go to public addresses only"
+                )
             secret = self.token_secret.get_secret_value()
             if secret.startswith("development-only") or secret.lower() in _PLACEHOLDER_SECRETS:
                 raise ValueError(

@@ -54,7 +54,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "mongoshop._sync.reconcile",
         ),
     ),
-    ("mail and streams", ("mongoshop.mail", "mongoshop.streams")),
+    ("mail and streams", ("mongoshop.mail", "mongoshop.streams", "mongoshop.webhooks")),
     (
         "services",
         (

@@ -25,6 +25,10 @@ from mongoshop._async.repositories.transfers import AsyncTransferRepository
 from mongoshop._async.repositories.users import AsyncUserRepository
 from mongoshop._async.repositories.verifications import AsyncVerificationRepository
 from mongoshop._async.repositories.wallet import AsyncAccountRepository, AsyncLedgerRepository
+from mongoshop._async.repositories.webhooks import (
+    AsyncDeliveryRepository,
+    AsyncSubscriptionRepository,
+)
 from mongoshop._async.services.analytics import AsyncAnalyticsService
 from mongoshop._async.services.auth import AsyncAuthService
 from mongoshop._async.services.catalog import AsyncCatalogService
@@ -33,6 +37,7 @@ from mongoshop._async.services.orders import AsyncOrderService
 from mongoshop._async.services.throttle import AsyncLoginThrottle
 from mongoshop._async.services.users import AsyncUserService
 from mongoshop._async.services.wallet import AsyncWalletService
+from mongoshop._async.services.webhooks import AsyncWebhookService
 from mongoshop._async.transactions import AsyncTransactions
 from mongoshop.cache import Listings, ReadCache
 from mongoshop.clock import Clock, utcnow
@@ -43,6 +48,7 @@ from mongoshop.models.tokens import TokenInDB
 from mongoshop.models.users import UserInDB
 from mongoshop.security import PasswordHasher
 from mongoshop.settings import Settings
+from mongoshop.webhooks.targets import AsyncResolver, async_system_resolver
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,8 @@ class AsyncRepositories:
     login_attempts: AsyncLoginAttemptRepository
     verifications: AsyncVerificationRepository
     schema: AsyncSchemaRepository
+    webhook_subscriptions: AsyncSubscriptionRepository
+    webhook_deliveries: AsyncDeliveryRepository
 
     @classmethod
     def over(cls, database: AsyncDatabase[Document]) -> AsyncRepositories:
@@ -79,6 +87,8 @@ class AsyncRepositories:
             login_attempts=AsyncLoginAttemptRepository(database),
             verifications=AsyncVerificationRepository(database),
             schema=AsyncSchemaRepository(database),
+            webhook_subscriptions=AsyncSubscriptionRepository(database),
+            webhook_deliveries=AsyncDeliveryRepository(database),
         )
 
     def all(self) -> list[AsyncRepository[Any]]:
@@ -100,11 +110,13 @@ class AsyncShop:
         order_listings: Listings | None = None,
         outbox_totals: Listings | None = None,
         clock: Clock = utcnow,
+        resolver: AsyncResolver = async_system_resolver,
     ) -> None:
         """The caches: only where change streams evict changed entries (the API).
 
         `clock`: what the sign-in and registration throttles tell the time with (a test
-        moves it instead of waiting for a window to pass)."""
+        moves it instead of waiting for a window to pass). `resolver`: how webhook host
+        names are looked up (a test makes one resolve where it wants)."""
         self.database = database
         self.settings = settings
         hasher = hasher or PasswordHasher()
@@ -191,6 +203,14 @@ class AsyncShop:
             self.repositories.users,
             self.repositories.orders,
             totals=outbox_totals,
+            clock=clock,
+        )
+        self.webhooks = AsyncWebhookService(
+            self.repositories.webhook_subscriptions,
+            self.repositories.webhook_deliveries,
+            resolver=resolver,
+            require_https=settings.environment == "production",
+            allow_private=settings.webhook_allow_private_targets,
             clock=clock,
         )
         self.analytics = AsyncAnalyticsService(

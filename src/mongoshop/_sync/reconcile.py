@@ -55,17 +55,42 @@ class Reconciler:
             plans.append(plan)
         return plans
 
-    def _validators(self) -> dict[str, dict[str, Any]]:
-        """Every collection's validator, from one ``listCollections``."""
+    def _options(self) -> dict[str, dict[str, Any]]:
+        """Every collection's options, from one ``listCollections``."""
         if not self.repositories:
             return {}
         database = self.repositories[0].collection.database
         cursor = database.list_collections()
+        return {info["name"]: info.get("options", {}) for info in cursor.to_list()}
+
+    def _validators(self) -> dict[str, dict[str, Any]]:
         return {
-            info["name"]: info["options"]["validator"]
-            for info in cursor.to_list()
-            if "validator" in info.get("options", {})
+            name: options["validator"]
+            for name, options in (self._options()).items()
+            if "validator" in options
         }
+
+    def enable_pre_images(self) -> list[str]:
+        """Turn on the pre-images of the collections that want them and lack them (their
+        names). Idempotent; the collection is created if need be."""
+        options = self._options()
+        enabled = []
+        for repository in self.repositories:
+            name = repository.collection_name
+            current = options.get(name, {}).get("changeStreamPreAndPostImages", {})
+            if not repository.pre_images or current.get("enabled") is True:
+                continue
+            setting = {"enabled": True}
+            if name not in options:
+                repository.collection.database.create_collection(
+                    name, changeStreamPreAndPostImages=setting
+                )
+            else:
+                repository.collection.database.command(
+                    "collMod", name, changeStreamPreAndPostImages=setting
+                )
+            enabled.append(name)
+        return enabled
 
     def set_validator(
         self, collection: str, validator: dict[str, Any], level: str = STRICT
@@ -88,6 +113,8 @@ class Reconciler:
         the command that would reconcile it. Returns the declared names present.
         """
         present: dict[str, list[str]] = {}
+        for name in self.enable_pre_images():
+            logger.info("pre-images of %s enabled (for the webhook stream)", name)
         for plan in self.plan():
             if plan.validator is not None and plan.validator_missing:
                 self.set_validator(plan.collection, plan.validator)

@@ -26,6 +26,10 @@ from mongoshop._sync.repositories.transfers import TransferRepository
 from mongoshop._sync.repositories.users import UserRepository
 from mongoshop._sync.repositories.verifications import VerificationRepository
 from mongoshop._sync.repositories.wallet import AccountRepository, LedgerRepository
+from mongoshop._sync.repositories.webhooks import (
+    DeliveryRepository,
+    SubscriptionRepository,
+)
 from mongoshop._sync.services.analytics import AnalyticsService
 from mongoshop._sync.services.auth import AuthService
 from mongoshop._sync.services.catalog import CatalogService
@@ -34,6 +38,7 @@ from mongoshop._sync.services.orders import OrderService
 from mongoshop._sync.services.throttle import LoginThrottle
 from mongoshop._sync.services.users import UserService
 from mongoshop._sync.services.wallet import WalletService
+from mongoshop._sync.services.webhooks import WebhookService
 from mongoshop._sync.transactions import Transactions
 from mongoshop.cache import Listings, ReadCache
 from mongoshop.clock import Clock, utcnow
@@ -44,6 +49,7 @@ from mongoshop.models.tokens import TokenInDB
 from mongoshop.models.users import UserInDB
 from mongoshop.security import PasswordHasher
 from mongoshop.settings import Settings
+from mongoshop.webhooks.targets import Resolver, system_resolver
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,8 @@ class Repositories:
     login_attempts: LoginAttemptRepository
     verifications: VerificationRepository
     schema: SchemaRepository
+    webhook_subscriptions: SubscriptionRepository
+    webhook_deliveries: DeliveryRepository
 
     @classmethod
     def over(cls, database: Database[Document]) -> Repositories:
@@ -80,6 +88,8 @@ class Repositories:
             login_attempts=LoginAttemptRepository(database),
             verifications=VerificationRepository(database),
             schema=SchemaRepository(database),
+            webhook_subscriptions=SubscriptionRepository(database),
+            webhook_deliveries=DeliveryRepository(database),
         )
 
     def all(self) -> list[Repository[Any]]:
@@ -101,11 +111,13 @@ class Shop:
         order_listings: Listings | None = None,
         outbox_totals: Listings | None = None,
         clock: Clock = utcnow,
+        resolver: Resolver = system_resolver,
     ) -> None:
         """The caches: only where change streams evict changed entries (the API).
 
         `clock`: what the sign-in and registration throttles tell the time with (a test
-        moves it instead of waiting for a window to pass)."""
+        moves it instead of waiting for a window to pass). `resolver`: how webhook host
+        names are looked up (a test makes one resolve where it wants)."""
         self.database = database
         self.settings = settings
         hasher = hasher or PasswordHasher()
@@ -190,6 +202,14 @@ class Shop:
             self.repositories.users,
             self.repositories.orders,
             totals=outbox_totals,
+            clock=clock,
+        )
+        self.webhooks = WebhookService(
+            self.repositories.webhook_subscriptions,
+            self.repositories.webhook_deliveries,
+            resolver=resolver,
+            require_https=settings.environment == "production",
+            allow_private=settings.webhook_allow_private_targets,
             clock=clock,
         )
         self.analytics = AnalyticsService(

@@ -106,7 +106,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
                     consumers.append(consumer)
                     background.append(asyncio.create_task(consumer.run(), name=spec.name))
                 if run_worker:
-                    worker = EventWorker(shop)
+                    worker = EventWorker(shop, observer=metrics)
                     await worker.start()
                     consumers.extend(worker.consumers)
                 if metrics is not None:

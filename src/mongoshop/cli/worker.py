@@ -26,7 +26,7 @@ async def run_worker(
         settings, uri=uri, command_latency=metrics.command_duration if metrics else None
     ) as shop:
         try:
-            worker = EventWorker(shop)
+            worker = EventWorker(shop, observer=metrics)
             if metrics is not None:
                 metrics.track_streams(worker.consumers)
                 metrics_server = MetricsServer(

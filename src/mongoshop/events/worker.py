@@ -1,4 +1,5 @@
-"""The event worker: change streams on users and orders feed the outbox; a sender drains it.
+"""The event worker: change streams feed the mail outbox and the webhook deliveries;
+a sender and a deliverer drain them.
 
 ``mongoshop worker`` runs it alone; ``mongoshop serve`` runs it in-process
 unless ``--no-worker`` is given.
@@ -12,10 +13,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from mongoshop._async.shop import AsyncShop
+from mongoshop.events.webhook_streams import webhook_streams
 from mongoshop.mail.sender import OutboxSender
 from mongoshop.mail.transport import MailTransport, transport_for
 from mongoshop.streams.consumer import StreamConsumer, StreamSpec
 from mongoshop.streams.graceful import STOP_GRACE_SECONDS, stop_loops
+from mongoshop.webhooks.client import WebhookClient
+from mongoshop.webhooks.deliverer import DeliveryObserver, WebhookDeliverer
+from mongoshop.webhooks.targets import AsyncResolver, async_system_resolver
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +29,16 @@ ORDERS_STREAM = "orders-mail"
 
 
 class EventWorker:
-    def __init__(self, shop: AsyncShop, transport: MailTransport | None = None) -> None:
+    def __init__(
+        self,
+        shop: AsyncShop,
+        transport: MailTransport | None = None,
+        *,
+        observer: DeliveryObserver | None = None,
+        resolver: AsyncResolver = async_system_resolver,
+    ) -> None:
+        """`observer`: the metrics of webhook deliveries; `resolver`: how webhook hosts are
+        looked up at delivery time (the system's; a test makes one resolve elsewhere)."""
         self.shop = shop
         mail = shop.mail
         checkpoints = shop.repositories.checkpoints
@@ -71,6 +85,23 @@ class EventWorker:
                 step_timeout=shop.settings.operation_timeout_seconds,
             ),
         ]
+        self.consumers += [
+            StreamConsumer(spec, checkpoints, step_timeout=shop.settings.operation_timeout_seconds)
+            for spec in webhook_streams(shop)
+        ]
+        settings = shop.settings
+        self.webhook_client = WebhookClient(
+            timeout=settings.webhook_timeout_seconds,
+            resolver=resolver,
+            allow_private=settings.webhook_allow_private_targets,
+        )
+        self.deliverer = WebhookDeliverer(
+            shop.repositories.webhook_subscriptions,
+            shop.repositories.webhook_deliveries,
+            self.webhook_client,
+            settings,
+            observer=observer,
+        )
         self.sender = OutboxSender(
             shop.repositories.outbox, transport or transport_for(shop.settings), shop.settings
         )
@@ -81,6 +112,7 @@ class EventWorker:
         for consumer in self.consumers:
             self._tasks.append(asyncio.create_task(consumer.run(), name=consumer.spec.name))
         self._tasks.append(asyncio.create_task(self.sender.run(), name="outbox-sender"))
+        self._tasks.append(asyncio.create_task(self.deliverer.run(), name="webhook-deliverer"))
         ready = [asyncio.create_task(consumer.ready.wait()) for consumer in self.consumers]
         await asyncio.wait(ready, timeout=30)
         for task in ready:
@@ -94,9 +126,11 @@ class EventWorker:
         either (a checkpoint is saved after every handled event, a message's lease
         ends), it only means work done again after the restart.
         """
-        stops = [consumer.stop for consumer in self.consumers] + [self.sender.stop]
+        stops = [consumer.stop for consumer in self.consumers]
+        stops += [self.sender.stop, self.deliverer.stop]
         cancelled = await stop_loops(self._tasks, stops, grace)
         self._tasks.clear()
+        await self.webhook_client.aclose()
         logger.info(
             "event worker stopped%s",
             f" ({cancelled} loop(s) cancelled)" if cancelled else ", stream positions saved",

@@ -28,6 +28,7 @@ from pymongo.errors import PyMongoError
 
 from mongoshop.clock import utcnow
 from mongoshop.models.mail import OutboxCounts
+from mongoshop.models.webhooks import WebhookCounts
 
 
 class LagSource(Protocol):
@@ -48,6 +49,8 @@ OTHER_METHOD = "OTHER"
 
 HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 COMMAND_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+WEBHOOK_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
 OUTBOX_COUNT_TIMEOUT = 2.0
 """Seconds the outbox counts may take at scrape time (the database may be down)."""
 
@@ -112,6 +115,32 @@ class Metrics:
             ("status",),
             registry=self.registry,
         )
+        self.webhook_attempts = Histogram(
+            "mongoshop_webhook_attempt_duration_seconds",
+            "Webhook delivery attempts (count and duration), by outcome: delivered, retry"
+            " (it will be tried again) or dead",
+            ("outcome",),
+            buckets=WEBHOOK_BUCKETS,
+            registry=self.registry,
+        )
+        self.webhook_latency = Histogram(
+            "mongoshop_webhook_delivery_latency_seconds",
+            "From an event's change to its delivery, retries included",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.webhook_deliveries = Gauge(
+            "mongoshop_webhook_deliveries",
+            "Webhook deliveries not yet made, by status: pending, held (paused endpoint),"
+            " dead (counted when scraped)",
+            ("status",),
+            registry=self.registry,
+        )
+        self.webhook_paused = Gauge(
+            "mongoshop_webhook_paused_subscriptions",
+            "Webhook subscriptions paused, by an admin or after failing (counted when scraped)",
+            registry=self.registry,
+        )
         self.stream_lag = StreamLagCollector()
         self.registry.register(self.stream_lag)
         self._request_series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
@@ -143,6 +172,26 @@ class Metrics:
             return
         for status, count in current.model_dump().items():
             self.outbox_items.labels(status).set(count)
+
+    def observe_webhook_attempt(self, outcome: str, seconds: float) -> None:
+        self.webhook_attempts.labels(outcome).observe(seconds)
+
+    def observe_webhook_delivered(self, latency: float) -> None:
+        self.webhook_latency.observe(latency)
+
+    async def refresh_webhooks(self, counts: Callable[[], Awaitable[WebhookCounts]]) -> None:
+        """Set the webhook gauges from the database; without an answer, drop them."""
+        try:
+            with pymongo.timeout(OUTBOX_COUNT_TIMEOUT):
+                current = await counts()
+        except PyMongoError as exc:
+            self.webhook_deliveries.clear()
+            self.webhook_paused.set(float("nan"))
+            logger.warning("webhook deliveries not counted for /metrics: %s", exc)
+            return
+        for status in ("pending", "held", "dead"):
+            self.webhook_deliveries.labels(status).set(getattr(current, status))
+        self.webhook_paused.set(current.paused_subscriptions)
 
     def render(self) -> bytes:
         """The Prometheus text exposition of everything above."""

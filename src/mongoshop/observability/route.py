@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from mongoshop.errors import AuthenticationFailed
 from mongoshop.models.mail import OutboxCounts
+from mongoshop.models.webhooks import WebhookCounts
 from mongoshop.observability.metrics import Metrics
 from mongoshop.settings import Settings
 
@@ -32,6 +33,10 @@ class OutboxCounter(Protocol):
     async def counts(self) -> OutboxCounts: ...
 
 
+class WebhookCounter(Protocol):
+    async def counts(self) -> WebhookCounts: ...
+
+
 class MetricsSource(Protocol):
     """What `/metrics` reads from its app's `state.shop` (an `AsyncShop`)."""
 
@@ -40,6 +45,9 @@ class MetricsSource(Protocol):
 
     @property
     def mail(self) -> OutboxCounter: ...
+
+    @property
+    def webhooks(self) -> WebhookCounter: ...
 
 
 def metrics_source(request: Request) -> MetricsSource:
@@ -65,7 +73,8 @@ async def metrics_access(
 
 @router.get("/metrics", dependencies=[Depends(metrics_access)])
 async def metrics(request: Request, shop: Source) -> Response:
-    """Request, database, outbox and change-stream metrics (the outbox counted now)."""
+    """Request, database, outbox, webhook and change-stream metrics (queues counted now)."""
     registry: Metrics = request.app.state.metrics
     await registry.refresh_outbox(shop.mail.counts)
+    await registry.refresh_webhooks(shop.webhooks.counts)
     return Response(registry.render(), media_type=CONTENT_TYPE_LATEST)

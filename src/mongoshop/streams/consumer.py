@@ -54,6 +54,9 @@ class StreamSpec:
     handler: Handler
     reconcile: Reconciler | None = None
     full_document: str | None = None
+    full_document_before_change: str | None = None
+    """``whenAvailable``: each event carries the document's state before it (where the
+    collection records pre-images)."""
     checkpointed: bool = True
     on_restart: Callable[[], None] | None = None
     """Called whenever the stream (re)starts without resuming (e.g. to clear a cache)."""
@@ -143,6 +146,8 @@ class StreamConsumer:
         options: dict[str, Any] = {"max_await_time_ms": POLL_WAIT_MS}
         if spec.full_document:
             options["full_document"] = spec.full_document
+        if spec.full_document_before_change:
+            options["full_document_before_change"] = spec.full_document_before_change
         if self.token is not None:
             options["resume_after"] = self.token
         async with await spec.collection.watch(spec.pipeline, **options) as stream:

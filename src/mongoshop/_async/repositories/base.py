@@ -53,6 +53,9 @@ class AsyncRepository(Generic[ModelT]):
     collection_name: ClassVar[str]
     model: type[ModelT]
     indexes: ClassVar[Sequence[IndexModel]] = ()
+    pre_images: ClassVar[bool] = False
+    """Whether the server records each document's state before a change, for the change
+    streams that need it (``changeStreamPreAndPostImages``: MongoDB 6.0+)."""
 
     def __init__(self, database: AsyncDatabase[Document]) -> None:
         self.collection: AsyncCollection[Document] = database[self.collection_name]

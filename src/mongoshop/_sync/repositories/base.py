@@ -54,6 +54,9 @@ class Repository(Generic[ModelT]):
     collection_name: ClassVar[str]
     model: type[ModelT]
     indexes: ClassVar[Sequence[IndexModel]] = ()
+    pre_images: ClassVar[bool] = False
+    """Whether the server records each document's state before a change, for the change
+    streams that need it (``changeStreamPreAndPostImages``: MongoDB 6.0+)."""
 
     def __init__(self, database: Database[Document]) -> None:
         self.collection: Collection[Document] = database[self.collection_name]

@@ -47,6 +47,8 @@ class ProductRepository(Repository[ProductInDB]):
         {"category", "price", "tags", "search_tokens", "name", "created_at", "reviews"}
     )
     """What `search` filters or sorts on: a change to another field (stock) moves no page."""
+    pre_images: ClassVar[bool] = True
+    """The webhook stream tells a restock (stock 0 → more) from the stock before a change."""
     indexes: ClassVar[Sequence[IndexModel]] = (
         IndexModel([("category", ASCENDING), ("price.amount", ASCENDING)], name="category_price"),
         IndexModel([("category", ASCENDING), ("created_at", DESCENDING)], name="category_created"),

@@ -1,0 +1,317 @@
+"""Webhook subscriptions, and their deliveries: an outbox with leases and per-object order."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import ClassVar
+
+from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+from mongoshop._async.repositories.base import AsyncRepository
+from mongoshop.models.common import Document
+from mongoshop.models.webhooks import (
+    Attempt,
+    DeliveryInDB,
+    DeliveryStatus,
+    EventType,
+    SubscriptionInDB,
+    SubscriptionStatus,
+)
+
+CLAIM_CANDIDATES = 8
+"""Due deliveries looked at per claim: senders racing for the first try the next ones."""
+HISTORY_KEPT = 20
+"""Attempts kept with a delivery (the latest)."""
+WAIT_FOR_PREDECESSOR = timedelta(seconds=1)
+"""A delivery whose object's previous event is due but not yet taken waits at least this
+long (the one that delivers the previous event wakes it up at once)."""
+
+
+class AsyncSubscriptionRepository(AsyncRepository[SubscriptionInDB]):
+    collection_name = "webhook_subscriptions"
+    model = SubscriptionInDB
+    indexes: ClassVar[Sequence[IndexModel]] = (
+        IndexModel([("event_types", ASCENDING)], name="event_types"),
+        IndexModel([("status", ASCENDING)], name="status"),
+        IndexModel([("created_at", DESCENDING)], name="created_at"),
+    )
+
+    async def subscribed_to(self, kind: EventType) -> list[SubscriptionInDB]:
+        """Every subscription to `kind`, active or paused (a paused one keeps its events)."""
+        return await self.find_many({"event_types": kind.value}, limit=0)
+
+    async def newest(self, limit: int) -> list[SubscriptionInDB]:
+        return await self.find_many({}, sort=[("created_at", DESCENDING)], limit=limit)
+
+    async def active_ids(self) -> list[ObjectId]:
+        documents = await self.find_documents(
+            {"status": SubscriptionStatus.ACTIVE.value}, projection={"_id": 1}, limit=0
+        )
+        return [document["_id"] for document in documents]
+
+    async def count_paused(self) -> int:
+        return await self.count({"status": SubscriptionStatus.PAUSED.value})
+
+    async def record_dead(self, id: ObjectId) -> int:
+        """One more delivery died in a row; how many now (0: the subscription is gone)."""
+        found = await self.update_and_get({"_id": id}, {"$inc": {"consecutive_dead": 1}})
+        return 0 if found is None else found.consecutive_dead
+
+    async def record_success(self, id: ObjectId) -> None:
+        """A delivery got through: the run of dead ones is over (no write when there was none)."""
+        await self.update(
+            {"_id": id, "consecutive_dead": {"$gt": 0}}, {"$set": {"consecutive_dead": 0}}
+        )
+
+    async def pause(
+        self, id: ObjectId, reason: str, at: datetime, *, if_failing: int | None = None
+    ) -> bool:
+        """Pause an active subscription; with `if_failing`, only while that many deliveries
+        in a row have died (checked in the write: a success in between wins)."""
+        guard: Document = {"_id": id, "status": SubscriptionStatus.ACTIVE.value}
+        if if_failing is not None:
+            guard["consecutive_dead"] = {"$gte": if_failing}
+        fields = {
+            "status": SubscriptionStatus.PAUSED.value,
+            "paused_reason": reason,
+            "paused_at": at,
+            "updated_at": at,
+        }
+        return await self.update(guard, {"$set": fields}) == 1
+
+    async def resume(self, id: ObjectId, at: datetime) -> bool:
+        fields = {
+            "status": SubscriptionStatus.ACTIVE.value,
+            "paused_reason": None,
+            "paused_at": None,
+            "consecutive_dead": 0,
+            "updated_at": at,
+        }
+        return await self.update({"_id": id}, {"$set": fields}) == 1
+
+
+class AsyncDeliveryRepository(AsyncRepository[DeliveryInDB]):
+    collection_name = "webhook_deliveries"
+    model = DeliveryInDB
+    indexes: ClassVar[Sequence[IndexModel]] = (
+        IndexModel([("status", ASCENDING), ("available_at", ASCENDING)], name="status_available"),
+        IndexModel(
+            [("subscription_id", ASCENDING), ("object_key", ASCENDING), ("sequence", ASCENDING)],
+            name="subscription_object_sequence",
+        ),
+        IndexModel(
+            [("subscription_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
+            name="subscription_newest",
+        ),
+        IndexModel(
+            [("subscription_id", ASCENDING), ("status", ASCENDING)], name="subscription_status"
+        ),
+        # Delivered ones are kept for MONGOSHOP_WEBHOOK_RETENTION_DAYS (only they get the
+        # field); pending, held and dead ones stay until they are dealt with.
+        IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="expires_ttl"),
+    )
+
+    async def enqueue_many(self, documents: Sequence[Document]) -> int:
+        """Add deliveries; those already there (the same event seen again) are skipped."""
+        inserted, _ = await self.insert_many_new(documents)
+        return inserted
+
+    async def claim(self, owner: str, now: datetime, lease: timedelta) -> DeliveryInDB | None:
+        """Take the next due delivery for `owner` until `now + lease`, atomically, in order.
+
+        As the mail outbox's claim: due candidates from the `status_available`
+        index, each taken by an ``update_one`` whose filter still wants it due,
+        so one sender wins it. A candidate whose object has an earlier event
+        still to deliver to the same subscription is not taken: it waits for
+        that one (until its lease or back-off ends; delivering it wakes this one
+        up), or is held with it when that one is held.
+        """
+        due: Document = {"status": DeliveryStatus.PENDING.value, "available_at": {"$lte": now}}
+        candidates = await self.find_documents(
+            due,
+            projection={"subscription_id": 1, "object_key": 1, "sequence": 1},
+            sort=[("available_at", ASCENDING)],
+            limit=CLAIM_CANDIDATES,
+        )
+        for candidate in candidates:
+            this: Document = {"_id": candidate["_id"], **due}
+            blocker = await self._predecessor(candidate)
+            if blocker is not None:
+                await self._wait_for(this, blocker, now)
+                continue
+            claimed = await self.update_and_get(
+                this,
+                {
+                    "$set": {"available_at": now + lease, "claimed_by": owner, "waiting": False},
+                    "$inc": {"attempts": 1},
+                },
+            )
+            if claimed is not None:
+                return claimed
+        return None
+
+    async def _predecessor(self, delivery: Document) -> Document | None:
+        found = await self.find_documents(
+            {
+                "subscription_id": delivery["subscription_id"],
+                "object_key": delivery["object_key"],
+                "sequence": {"$lt": delivery["sequence"]},
+                "status": {"$in": [DeliveryStatus.PENDING.value, DeliveryStatus.HELD.value]},
+            },
+            projection={"status": 1, "available_at": 1},
+            sort=[("sequence", ASCENDING)],
+            limit=1,
+        )
+        return found[0] if found else None
+
+    async def _wait_for(self, this: Document, blocker: Document, now: datetime) -> None:
+        if blocker["status"] == DeliveryStatus.HELD.value:
+            await self.update(this, {"$set": {"status": DeliveryStatus.HELD.value}})
+            return
+        until = max(blocker["available_at"], now + WAIT_FOR_PREDECESSOR)
+        await self.update(this, {"$set": {"available_at": until, "waiting": True}})
+
+    def _mine(self, key: str, owner: str) -> Document:
+        return {"_id": key, "claimed_by": owner, "status": DeliveryStatus.PENDING.value}
+
+    @staticmethod
+    def _history(attempt: Attempt) -> Document:
+        return {"$each": [attempt.model_dump()], "$slice": -HISTORY_KEPT}
+
+    async def hold(self, key: str, owner: str) -> bool:
+        """Its subscription is paused: keep it for later, the attempt not counted."""
+        update = {
+            "$set": {"status": DeliveryStatus.HELD.value, "claimed_by": None},
+            "$inc": {"attempts": -1},
+        }
+        return await self.update(self._mine(key, owner), update) == 1
+
+    async def mark_delivered(
+        self, key: str, owner: str, attempt: Attempt, expires_at: datetime
+    ) -> bool:
+        fields = {
+            "status": DeliveryStatus.DELIVERED.value,
+            "finished_at": attempt.at,
+            "last_error": None,
+            "expires_at": expires_at,
+        }
+        update = {"$set": fields, "$push": {"history": self._history(attempt)}}
+        return await self.update(self._mine(key, owner), update) == 1
+
+    async def mark_retry(self, key: str, owner: str, attempt: Attempt, retry_at: datetime) -> bool:
+        fields = {"available_at": retry_at, "claimed_by": None, "last_error": attempt.error}
+        update = {"$set": fields, "$push": {"history": self._history(attempt)}}
+        return await self.update(self._mine(key, owner), update) == 1
+
+    async def mark_dead(self, key: str, owner: str, attempt: Attempt) -> bool:
+        fields = {
+            "status": DeliveryStatus.DEAD.value,
+            "available_at": attempt.at,
+            "finished_at": attempt.at,
+            "claimed_by": None,
+            "last_error": attempt.error,
+        }
+        update = {"$set": fields, "$push": {"history": self._history(attempt)}}
+        return await self.update(self._mine(key, owner), update) == 1
+
+    async def wake_successors(self, delivery: DeliveryInDB, now: datetime) -> int:
+        """The object's later events that waited for this one may go now."""
+        result = await self.collection.update_many(
+            {
+                "subscription_id": delivery.subscription_id,
+                "object_key": delivery.object_key,
+                "sequence": {"$gt": delivery.sequence},
+                "status": DeliveryStatus.PENDING.value,
+                "waiting": True,
+            },
+            {"$set": {"available_at": now, "waiting": False}},
+        )
+        return result.modified_count
+
+    async def release_held(self, subscription_ids: Sequence[ObjectId], now: datetime) -> int:
+        """Held deliveries of these (active) subscriptions become due; how many."""
+        if not subscription_ids:
+            return 0
+        result = await self.collection.update_many(
+            {
+                "subscription_id": {"$in": list(subscription_ids)},
+                "status": DeliveryStatus.HELD.value,
+            },
+            {"$set": {"status": DeliveryStatus.PENDING.value, "available_at": now}},
+        )
+        return result.modified_count
+
+    def _redrive_update(self, now: datetime) -> Document:
+        return {
+            "$set": {
+                "status": DeliveryStatus.PENDING.value,
+                "available_at": now,
+                "attempts": 0,
+                "finished_at": None,
+                "claimed_by": None,
+                "waiting": False,
+            }
+        }
+
+    async def redrive(self, key: str, now: datetime) -> bool:
+        """A dead delivery gets a new round of attempts; False when it is not dead."""
+        return (
+            await self.update(
+                {"_id": key, "status": DeliveryStatus.DEAD.value}, self._redrive_update(now)
+            )
+            == 1
+        )
+
+    async def redrive_dead(self, subscription_id: ObjectId, now: datetime) -> int:
+        result = await self.collection.update_many(
+            {"subscription_id": subscription_id, "status": DeliveryStatus.DEAD.value},
+            self._redrive_update(now),
+        )
+        return result.modified_count
+
+    async def for_subscription(
+        self,
+        subscription_id: ObjectId,
+        *,
+        status: DeliveryStatus | None,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[DeliveryInDB]:
+        """A subscription's deliveries, newest first, from after (`created_at`, key) when given.
+
+        Keyset pages over `subscription_newest` (or `subscription_status`, then a sort of
+        that status's deliveries, when one is asked for): a page costs the page.
+        """
+        filter: Document = {"subscription_id": subscription_id}
+        if status is not None:
+            filter["status"] = status.value
+        order = [("created_at", DESCENDING), ("_id", DESCENDING)]
+        if after is None:
+            return await self.find_many(filter, sort=order, limit=limit)
+        at, key = after
+        page = await self.find_many(
+            {**filter, "created_at": at, "_id": {"$lt": key}}, sort=order, limit=limit
+        )
+        if len(page) < limit:
+            page += await self.find_many(
+                {**filter, "created_at": {"$lt": at}}, sort=order, limit=limit - len(page)
+            )
+        return page
+
+    async def newest_dead(self, limit: int) -> list[DeliveryInDB]:
+        """The latest deliveries to die, across subscriptions (their `available_at` is
+        when they died)."""
+        return await self.find_many(
+            {"status": DeliveryStatus.DEAD.value},
+            sort=[("available_at", DESCENDING)],
+            limit=limit,
+        )
+
+    async def count_status(self, status: DeliveryStatus) -> int:
+        return await self.count({"status": status.value})
+
+    async def delete_for_subscription(self, subscription_id: ObjectId) -> int:
+        result = await self.collection.delete_many({"subscription_id": subscription_id})
+        return result.deleted_count

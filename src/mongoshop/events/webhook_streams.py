@@ -1,0 +1,126 @@
+"""The change streams that turn committed changes into webhook deliveries.
+
+One stream per collection, each filtered on the server to the changes that can
+make an event; `mongoshop.webhooks.events` says which events a change makes,
+`AsyncWebhookService.publish` makes one delivery per subscription. An event
+that a transaction wrote and then aborted never reaches a stream: only
+committed changes do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from mongoshop._async.shop import AsyncShop
+from mongoshop.streams.consumer import StreamSpec
+from mongoshop.webhooks.events import (
+    from_ledger_change,
+    from_order_change,
+    from_product_change,
+    from_user_change,
+)
+
+ORDERS_STREAM = "webhooks-orders"
+USERS_STREAM = "webhooks-users"
+PRODUCTS_STREAM = "webhooks-products"
+LEDGER_STREAM = "webhooks-ledger"
+
+
+def _as_change(document: Mapping[str, Any], at: Any) -> dict[str, Any]:
+    """A document found by reconciliation, as the insert event that made it."""
+    when = at if isinstance(at, datetime) else datetime.now(UTC)
+    return {
+        "operationType": "insert",
+        "fullDocument": document,
+        "documentKey": {"_id": document["_id"]},
+        "wallTime": when,
+    }
+
+
+def webhook_streams(shop: AsyncShop) -> list[StreamSpec]:
+    repositories = shop.repositories
+    webhooks = shop.webhooks
+
+    async def on_order(change: Mapping[str, Any]) -> None:
+        await webhooks.publish(from_order_change(change))
+
+    async def on_user(change: Mapping[str, Any]) -> None:
+        await webhooks.publish(from_user_change(change))
+
+    async def on_product(change: Mapping[str, Any]) -> None:
+        await webhooks.publish(from_product_change(change))
+
+    async def on_ledger(change: Mapping[str, Any]) -> None:
+        account = await repositories.accounts.find_by_id(change["fullDocument"]["account_id"])
+        await webhooks.publish(from_ledger_change(change, account.user_id if account else None))
+
+    async def reconcile_orders(since: datetime) -> int:
+        """After lost history: the orders placed since then (their ids are the events')."""
+        published = 0
+        async for order in repositories.orders.placed_since(since):
+            published += await webhooks.publish(
+                from_order_change(_as_change(order, order.get("created_at")))
+            )
+        return published
+
+    async def reconcile_users(since: datetime) -> int:
+        published = 0
+        async for user in repositories.users.welcome_due_since(since):
+            published += await webhooks.publish(
+                from_user_change(_as_change(user, user.get("created_at")))
+            )
+        return published
+
+    return [
+        StreamSpec(
+            name=ORDERS_STREAM,
+            collection=repositories.orders.collection,
+            operations=("insert", "update"),
+            match={
+                "$or": [
+                    {"operationType": "insert"},
+                    {
+                        "operationType": "update",
+                        "updateDescription.updatedFields.status": "cancelled",
+                    },
+                ]
+            },
+            full_document="updateLookup",
+            handler=on_order,
+            reconcile=reconcile_orders,
+        ),
+        StreamSpec(
+            name=USERS_STREAM,
+            collection=repositories.users.collection,
+            operations=("insert", "update"),
+            match={
+                "$or": [
+                    {"operationType": "insert"},
+                    {
+                        "operationType": "update",
+                        "updateDescription.updatedFields.email_verified": True,
+                    },
+                ]
+            },
+            full_document="updateLookup",
+            handler=on_user,
+            reconcile=reconcile_users,
+        ),
+        StreamSpec(
+            name=PRODUCTS_STREAM,
+            collection=repositories.products.collection,
+            operations=("update", "replace"),
+            full_document="updateLookup",
+            full_document_before_change="whenAvailable",
+            handler=on_product,
+        ),
+        StreamSpec(
+            name=LEDGER_STREAM,
+            collection=repositories.ledger.collection,
+            operations=("insert",),
+            match={"operationType": "insert", "fullDocument.amount": {"$gt": 0}},
+            handler=on_ledger,
+        ),
+    ]

@@ -1,0 +1,252 @@
+"""Webhooks: subscriptions of other systems to the shop's events, and their deliveries.
+
+An event is something that happened to one object, told once: a stable id
+derived from the committed change it comes from (a restarted or second worker
+derives the same), a type, when it happened, and its data. A delivery is one
+event for one subscription: an item of an outbox, claimed with a lease, retried
+with back-off, kept when it dies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mongoshop.models.common import InputModel, PyObjectId, StoredModel
+
+
+class EventType(StrEnum):
+    ORDER_PLACED = "order.placed"
+    ORDER_CANCELLED = "order.cancelled"
+    USER_REGISTERED = "user.registered"
+    """A new account whose address is confirmed (at its verification, when it needs one)."""
+    PRODUCT_OUT_OF_STOCK = "product.out_of_stock"
+    PRODUCT_RESTOCKED = "product.restocked"
+    WALLET_CREDITED = "wallet.credited"
+
+
+class SubscriptionStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    """Due at `available_at` (now, after a back-off, or when a sender's lease ends)."""
+    HELD = "held"
+    """Its subscription is paused: kept, and sent once it is resumed."""
+    DELIVERED = "delivered"
+    DEAD = "dead"
+    """Given up after the last attempt, or refused for good (a 4xx): kept, re-drivable."""
+
+
+EVENT_ID_PREFIX = "evt_"
+
+
+def event_id(kind: EventType, object_key: str, discriminator: str) -> str:
+    """The id of the event `kind` of the object `object_key`, told apart by `discriminator`.
+
+    Derived, never random: every worker that sees the same committed change
+    derives the same id, so one delivery per (event, subscription) is a unique
+    key, and a receiver can de-duplicate by it. The discriminator is the
+    object's own (an order is placed once) or the change's cluster time (a
+    product runs out of stock again and again).
+    """
+    digest = hashlib.sha256(f"{kind.value}|{object_key}|{discriminator}".encode()).hexdigest()
+    return EVENT_ID_PREFIX + digest[:32]
+
+
+class WebhookEvent(BaseModel):
+    """The body a receiver gets, as JSON: its `id` is the de-duplication key."""
+
+    id: str
+    type: EventType
+    created_at: datetime
+    data: dict[str, Any]
+
+
+class SubscriptionInDB(StoredModel):
+    url: str
+    event_types: list[EventType]
+    secret: str
+    """The HMAC key: shown once when created, then only ever used to sign."""
+    description: str | None = None
+    status: SubscriptionStatus
+    paused_reason: str | None = None
+    paused_at: datetime | None = None
+    consecutive_dead: int = 0
+    """Deliveries that died in a row (reset by a success): what pauses a failing endpoint."""
+    created_at: datetime
+    updated_at: datetime
+
+
+class SubscriptionPublic(BaseModel):
+    id: str
+    url: str
+    event_types: list[EventType]
+    description: str | None
+    status: SubscriptionStatus
+    paused_reason: Annotated[
+        str | None,
+        Field(description="Why it is paused: by an admin, or automatically after failures"),
+    ]
+    paused_at: datetime | None
+    consecutive_dead: Annotated[
+        int, Field(description="Deliveries that died in a row since the last success")
+    ]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, subscription: SubscriptionInDB) -> SubscriptionPublic:
+        return cls(
+            id=str(subscription.id),
+            url=subscription.url,
+            event_types=subscription.event_types,
+            description=subscription.description,
+            status=subscription.status,
+            paused_reason=subscription.paused_reason,
+            paused_at=subscription.paused_at,
+            consecutive_dead=subscription.consecutive_dead,
+            created_at=subscription.created_at,
+            updated_at=subscription.updated_at,
+        )
+
+
+class SubscriptionCreated(SubscriptionPublic):
+    secret: Annotated[
+        str,
+        Field(
+            description="The signing secret: shown in this answer only. Keep it where the"
+            " receiver can read it; it cannot be read again (delete and re-create to change it)"
+        ),
+    ]
+
+
+URL_MAX_LENGTH = 2000
+
+
+class SubscriptionRequest(InputModel):
+    url: Annotated[
+        str,
+        Field(
+            min_length=8,
+            max_length=URL_MAX_LENGTH,
+            description="Where events are POSTed: https (http only outside production);"
+            " private, loopback and link-local addresses are refused",
+        ),
+    ]
+    event_types: Annotated[list[EventType], Field(min_length=1, max_length=len(EventType))]
+    description: Annotated[str | None, Field(max_length=200)] = None
+
+
+class SubscriptionUpdate(InputModel):
+    """A partial update: pause or resume, change the URL or the events."""
+
+    not_null = frozenset({"url", "event_types", "status"})
+
+    url: Annotated[str | None, Field(min_length=8, max_length=URL_MAX_LENGTH)] = None
+    event_types: Annotated[
+        list[EventType] | None, Field(min_length=1, max_length=len(EventType))
+    ] = None
+    status: SubscriptionStatus | None = None
+    description: Annotated[str | None, Field(max_length=200)] = None
+
+
+class Attempt(BaseModel):
+    """One try at delivering: what the receiver answered, or why nothing was."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    at: datetime
+    status_code: int | None = None
+    duration_ms: int
+    error: str | None = None
+
+
+class DeliveryInDB(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    key: str = Field(alias="_id")
+    """``<event id>.<subscription id>``: one delivery per (event, subscription)."""
+    event: WebhookEvent
+    subscription_id: PyObjectId
+    object_key: str
+    """The object the event is about (``order:<id>``): deliveries of one object to one
+    subscription go out in `sequence` order."""
+    sequence: int
+    """Where the change sits in the database's history (its cluster time)."""
+    status: DeliveryStatus
+    attempts: int = 0
+    available_at: datetime
+    claimed_by: str | None = None
+    last_error: str | None = None
+    history: list[Attempt] = []
+    created_at: datetime
+    finished_at: datetime | None = None
+    """When it was delivered, or died."""
+
+
+class DeliveryPublic(BaseModel):
+    id: str
+    event_id: str
+    event_type: EventType
+    subscription_id: str
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: Annotated[
+        datetime | None, Field(description="When it is tried next, while pending")
+    ]
+    last_error: str | None
+    history: Annotated[
+        list[Attempt], Field(description="The latest attempts, oldest first (up to 20)")
+    ]
+    created_at: datetime
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, delivery: DeliveryInDB) -> DeliveryPublic:
+        return cls(
+            id=delivery.key,
+            event_id=delivery.event.id,
+            event_type=delivery.event.type,
+            subscription_id=str(delivery.subscription_id),
+            status=delivery.status,
+            attempts=delivery.attempts,
+            next_attempt_at=delivery.available_at
+            if delivery.status is DeliveryStatus.PENDING
+            else None,
+            last_error=delivery.last_error,
+            history=delivery.history,
+            created_at=delivery.created_at,
+            finished_at=delivery.finished_at,
+        )
+
+
+class WebhookCounts(BaseModel):
+    """The deliveries that need looking at, and the endpoints paused."""
+
+    pending: int
+    held: int
+    dead: int
+    paused_subscriptions: int
+    subscriptions: int
+
+
+class RedriveResult(BaseModel):
+    redriven: Annotated[int, Field(description="Dead deliveries made pending again")]
+
+
+MAX_DELIVERY_PAGE = 100
+
+
+class DeliveryList(BaseModel):
+    items: list[DeliveryPublic]
+    next_after: Annotated[
+        str | None,
+        Field(description="Pass as `after` for the next (older) page; null on the last one"),
+    ]

@@ -1,0 +1,219 @@
+"""The deliverer: claim a delivery with a lease, sign it, POST it, record the attempt.
+
+As the mail outbox's sender: several deliverers (in several workers) may run
+at once; each claim is won by one, and the lease (MONGOSHOP_WEBHOOK_LEASE_SECONDS,
+at least twice the attempt's timeout) outlives any attempt, so no delivery is
+made twice at once. A deliverer killed mid-attempt leaves its delivery to be
+claimed again when the lease ends: the receiver may then see that event twice
+(it de-duplicates by the event id), the one case of a repeat.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from datetime import timedelta
+from typing import Protocol
+
+import pymongo
+from pymongo.errors import PyMongoError
+
+from mongoshop._async.repositories.webhooks import (
+    AsyncDeliveryRepository,
+    AsyncSubscriptionRepository,
+)
+from mongoshop.clock import Clock, utcnow
+from mongoshop.errors import ValidationFailed, is_unavailable
+from mongoshop.models.webhooks import Attempt, DeliveryInDB, SubscriptionStatus
+from mongoshop.settings import Settings
+from mongoshop.streams.graceful import StopRequest, raise_if_cancelled
+from mongoshop.webhooks.client import Outcome, WebhookClient
+from mongoshop.webhooks.signing import canonical_body, signed_headers
+from mongoshop.webhooks.targets import parse_target
+
+logger = logging.getLogger(__name__)
+
+RELEASE_EVERY = timedelta(seconds=10)
+"""How often held deliveries of active subscriptions are looked for (a resume that
+raced with a pause leaves some; `AsyncWebhookService.release_held`)."""
+AUTO_PAUSE_REASON = "paused automatically: {count} deliveries in a row died (last: {error})"
+
+
+class DeliveryObserver(Protocol):
+    """What the metrics see of deliveries (`mongoshop.observability.metrics.Metrics`)."""
+
+    def observe_webhook_attempt(self, outcome: str, seconds: float) -> None: ...
+
+    def observe_webhook_delivered(self, latency: float) -> None: ...
+
+
+class WebhookDeliverer:
+    def __init__(
+        self,
+        subscriptions: AsyncSubscriptionRepository,
+        deliveries: AsyncDeliveryRepository,
+        client: WebhookClient,
+        settings: Settings,
+        *,
+        observer: DeliveryObserver | None = None,
+        idle_delay: float = 0.25,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.subscriptions = subscriptions
+        self.deliveries = deliveries
+        self.client = client
+        self.owner = f"webhooks-{uuid.uuid4().hex[:12]}"
+        self.lease = timedelta(seconds=settings.webhook_lease_seconds)
+        self.max_attempts = settings.webhook_max_attempts
+        self.retry_base = settings.webhook_retry_base_seconds
+        self.max_backoff = settings.webhook_max_backoff_seconds
+        self.pause_after = settings.webhook_pause_after_dead
+        self.retention = timedelta(days=settings.webhook_retention_days)
+        self.require_https = settings.environment == "production"
+        self.observer = observer
+        self.idle_delay = idle_delay
+        self.step_timeout = settings.operation_timeout_seconds
+        self.clock = clock
+        self.stop = StopRequest()
+        """Ask `run` to return once the delivery in hand is made and recorded."""
+        self._released_at = clock() - RELEASE_EVERY
+
+    def backoff(self, attempts: int, retry_after: float | None = None) -> float:
+        """Seconds before the next attempt: exponential from the base, capped, with jitter.
+
+        "Equal jitter": half the delay is kept, half is random, so deliveries that
+        failed together (an endpoint down) do not all come back at once, and none
+        comes back sooner than half its delay. A receiver's ``Retry-After`` is
+        honoured (up to the cap): the next attempt is not before it.
+        """
+        delay = min(self.retry_base * 2 ** min(max(attempts - 1, 0), 30), self.max_backoff)
+        delay = delay / 2 + random.uniform(0, delay / 2)
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self.max_backoff))
+        return float(delay)
+
+    async def run(self) -> None:
+        """Deliver until stopped; sleep a little when nothing is due."""
+        while not self.stop.requested:
+            raise_if_cancelled()
+            try:
+                await self._release_now_and_then()
+                delivered_something = await self.deliver_one()
+            except PyMongoError as exc:
+                raise_if_cancelled()
+                if not is_unavailable(exc):
+                    logger.exception("webhook deliverer failed")
+                else:
+                    logger.warning("webhook deliverer waiting for the database: %s", exc)
+                await self.stop.sleep(self.idle_delay * 4)
+                continue
+            if not delivered_something:
+                await self.stop.sleep(self.idle_delay)
+
+    async def _release_now_and_then(self) -> None:
+        now = self.clock()
+        if now - self._released_at < RELEASE_EVERY:
+            return
+        self._released_at = now
+        with pymongo.timeout(self.step_timeout):
+            ids = await self.subscriptions.active_ids()
+            released = await self.deliveries.release_held(ids, now)
+        if released:
+            logger.info("%d held webhook deliveries released", released)
+
+    async def deliver_one(self) -> bool:
+        """Claim and make the next due delivery; False when nothing was due."""
+        with pymongo.timeout(self.step_timeout):
+            delivery = await self.deliveries.claim(self.owner, self.clock(), self.lease)
+            if delivery is None:
+                return False
+            subscription = await self.subscriptions.find_by_id(delivery.subscription_id)
+            if subscription is None or subscription.status is SubscriptionStatus.PAUSED:
+                # Deleted meanwhile (its deliveries go with it), or paused: keep it for later.
+                await self.deliveries.hold(delivery.key, self.owner)
+                return True
+        body = canonical_body(delivery.event.model_dump(mode="json"))
+        timestamp = int(self.clock().timestamp())
+        headers = signed_headers(
+            subscription.secret, delivery.event.id, delivery.event.type.value, timestamp, body
+        )
+        try:
+            target = parse_target(subscription.url, require_https=self.require_https)
+        except ValidationFailed as exc:  # a URL saved before a rule got stricter
+            outcome = Outcome(0.0, error=f"refused: {exc}")
+        else:
+            outcome = await self.client.post(target, body, headers)
+        with pymongo.timeout(self.step_timeout):
+            await self._record(delivery, outcome)
+        return True
+
+    async def _record(self, delivery: DeliveryInDB, outcome: Outcome) -> None:
+        now = self.clock()
+        attempt = Attempt(
+            at=now,
+            status_code=outcome.status_code,
+            duration_ms=round(outcome.duration * 1000),
+            error=outcome.error,
+        )
+        if outcome.delivered:
+            await self._delivered(delivery, attempt)
+        elif outcome.retryable and delivery.attempts < self.max_attempts:
+            delay = self.backoff(delivery.attempts, outcome.retry_after)
+            self._observe("retry", outcome.duration)
+            logger.warning(
+                "webhook %s to %s failed (attempt %d, retry in %.1f s): %s",
+                delivery.event.id,
+                delivery.subscription_id,
+                delivery.attempts,
+                delay,
+                outcome.error,
+            )
+            if not await self.deliveries.mark_retry(
+                delivery.key, self.owner, attempt, now + timedelta(seconds=delay)
+            ):
+                logger.error("lease on webhook delivery %s was lost", delivery.key)
+        else:
+            await self._dead(delivery, attempt, outcome)
+
+    async def _delivered(self, delivery: DeliveryInDB, attempt: Attempt) -> None:
+        self._observe("delivered", attempt.duration_ms / 1000)
+        if self.observer is not None:
+            latency = (attempt.at - delivery.event.created_at).total_seconds()
+            self.observer.observe_webhook_delivered(max(latency, 0.0))
+        if not await self.deliveries.mark_delivered(
+            delivery.key, self.owner, attempt, attempt.at + self.retention
+        ):
+            logger.error(
+                "lease on webhook delivery %s was lost while delivering; it may be delivered again",
+                delivery.key,
+            )
+        await self.subscriptions.record_success(delivery.subscription_id)
+        await self.deliveries.wake_successors(delivery, attempt.at)
+        logger.info("webhook %s delivered to %s", delivery.event.id, delivery.subscription_id)
+
+    async def _dead(self, delivery: DeliveryInDB, attempt: Attempt, outcome: Outcome) -> None:
+        self._observe("dead", outcome.duration)
+        why = "refused by the receiver" if not outcome.retryable else "out of attempts"
+        logger.error(
+            "webhook delivery %s dead after %d attempt(s), %s: %s",
+            delivery.key,
+            delivery.attempts,
+            why,
+            outcome.error,
+        )
+        if not await self.deliveries.mark_dead(delivery.key, self.owner, attempt):
+            logger.error("lease on webhook delivery %s was lost", delivery.key)
+            return
+        await self.deliveries.wake_successors(delivery, attempt.at)
+        in_a_row = await self.subscriptions.record_dead(delivery.subscription_id)
+        if in_a_row >= self.pause_after:
+            reason = AUTO_PAUSE_REASON.format(count=in_a_row, error=outcome.error)
+            if await self.subscriptions.pause(
+                delivery.subscription_id, reason, attempt.at, if_failing=self.pause_after
+            ):
+                logger.error("webhook subscription %s %s", delivery.subscription_id, reason)
+
+    def _observe(self, result: str, seconds: float) -> None:
+        if self.observer is not None:
+            self.observer.observe_webhook_attempt(result, seconds)

@@ -11,7 +11,7 @@ from pymongo.errors import PyMongoError
 from typer._click.core import Context  # typer vendors click; this is its Context
 from typer.core import TyperGroup
 
-from mongoshop.cli import db, export, import_, seed, serve, stats, users, worker
+from mongoshop.cli import db, export, import_, seed, serve, stats, users, webhooks, worker
 from mongoshop.cli.common import err_console
 from mongoshop.errors import MongoshopError, is_unavailable
 from mongoshop.observability.commands import COMMAND_LOGGER
@@ -48,6 +48,7 @@ app.command(name="stats")(stats.stats)
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
 app.add_typer(import_.app, name="import")
+app.add_typer(webhooks.app, name="webhooks")
 
 
 def _fail(message: str) -> NoReturn:

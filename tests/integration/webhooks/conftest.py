@@ -77,8 +77,8 @@ def subscribe(wshop: AsyncShop, receiver: Receiver) -> Subscribe:
     return make
 
 
-async def eventually(condition: Callable[[], Any], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
+async def eventually(condition: Callable[[], Any], within: float, what: str) -> None:
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         result = condition()
         if asyncio.iscoroutine(result):
@@ -86,4 +86,4 @@ async def eventually(condition: Callable[[], Any], timeout: float, what: str) ->
         if result:
             return
         await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+    raise AssertionError(f"timed out after {within:.0f} s waiting for {what}")

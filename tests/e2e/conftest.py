@@ -51,6 +51,11 @@ def app(
             # passwords; the per-client limit is exercised by test_login_throttle
             # on an app of its own, and must not trip this shared one.
             "MONGOSHOP_LOGIN_MAX_FAILURES_PER_CLIENT": "10000",
+            # The webhook tests' receiver listens on loopback (the development setting),
+            # and its scripted failures are retried in tenths of a second.
+            "MONGOSHOP_WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
+            "MONGOSHOP_WEBHOOK_RETRY_BASE_SECONDS": "0.2",
+            "MONGOSHOP_WEBHOOK_MAX_BACKOFF_SECONDS": "2",
         },
     )
     process = AppProcess(env, workdir)

@@ -56,6 +56,7 @@ class World:
     """One of the user's orders per principal, so a cancel by one leaves the others' intact."""
     user_account_id: str
     other_account_id: str
+    webhook_id: str
 
     def headers(self, principal: str) -> dict[str, str]:
         token = {
@@ -105,6 +106,11 @@ def admin_only(build: Build, status: int = 200) -> Rule:
 def owner_or_admin(build: Build, status: int = 200) -> Rule:
     """The owner and admins; anyone else is told it does not exist (404, not 403)."""
     return Rule(build, 401, 404, status, status)
+
+
+DISCARD_URL = "http://127.0.0.1:9/matrix"
+"""Nothing listens there: deliveries fail (loopback is allowed in the e2e app)."""
+UNKNOWN_DELIVERY = "evt_" + "0" * 32 + "." + "0" * 24
 
 
 def unique_email() -> str:
@@ -205,6 +211,34 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/admin/orders/recent"): admin_only(path("/admin/orders/recent?limit=5")),
     ("GET", "/admin/outbox/stats"): admin_only(path("/admin/outbox/stats")),
+    # --- webhooks (a made-up delivery id: 404 for the admin) ---
+    ("POST", "/admin/webhooks"): admin_only(
+        path("/admin/webhooks", {"url": DISCARD_URL, "event_types": ["product.restocked"]}), 201
+    ),
+    ("GET", "/admin/webhooks"): admin_only(path("/admin/webhooks")),
+    ("GET", "/admin/webhooks/stats"): admin_only(path("/admin/webhooks/stats")),
+    ("GET", "/admin/webhooks/deliveries/dead"): admin_only(path("/admin/webhooks/deliveries/dead")),
+    ("GET", "/admin/webhooks/deliveries/{delivery_id}"): admin_only(
+        path(f"/admin/webhooks/deliveries/{UNKNOWN_DELIVERY}"), 404
+    ),
+    ("POST", "/admin/webhooks/deliveries/{delivery_id}/redrive"): admin_only(
+        path(f"/admin/webhooks/deliveries/{UNKNOWN_DELIVERY}/redrive"), 404
+    ),
+    ("GET", "/admin/webhooks/{subscription_id}"): admin_only(
+        lambda w, p: (f"/admin/webhooks/{w.webhook_id}", None)
+    ),
+    ("PATCH", "/admin/webhooks/{subscription_id}"): admin_only(
+        lambda w, p: (f"/admin/webhooks/{w.webhook_id}", {"status": "paused"})
+    ),
+    ("DELETE", "/admin/webhooks/{subscription_id}"): admin_only(
+        lambda w, p: (f"/admin/webhooks/{w.webhook_id}", None), 204
+    ),
+    ("GET", "/admin/webhooks/{subscription_id}/deliveries"): admin_only(
+        lambda w, p: (f"/admin/webhooks/{w.webhook_id}/deliveries", None)
+    ),
+    ("POST", "/admin/webhooks/{subscription_id}/redrive"): admin_only(
+        lambda w, p: (f"/admin/webhooks/{w.webhook_id}/redrive", None)
+    ),
     # --- the admin dashboard page: public like a login page, it holds no data ---
     ("GET", "/admin"): public(path("/admin")),
     ("GET", "/admin/assets/{path}"): public(path("/admin/assets/dashboard.js")),
@@ -247,6 +281,12 @@ def world(api: Api, client: httpx.Client, app: RunningApp, admin_headers: dict[s
     admin_token = api.login(app.admin_email, app.admin_password)
     admin_account = client.get("/accounts/me", headers=bearer(admin_token)).json()
     credit(client, admin_headers, admin_account["id"], 10_000)
+    webhook = client.post(
+        "/admin/webhooks",
+        json={"url": DISCARD_URL, "event_types": ["product.restocked"]},
+        headers=admin_headers,
+    )
+    assert webhook.status_code == 201, webhook.text
     orders = {}
     for principal in PRINCIPALS:
         order = place_order(client, user, [(product["id"], 1)])
@@ -260,6 +300,7 @@ def world(api: Api, client: httpx.Client, app: RunningApp, admin_headers: dict[s
         orders=orders,
         user_account_id=user_account_id,
         other_account_id=other_account_id,
+        webhook_id=webhook.json()["id"],
     )
 
 

@@ -21,7 +21,17 @@ from mongoshop.api.cache_invalidation import invalidation_spec
 from mongoshop.api.errors import install_error_handlers
 from mongoshop.api.middleware import install_middleware
 from mongoshop.api.openapi import install_openapi
-from mongoshop.api.routers import admin, auth, dashboard, health, orders, products, users, wallet
+from mongoshop.api.routers import (
+    admin,
+    auth,
+    dashboard,
+    health,
+    orders,
+    products,
+    users,
+    wallet,
+    webhooks,
+)
 from mongoshop.bootstrap import open_async_shop
 from mongoshop.cache import Listings, ReadCache
 from mongoshop.events.worker import EventWorker
@@ -136,7 +146,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     app.state.metrics = metrics
     if metrics is not None:
         app.include_router(metrics_route.router)
-    for module in (health, auth, users, products, wallet, orders, admin, dashboard):
+    for module in (health, auth, users, products, wallet, orders, admin, webhooks, dashboard):
         app.include_router(module.router)
     dashboard.mount_assets(app)
     return app

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 
 from mongoshop.cli.common import console, open_shop, settings_from_env
 from mongoshop.errors import ValidationFailed
@@ -18,6 +18,9 @@ from mongoshop.models.webhooks import (
     SubscriptionRequest,
 )
 from mongoshop.validation import describe_errors
+
+DELIVERY_ID_LENGTH = 61
+"""``evt_`` + 32 hexadecimal digits, a dot, and a subscription's 24."""
 
 app = typer.Typer(
     help="Webhooks: signed HTTP POSTs of the shop's events to other systems.",
@@ -54,7 +57,7 @@ def list_subscriptions() -> None:
     """Every subscription: its URL, events, status and deliveries dead in a row."""
     with open_shop(settings_from_env()) as shop:
         subscriptions = shop.webhooks.list_all()
-    table = Table("id", "url", "events", "status", "dead in a row")
+    table = Table(Column("id", no_wrap=True), "url", "events", "status", "dead in a row")
     for s in subscriptions:
         status = (
             s.status.value if s.paused_reason is None else f"{s.status.value}: {s.paused_reason}"
@@ -103,7 +106,9 @@ def deliveries(
     """A subscription's latest deliveries, with their last attempt."""
     with open_shop(settings_from_env()) as shop:
         page = shop.webhooks.deliveries_of(subscription, status=status, limit=limit)
-    table = Table("delivery", "event", "status", "attempts", "last answer")
+    # The id is what `webhooks redrive` takes: whole, never wrapped, even on a narrow terminal.
+    delivery_id = Column("delivery", no_wrap=True, min_width=DELIVERY_ID_LENGTH)
+    table = Table(delivery_id, "event", "status", "attempts", "last answer")
     for d in page.items:
         last = d.history[-1] if d.history else None
         answer = "" if last is None else (last.error or f"HTTP {last.status_code}")

@@ -7,6 +7,7 @@
 import { ApiError, call, forgetToken, storeToken, storedToken } from "./api.js";
 import { barChart, columnChart } from "./charts.js";
 import * as format from "./format.js";
+import { webhooksPanel } from "./webhooks.js";
 
 const RECENT_ORDERS = 10;
 const SALES_DAYS = 30;
@@ -313,10 +314,13 @@ async function loadDashboard() {
     loadUsers(),
     loadOrders(),
     loadOutbox(),
+    loadWebhooks(),
     loadSales().then(loadProducts),
   ]);
   dashboard.dataset.ready = "true";
 }
+
+const loadWebhooks = webhooksPanel(handle);
 
 // --- session ------------------------------------------------------------------------
 

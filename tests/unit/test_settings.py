@@ -211,3 +211,22 @@ def test_the_configuration_page_is_generated_from_the_settings() -> None:
     assert page.read_text() == _generator().render()
     for name in Settings.model_fields:
         assert f"`{variable_name(name)}`" in page.read_text()
+
+
+def test_webhooks_to_private_addresses_are_for_development_only() -> None:
+    secret = "a-real-production-secret-0123456789"
+    with pytest.raises(
+        ValueError, match="MONGOSHOP_WEBHOOK_ALLOW_PRIVATE_TARGETS is for development"
+    ):
+        Settings(  # type: ignore[call-arg]
+            environment="production",
+            token_secret=secret,  # type: ignore[arg-type]
+            metrics_enabled=False,
+            webhook_allow_private_targets=True,
+        )
+    assert Settings(environment="development", webhook_allow_private_targets=True)  # type: ignore[call-arg]
+
+
+def test_a_webhook_lease_must_outlive_an_attempt() -> None:
+    with pytest.raises(ValueError, match="MONGOSHOP_WEBHOOK_LEASE_SECONDS must be at least twice"):
+        Settings(webhook_timeout_seconds=20, webhook_lease_seconds=30)  # type: ignore[call-arg]

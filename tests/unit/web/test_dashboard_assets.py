@@ -55,3 +55,12 @@ def test_the_scripts_never_turn_data_into_markup_or_code(script: Path) -> None:
     assert re.search(r"\beval\(|new Function\(|setTimeout\(\s*['\"`]", code) is None
     assert re.search(r"\.setAttribute\(\s*['\"]style['\"]", code) is None
     assert re.search(r"https?://(?!www\.w3\.org/2000/svg)", code) is None, "only this origin"
+
+
+def test_the_webhooks_panel_offers_every_event_type_and_no_other() -> None:
+    from mongoshop.models.webhooks import EventType
+
+    script = (ASSETS / "webhooks.js").read_text()
+    declared = re.search(r"export const EVENT_TYPES = \[(.*?)\];", script, re.S)
+    assert declared is not None
+    assert re.findall(r'"([a-z_.]+)"', declared.group(1)) == [kind.value for kind in EventType]

@@ -50,8 +50,16 @@ from mongoshop.models.orders import OrderItemRequest, OrderRequest
 from mongoshop.models.products import Inventory, ProductCreate, ProductQuery, ProductUpdate
 from mongoshop.models.users import UserCreate, UserFilter, UserInDB
 from mongoshop.models.wallet import CreditRequest, TransferRequest
+from mongoshop.models.webhooks import (
+    Attempt,
+    EventType,
+    SubscriptionRequest,
+    WebhookEvent,
+    event_id,
+)
 from mongoshop.security import PasswordHasher
 from mongoshop.settings import Settings
+from mongoshop.webhooks.events import Occurrence
 from tests.conftest import TEST_URI_VARIABLE
 
 SMALL = 200
@@ -80,6 +88,10 @@ class Probe:
     """An order halfway down everyone's list: the cursor of a deep keyset page."""
     deep_entry: ObjectId
     """The buyer's oldest ledger entry but one: the cursor of its last keyset page."""
+    webhook: str
+    """A subscription with `size` delivered deliveries over the last 30 days."""
+    deep_delivery: str
+    """One of them halfway back: the cursor of a deep keyset page."""
 
 
 def _probe(shop: Shop, size: int, hasher: PasswordHasher) -> Probe:
@@ -123,7 +135,10 @@ def _probe(shop: Shop, size: int, hasher: PasswordHasher) -> Probe:
     entries = shop.repositories.ledger.collection.find(
         {"account_id": account}, {"_id": 1}, sort=NEWEST_FIRST
     ).to_list()
+    webhook, deep_delivery = _webhook_history(shop, size)
     return Probe(
+        webhook=webhook,
+        deep_delivery=deep_delivery,
         shop=shop,
         buyer=buyer,
         payee_account=payee_account,
@@ -191,6 +206,59 @@ def _unique() -> str:
 def _order(p: Probe) -> Any:
     request = OrderRequest(items=[OrderItemRequest(product_id=str(p.product), quantity=1)])
     return p.shop.orders.place(p.buyer, request, f"order-{_unique()}")
+
+
+def _webhook_history(shop: Shop, size: int) -> tuple[str, str]:
+    """A subscription and `size` deliveries made to it over 30 days (the history that grows)."""
+    subscription = shop.webhooks.create(
+        SubscriptionRequest(url="https://93.184.215.14/hooks", event_types=list(EventType))
+    )
+    now = utcnow()
+    step = timedelta(days=30) / size
+    documents = [
+        {
+            "_id": f"evt_{n:032x}.{subscription.id}",
+            "event": {"id": f"evt_{n:032x}", "type": "order.placed", "created_at": now, "data": {}},
+            "subscription_id": ObjectId(subscription.id),
+            "object_key": f"order:{n}",
+            "sequence": n,
+            "status": "delivered",
+            "attempts": 1,
+            "available_at": now - step * n,
+            "claimed_by": None,
+            "history": [],
+            "created_at": now - step * n,
+            "finished_at": now - step * n,
+        }
+        for n in range(size)
+    ]
+    for start in range(0, size, 5_000):
+        shop.repositories.webhook_deliveries.collection.insert_many(
+            documents[start : start + 5_000]
+        )
+    return subscription.id, documents[size // 2]["_id"]
+
+
+def _deliver_webhook(p: Probe) -> Any:
+    """An event fanned out, its delivery claimed, recorded and its successors woken."""
+    key = _unique()
+    occurrence = Occurrence(
+        WebhookEvent(
+            id=event_id(EventType.ORDER_PLACED, f"order:{key}", "placed"),
+            type=EventType.ORDER_PLACED,
+            created_at=utcnow(),
+            data={},
+        ),
+        f"order:{key}",
+        int(time.time() * 1000),
+    )
+    assert p.shop.webhooks.publish([occurrence]) == 1
+    deliveries = p.shop.repositories.webhook_deliveries
+    claimed = deliveries.claim("guard", utcnow(), timedelta(minutes=5))
+    assert claimed is not None
+    attempt = Attempt(at=utcnow(), status_code=200, duration_ms=1)
+    assert deliveries.mark_delivered(claimed.key, "guard", attempt, utcnow() + timedelta(days=1))
+    deliveries.wake_successors(claimed, utcnow())
 
 
 def _transfer(p: Probe, key: str | None = None) -> Any:
@@ -261,6 +329,15 @@ OPERATIONS: dict[str, Callable[[Probe], Any]] = {
         None, skip=0, limit=20, after=p.deep_order
     ),
     "recent orders (admin)": lambda p: p.shop.orders.recent(10),
+    "webhook: fan-out, claim, record": _deliver_webhook,
+    "webhook: a subscription's deliveries": lambda p: p.shop.webhooks.deliveries_of(p.webhook),
+    "webhook: a subscription's deliveries, halfway back (keyset)": lambda p: (
+        p.shop.webhooks.deliveries_of(p.webhook, after=p.deep_delivery)
+    ),
+    "webhook: dead deliveries and counts": lambda p: (
+        p.shop.webhooks.newest_dead(20),
+        p.shop.webhooks.counts(),
+    ),
 }
 
 

@@ -63,6 +63,7 @@ from mongoshop.models.orders import OrderStatus, SalesPeriod
 from mongoshop.models.products import ProductCreate, ProductQuery, SortField
 from mongoshop.models.users import Role, UserFilter, UserStatus
 from mongoshop.models.wallet import EntryKind
+from mongoshop.models.webhooks import Attempt, DeliveryStatus, EventType
 from mongoshop.security import PasswordHasher
 from mongoshop.settings import Settings
 from tests.integration.conftest import CommandRecorder
@@ -80,6 +81,9 @@ BUYERS = 60
 CATEGORIES = [f"aisle{n}" for n in range(8)]
 STREAMS = ["cache-users", "cache-products", "mail-orders"]
 THROTTLE_KEYS = [f"throttle-key-{n:02d}" for n in range(30)]
+WEBHOOK_SUBSCRIPTIONS = 12
+WEBHOOK_DELIVERIES = 600
+EVENT_TYPES = list(EventType)
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,11 @@ class Data:
     """The outbox keys: `mail[n]` is pending when n is a multiple of 10, else sent or failed."""
     attempts: list[ObjectId]
     period: SalesPeriod
+    subscriptions: list[ObjectId]
+    """Webhook subscriptions: every fourth one paused."""
+    deliveries: list[str]
+    """Their deliveries: `deliveries[n]` is pending when n % 10 == 0, held when 1, dead
+    when 2, else delivered; ten subscriptions in turn, three per object."""
 
 
 def email_of(n: int) -> str:
@@ -267,7 +276,55 @@ async def populate(shop: AsyncShop) -> Data:
         ]
     )
 
+    subscriptions = [ObjectId() for _ in range(WEBHOOK_SUBSCRIPTIONS)]
+    await shop.repositories.webhook_subscriptions.collection.insert_many(
+        [
+            {
+                "_id": subscription_id,
+                "url": f"https://hooks{n}.example/in",
+                "event_types": [EVENT_TYPES[n % len(EVENT_TYPES)].value],
+                "secret": "whsec_x",
+                "description": None,
+                "status": "paused" if n % 4 == 3 else "active",
+                "paused_reason": None,
+                "paused_at": None,
+                "consecutive_dead": n % 3,
+                "created_at": BASE + timedelta(minutes=n),
+                "updated_at": BASE,
+            }
+            for n, subscription_id in enumerate(subscriptions)
+        ]
+    )
+    deliveries = []
+    for n in range(WEBHOOK_DELIVERIES):
+        status = {0: "pending", 1: "held", 2: "dead"}.get(n % 10, "delivered")
+        deliveries.append(
+            {
+                "_id": f"evt_{n:032x}.{subscriptions[n % WEBHOOK_SUBSCRIPTIONS]}",
+                "event": {
+                    "id": f"evt_{n:032x}",
+                    "type": "order.placed",
+                    "created_at": BASE,
+                    "data": {"n": n},
+                },
+                "subscription_id": subscriptions[n % WEBHOOK_SUBSCRIPTIONS],
+                "object_key": f"order:{n // 3}",
+                "sequence": n,
+                "status": status,
+                "attempts": 1,
+                "available_at": now - timedelta(minutes=n),
+                "claimed_by": None,
+                "last_error": None,
+                "history": [],
+                "created_at": BASE + timedelta(minutes=n),
+                "finished_at": None,
+            }
+        )
+    await shop.repositories.webhook_deliveries.collection.insert_many(deliveries)
+
     return Data(
+        subscriptions=subscriptions,
+        deliveries=[document["_id"] for document in deliveries],
         users=users,
         accounts=accounts,
         products=products,
@@ -496,6 +553,23 @@ def in_transaction(
                 await session.abort_transaction()
 
     return call
+
+
+ATTEMPT = Attempt(at=BASE, status_code=500, duration_ms=12, error="HTTP 500")
+
+
+def delivery_copy(data: Data, n: int) -> Document:
+    """Delivery `n` as stored (the populated one), for calls that take a document."""
+    return {
+        "_id": data.deliveries[n],
+        "event": {"id": f"evt_{n:032x}", "type": "order.placed", "created_at": BASE, "data": {}},
+        "subscription_id": data.subscriptions[n % WEBHOOK_SUBSCRIPTIONS],
+        "object_key": f"order:{n // 3}",
+        "sequence": n,
+        "status": "pending",
+        "available_at": BASE,
+        "created_at": BASE,
+    }
 
 
 GENERIC = "generic: the filter is the caller's; each repository method calling it has its own entry"
@@ -1148,6 +1222,204 @@ QUERIES: dict[str, Entry] = {
             "an account",
             lambda s, d: s.repositories.ledger.sum_for(d.accounts[35]),
             "account_newest",
+        ),
+    ),
+    # --- AsyncSubscriptionRepository and AsyncDeliveryRepository (webhooks.py) ---
+    "AsyncSubscriptionRepository.subscribed_to": (
+        uses(
+            "an event type",
+            lambda s, d: s.repositories.webhook_subscriptions.subscribed_to(
+                EventType.WALLET_CREDITED
+            ),
+            "event_types",
+        ),
+    ),
+    "AsyncSubscriptionRepository.newest": (
+        uses(
+            "the list",
+            lambda s, d: s.repositories.webhook_subscriptions.newest(100),
+            "created_at",
+            in_order=True,
+        ),
+    ),
+    "AsyncSubscriptionRepository.active_ids": (
+        uses("active", lambda s, d: s.repositories.webhook_subscriptions.active_ids(), "status"),
+    ),
+    "AsyncSubscriptionRepository.count_paused": (
+        uses("paused", lambda s, d: s.repositories.webhook_subscriptions.count_paused(), "status"),
+    ),
+    "AsyncSubscriptionRepository.record_dead": (
+        uses(
+            "one",
+            lambda s, d: s.repositories.webhook_subscriptions.record_dead(d.subscriptions[1]),
+            ID,
+        ),
+    ),
+    "AsyncSubscriptionRepository.record_success": (
+        uses(
+            "one",
+            lambda s, d: s.repositories.webhook_subscriptions.record_success(d.subscriptions[2]),
+            ID,
+            gap=EXPLAIN_UNTRUE,
+        ),
+    ),
+    "AsyncSubscriptionRepository.pause": (
+        uses(
+            "one, if failing",
+            lambda s, d: s.repositories.webhook_subscriptions.pause(
+                d.subscriptions[4], "test", utcnow(), if_failing=99
+            ),
+            ID,
+            gap=EXPLAIN_UNTRUE,
+        ),
+    ),
+    "AsyncSubscriptionRepository.resume": (
+        uses(
+            "one",
+            lambda s, d: s.repositories.webhook_subscriptions.resume(d.subscriptions[3], utcnow()),
+            ID,
+        ),
+    ),
+    "AsyncDeliveryRepository.enqueue_many": SendsNoQuery(
+        lambda s, d: s.repositories.webhook_deliveries.enqueue_many(
+            [{**delivery_copy(d, 0), "_id": f"evt_{'f' * 32}.{d.subscriptions[0]}"}]
+        )
+    ),
+    "AsyncDeliveryRepository.claim": (
+        uses(
+            "the next due delivery, in order",
+            lambda s, d: s.repositories.webhook_deliveries.claim(
+                "deliverer-1", utcnow(), timedelta(minutes=1)
+            ),
+            "status_available",
+            "subscription_object_status",
+            ID,
+            gap=EXPLAIN_UNTRUE,
+        ),
+    ),
+    "AsyncDeliveryRepository.hold": (
+        uses(
+            "a claimed delivery",
+            lambda s, d: s.repositories.webhook_deliveries.hold(d.deliveries[10], "x"),
+            ID,
+            gap=EXPLAIN_UNTRUE,
+        ),
+    ),
+    "AsyncDeliveryRepository.mark_delivered": (
+        uses(
+            "a claimed delivery",
+            lambda s, d: s.repositories.webhook_deliveries.mark_delivered(
+                d.deliveries[20], "x", ATTEMPT, utcnow()
+            ),
+            ID,
+            gap=EXPLAIN_UNTRUE,
+        ),
+    ),
+    "AsyncDeliveryRepository.mark_retry": (
+        uses(
+            "a claimed delivery",
+            lambda s, d: s.repositories.webhook_deliveries.mark_retry(
+                d.deliveries[30], "x", ATTEMPT, utcnow()
+            ),
+            ID,
+            gap=EXPLAIN_UNTRUE,
+        ),
+    ),
+    "AsyncDeliveryRepository.mark_dead": (
+        uses(
+            "a claimed delivery",
+            lambda s, d: s.repositories.webhook_deliveries.mark_dead(
+                d.deliveries[40], "x", ATTEMPT
+            ),
+            ID,
+            gap=EXPLAIN_UNTRUE,
+        ),
+    ),
+    "AsyncDeliveryRepository.wake_successors": (
+        uses(
+            "an object's later deliveries",
+            lambda s, d: s.repositories.webhook_deliveries.wake_successors(
+                s.repositories.webhook_deliveries.to_model(delivery_copy(d, 3)), utcnow()
+            ),
+            "subscription_object_status",
+        ),
+    ),
+    "AsyncDeliveryRepository.release_held": (
+        uses(
+            "two subscriptions",
+            lambda s, d: s.repositories.webhook_deliveries.release_held(
+                d.subscriptions[5:7], utcnow()
+            ),
+            "status_available",
+            "subscription_status_newest",
+        ),
+    ),
+    "AsyncDeliveryRepository.redrive": (
+        uses(
+            "a dead delivery",
+            lambda s, d: s.repositories.webhook_deliveries.redrive(d.deliveries[52], utcnow()),
+            ID,
+            gap=EXPLAIN_UNTRUE,
+        ),
+    ),
+    "AsyncDeliveryRepository.redrive_dead": (
+        uses(
+            "a subscription's dead ones",
+            lambda s, d: s.repositories.webhook_deliveries.redrive_dead(
+                d.subscriptions[8], utcnow()
+            ),
+            "subscription_status_newest",
+        ),
+    ),
+    "AsyncDeliveryRepository.for_subscription": (
+        uses(
+            "a subscription's newest",
+            lambda s, d: s.repositories.webhook_deliveries.for_subscription(
+                d.subscriptions[9], status=None, after=None, limit=20
+            ),
+            "subscription_newest",
+        ),
+        uses(
+            "a subscription's dead ones",
+            lambda s, d: s.repositories.webhook_deliveries.for_subscription(
+                d.subscriptions[2], status=DeliveryStatus.DEAD, after=None, limit=20
+            ),
+            "subscription_status_newest",
+        ),
+        uses(
+            "after one of them (keyset)",
+            lambda s, d: s.repositories.webhook_deliveries.for_subscription(
+                d.subscriptions[9],
+                status=None,
+                after=(BASE + timedelta(minutes=309), d.deliveries[309]),
+                limit=20,
+            ),
+            "subscription_newest",
+        ),
+    ),
+    "AsyncDeliveryRepository.newest_dead": (
+        uses(
+            "across subscriptions",
+            lambda s, d: s.repositories.webhook_deliveries.newest_dead(20),
+            "status_available",
+        ),
+    ),
+    "AsyncDeliveryRepository.count_status": (
+        uses(
+            "dead",
+            lambda s, d: s.repositories.webhook_deliveries.count_status(DeliveryStatus.DEAD),
+            "status_available",
+        ),
+    ),
+    "AsyncDeliveryRepository.delete_for_subscription": (
+        uses(
+            "a subscription",
+            lambda s, d: s.repositories.webhook_deliveries.delete_for_subscription(
+                d.subscriptions[11]
+            ),
+            "subscription_newest",
+            "subscription_status_newest",
+            "subscription_object_status",
         ),
     ),
 }

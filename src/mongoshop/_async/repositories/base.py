@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import timedelta
 from functools import cache
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -33,6 +34,23 @@ DUPLICATE_KEY = 11000
 NEWEST_FIRST: Sort = [("created_at", DESCENDING), ("_id", DESCENDING)]
 """The listings' order: newest first, `_id` breaking ties so that every order is total
 (a page boundary never splits or repeats documents created in the same millisecond)."""
+
+RECENT_WINDOWS = (
+    timedelta(hours=1),
+    timedelta(days=1),
+    timedelta(days=7),
+    timedelta(days=30),
+    timedelta(days=365),
+    None,
+)
+"""How far back the newest documents of a broad listing are looked for, widening until
+a page is full.
+
+Without a filter, "the newest N" is a sort of the whole collection on a server
+that does not bound a sort by its limit (the embedded one): the cost of every
+document ever written. A range on `created_at` costs what it holds, and a busy shop
+fills a page from its last hour; only a quiet one widens the
+window, and then there are few to read in it. `None`: no bound, the last resort."""
 
 # No query here carries an index hint. MongoDB's planner picks the index these
 # shapes need on its own, and on the embedded server a hint is what makes a point
@@ -195,7 +213,7 @@ class AsyncRepository(Generic[ModelT]):
         self,
         filter: Mapping[str, Any],
         at: Any,
-        after: ObjectId,
+        after: ObjectId | str,
         *,
         limit: int,
         since: Any = None,

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, ClassVar
 
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from mongoshop._async.repositories.base import NEWEST_FIRST
+from mongoshop._async.repositories.base import NEWEST_FIRST, RECENT_WINDOWS
 from mongoshop._async.repositories.idempotent import AsyncIdempotentRepository, idempotency_index
 from mongoshop.clock import utcnow
 from mongoshop.models.common import Document
@@ -22,22 +22,6 @@ from mongoshop.models.orders import (
     SalesReport,
     SalesSummary,
 )
-
-RECENT_WINDOWS = (
-    timedelta(hours=1),
-    timedelta(days=1),
-    timedelta(days=7),
-    timedelta(days=30),
-    timedelta(days=365),
-    None,
-)
-"""How far back everyone's newest orders are looked for, widening until a page is full.
-
-Without a filter, "the newest N" is a sort of the whole collection on a server
-that does not bound a sort by its limit (the embedded one): the cost of every
-order ever placed. A range on `created_at` costs what it holds, and a busy shop
-fills a page from its last hour; only a shop with few recent orders widens the
-window, and then there are few to read in it. `None`: no bound, the last resort."""
 
 
 class AsyncOrderRepository(AsyncIdempotentRepository[OrderInDB]):

@@ -9,7 +9,8 @@ from typing import ClassVar
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
-from mongoshop._async.repositories.base import AsyncRepository
+from mongoshop._async.repositories.base import NEWEST_FIRST, RECENT_WINDOWS, AsyncRepository
+from mongoshop.clock import utcnow
 from mongoshop.models.common import Document
 from mongoshop.models.webhooks import (
     Attempt,
@@ -97,16 +98,29 @@ class AsyncDeliveryRepository(AsyncRepository[DeliveryInDB]):
     model = DeliveryInDB
     indexes: ClassVar[Sequence[IndexModel]] = (
         IndexModel([("status", ASCENDING), ("available_at", ASCENDING)], name="status_available"),
+        # Every query below names all the fields of its filter in one index: the embedded
+        # server plans a filter with a field outside the index (or an $in) as a scan.
         IndexModel(
-            [("subscription_id", ASCENDING), ("object_key", ASCENDING), ("sequence", ASCENDING)],
-            name="subscription_object_sequence",
+            [
+                ("subscription_id", ASCENDING),
+                ("object_key", ASCENDING),
+                ("status", ASCENDING),
+                ("sequence", ASCENDING),
+            ],
+            name="subscription_object_status",
         ),
         IndexModel(
             [("subscription_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
             name="subscription_newest",
         ),
         IndexModel(
-            [("subscription_id", ASCENDING), ("status", ASCENDING)], name="subscription_status"
+            [
+                ("subscription_id", ASCENDING),
+                ("status", ASCENDING),
+                ("created_at", DESCENDING),
+                ("_id", DESCENDING),
+            ],
+            name="subscription_status_newest",
         ),
         # Delivered ones are kept for MONGOSHOP_WEBHOOK_RETENTION_DAYS (only they get the
         # field); pending, held and dead ones stay until they are dealt with.
@@ -144,7 +158,7 @@ class AsyncDeliveryRepository(AsyncRepository[DeliveryInDB]):
             claimed = await self.update_and_get(
                 this,
                 {
-                    "$set": {"available_at": now + lease, "claimed_by": owner, "waiting": False},
+                    "$set": {"available_at": now + lease, "claimed_by": owner},
                     "$inc": {"attempts": 1},
                 },
             )
@@ -153,25 +167,29 @@ class AsyncDeliveryRepository(AsyncRepository[DeliveryInDB]):
         return None
 
     async def _predecessor(self, delivery: Document) -> Document | None:
-        found = await self.find_documents(
-            {
-                "subscription_id": delivery["subscription_id"],
-                "object_key": delivery["object_key"],
-                "sequence": {"$lt": delivery["sequence"]},
-                "status": {"$in": [DeliveryStatus.PENDING.value, DeliveryStatus.HELD.value]},
-            },
-            projection={"status": 1, "available_at": 1},
-            sort=[("sequence", ASCENDING)],
-            limit=1,
-        )
-        return found[0] if found else None
+        """The earliest delivery of the same object to the same subscription still to make
+        (pending or held), before this one; one indexed read per status."""
+        found: list[Document] = []
+        for status in (DeliveryStatus.PENDING, DeliveryStatus.HELD):
+            found += await self.find_documents(
+                {
+                    "subscription_id": delivery["subscription_id"],
+                    "object_key": delivery["object_key"],
+                    "status": status.value,
+                    "sequence": {"$lt": delivery["sequence"]},
+                },
+                projection={"status": 1, "available_at": 1, "sequence": 1},
+                sort=[("sequence", ASCENDING)],
+                limit=1,
+            )
+        return min(found, key=lambda d: d["sequence"]) if found else None
 
     async def _wait_for(self, this: Document, blocker: Document, now: datetime) -> None:
         if blocker["status"] == DeliveryStatus.HELD.value:
             await self.update(this, {"$set": {"status": DeliveryStatus.HELD.value}})
             return
         until = max(blocker["available_at"], now + WAIT_FOR_PREDECESSOR)
-        await self.update(this, {"$set": {"available_at": until, "waiting": True}})
+        await self.update(this, {"$set": {"available_at": until}})
 
     def _mine(self, key: str, owner: str) -> Document:
         return {"_id": key, "claimed_by": owner, "status": DeliveryStatus.PENDING.value}
@@ -217,31 +235,36 @@ class AsyncDeliveryRepository(AsyncRepository[DeliveryInDB]):
         return await self.update(self._mine(key, owner), update) == 1
 
     async def wake_successors(self, delivery: DeliveryInDB, now: datetime) -> int:
-        """The object's later events that waited for this one may go now."""
+        """The object's later deliveries, which waited for this one, may go now."""
         result = await self.collection.update_many(
             {
                 "subscription_id": delivery.subscription_id,
                 "object_key": delivery.object_key,
-                "sequence": {"$gt": delivery.sequence},
                 "status": DeliveryStatus.PENDING.value,
-                "waiting": True,
+                "sequence": {"$gt": delivery.sequence},
             },
-            {"$set": {"available_at": now, "waiting": False}},
+            {"$set": {"available_at": now}},
         )
         return result.modified_count
 
     async def release_held(self, subscription_ids: Sequence[ObjectId], now: datetime) -> int:
-        """Held deliveries of these (active) subscriptions become due; how many."""
-        if not subscription_ids:
-            return 0
-        result = await self.collection.update_many(
-            {
-                "subscription_id": {"$in": list(subscription_ids)},
-                "status": DeliveryStatus.HELD.value,
-            },
-            {"$set": {"status": DeliveryStatus.PENDING.value, "available_at": now}},
+        """Held deliveries of these (active) subscriptions become due; how many.
+
+        The held ones are read first (the status index: what it costs is the held
+        backlog), then each subscription that has some is released by equality.
+        """
+        wanted = set(subscription_ids)
+        held = await self.find_documents(
+            {"status": DeliveryStatus.HELD.value}, projection={"subscription_id": 1}, limit=0
         )
-        return result.modified_count
+        released = 0
+        for subscription_id in {d["subscription_id"] for d in held} & wanted:
+            result = await self.collection.update_many(
+                {"subscription_id": subscription_id, "status": DeliveryStatus.HELD.value},
+                {"$set": {"status": DeliveryStatus.PENDING.value, "available_at": now}},
+            )
+            released += result.modified_count
+        return released
 
     def _redrive_update(self, now: datetime) -> Document:
         return {
@@ -251,7 +274,6 @@ class AsyncDeliveryRepository(AsyncRepository[DeliveryInDB]):
                 "attempts": 0,
                 "finished_at": None,
                 "claimed_by": None,
-                "waiting": False,
             }
         }
 
@@ -278,27 +300,32 @@ class AsyncDeliveryRepository(AsyncRepository[DeliveryInDB]):
         status: DeliveryStatus | None,
         after: tuple[datetime, str] | None,
         limit: int,
+        now: datetime | None = None,
     ) -> list[DeliveryInDB]:
         """A subscription's deliveries, newest first, from after (`created_at`, key) when given.
 
-        Keyset pages over `subscription_newest` (or `subscription_status`, then a sort of
-        that status's deliveries, when one is asked for): a page costs the page.
+        Keyset pages over `subscription_newest` (`subscription_status_newest` for one
+        status), read in a window of recent time that widens until it holds the
+        page (`RECENT_WINDOWS`), as everyone's orders: a subscription's history
+        grows for its retention period, and the embedded server would sort all
+        of it for every page.
         """
         filter: Document = {"subscription_id": subscription_id}
         if status is not None:
             filter["status"] = status.value
-        order = [("created_at", DESCENDING), ("_id", DESCENDING)]
-        if after is None:
-            return await self.find_many(filter, sort=order, limit=limit)
-        at, key = after
-        page = await self.find_many(
-            {**filter, "created_at": at, "_id": {"$lt": key}}, sort=order, limit=limit
-        )
-        if len(page) < limit:
-            page += await self.find_many(
-                {**filter, "created_at": {"$lt": at}}, sort=order, limit=limit - len(page)
-            )
-        return page
+        ceiling = after[0] if after is not None else now or utcnow()
+        for window in RECENT_WINDOWS:
+            since = None if window is None else ceiling - window
+            if after is not None:
+                found = await self.newest_before(
+                    filter, after[0], after[1], limit=limit, since=since
+                )
+            else:
+                bounded = filter if since is None else {**filter, "created_at": {"$gte": since}}
+                found = await self.find_many(bounded, sort=NEWEST_FIRST, limit=limit)
+            if len(found) == limit or window is None:
+                return found
+        raise AssertionError("unreachable: the last window has no bound")
 
     async def newest_dead(self, limit: int) -> list[DeliveryInDB]:
         """The latest deliveries to die, across subscriptions (their `available_at` is

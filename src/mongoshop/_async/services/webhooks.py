@@ -183,7 +183,7 @@ class AsyncWebhookService:
                 raise NotFound(f"delivery {after} not found: `after` must be an id from this list")
             anchor = (found.created_at, found.key)
         items = await self.deliveries.for_subscription(
-            subscription.id, status=status, after=anchor, limit=limit + 1
+            subscription.id, status=status, after=anchor, limit=limit + 1, now=self.clock()
         )
         shown = items[:limit]
         more = len(items) > limit and bool(shown)
@@ -243,7 +243,6 @@ class AsyncWebhookService:
                         "attempts": 0,
                         "available_at": now,
                         "claimed_by": None,
-                        "waiting": False,
                         "last_error": None,
                         "history": [],
                         "created_at": now,

@@ -4,14 +4,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, ClassVar
 
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.synchronous.client_session import ClientSession
 
-from mongoshop._sync.repositories.base import NEWEST_FIRST
+from mongoshop._sync.repositories.base import NEWEST_FIRST, RECENT_WINDOWS
 from mongoshop._sync.repositories.idempotent import IdempotentRepository, idempotency_index
 from mongoshop.clock import utcnow
 from mongoshop.models.common import Document
@@ -23,22 +23,6 @@ from mongoshop.models.orders import (
     SalesReport,
     SalesSummary,
 )
-
-RECENT_WINDOWS = (
-    timedelta(hours=1),
-    timedelta(days=1),
-    timedelta(days=7),
-    timedelta(days=30),
-    timedelta(days=365),
-    None,
-)
-"""How far back everyone's newest orders are looked for, widening until a page is full.
-
-Without a filter, "the newest N" is a sort of the whole collection on a server
-that does not bound a sort by its limit (the embedded one): the cost of every
-order ever placed. A range on `created_at` costs what it holds, and a busy shop
-fills a page from its last hour; only a shop with few recent orders widens the
-window, and then there are few to read in it. `None`: no bound, the last resort."""
 
 
 class OrderRepository(IdempotentRepository[OrderInDB]):

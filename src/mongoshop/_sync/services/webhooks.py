@@ -180,7 +180,7 @@ class WebhookService:
                 raise NotFound(f"delivery {after} not found: `after` must be an id from this list")
             anchor = (found.created_at, found.key)
         items = self.deliveries.for_subscription(
-            subscription.id, status=status, after=anchor, limit=limit + 1
+            subscription.id, status=status, after=anchor, limit=limit + 1, now=self.clock()
         )
         shown = items[:limit]
         more = len(items) > limit and bool(shown)
@@ -240,7 +240,6 @@ class WebhookService:
                         "attempts": 0,
                         "available_at": now,
                         "claimed_by": None,
-                        "waiting": False,
                         "last_error": None,
                         "history": [],
                         "created_at": now,

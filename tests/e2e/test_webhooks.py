@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -221,3 +222,41 @@ def test_unknown_and_malformed_ids(client: httpx.Client, admin_headers: dict[str
     assert_error(
         client.get("/admin/webhooks/deliveries/not-a-delivery", headers=admin_headers), 422
     )
+
+
+def metric(text: str, name: str) -> float:
+    match = re.search(rf"^{re.escape(name)} ([0-9.e+-]+|NaN)$", text, re.M)
+    assert match is not None, f"{name} not in /metrics"
+    return float(match.group(1))
+
+
+def test_metrics_show_attempts_latency_dead_deliveries_and_paused_endpoints(
+    client: httpx.Client, api: Api, admin_headers: dict[str, str], receiver: Receiver
+) -> None:
+    created = subscribe(client, admin_headers, receiver, "wallet.credited")
+    buyer = api.new_account("Webhook Metrics")
+    before = metric(
+        client.get("/metrics").text,
+        'mongoshop_webhook_attempt_duration_seconds_count{outcome="delivered"}',
+    )
+    fund(client, admin_headers, buyer, 777)
+    wait_until(receiver.accepted, 30, "the credit")
+    client.patch(
+        f"/admin/webhooks/{created['id']}", json={"status": "paused"}, headers=admin_headers
+    )
+
+    # The gauges are counted when scraped: read them between two equal answers of the
+    # stats route (other subscriptions' deliveries may move meanwhile).
+    for _ in range(10):
+        stats = client.get("/admin/webhooks/stats", headers=admin_headers).json()
+        text = client.get("/metrics").text
+        if client.get("/admin/webhooks/stats", headers=admin_headers).json() == stats:
+            break
+        time.sleep(0.3)
+    delivered = 'mongoshop_webhook_attempt_duration_seconds_count{outcome="delivered"}'
+    assert metric(text, delivered) >= before + 1
+    assert metric(text, "mongoshop_webhook_delivery_latency_seconds_count") >= 1
+    assert metric(text, 'mongoshop_webhook_deliveries{status="dead"}') == stats["dead"]
+    assert metric(text, 'mongoshop_webhook_deliveries{status="pending"}') == stats["pending"]
+    assert metric(text, "mongoshop_webhook_paused_subscriptions") == stats["paused_subscriptions"]
+    assert stats["paused_subscriptions"] >= 1

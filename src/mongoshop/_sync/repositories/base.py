@@ -38,6 +38,7 @@ NEWEST_FIRST: Sort = [("created_at", DESCENDING), ("_id", DESCENDING)]
 
 RECENT_WINDOWS = (
     timedelta(hours=1),
+    timedelta(hours=6),
     timedelta(days=1),
     timedelta(days=7),
     timedelta(days=30),

@@ -1,0 +1,187 @@
+"""The delivery collection on the real server: dedup, claims, per-object order, pages."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from bson import ObjectId
+
+from mongoshop._async.shop import AsyncShop
+from mongoshop._sync.shop import Shop
+from mongoshop.clock import utcnow
+from mongoshop.models.webhooks import (
+    Attempt,
+    DeliveryStatus,
+    EventType,
+    SubscriptionRequest,
+    WebhookEvent,
+    event_id,
+)
+from mongoshop.webhooks.events import Occurrence
+from tests.integration.webhooks.conftest import Subscribe
+
+LEASE = timedelta(seconds=30)
+
+
+def occurrence(kind: EventType, object_key: str, sequence: int, at_offset: float = 0) -> Occurrence:
+    return Occurrence(
+        WebhookEvent(
+            id=event_id(kind, object_key, str(sequence)),
+            type=kind,
+            created_at=utcnow() + timedelta(seconds=at_offset),
+            data={"sequence": sequence},
+        ),
+        object_key,
+        sequence,
+    )
+
+
+async def test_the_same_event_twice_makes_one_delivery_and_a_later_subscription_none(
+    wshop: AsyncShop, subscribe: Subscribe
+) -> None:
+    await subscribe(EventType.ORDER_PLACED)
+    placed = occurrence(EventType.ORDER_PLACED, "order:1", 1, at_offset=1)
+    assert await wshop.webhooks.publish([placed]) == 1
+    assert await wshop.webhooks.publish([placed]) == 0, "seen again: nothing new"
+    later = await subscribe(EventType.ORDER_PLACED)
+    await wshop.repositories.webhook_subscriptions.update(
+        {"_id": ObjectId(later.id)}, {"$set": {"created_at": utcnow() + timedelta(minutes=1)}}
+    )  # created after the event happened: it does not get it
+    assert await wshop.webhooks.publish([placed]) == 0
+    other = occurrence(EventType.ORDER_CANCELLED, "order:1", 2)
+    assert await wshop.webhooks.publish([other]) == 0, "nobody subscribed to it"
+
+
+async def test_racing_claims_never_take_one_delivery_twice(
+    wshop: AsyncShop, subscribe: Subscribe
+) -> None:
+    await subscribe(EventType.ORDER_PLACED)
+    await wshop.webhooks.publish(
+        [occurrence(EventType.ORDER_PLACED, f"order:{n}", n, at_offset=1) for n in range(12)]
+    )
+    deliveries = wshop.repositories.webhook_deliveries
+    claimed = await asyncio.gather(
+        *(
+            deliveries.claim(f"deliverer-{n}", utcnow() + timedelta(seconds=2), LEASE)
+            for n in range(16)
+        )
+    )
+    keys = [c.key for c in claimed if c is not None]
+    assert len(keys) == len(set(keys)), "no delivery went to two deliverers"
+    # A claimer that lost every candidate it looked at got None; the rest are still there.
+    later = utcnow() + timedelta(seconds=2)
+    while (more := await deliveries.claim("late", later, LEASE)) is not None:
+        keys.append(more.key)
+    assert len(keys) == len(set(keys)) == 12
+
+
+async def test_an_objects_later_event_waits_for_the_earlier_one_and_is_woken_after_it(
+    wshop: AsyncShop, subscribe: Subscribe
+) -> None:
+    await subscribe(EventType.ORDER_PLACED, EventType.ORDER_CANCELLED)
+    placed = occurrence(EventType.ORDER_PLACED, "order:7", 10, at_offset=1)
+    cancelled = occurrence(EventType.ORDER_CANCELLED, "order:7", 20, at_offset=1)
+    await wshop.webhooks.publish([placed, cancelled])
+    deliveries = wshop.repositories.webhook_deliveries
+    now = utcnow()
+    first = await deliveries.claim("a", now, LEASE)
+    assert first is not None
+    assert first.event.type is EventType.ORDER_PLACED
+    # While `placed` is in flight, `cancelled` is not handed out: it waits for its lease.
+    assert await deliveries.claim("b", now, LEASE) is None
+    [waiting] = await deliveries.find_many({"event.type": "order.cancelled"})
+    assert waiting.available_at >= now + LEASE - timedelta(milliseconds=5)
+    # Delivered: the later one is due at once.
+    done = utcnow()
+    assert await deliveries.mark_delivered(
+        first.key, "a", Attempt(at=done, status_code=200, duration_ms=3), done + timedelta(days=1)
+    )
+    assert await deliveries.wake_successors(first, done) == 1
+    second = await deliveries.claim("b", utcnow(), LEASE)
+    assert second is not None
+    assert second.event.type is EventType.ORDER_CANCELLED
+
+
+async def test_a_paused_subscriptions_deliveries_are_held_and_released_on_resume(
+    wshop: AsyncShop, subscribe: Subscribe
+) -> None:
+    paused = await subscribe(EventType.WALLET_CREDITED)
+    active = await subscribe(EventType.WALLET_CREDITED)
+    await wshop.webhooks.pause(paused.id)
+    await wshop.webhooks.publish([occurrence(EventType.WALLET_CREDITED, "account:1", 1, 1)])
+    deliveries = wshop.repositories.webhook_deliveries
+    taken = []
+    while (claimed := await deliveries.claim("x", utcnow(), LEASE)) is not None:
+        taken.append(claimed)
+        if claimed.subscription_id == ObjectId(paused.id):
+            assert await deliveries.hold(claimed.key, "x")
+    assert {str(c.subscription_id) for c in taken} == {paused.id, active.id}
+    assert (await wshop.webhooks.counts()).held == 1
+    assert await wshop.webhooks.release_held() == 0, "its subscription is still paused"
+    assert await wshop.webhooks.resume(paused.id) == 1
+    [released] = (await wshop.webhooks.deliveries_of(paused.id)).items
+    assert released.status is DeliveryStatus.PENDING
+    assert released.attempts == 0, "a held attempt is not counted"
+
+
+async def test_keyset_pages_across_widening_windows_equal_the_whole_list(
+    wshop: AsyncShop, subscribe: Subscribe
+) -> None:
+    subscription = await subscribe(EventType.ORDER_PLACED)
+    deliveries = wshop.repositories.webhook_deliveries
+    now = utcnow()
+    ages = [timedelta(minutes=m) for m in (1, 2, 2, 30, 200, 2_000, 20_000, 200_000, 900_000)]
+    await deliveries.collection.insert_many(
+        [
+            {
+                "_id": f"evt_{n:032x}.{subscription.id}",
+                "event": {
+                    "id": f"evt_{n:032x}",
+                    "type": "order.placed",
+                    "created_at": now,
+                    "data": {},
+                },
+                "subscription_id": ObjectId(subscription.id),
+                "object_key": f"order:{n}",
+                "sequence": n,
+                "status": "delivered" if n % 3 else "dead",
+                "attempts": 1,
+                "available_at": now,
+                "history": [],
+                "created_at": now - age,
+            }
+            for n, age in enumerate(ages)
+        ]
+    )
+    expected = [
+        f"evt_{n:032x}.{subscription.id}"
+        for n in sorted(range(len(ages)), key=lambda n: (ages[n], -n))
+    ]
+    for size in (1, 2, 4, 20):
+        seen: list[str] = []
+        after = None
+        while True:
+            page = await wshop.webhooks.deliveries_of(subscription.id, after=after, limit=size)
+            seen += [d.id for d in page.items]
+            if page.next_after is None:
+                break
+            after = page.next_after
+        assert seen == expected, f"pages of {size}"
+    dead = await wshop.webhooks.deliveries_of(subscription.id, status=DeliveryStatus.DEAD, limit=2)
+    assert [d.id for d in dead.items] == [k for k in expected if int(k[4:36], 16) % 3 == 0][:2]
+
+
+def test_the_sync_face_manages_subscriptions_and_publishes(shop: Shop) -> None:
+    from tests.integration.webhooks.test_safety import PUBLIC
+
+    shop.webhooks.resolver = lambda host, port: [PUBLIC]
+    created = shop.webhooks.create(
+        SubscriptionRequest(url="https://hooks.example/in", event_types=[EventType.ORDER_PLACED])
+    )
+    assert [s.id for s in shop.webhooks.list_all()] == [created.id]
+    placed = occurrence(EventType.ORDER_PLACED, "order:9", 1, at_offset=1)
+    assert shop.webhooks.publish([placed]) == 1
+    assert shop.webhooks.counts().pending == 1
+    shop.webhooks.delete(created.id)
+    assert shop.webhooks.counts().pending == 0

@@ -235,3 +235,63 @@ def test_stats_and_db_status_print_the_figures(cli: Callable[..., object], shop:
     assert status.exit_code == 0, status.output
     for collection in ("users", "products", "orders", "ledger", "mail_outbox"):
         assert collection in status.output
+
+
+def test_webhook_subscriptions_from_the_command_line(
+    cli: Callable[..., object], shop: Shop
+) -> None:
+    added = cli(
+        "webhooks",
+        "add",
+        "https://93.184.215.14/hooks",
+        "-e",
+        "order.placed",
+        "-e",
+        "wallet.credited",
+    )
+    assert added.exit_code == 0, added.output
+    secret = added.stdout.strip().splitlines()[-1]
+    assert secret.startswith("whsec_")
+    [subscription] = shop.webhooks.list_all()
+    assert subscription.event_types == ["order.placed", "wallet.credited"]
+
+    listed = cli("webhooks", "list")
+    assert subscription.id in listed.stdout
+    assert secret not in listed.stdout
+    assert cli("webhooks", "pause", subscription.id).exit_code == 0
+    assert shop.webhooks.get(subscription.id).status.value == "paused"
+    resumed = cli("webhooks", "resume", subscription.id)
+    assert "0 held event(s) due now" in resumed.stdout
+    deliveries = cli("webhooks", "deliveries", subscription.id, "--status", "dead")
+    assert deliveries.exit_code == 0, deliveries.output
+
+    exported = cli("export", "webhook_subscriptions")
+    assert exported.exit_code == 0, exported.output
+    assert subscription.id in exported.stdout
+    assert secret not in exported.stdout
+    refused = cli("export", "webhook_subscriptions", "--fields", "url,secret")
+    assert refused.exit_code == 1
+    assert "never exported" in refused.output
+
+    assert cli("webhooks", "remove", subscription.id, "--yes").exit_code == 0
+    assert shop.webhooks.list_all() == []
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("webhooks", "add", "https://10.0.0.1/x", "-e", "order.placed"), 1, "private address"),
+        (("webhooks", "add", "http://93.184.215.14/x", "-e", "order.placed"), 0, ""),
+        (("webhooks", "add", "https://93.184.215.14/x", "-e", "order.shipped"), 2, "order.shipped"),
+        (("webhooks", "redrive"), 1, "name one dead delivery"),
+        (("webhooks", "redrive", "evt_x.y"), 1, "not found"),
+        (("webhooks", "pause", "0123456789abcdef01234567"), 1, "not found"),
+    ],
+)
+def test_webhook_commands_refuse_bad_input_in_one_line(
+    cli: Callable[..., object], args: tuple[str, ...], code: int, message: str
+) -> None:
+    result = cli(*args)
+    assert result.exit_code == code, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output

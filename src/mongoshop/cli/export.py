@@ -16,7 +16,7 @@ from mongoshop.cli.common import err_console, open_shop, settings_from_env
 from mongoshop.errors import ValidationFailed
 from mongoshop.models.common import Document
 
-SECRET_FIELDS = {"users": {"password_hash"}}
+SECRET_FIELDS = {"users": {"password_hash"}, "webhook_subscriptions": {"secret"}}
 """Never exported, whatever --fields says."""
 HIDDEN_COLLECTIONS = {"tokens"}
 

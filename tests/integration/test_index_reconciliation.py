@@ -153,3 +153,13 @@ def test_a_changed_validator_is_planned_and_replaced_by_apply(shop: Shop) -> Non
 
     (after,) = [plan for plan in shop.schema.plan() if plan.collection == "accounts"]
     assert after.validator is None
+
+
+def test_start_up_records_the_products_pre_images_for_the_stock_webhooks(shop: Shop) -> None:
+    """The stock events compare a product before and after a change: its pre-images."""
+    options = {info["name"]: info.get("options", {}) for info in shop.database.list_collections()}
+    assert options["products"]["changeStreamPreAndPostImages"] == {"enabled": True}
+    assert "changeStreamPreAndPostImages" not in options.get("orders", {})
+    assert shop.schema.enable_pre_images() == [], "idempotent: nothing more to enable"
+    shop.database.command("collMod", "products", changeStreamPreAndPostImages={"enabled": False})
+    assert shop.schema.enable_pre_images() == ["products"]

@@ -62,9 +62,10 @@ def worker(
     ] = 0,
     metrics_host: Annotated[str, typer.Option(help="Interface for --metrics-port")] = "127.0.0.1",
 ) -> None:
-    """Watch users and orders, enqueue welcome and order e-mails, and send them.
+    """Watch users, orders, products and the ledger; send the e-mails and the webhooks.
 
-    Several workers may run at once: each e-mail is still sent once. Without
+    Several workers may run at once: each e-mail is still sent once, each webhook
+    delivered once (but for a worker killed mid-request: see docs/webhooks.md). Without
     MONGOSHOP_SMTP_HOST, e-mails are written as .eml files in
     MONGOSHOP_DATA_DIR/mail. SIGTERM or Ctrl-C stops it at a safe point.
 

@@ -27,6 +27,8 @@ Resolver = Callable[[str, int], list[str]]
 """The same, for the sync face."""
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+RESOLVE_TIMEOUT = 5.0
+"""Seconds a subscription's host may take to resolve when it is saved."""
 
 
 class TargetRefused(Exception):
@@ -112,10 +114,12 @@ def _unique_addresses(infos: list[Any]) -> list[str]:
 
 
 async def async_system_resolver(host: str, port: int) -> list[str]:
-    """The addresses the system's resolver gives for `host`."""
-    infos = await asyncio.get_running_loop().getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
-    )
+    """The addresses the system's resolver gives for `host`, within `RESOLVE_TIMEOUT`
+    (a `TimeoutError` is an `OSError`: "does not resolve")."""
+    async with asyncio.timeout(RESOLVE_TIMEOUT):
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+        )
     return _unique_addresses(infos)
 
 

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import pymongo
 import pytest
 from pwdlib.hashers.argon2 import Argon2Hasher
 from pymongo import AsyncMongoClient, MongoClient
@@ -25,6 +26,9 @@ from mongoshop.security import PasswordHasher
 from mongoshop.settings import Settings
 
 TEST_URI_VARIABLE = "MONGOSHOP_TEST_MONGODB_URI"
+DROP_TIMEOUT = 120
+"""Seconds a test's database may take to drop: on the embedded server, a large one while
+the other tiers keep the machine busy takes longer than the socket timeout."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -120,7 +124,8 @@ async def ashop(
     shop = AsyncShop(async_client[settings.mongodb_database], settings, hasher=hasher)
     await shop.ensure_indexes()
     yield shop
-    await async_client.drop_database(settings.mongodb_database)
+    with pymongo.timeout(DROP_TIMEOUT):
+        await async_client.drop_database(settings.mongodb_database)
 
 
 @pytest.fixture
@@ -131,7 +136,8 @@ def shop(
     shop = Shop(sync_client[settings.mongodb_database], settings, hasher=hasher)
     shop.ensure_indexes()
     yield shop
-    sync_client.drop_database(settings.mongodb_database)
+    with pymongo.timeout(DROP_TIMEOUT):
+        sync_client.drop_database(settings.mongodb_database)
 
 
 @pytest.fixture

@@ -128,6 +128,11 @@ class SubscriptionCreated(SubscriptionPublic):
 
 
 URL_MAX_LENGTH = 2000
+URL_PATTERN = r"^https?://[^\s/?#@]+([/?][^\s#]*)?$"
+"""The form of a subscription URL, for the OpenAPI schema. The checks themselves are
+`mongoshop.webhooks.targets.parse_target` (each failure with its own message), and
+what no pattern can say: where the host resolves."""
+URL_SCHEMA = {"pattern": URL_PATTERN, "format": "uri"}
 
 
 class SubscriptionRequest(InputModel):
@@ -138,6 +143,7 @@ class SubscriptionRequest(InputModel):
             max_length=URL_MAX_LENGTH,
             description="Where events are POSTed: https (http only outside production);"
             " private, loopback and link-local addresses are refused",
+            json_schema_extra=URL_SCHEMA,
         ),
     ]
     event_types: Annotated[list[EventType], Field(min_length=1, max_length=len(EventType))]
@@ -149,7 +155,10 @@ class SubscriptionUpdate(InputModel):
 
     not_null = frozenset({"url", "event_types", "status"})
 
-    url: Annotated[str | None, Field(min_length=8, max_length=URL_MAX_LENGTH)] = None
+    url: Annotated[
+        str | None,
+        Field(min_length=8, max_length=URL_MAX_LENGTH, json_schema_extra=URL_SCHEMA),
+    ] = None
     event_types: Annotated[
         list[EventType] | None, Field(min_length=1, max_length=len(EventType))
     ] = None

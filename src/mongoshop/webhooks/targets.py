@@ -67,13 +67,13 @@ def parse_target(url: str, *, require_https: bool) -> Target:
     except ValueError as exc:
         raise ValidationFailed(f"url: {exc}") from None
     allowed = ("https",) if require_https else ("https", "http")
-    if parts.scheme not in allowed:
+    if parts.scheme not in allowed or not url.startswith(f"{parts.scheme}://"):
         raise ValidationFailed(
             "url: must be https" if require_https else "url: must be http or https"
         )
     if parts.username is not None or parts.password is not None:
         raise ValidationFailed("url: must not carry a user name or password")
-    if parts.fragment:
+    if "#" in url:
         raise ValidationFailed("url: must not have a #fragment")
     host = (parts.hostname or "").rstrip(".")
     if not host:

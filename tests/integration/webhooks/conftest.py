@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
+import pymongo
 import pytest
 from pymongo import AsyncMongoClient
 
@@ -16,6 +17,7 @@ from mongoshop.models.common import Document
 from mongoshop.models.webhooks import EventType, SubscriptionCreated, SubscriptionRequest
 from mongoshop.security import PasswordHasher
 from mongoshop.settings import Settings
+from tests.conftest import DROP_TIMEOUT
 from tests.integration.webhooks.receiver import Receiver
 
 FAST = {
@@ -41,7 +43,8 @@ async def wshop(
     shop = AsyncShop(async_client[wsettings.mongodb_database], wsettings, hasher=hasher)
     await shop.ensure_indexes()
     yield shop
-    await async_client.drop_database(wsettings.mongodb_database)
+    with pymongo.timeout(DROP_TIMEOUT):
+        await async_client.drop_database(wsettings.mongodb_database)
 
 
 @pytest.fixture

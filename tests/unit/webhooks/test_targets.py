@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 
 import pytest
 
@@ -23,6 +24,8 @@ from mongoshop.webhooks.targets import (
         ("ftp://hooks.example/x", "must be https"),
         ("https://user:pw@hooks.example/x", "password"),
         ("https://hooks.example/x#part", "fragment"),
+        ("https://hooks.example/x#", "fragment"),
+        ("HTTPS://hooks.example/x", "must be https"),
         ("https:///x", "must name a host"),
         ("https://hooks.example:99999/x", "Port"),
         ("https://hooks.example/a b", "spaces"),
@@ -107,3 +110,33 @@ async def test_an_ip_literal_is_not_resolved_and_a_name_is() -> None:
     named = parse_target("https://hooks.example/x", require_https=True)
     assert await checked_addresses(named, resolver, allow_private=False) == ["93.184.215.14"]
     assert asked == ["hooks.example"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hooks.example",
+        "https://hooks.example/in",
+        "https://hooks.example?x=1",
+        "https://hooks.example:8443/a/b?c=d&e=f",
+        "https://[2606:4700::1111]/x",
+        "http://127.0.0.1:9/hooks?from=mongoshop",
+    ],
+)
+def test_the_schemas_pattern_accepts_what_the_check_accepts(url: str) -> None:
+    from mongoshop.models.webhooks import URL_PATTERN
+
+    parse_target(url, require_https=False)
+    assert re.match(URL_PATTERN, url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["hooks.example", "https://", "https://u@h/x", "https://h/x#", "https://h /x", "ftp://h/x"],
+)
+def test_what_the_schemas_pattern_refuses_the_check_refuses(url: str) -> None:
+    from mongoshop.models.webhooks import URL_PATTERN
+
+    assert not re.match(URL_PATTERN, url)
+    with pytest.raises(ValidationFailed):
+        parse_target(url, require_https=False)

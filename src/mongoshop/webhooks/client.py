@@ -1,9 +1,9 @@
 """One delivery attempt: a POST to a checked address, bounded in time and in size.
 
 No redirect is followed (a 3xx is an answer like a 4xx), no proxy from the
-environment is used (it would connect where the check did not look), and at
-most `MAX_RESPONSE_BYTES` of the answer are read: a receiver cannot hold a
-worker or fill its memory.
+environment is used (it would connect where the check did not look), no
+connection is reused, and at most `MAX_RESPONSE_BYTES` of the answer are read
+(raw, never decompressed): a receiver cannot hold a worker or fill its memory.
 """
 
 from __future__ import annotations
@@ -81,11 +81,15 @@ class WebhookClient:
         self.timeout = timeout
         self.resolver = resolver
         self.allow_private = allow_private
+        # No connection is kept for another request: the pool is keyed by address, and a
+        # TLS connection verified for one host name must not carry a request for another
+        # name that resolves to the same address.
         self.http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout),
             follow_redirects=False,
             trust_env=False,
             transport=transport,
+            limits=httpx.Limits(max_keepalive_connections=0),
             headers={"User-Agent": USER_AGENT},
         )
 

@@ -129,9 +129,12 @@ class WebhookDeliverer:
             if delivery is None:
                 return False
             subscription = await self.subscriptions.find_by_id(delivery.subscription_id)
-            if subscription is None or subscription.status is SubscriptionStatus.PAUSED:
-                # Deleted meanwhile (its deliveries go with it), or paused: keep it for later.
-                await self.deliveries.hold(delivery.key, self.owner)
+            if subscription is None:
+                # Deleted while this was being claimed: its deliveries go with it.
+                await self.deliveries.delete({"_id": delivery.key})
+                return True
+            if subscription.status is SubscriptionStatus.PAUSED:
+                await self.deliveries.hold(delivery.key, self.owner)  # kept for the resume
                 return True
         body = canonical_body(delivery.event.model_dump(mode="json"))
         timestamp = int(self.clock().timestamp())

@@ -95,3 +95,47 @@ def test_an_admin_adds_a_subscription_sees_a_dead_delivery_and_redrives_it(
     row.get_by_role("button", name="Resume").click()
     expect(row.locator("td").nth(2)).to_have_text("active")
     tab.assert_clean(allowed_statuses=())
+
+
+def test_an_endpoint_paused_after_failing_is_announced_at_the_top_of_the_panel(
+    tab: Tab,
+    app: RunningApp,
+    api: Api,
+    client: httpx.Client,
+    admin_headers: dict[str, str],
+    receiver: Receiver,
+) -> None:
+    receiver.script = lambda event_id, before: 400
+    url = f"{receiver.url}&failing=1"
+    created = client.post(
+        "/admin/webhooks",
+        json={"url": url, "event_types": ["wallet.credited"]},
+        headers=admin_headers,
+    )
+    assert created.status_code == 201, created.text
+    buyer = api.new_account("Failing Endpoint")
+    account = client.get("/accounts/me", headers=buyer.headers).json()["id"]
+    for n in range(5):  # MONGOSHOP_WEBHOOK_PAUSE_AFTER_DEAD: five in a row
+        response = client.post(
+            f"/accounts/{account}/credit",
+            json={"amount": 100 + n, "currency": "EUR", "reason": f"failing {n}"},
+            headers=admin_headers,
+        )
+        assert response.status_code == 200, response.text
+    deadline = time.monotonic() + 30
+    while (
+        get(client, admin_headers, f"/admin/webhooks/{created.json()['id']}")["status"] != "paused"
+    ):
+        assert time.monotonic() < deadline, "the failing endpoint was never paused"
+        time.sleep(0.2)
+
+    sign_in_as_admin(tab, app)
+    alert = tab.page.locator("#webhooks-paused-alert")
+    expect(alert).to_be_visible()
+    expect(alert).to_contain_text("paused after failing")
+    expect(alert).to_contain_text(url)
+    row = tab.page.locator(
+        f'#webhook-subscriptions tr[data-subscription-id="{created.json()["id"]}"]'
+    )
+    expect(row).to_contain_text("paused automatically: 5 deliveries in a row died")
+    tab.assert_clean()

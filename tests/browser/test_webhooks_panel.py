@@ -15,16 +15,18 @@ from tests.browser.conftest import Tab
 from tests.browser.test_admin_dashboard import get, sign_in_as_admin
 from tests.e2e.conftest import RunningApp
 from tests.e2e.support import Api, create_product, new_buyer, place_order
+from tests.e2e.test_webhooks import forget_subscriptions_to
 from tests.integration.webhooks.receiver import Answer, Receiver
 
 HOSTILE = "<img/src=x/onerror=window.pwned=1>"
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
+def receiver(client: httpx.Client, admin_headers: dict[str, str]) -> Iterator[Receiver]:
     server = Receiver().start()
     yield server
     server.stop()
+    forget_subscriptions_to(client, admin_headers, server)
 
 
 def test_an_admin_adds_a_subscription_sees_a_dead_delivery_and_redrives_it(

@@ -16,7 +16,7 @@ by one (a cancelled order, a revoked token) never decides another's outcome.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -272,7 +272,9 @@ def test_every_route_has_a_rule_and_every_rule_a_route() -> None:
 
 
 @pytest.fixture
-def world(api: Api, client: httpx.Client, app: RunningApp, admin_headers: dict[str, str]) -> World:
+def world(
+    api: Api, client: httpx.Client, app: RunningApp, admin_headers: dict[str, str]
+) -> Iterator[World]:
     user = api.new_account("Matrix User")
     other = api.new_account("Matrix Other")
     product = create_product(client, admin_headers, stock=10, price=100)
@@ -292,7 +294,7 @@ def world(api: Api, client: httpx.Client, app: RunningApp, admin_headers: dict[s
         order = place_order(client, user, [(product["id"], 1)])
         assert order.status_code == 201, order.text
         orders[principal] = order.json()["id"]
-    return World(
+    yield World(
         user=user,
         other=other,
         admin_token=admin_token,
@@ -302,6 +304,11 @@ def world(api: Api, client: httpx.Client, app: RunningApp, admin_headers: dict[s
         other_account_id=other_account_id,
         webhook_id=webhook.json()["id"],
     )
+    # Nothing listens at DISCARD_URL: remove the subscriptions the route made, so that
+    # the session app's later events do not keep failing towards it.
+    for subscription in client.get("/admin/webhooks", headers=admin_headers).json():
+        if subscription["url"] == DISCARD_URL:
+            client.delete(f"/admin/webhooks/{subscription['id']}", headers=admin_headers)
 
 
 @pytest.mark.parametrize("route", sorted(MATRIX), ids=lambda route: " ".join(route))

@@ -17,10 +17,22 @@ UNKNOWN_ID = "0123456789abcdef01234567"
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
+def receiver(client: httpx.Client, admin_headers: dict[str, str]) -> Iterator[Receiver]:
+    """A receiver for one test; the subscriptions to it are deleted with it (the session
+    app's later events must not keep failing towards a receiver that is gone)."""
     server = Receiver().start()
     yield server
     server.stop()
+    forget_subscriptions_to(client, admin_headers, server)
+
+
+def forget_subscriptions_to(
+    client: httpx.Client, admin_headers: dict[str, str], receiver: Receiver
+) -> None:
+    for subscription in client.get("/admin/webhooks", headers=admin_headers).json():
+        if subscription["url"].startswith(receiver.url):
+            response = client.delete(f"/admin/webhooks/{subscription['id']}", headers=admin_headers)
+            assert response.status_code == 204, response.text
 
 
 def subscribe(

@@ -185,3 +185,29 @@ def test_the_sync_face_manages_subscriptions_and_publishes(shop: Shop) -> None:
     assert shop.webhooks.counts().pending == 1
     shop.webhooks.delete(created.id)
     assert shop.webhooks.counts().pending == 0
+
+
+async def test_the_deliverer_releases_what_a_resume_racing_a_pause_left_held(
+    wshop: AsyncShop, subscribe: Subscribe
+) -> None:
+    """A deliverer that read "paused" just before a resume holds the delivery after the
+    resume released the others: the deliverer's periodic sweep releases it."""
+    from mongoshop.webhooks.client import WebhookClient
+    from mongoshop.webhooks.deliverer import WebhookDeliverer
+
+    subscription = await subscribe(EventType.WALLET_CREDITED)
+    await wshop.webhooks.publish([occurrence(EventType.WALLET_CREDITED, "account:5", 1, 1)])
+    deliveries = wshop.repositories.webhook_deliveries
+    claimed = await deliveries.claim("late", utcnow(), LEASE)
+    assert claimed is not None
+    assert await deliveries.hold(claimed.key, "late")  # the subscription is active meanwhile
+
+    client = WebhookClient(timeout=1, resolver=None, allow_private=True)  # type: ignore[arg-type]
+    deliverer = WebhookDeliverer(
+        wshop.repositories.webhook_subscriptions, deliveries, client, wshop.settings
+    )
+    await deliverer._release_now_and_then()
+    [released] = (await wshop.webhooks.deliveries_of(subscription.id)).items
+    assert released.status is DeliveryStatus.PENDING
+    await deliverer._release_now_and_then()  # within RELEASE_EVERY: no second sweep
+    await client.aclose()

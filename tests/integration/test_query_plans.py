@@ -1292,7 +1292,7 @@ QUERIES: dict[str, Entry] = {
                 "deliverer-1", utcnow(), timedelta(minutes=1)
             ),
             "status_available",
-            "subscription_object_status",
+            "object_subscription_status",
             ID,
             gap=EXPLAIN_UNTRUE,
         ),
@@ -1341,7 +1341,7 @@ QUERIES: dict[str, Entry] = {
             lambda s, d: s.repositories.webhook_deliveries.wake_successors(
                 s.repositories.webhook_deliveries.to_model(delivery_copy(d, 3)), utcnow()
             ),
-            "subscription_object_status",
+            "object_subscription_status",
         ),
     ),
     "AsyncDeliveryRepository.release_held": (
@@ -1351,7 +1351,7 @@ QUERIES: dict[str, Entry] = {
                 d.subscriptions[5:7], utcnow()
             ),
             "status_available",
-            "subscription_status_newest",
+            "status_subscription_newest",
         ),
     ),
     "AsyncDeliveryRepository.redrive": (
@@ -1368,7 +1368,7 @@ QUERIES: dict[str, Entry] = {
             lambda s, d: s.repositories.webhook_deliveries.redrive_dead(
                 d.subscriptions[8], utcnow()
             ),
-            "subscription_status_newest",
+            "status_subscription_newest",
         ),
     ),
     "AsyncDeliveryRepository.for_subscription": (
@@ -1384,7 +1384,7 @@ QUERIES: dict[str, Entry] = {
             lambda s, d: s.repositories.webhook_deliveries.for_subscription(
                 d.subscriptions[2], status=DeliveryStatus.DEAD, after=None, limit=20
             ),
-            "subscription_status_newest",
+            "status_subscription_newest",
         ),
         uses(
             "after one of them (keyset)",
@@ -1418,8 +1418,8 @@ QUERIES: dict[str, Entry] = {
                 d.subscriptions[11]
             ),
             "subscription_newest",
-            "subscription_status_newest",
-            "subscription_object_status",
+            "status_subscription_newest",
+            "object_subscription_status",
         ),
     ),
 }

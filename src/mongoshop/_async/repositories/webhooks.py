@@ -100,14 +100,16 @@ class AsyncDeliveryRepository(AsyncRepository[DeliveryInDB]):
         IndexModel([("status", ASCENDING), ("available_at", ASCENDING)], name="status_available"),
         # Every query below names all the fields of its filter in one index: the embedded
         # server plans a filter with a field outside the index (or an $in) as a scan.
+        # Only `subscription_newest` starts with the subscription: a subscription's
+        # listing has one index to choose, never one that would read its whole history.
         IndexModel(
             [
-                ("subscription_id", ASCENDING),
                 ("object_key", ASCENDING),
+                ("subscription_id", ASCENDING),
                 ("status", ASCENDING),
                 ("sequence", ASCENDING),
             ],
-            name="subscription_object_status",
+            name="object_subscription_status",
         ),
         IndexModel(
             [("subscription_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
@@ -115,12 +117,12 @@ class AsyncDeliveryRepository(AsyncRepository[DeliveryInDB]):
         ),
         IndexModel(
             [
-                ("subscription_id", ASCENDING),
                 ("status", ASCENDING),
+                ("subscription_id", ASCENDING),
                 ("created_at", DESCENDING),
                 ("_id", DESCENDING),
             ],
-            name="subscription_status_newest",
+            name="status_subscription_newest",
         ),
         # Delivered ones are kept for MONGOSHOP_WEBHOOK_RETENTION_DAYS (only they get the
         # field); pending, held and dead ones stay until they are dealt with.
@@ -304,7 +306,7 @@ class AsyncDeliveryRepository(AsyncRepository[DeliveryInDB]):
     ) -> list[DeliveryInDB]:
         """A subscription's deliveries, newest first, from after (`created_at`, key) when given.
 
-        Keyset pages over `subscription_newest` (`subscription_status_newest` for one
+        Keyset pages over `subscription_newest` (`status_subscription_newest` for one
         status), read in a window of recent time that widens until it holds the
         page (`RECENT_WINDOWS`), as everyone's orders: a subscription's history
         grows for its retention period, and the embedded server would sort all

@@ -62,6 +62,19 @@ def launch(started: list[WorkerProcess], env: dict[str, str], tmp_path: Path) ->
     return worker
 
 
+async def mongoshop(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """A `mongoshop` command in a process of its own (off the event loop)."""
+    return await asyncio.to_thread(
+        subprocess.run,
+        [str(MONGOSHOP), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 async def watching(shop: AsyncShop) -> None:
     """A new worker saves its streams' positions before it handles anything: from then on,
     no committed change escapes it."""
@@ -187,40 +200,16 @@ async def test_a_receiver_down_past_the_retry_budget_is_dead_then_redriven_from_
     assert delivery.attempts == 3
     assert len(receiver.snapshot()) == 3
 
-    listed = await asyncio.to_thread(
-        subprocess.run,
-        [str(MONGOSHOP), "webhooks", "deliveries", subscription.id, "--status", "dead"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    listed = await mongoshop(env, "webhooks", "deliveries", subscription.id, "--status", "dead")
     assert listed.returncode == 0, listed.stderr
     assert delivery.id in listed.stdout
     down = False
-    redriven = await asyncio.to_thread(
-        subprocess.run,
-        [str(MONGOSHOP), "webhooks", "redrive", delivery.id],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    redriven = await mongoshop(env, "webhooks", "redrive", delivery.id)
     assert redriven.returncode == 0, redriven.stderr
     assert "tried again now" in redriven.stdout
     await eventually(lambda: placed_order_ids(receiver), 30, "the redriven delivery")
     await asyncio.sleep(1)
     assert placed_order_ids(receiver) == {order: 1}
-    again = await asyncio.to_thread(
-        subprocess.run,
-        [str(MONGOSHOP), "webhooks", "redrive", delivery.id],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    again = await mongoshop(env, "webhooks", "redrive", delivery.id)
     assert again.returncode == 1
     assert "not dead" in again.stderr

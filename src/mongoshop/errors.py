@@ -81,6 +81,13 @@ class DatabaseUnavailable(MongoshopError):
     code = "database_unavailable"
 
 
+class Busy(DatabaseUnavailable):
+    """Too many requests write the same items at once: this one's turn did not come within
+    its deadline. Nothing was written; the same request may be sent again."""
+
+    code = "busy"
+
+
 class TooManyAttempts(MongoshopError):
     """Too many failed sign-ins for one e-mail or one client: wait `retry_after` seconds."""
 

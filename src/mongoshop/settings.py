@@ -343,6 +343,26 @@ class Settings(BaseSettings):
             description="Database commands at least this slow are logged at WARNING (0: all)",
         ),
     ] = 100.0
+    write_probe_seconds: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=3600,
+            description="How often `serve` and `worker` send each collection a write that"
+            " changes nothing, to notice writes that hang while `ping` still answers (0:"
+            " never)",
+        ),
+    ] = 10.0
+    write_stall_seconds: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=3600,
+            description="A collection whose writes have failed this long is stalled:"
+            " `/health` answers 503 and names it, and the embedded database is restarted"
+            " by the process that started it",
+        ),
+    ] = 30.0
     metrics_enabled: Annotated[bool, Field(description="Serve `GET /metrics`")] = True
     metrics_token: Annotated[
         SecretStr | None,

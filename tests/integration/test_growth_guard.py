@@ -337,6 +337,9 @@ OPERATIONS: dict[str, Callable[[Probe], Any]] = {
     "webhook: a subscription's deliveries, halfway back (keyset)": lambda p: (
         p.shop.webhooks.deliveries_of(p.webhook, after=p.deep_delivery)
     ),
+    "write probe of every collection (write watch)": lambda p: [
+        repository.probe_write() for repository in p.shop.repositories.all()
+    ],
     "webhook: dead deliveries and counts": lambda p: (
         p.shop.webhooks.newest_dead(20),
         p.shop.webhooks.counts(),

@@ -687,6 +687,14 @@ QUERIES: dict[str, Entry] = {
         ),
     ),
     "AsyncRepository.exists": Exempt(GENERIC),
+    "AsyncRepository.key": Exempt(NO_IO),
+    "AsyncRepository.probe_write": (
+        uses(
+            "the write watch's probe of a collection",
+            lambda s, d: s.repositories.products.probe_write(),
+            ID,
+        ),
+    ),
     "AsyncRepository.cursor_time": Exempt(GENERIC),
     "AsyncRepository.newest_before": Exempt(GENERIC),
     # --- AsyncIdempotentRepository (idempotent.py): orders and transfers ---

@@ -3,7 +3,9 @@ and the database is frozen (SIGSTOP) and thawed; then every invariant is checked
 
 Several client threads register and confirm users, place and cancel orders, transfer
 money, and (as the admin) credit wallets, restock products and change prices, for
-`--soak-seconds` (20 by default, for the suite; more by the flag). A controller
+`--soak-seconds` (20 by default, for the suite; more by the flag). Meanwhile a flash
+sale: more clients buy one product as fast as they are answered, until it sells out
+(and after: "out of stock" is an answer too). A controller
 meanwhile picks at random: SIGKILL the API and start it again, SIGKILL the worker and
 start it again, or freeze the database for a moment. At the end, with everything
 running again and the outbox drained, the database must show:
@@ -55,6 +57,8 @@ ADMIN_PASSWORD = f"soak-admin-{uuid.uuid4().hex}"
 PASSWORD = "soak-password-1"
 PRODUCTS = 6
 INITIAL_STOCK = 500
+FLASH_BUYERS = 8
+FLASH_STOCK = 150
 SEED = 20261127
 
 
@@ -75,6 +79,7 @@ class Ledger:
     uncertain_restocks: dict[str, list[int]] = field(default_factory=dict)
     """Restocks with no answer (killed mid-request): applied or not, per product."""
     server_errors: list[str] = field(default_factory=list)
+    flash_orders: int = 0
 
     def answer(self, response: httpx.Response) -> None:
         with self.lock:
@@ -237,6 +242,20 @@ def test_a_mixed_workload_under_kills_and_freezes_keeps_every_invariant(
         assert created is not None
         assert created.status_code == 201
         products.append(created.json()["id"])
+    flash = setup.call(
+        "POST",
+        "/products",
+        json={
+            "name": "Soak flash item",
+            "category": "soak",
+            "price": {"amount": 90, "currency": "EUR"},
+            "inventory": {"quantity": FLASH_STOCK},
+        },
+        headers=admin_headers,
+    )
+    assert flash is not None
+    assert flash.status_code == 201
+    hot = flash.json()["id"]
     counter = itertools.count()
     stop = threading.Event()
 
@@ -369,6 +388,30 @@ def test_a_mixed_workload_under_kills_and_freezes_keeps_every_invariant(
                 if me is not None and me[1] not in ledger_accounts:
                     ledger_accounts.append(me[1])
 
+    sold_out = Counter[str]()
+
+    def flash_buyer(seed: int) -> None:
+        """One buyer of the flash sale: the same product again and again."""
+        client = Client(shop, ledger, random.Random(seed))
+        me: tuple[str, str, str] | None = None
+        while not stop.is_set():
+            if me is None:
+                me = customer(client)
+                continue
+            response = client.call(
+                "POST",
+                "/orders",
+                json={"items": [{"product_id": hot, "quantity": 1}]},
+                headers={"Authorization": f"Bearer {me[0]}", "Idempotency-Key": uuid.uuid4().hex},
+            )
+            if response is not None and response.status_code == 201:
+                with ledger.lock:
+                    ledger.orders.append(response.json()["id"])
+                    ledger.flash_orders += 1
+            elif response is not None and response.status_code == 409:
+                sold_out[response.json()["error"]] += 1
+                time.sleep(0.1)
+
     ledger_accounts: list[str] = []
     kills = Counter[str]()
 
@@ -385,6 +428,9 @@ def test_a_mixed_workload_under_kills_and_freezes_keeps_every_invariant(
             kills[what] += 1
 
     threads = [threading.Thread(target=work, args=(SEED + n,)) for n in range(THREADS)]
+    threads += [
+        threading.Thread(target=flash_buyer, args=(SEED + 100 + n,)) for n in range(FLASH_BUYERS)
+    ]
     controller = threading.Thread(target=chaos)
     for thread in [*threads, controller]:
         thread.start()
@@ -410,18 +456,24 @@ def test_a_mixed_workload_under_kills_and_freezes_keeps_every_invariant(
             f"{dict(sorted(ledger.statuses.items()))}, {ledger.no_answer} without an answer; "
             f"API killed {kills['api']}x, worker killed {kills['worker']}x, database frozen "
             f"{kills['freeze']}x; {len(ledger.verified)} users confirmed, "
-            f"{len(ledger.orders)} orders, {len(ledger.cancelled)} cancellations, "
-            f"{len(ledger.transfers)} transfers"
+            f"{len(ledger.orders)} orders ({ledger.flash_orders} of the flash sale, then "
+            f"{sum(sold_out.values())} answered {dict(sold_out)}), "
+            f"{len(ledger.cancelled)} cancellations, {len(ledger.transfers)} transfers"
         )
     try:
-        check_invariants(database, ledger, products)
+        check_invariants(
+            database, ledger, {**dict.fromkeys(products, INITIAL_STOCK), hot: FLASH_STOCK}
+        )
     finally:
         mongo.close()
     assert min(kills[what] for what in ("api", "worker", "freeze")) > 0, f"too mild: {kills}"
     assert ledger.orders, "no order went through: the soak tested nothing"
+    assert ledger.flash_orders, "no flash-sale order went through"
+    assert set(sold_out) <= {"out_of_stock"}, sold_out
 
 
-def check_invariants(database: Any, ledger: Ledger, products: list[str]) -> None:
+def check_invariants(database: Any, ledger: Ledger, initial_stock: dict[str, int]) -> None:
+    """`initial_stock`: each product's stock when the soak began."""
     from bson import ObjectId
 
     assert ledger.server_errors == [], ledger.server_errors[:5]
@@ -455,10 +507,10 @@ def check_invariants(database: Any, ledger: Ledger, products: list[str]) -> None
     for order in standing:
         for item in order["items"]:
             sold[str(item["product_id"])] += item["quantity"]
-    for product_id in products:
+    for product_id, initial in initial_stock.items():
         stock = database.products.find_one({"_id": ObjectId(product_id)})["inventory"]["quantity"]
         assert stock >= 0
-        unexplained = stock - (INITIAL_STOCK + ledger.restocked[product_id] - sold[product_id])
+        unexplained = stock - (initial + ledger.restocked[product_id] - sold[product_id])
         possible = {0}
         for units in ledger.uncertain_restocks.get(product_id, []):
             possible |= {total + units for total in possible}

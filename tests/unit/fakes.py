@@ -31,9 +31,13 @@ class FakeCollection:
     """Documents by `_id`; the base of every fake repository."""
 
     model: Any
+    name = "fake"
 
     def __init__(self) -> None:
         self.documents: dict[Any, Document] = {}
+
+    def key(self, id: object) -> str:
+        return f"{self.name}:{id}"
 
     def to_model(self, document: Document) -> Any:
         return self.model.model_validate(document)
@@ -56,6 +60,7 @@ class FakeCollection:
 
 class FakeProducts(FakeCollection):
     model = ProductInDB
+    name = "products"
 
     def add(self, name: str, price: int, stock: int, currency: str = "EUR") -> ObjectId:
         product_id = ObjectId()
@@ -90,6 +95,7 @@ class FakeProducts(FakeCollection):
 
 class FakeAccounts(FakeCollection):
     model = AccountInDB
+    name = "accounts"
 
     async def find_by_user(self, user_id: ObjectId, *, session: Any = None) -> Any:
         for document in self.documents.values():
@@ -142,6 +148,7 @@ class FakeAccounts(FakeCollection):
 
 class FakeLedger(FakeCollection):
     model = LedgerEntryInDB
+    name = "ledger"
 
     async def record(
         self,
@@ -177,6 +184,7 @@ class FakeLedger(FakeCollection):
 
 class FakeOrders(FakeCollection):
     model = OrderInDB
+    name = "orders"
 
     async def mark_cancelled(
         self, order_id: ObjectId, at: datetime, *, session: Any = None
@@ -191,6 +199,7 @@ class FakeOrders(FakeCollection):
 
 class FakeTransfers(FakeCollection):
     model = TransferInDB
+    name = "transfers"
 
 
 class FakeTransactions:
@@ -199,9 +208,12 @@ class FakeTransactions:
     def __init__(self, *collections: FakeCollection) -> None:
         self.collections = collections
         self.runs = 0
+        self.keys: list[list[str]] = []
+        """The keys each run waited for its turn on (`AsyncTransactions.run`)."""
 
-    async def run(self, callback: Callable[[Any], Awaitable[T]]) -> T:
+    async def run(self, callback: Callable[[Any], Awaitable[T]], *, keys: Any = ()) -> T:
         self.runs += 1
+        self.keys.append(sorted(keys))
         saved = [copy.deepcopy(collection.documents) for collection in self.collections]
         try:
             return await callback(None)

@@ -297,6 +297,30 @@ def transfer_to(account: ObjectId, amount: int, currency: str = CURRENCY) -> Tra
     return TransferRequest(to_account_id=str(account), amount=amount, currency=currency)
 
 
+async def test_an_order_and_its_cancellation_wait_their_turn_on_what_they_write(
+    shop: Shop,
+) -> None:
+    buyer = person()
+    account = await shop.funded(buyer, 10_000)
+    cup, mug = shop.products.add("Cup", price=100, stock=10), shop.products.add("Mug", 50, 5)
+    order, _ = await shop.ordering.place(buyer, order_of((cup, 1), (mug, 2)))
+    await shop.ordering.cancel(buyer, str(order.id))
+
+    placed, cancelled = shop.transactions.keys
+    assert placed == sorted([f"products:{cup}", f"products:{mug}", f"accounts:{account}"])
+    assert cancelled == sorted([*placed, f"orders:{order.id}"])
+
+
+async def test_a_transfer_waits_its_turn_on_both_accounts(shop: Shop) -> None:
+    payer, payee = person(), person()
+    source = await shop.funded(payer, 1_000)
+    target = (await shop.wallet.account_of(payee)).id
+
+    await shop.wallet.transfer(payer, transfer_to(target, 300))
+
+    assert shop.transactions.keys == [sorted([f"accounts:{source}", f"accounts:{target}"])]
+
+
 async def test_a_transfer_moves_money_with_both_legs_in_the_ledger(shop: Shop) -> None:
     payer, payee = person(), person()
     source = await shop.funded(payer, 1_000)

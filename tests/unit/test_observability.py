@@ -511,6 +511,27 @@ def test_stream_lag_is_reported_per_stream_once_it_has_answered() -> None:
     assert idle.lag_seconds(utcnow()) == 0
 
 
+def test_the_write_probes_and_stalls_are_reported_per_collection() -> None:
+    class Watch:
+        seconds = {"products": None, "orders": 0.004}
+        restarts = 1
+
+        def stalled(self) -> list[str]:
+            return ["products"]
+
+    metrics = Metrics()
+    metrics.track_writes(Watch())
+
+    def sample(name: str, **labels: str) -> float | None:
+        return metrics.registry.get_sample_value(name, labels)
+
+    assert sample("mongoshop_collection_write_probe_seconds", collection="orders") == 0.004
+    assert sample("mongoshop_collection_write_probe_seconds", collection="products") is None
+    assert sample("mongoshop_collection_writes_stalled", collection="products") == 1.0
+    assert sample("mongoshop_collection_writes_stalled", collection="orders") == 0.0
+    assert sample("mongoshop_embedded_database_restarts_total") == 1.0
+
+
 def test_configure_logging_routes_uvicorn_through_the_one_handler() -> None:
     root = logging.getLogger()
     saved_handlers, saved_level = root.handlers[:], root.level

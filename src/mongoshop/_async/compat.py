@@ -7,17 +7,21 @@ leaves both alone (see tools/gen_sync.py).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import ParamSpec, TypeAlias, TypeVar
+import contextlib
+import contextvars
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from typing import Any, ParamSpec, TypeAlias, TypeVar
 
 from pymongo.asynchronous.client_session import AsyncClientSession
+
+from mongoshop.errors import Busy
 
 P = ParamSpec("P")
 R = TypeVar("R")
 T = TypeVar("T")
 
 TransactionCallback: TypeAlias = Callable[[AsyncClientSession], Awaitable[T]]
-"""What `with_transaction` runs: the body of one transaction attempt."""
+"""What a transaction runs: the body of one transaction attempt."""
 
 Loader: TypeAlias = Callable[[], Awaitable[T]]
 """A read to run only when needed (a cache miss)."""
@@ -26,3 +30,71 @@ Loader: TypeAlias = Callable[[], Awaitable[T]]
 async def run_blocking(func: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
     """Run CPU-heavy work (argon2) in a thread, off the event loop."""
     return await asyncio.to_thread(func, *args, **kwargs)
+
+
+async def sleep(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
+async def run_detached(func: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run `func` to its end, outside the caller's deadline and cancellation.
+
+    A cleanup that must reach the server (a transaction's abort) cannot run
+    under the deadline whose expiry it cleans up after, nor be cancelled with
+    the request that gave up: it runs as its own task, in a fresh context (no
+    `pymongo.timeout` in force: `func` sets its own bound), and the caller
+    waits for it even when cancelled meanwhile.
+    """
+    task: asyncio.Task[None] = asyncio.get_running_loop().create_task(
+        func(), context=contextvars.Context()
+    )
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait([task])  # the cleanup goes on; the cancellation is kept
+        raise
+
+
+class KeyedLocks:
+    """One lock per key (an account, a product), in this process.
+
+    Writers of the same hot document take turns here instead of conflicting in
+    the database, where each conflict costs an aborted attempt and a retry. A
+    key's lock exists only while somebody holds or waits for it.
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def holding(self, keys: Sequence[str], wait: float | None) -> AsyncIterator[None]:
+        """Hold every key's lock, taken in sorted order (two callers never wait for each
+        other crosswise); `Busy` when they are not all free within `wait` seconds."""
+        wanted = sorted(set(keys))
+        for key in wanted:
+            lock, users = self._locks.get(key, (None, 0))
+            self._locks[key] = (lock or asyncio.Lock(), users + 1)
+        held: list[asyncio.Lock] = []
+        try:
+            try:
+                async with asyncio.timeout(wait):
+                    for key in wanted:
+                        lock = self._locks[key][0]
+                        await lock.acquire()
+                        held.append(lock)
+            except TimeoutError:
+                raise Busy("too many requests for the same items at once; try again") from None
+            yield
+        finally:
+            for lock in held:
+                lock.release()
+            for key in wanted:
+                lock, users = self._locks[key]
+                if users == 1:
+                    del self._locks[key]
+                else:
+                    self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        """How many keys are held or waited for (none are kept beyond that)."""
+        return len(self._locks)

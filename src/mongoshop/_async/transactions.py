@@ -1,41 +1,190 @@
-"""Multi-document transactions with PyMongo's `with_transaction`.
+"""Multi-document transactions that never outlive the work that started them.
 
-`with_transaction` retries the whole callback on TransientTransactionError
-(write conflicts, a failover, a dropped connection) and retries the commit on
-UnknownTransactionCommitResult. The callback must therefore only write through
-the session it is given, and raise to abort: nothing it did is then visible.
+A transaction the client gives up on must not stay open on the server: it
+holds its writes (every other writer of those documents waits for it) and its
+snapshot (the server must keep every version written since, and bulk writes
+crawl). PyMongo's `with_transaction` leaves exactly that behind when the
+request's deadline (`pymongo.timeout`) expires while a statement is in flight:
+the connection is closed, the abort would exceed the deadline so it is never
+sent, and the session is discarded as dirty, never to be reused. On the
+embedded server such a transaction was seen to stall every write to the
+collection after a flash sale (docs/embedded-database.md); MongoDB keeps it
+until `transactionLifetimeLimitSeconds`.
 
-Left alone, those retries go on for two minutes, and while the database is
-down an HTTP request would hang that long. So the whole transaction runs
-under a client-side operation timeout (`pymongo.timeout`), which bounds the
-retries too: past it the driver raises a timeout error, answered with 503.
+So this runner does the retrying itself, with three rules:
+
+- **Its own budget**: the attempts stop early enough before the caller's
+  deadline (`mongoshop.deadlines`) that the abort still fits
+  (`ABORT_SECONDS`), and never last past `timeout`.
+- **Abort on every exit path**, on its own clock: an attempt that fails, or is
+  cancelled, is aborted outside the expired deadline and the cancellation
+  (`run_detached`); when a statement or the commit was lost in flight, the
+  session is also killed on the server (``killSessions``), which ends whatever
+  it still holds.
+- **Writers of one document take turns** in this process (`KeyedLocks`): the
+  caller names the documents it will write (`keys`), so twenty buyers of one
+  product queue for a few milliseconds each instead of aborting each other.
+  Across processes, conflicts remain possible and are retried after a short,
+  jittered back-off.
+
+Retries follow the transactions specification: the whole callback again on
+``TransientTransactionError``, the commit again on
+``UnknownTransactionCommitResult``. The callback must only write through the
+session it is given, and raise to abort: nothing it did is then visible.
 """
 
 from __future__ import annotations
 
+import logging
+import random
+import time
+from collections.abc import Iterable
 from typing import TypeVar
 
 import pymongo
 from pymongo import WriteConcern
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.mongo_client import AsyncMongoClient
+from pymongo.errors import ConnectionFailure, PyMongoError
 
-from mongoshop._async.compat import TransactionCallback
+from mongoshop import deadlines
+from mongoshop._async.compat import KeyedLocks, TransactionCallback, run_detached, sleep
+from mongoshop.errors import Busy
 from mongoshop.models.common import Document
 
 T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
+
+ABORT_SECONDS = 1.0
+"""The clean-up's own bound (abort, then kill the session if a statement was lost in
+flight), and what the attempts leave of the caller's deadline for it."""
+RETRY_BASE_SECONDS = 0.005
+RETRY_CAP_SECONDS = 0.1
+MAJORITY = WriteConcern(w="majority")
+
+TRANSIENT = "TransientTransactionError"
+UNKNOWN_COMMIT = "UnknownTransactionCommitResult"
+MAX_TIME_EXPIRED = 50
+
+
+def backoff(attempt: int) -> float:
+    """Seconds before attempt `attempt + 1`: exponential from 5 ms, capped at 100 ms, with
+    full jitter, so writers that conflicted once do not meet again at the same moment."""
+    return random.uniform(0, min(RETRY_BASE_SECONDS * 2 ** (attempt - 1), RETRY_CAP_SECONDS))
+
+
+def has_label(exc: BaseException, label: str) -> bool:
+    return isinstance(exc, PyMongoError) and exc.has_error_label(label)
 
 
 class AsyncTransactions:
     """Runs callbacks as transactions on one client (the unit of work)."""
 
-    def __init__(self, client: AsyncMongoClient[Document], timeout: float | None = None) -> None:
-        """`timeout`: seconds for a whole transaction, retries included (None: the driver's)."""
+    def __init__(
+        self,
+        client: AsyncMongoClient[Document],
+        timeout: float | None = None,
+        *,
+        locks: KeyedLocks | None = None,
+    ) -> None:
+        """`timeout`: seconds for a whole transaction, turns and retries included
+        (None: only the caller's deadline bounds it)."""
         self.client = client
         self.timeout = timeout
+        self.locks = locks or KeyedLocks()
 
-    async def run(self, callback: TransactionCallback[T]) -> T:
-        with pymongo.timeout(self.timeout):
-            async with self.client.start_session() as session:
-                return await session.with_transaction(
-                    callback, write_concern=WriteConcern(w="majority")
+    def budget(self) -> float | None:
+        """The time the attempts may take: `timeout`, and the caller's deadline less the
+        abort's share."""
+        left = deadlines.remaining()
+        if left is None:
+            return self.timeout
+        room = left - ABORT_SECONDS
+        return room if self.timeout is None else min(self.timeout, room)
+
+    async def run(self, callback: TransactionCallback[T], *, keys: Iterable[str] = ()) -> T:
+        """`callback` in a transaction, committed once; retried while the budget lasts.
+
+        `keys` name the documents the transaction writes that others write too
+        (``"products:<id>"``): it waits for its turn on them first. Out of
+        budget, whether waiting for its turn or retrying conflicts, it is
+        `Busy`; a deadline that expires mid-statement is the driver's timeout
+        error. Either way, nothing is left open on the server.
+        """
+        budget = self.budget()
+        if budget is not None and budget <= 0:
+            raise Busy("no time was left for the transaction; try again")
+        ends = None if budget is None else time.monotonic() + budget
+        async with self.locks.holding(list(keys), budget):
+            left = None if ends is None else ends - time.monotonic()
+            with pymongo.timeout(left):
+                async with self.client.start_session() as session:
+                    return await self._attempts(session, callback, ends)
+
+    async def _attempts(
+        self, session: AsyncClientSession, callback: TransactionCallback[T], ends: float | None
+    ) -> T:
+        attempt = 0
+        while True:
+            attempt += 1
+            started = time.monotonic()
+            await session.start_transaction(write_concern=MAJORITY)
+            try:
+                result = await callback(session)
+                await self._commit(session, ends)
+                return result
+            except BaseException as exc:
+                await self._clean_up(session, exc)
+                if not has_label(exc, TRANSIENT):
+                    raise
+                pause = backoff(attempt)
+                # Another attempt only if it fits: it takes about as long as this one did.
+                if (
+                    ends is not None
+                    and time.monotonic() + pause + (time.monotonic() - started) > ends
+                ):
+                    raise Busy(
+                        f"the transaction conflicted with others {attempt} time(s) and ran"
+                        " out of time; try again"
+                    ) from exc
+            await sleep(pause)
+
+    async def _commit(self, session: AsyncClientSession, ends: float | None) -> None:
+        while True:
+            try:
+                await session.commit_transaction()
+                return
+            except PyMongoError as exc:
+                unknown = has_label(exc, UNKNOWN_COMMIT) and getattr(exc, "code", None) != (
+                    MAX_TIME_EXPIRED
                 )
+                if not unknown or (ends is not None and time.monotonic() >= ends):
+                    raise
+                # The commit may have been applied: asking again is safe (the server
+                # answers a committed transaction's commit with success).
+
+    async def _clean_up(self, session: AsyncClientSession, failure: BaseException) -> None:
+        """Make sure the server holds nothing more of this attempt, whatever ended it."""
+        lost_in_flight = isinstance(failure, ConnectionFailure)
+        if not session.in_transaction and not lost_in_flight:
+            return  # committed, or never started on the server
+
+        async def clean() -> None:
+            with pymongo.timeout(ABORT_SECONDS):
+                if session.in_transaction:
+                    await session.abort_transaction()  # errors are ignored, per the spec
+                if lost_in_flight:
+                    # The connection was closed mid-statement: the abort above may have
+                    # found the transaction busy, or never reached it. Ending the session
+                    # on the server ends whatever it still holds.
+                    try:
+                        await self.client.admin.command("killSessions", [session.session_id])
+                    except PyMongoError as exc:
+                        logger.warning(
+                            "a transaction's session could not be ended on the server"
+                            " (%s); the server will reap it",
+                            type(exc).__name__,
+                        )
+
+        await run_detached(clean)

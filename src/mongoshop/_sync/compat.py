@@ -2,21 +2,79 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import contextvars
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from typing import ParamSpec, TypeAlias, TypeVar
 
 from pymongo.synchronous.client_session import ClientSession
+
+from mongoshop.errors import Busy
 
 P = ParamSpec("P")
 R = TypeVar("R")
 T = TypeVar("T")
 
 TransactionCallback: TypeAlias = Callable[[ClientSession], T]
+"""What a transaction runs: the body of one transaction attempt."""
 
 Loader: TypeAlias = Callable[[], T]
-"""What `with_transaction` runs: the body of one transaction attempt."""
+"""A read to run only when needed (a cache miss)."""
 
 
 def run_blocking(func: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
     """Nothing to keep free in the sync face: just call it."""
     return func(*args, **kwargs)
+
+
+def sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def run_detached(func: Callable[[], None]) -> None:
+    """Run `func` outside the caller's deadline: in a fresh context, where no
+    `pymongo.timeout` is in force (`func` sets its own bound)."""
+    contextvars.Context().run(func)
+
+
+class KeyedLocks:
+    """One lock per key, in this process (threads of a web app on the sync face)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}
+        self._guard = threading.Lock()
+
+    @contextlib.contextmanager
+    def holding(self, keys: Sequence[str], wait: float | None) -> Iterator[None]:
+        """Hold every key's lock, taken in sorted order; `Busy` when they are not all free
+        within `wait` seconds."""
+        wanted = sorted(set(keys))
+        with self._guard:
+            for key in wanted:
+                lock, users = self._locks.get(key, (None, 0))
+                self._locks[key] = (lock or threading.Lock(), users + 1)
+            locks = [self._locks[key][0] for key in wanted]
+        ends = None if wait is None else time.monotonic() + wait
+        held: list[threading.Lock] = []
+        try:
+            for lock in locks:
+                wait = -1.0 if ends is None else max(ends - time.monotonic(), 0.0)
+                if not lock.acquire(timeout=wait):
+                    raise Busy("too many requests for the same items at once; try again")
+                held.append(lock)
+            yield
+        finally:
+            for lock in held:
+                lock.release()
+            with self._guard:
+                for key in wanted:
+                    lock, users = self._locks[key]
+                    if users == 1:
+                        del self._locks[key]
+                    else:
+                        self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)

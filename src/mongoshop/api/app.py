@@ -34,6 +34,7 @@ from mongoshop.api.routers import (
 )
 from mongoshop.bootstrap import open_async_shop
 from mongoshop.cache import Listings, ReadCache
+from mongoshop.db.embedded import EmbeddedServer
 from mongoshop.events.worker import EventWorker
 from mongoshop.models.products import ProductInDB
 from mongoshop.models.tokens import TokenInDB
@@ -42,16 +43,24 @@ from mongoshop.observability import Metrics, RequestObserver
 from mongoshop.observability import route as metrics_route
 from mongoshop.settings import Settings, get_settings
 from mongoshop.streams.consumer import StreamConsumer
-from mongoshop.streams.graceful import stop_loops
+from mongoshop.streams.graceful import StopRequest, stop_loops
+from mongoshop.worker.write_watch import write_watch
 
 logger = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None, *, run_worker: bool = False) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    run_worker: bool = False,
+    embedded: EmbeddedServer | None = None,
+) -> FastAPI:
     """A new application; with no settings, they are read from the environment.
 
     `run_worker` also runs the event worker (change streams → mail outbox →
     sender) in this process, as ``mongoshop serve`` does by default.
+    `embedded`: the embedded server this process started, which the write watch
+    restarts when writes stall (`mongoshop.worker.write_watch`).
     """
     settings = settings or get_settings()
     metrics = Metrics() if settings.metrics_enabled else None
@@ -69,6 +78,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
         # The outbox's size: only an insert or a delete moves it (no field does).
         outbox_totals = Listings(settings.cache_ttl_seconds, frozenset())
         background: list[asyncio.Task[None]] = []
+        stops: list[StopRequest] = []
         consumers: list[StreamConsumer] = []
         worker: EventWorker | None = None
         async with open_async_shop(
@@ -84,6 +94,11 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
         ) as shop:
             try:
                 await shop.bootstrap_admin()
+                watch = write_watch(shop, embedded)
+                app.state.write_watch = watch
+                if settings.write_probe_seconds:
+                    background.append(asyncio.create_task(watch.run(), name="write-watch"))
+                    stops.append(watch.stop)
                 for spec in (
                     invalidation_spec(
                         "cache-users", shop.repositories.users.collection, user_cache, user_listings
@@ -121,6 +136,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
                     consumers.extend(worker.consumers)
                 if metrics is not None:
                     metrics.track_streams(consumers)
+                    metrics.track_writes(watch)
                 app.state.shop = shop
                 logger.info("mongoshop API ready on database %s", settings.mongodb_database)
                 yield
@@ -128,7 +144,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
                 # Uvicorn calls this once the requests in flight are answered.
                 if worker is not None:
                     await worker.stop()
-                await stop_loops(background, [consumer.stop for consumer in consumers])
+                await stop_loops(background, [*stops, *(consumer.stop for consumer in consumers)])
         logger.info("mongoshop API stopped, database client closed")
 
     app = FastAPI(

@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import logging
 
-import pymongo
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mongoshop.deadlines import deadline
 from mongoshop.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -177,7 +177,7 @@ class OperationDeadline:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        with pymongo.timeout(self.seconds):
+        with deadline(self.seconds):
             await self.app(scope, receive, send)
 
 

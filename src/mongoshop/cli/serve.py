@@ -125,6 +125,7 @@ def serve(
     demo = wants_demo(settings, demo)
     stop_on_sigterm()
     with contextlib.ExitStack() as stack:
+        server: EmbeddedServer | None = None
         if settings.embedded:
             server = stack.enter_context(EmbeddedServer(settings.data_dir))
             console.print(f"embedded database: {server.uri} (data in {server.data_dir})")
@@ -135,7 +136,7 @@ def serve(
         if run_worker:
             where = settings.smtp_host or f"{settings.data_dir.resolve() / 'mail'} (.eml files)"
             console.print(f"event worker: on; e-mails go to {where}")
-        app = create_app(settings, run_worker=run_worker)
+        app = create_app(settings, run_worker=run_worker, embedded=server)
         # log_config=None: uvicorn's loggers keep the handler configure_logging installed.
         # On SIGTERM uvicorn stops accepting, answers the requests in flight (for at most
         # the timeout), then runs the app's shutdown: worker stopped, client closed.

@@ -10,16 +10,25 @@ import typer
 
 from mongoshop.bootstrap import open_async_shop
 from mongoshop.cli.common import console, settings_from_env
-from mongoshop.db import resolve_uri
+from mongoshop.db.embedded import EmbeddedServer
 from mongoshop.events.worker import EventWorker
 from mongoshop.observability import Metrics, configure_logging
 from mongoshop.observability.server import MetricsServer, metrics_app
 from mongoshop.settings import Settings
+from mongoshop.streams.graceful import stop_loops
+from mongoshop.worker.write_watch import write_watch
 
 
 async def run_worker(
-    settings: Settings, uri: str, metrics_host: str = "127.0.0.1", metrics_port: int = 0
+    settings: Settings,
+    uri: str,
+    metrics_host: str = "127.0.0.1",
+    metrics_port: int = 0,
+    *,
+    embedded: EmbeddedServer | None = None,
 ) -> None:
+    """`embedded`: the embedded server this process started, if it did (the write watch
+    restarts it when its writes stall)."""
     metrics = Metrics() if metrics_port else None
     metrics_server: MetricsServer | None = None
     async with open_async_shop(
@@ -27,8 +36,10 @@ async def run_worker(
     ) as shop:
         try:
             worker = EventWorker(shop, observer=metrics)
+            watch = write_watch(shop, embedded)
             if metrics is not None:
                 metrics.track_streams(worker.consumers)
+                metrics.track_writes(watch)
                 metrics_server = MetricsServer(
                     metrics_app(shop, metrics), metrics_host, metrics_port
                 )
@@ -39,12 +50,18 @@ async def run_worker(
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(signum, lambda: main.cancel() if main else None)
             await worker.start()
+            watching = (
+                [asyncio.create_task(watch.run(), name="write-watch")]
+                if settings.write_probe_seconds
+                else []
+            )
             console.print("event worker running (Ctrl-C to stop)")
             try:
                 await asyncio.Event().wait()
             except asyncio.CancelledError:
                 console.print("stopping the event worker")
             finally:
+                await stop_loops(watching, [watch.stop])
                 await worker.stop()
         finally:
             if metrics_server is not None:
@@ -75,5 +92,8 @@ def worker(
     """
     settings = settings_from_env()
     configure_logging(settings.log_format, settings.log_level)
-    with resolve_uri(settings) as uri:
-        asyncio.run(run_worker(settings, uri, metrics_host, metrics_port))
+    if settings.mongodb_uri:
+        asyncio.run(run_worker(settings, settings.mongodb_uri, metrics_host, metrics_port))
+        return
+    with EmbeddedServer(settings.data_dir) as server:
+        asyncio.run(run_worker(settings, server.uri, metrics_host, metrics_port, embedded=server))

@@ -39,6 +39,9 @@ STATE_FILE = "embedded.json"
 LOCK_FILE = "embedded.lock"
 LOG_FILE = "secantusd.log"
 STORAGE_DIR = "secantus"
+RESTART_STOP_TIMEOUT = 10.0
+"""Seconds a stalled server gets to stop on SIGTERM before it is killed (nothing it
+acknowledged is lost either way: it syncs every commit)."""
 
 
 def uri_for(port: int, host: str = "127.0.0.1") -> str:
@@ -147,17 +150,36 @@ class EmbeddedServer:
         if process is None:
             return
         with self._locked():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    logger.warning("embedded database did not stop in %.0fs; killing it", timeout)
-                    process.kill()
-                    process.wait()
-            with contextlib.suppress(FileNotFoundError):
-                (self.data_dir / STATE_FILE).unlink()
+            self._terminate(process, timeout)
         logger.info("embedded database stopped")
+
+    def _terminate(self, process: subprocess.Popen[bytes], timeout: float) -> None:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                logger.warning("embedded database did not stop in %.0fs; killing it", timeout)
+                process.kill()
+                process.wait()
+        with contextlib.suppress(FileNotFoundError):
+            (self.data_dir / STATE_FILE).unlink()
+
+    def restart(self) -> None:
+        """Stop the server this object started and start it again, on the same port and data.
+
+        What ends a stall of the server's writes (`mongoshop.worker.write_watch`):
+        every write it acknowledged is on disk (``--sync-on-commit``), and clients
+        reconnect to the same address on their own.
+        """
+        process = self.process
+        if process is None or self.port is None:
+            raise RuntimeError("this process did not start the embedded server")
+        self.requested_port = self.port
+        with self._locked():  # no other command starts a server on this data meanwhile
+            self._terminate(process, RESTART_STOP_TIMEOUT)
+            self.process = None
+            self._spawn()
 
     def wait(self) -> int:
         """Block until the server we started exits; its exit code."""

@@ -22,7 +22,7 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from pymongo.errors import PyMongoError
 
@@ -38,6 +38,18 @@ class LagSource(Protocol):
     def name(self) -> str: ...
 
     def lag_seconds(self, now: datetime) -> float | None: ...
+
+
+class WriteHealthSource(Protocol):
+    """The write watch, as the metrics see it (`mongoshop.worker.write_watch`)."""
+
+    @property
+    def seconds(self) -> dict[str, float | None]: ...
+
+    @property
+    def restarts(self) -> int: ...
+
+    def stalled(self) -> list[str]: ...
 
 
 logger = logging.getLogger(__name__)
@@ -80,6 +92,41 @@ class StreamLagCollector(Collector):
             if lag is not None:
                 family.add_metric([consumer.name], lag)
         yield family
+
+
+class WriteHealthCollector(Collector):
+    """Each collection's last write probe, whether its writes are stalled, and the restarts
+    of the embedded database that ended a stall; read from the watch when scraped."""
+
+    def __init__(self) -> None:
+        self.watches: list[WriteHealthSource] = []
+
+    def collect(self) -> Iterator[Metric]:
+        seconds = GaugeMetricFamily(
+            "mongoshop_collection_write_probe_seconds",
+            "How long the last write probe of a collection took (absent when it failed)",
+            labels=["collection"],
+        )
+        stalled = GaugeMetricFamily(
+            "mongoshop_collection_writes_stalled",
+            "1 while a collection's writes have failed for MONGOSHOP_WRITE_STALL_SECONDS",
+            labels=["collection"],
+        )
+        restarts = CounterMetricFamily(
+            "mongoshop_embedded_database_restarts",
+            "Restarts of the embedded database to end a stall of its writes",
+        )
+        for watch in self.watches:
+            now_stalled = set(watch.stalled())
+            for name, took in sorted(watch.seconds.items()):
+                if took is not None:
+                    seconds.add_metric([name], took)
+                stalled.add_metric([name], 1.0 if name in now_stalled else 0.0)
+            restarts.add_metric([], watch.restarts)
+        yield seconds
+        yield stalled
+        if self.watches:
+            yield restarts
 
 
 class Metrics:
@@ -143,6 +190,8 @@ class Metrics:
         )
         self.stream_lag = StreamLagCollector()
         self.registry.register(self.stream_lag)
+        self.write_health = WriteHealthCollector()
+        self.registry.register(self.write_health)
         self._request_series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def observe_request(self, scope: MutableMapping[str, Any], status: int, seconds: float) -> None:
@@ -160,6 +209,10 @@ class Metrics:
     def track_streams(self, consumers: Iterable[LagSource]) -> None:
         """Report these consumers' lag from now on."""
         self.stream_lag.consumers.extend(consumers)
+
+    def track_writes(self, watch: WriteHealthSource) -> None:
+        """Report this watch's probes from now on."""
+        self.write_health.watches.append(watch)
 
     async def refresh_outbox(self, counts: Callable[[], Awaitable[OutboxCounts]]) -> None:
         """Set the outbox gauge from the database; without an answer, drop it (never stale)."""

@@ -8,6 +8,7 @@ from mongoshop.api.errors import status_for
 from mongoshop.errors import (
     AccountDisabled,
     AuthenticationFailed,
+    Busy,
     DatabaseUnavailable,
     DuplicateEmail,
     InvalidId,
@@ -28,6 +29,7 @@ from mongoshop.errors import (
         (AccountDisabled("x"), 403),
         (PermissionDenied("x"), 403),
         (DatabaseUnavailable("x"), 503),
+        (Busy("x"), 503),
     ],
 )
 def test_each_domain_error_has_one_http_status(error: Exception, status: int) -> None:

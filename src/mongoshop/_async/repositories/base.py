@@ -30,6 +30,8 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 Sort = Sequence[tuple[str, int]]
 
 DUPLICATE_KEY = 11000
+NO_SUCH_ID = ObjectId("000000000000000000000000")
+"""An `_id` no document has (ids are minted with a time): what the write probe updates."""
 
 NEWEST_FIRST: Sort = [("created_at", DESCENDING), ("_id", DESCENDING)]
 """The listings' order: newest first, `_id` breaking ties so that every order is total
@@ -84,6 +86,11 @@ class AsyncRepository(Generic[ModelT]):
         if not self.indexes:
             return []
         return await self.collection.create_indexes(list(self.indexes))
+
+    def key(self, id: object) -> str:
+        """The name a transaction gives this collection's document `id` when it waits for
+        its turn to write it (`AsyncTransactions.run`'s `keys`)."""
+        return f"{self.collection_name}:{id}"
 
     def to_model(self, document: Mapping[str, Any]) -> ModelT:
         return self.model.model_validate(document)
@@ -403,6 +410,13 @@ class AsyncRepository(Generic[ModelT]):
         if not filter and session is None:
             return await self.collection.estimated_document_count()
         return await self.collection.count_documents(filter or {}, session=session)
+
+    async def probe_write(self) -> None:
+        """A write that changes nothing, through this collection's write path (its locks,
+        a storage transaction): an update by an ``_id`` no document has. Whether it
+        completes in time is how a stalled collection is noticed (`WriteWatch`); it
+        costs the same at any size."""
+        await self.collection.update_one({"_id": NO_SUCH_ID}, {"$set": {"probed": True}})
 
     async def exists(
         self, filter: Mapping[str, Any], *, session: AsyncClientSession | None = None

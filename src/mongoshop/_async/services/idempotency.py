@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from bson import ObjectId
@@ -24,6 +25,7 @@ async def run_once(
     request_hash: str,
     what: str,
     body: TransactionCallback[ModelT],
+    keys: Iterable[str] = (),
 ) -> tuple[ModelT, bool]:
     """`body` in a transaction, unless this key was used before; (result, was it a replay).
 
@@ -31,6 +33,8 @@ async def run_once(
     committed first attempt. When two requests with one key race, the unique
     index lets one commit; the other answers with that one's result. The same
     key with a different request (another fingerprint) is `IdempotencyKeyReused`.
+    `keys`: the documents the body writes that others write too (see
+    `AsyncTransactions.run`).
     """
 
     def replay(previous: Any) -> ModelT:
@@ -49,7 +53,7 @@ async def run_once(
         return await body(session), False
 
     try:
-        return await transactions.run(attempt)
+        return await transactions.run(attempt, keys=keys)
     except DuplicateKeyError:
         if key is None:
             raise

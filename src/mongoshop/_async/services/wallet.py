@@ -66,6 +66,10 @@ class AsyncWalletService:
             return found
         return await self.accounts.open_for(user.id, self.currency, self.clock(), session=session)
 
+    def account_key(self, account_id: ObjectId) -> str:
+        """How a transaction names this account when it waits for its turn to change it."""
+        return self.accounts.key(account_id)
+
     async def get(self, account_id: str) -> AccountInDB:
         return await self.accounts.get(account_id)
 
@@ -84,7 +88,7 @@ class AsyncWalletService:
                 session=session,
             )
 
-        return await self.transactions.run(deposit)
+        return await self.transactions.run(deposit, keys=[self.account_key(target)])
 
     async def post(
         self,
@@ -235,6 +239,7 @@ class AsyncWalletService:
             request_hash=request_hash,
             what="transfer",
             body=move,
+            keys=[self.account_key(source.id), self.account_key(target)],
         )
 
     async def history(self, user: UserInDB, paging: PageRequest) -> Page[LedgerEntryInDB]:

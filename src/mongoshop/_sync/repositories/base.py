@@ -31,6 +31,8 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 Sort = Sequence[tuple[str, int]]
 
 DUPLICATE_KEY = 11000
+NO_SUCH_ID = ObjectId("000000000000000000000000")
+"""An `_id` no document has (ids are minted with a time): what the write probe updates."""
 
 NEWEST_FIRST: Sort = [("created_at", DESCENDING), ("_id", DESCENDING)]
 """The listings' order: newest first, `_id` breaking ties so that every order is total
@@ -85,6 +87,11 @@ class Repository(Generic[ModelT]):
         if not self.indexes:
             return []
         return self.collection.create_indexes(list(self.indexes))
+
+    def key(self, id: object) -> str:
+        """The name a transaction gives this collection's document `id` when it waits for
+        its turn to write it (`Transactions.run`'s `keys`)."""
+        return f"{self.collection_name}:{id}"
 
     def to_model(self, document: Mapping[str, Any]) -> ModelT:
         return self.model.model_validate(document)
@@ -398,6 +405,13 @@ class Repository(Generic[ModelT]):
         if not filter and session is None:
             return self.collection.estimated_document_count()
         return self.collection.count_documents(filter or {}, session=session)
+
+    def probe_write(self) -> None:
+        """A write that changes nothing, through this collection's write path (its locks,
+        a storage transaction): an update by an ``_id`` no document has. Whether it
+        completes in time is how a stalled collection is noticed (`WriteWatch`); it
+        costs the same at any size."""
+        self.collection.update_one({"_id": NO_SUCH_ID}, {"$set": {"probed": True}})
 
     def exists(self, filter: Mapping[str, Any], *, session: ClientSession | None = None) -> bool:
         found = self.collection.find_one(filter, {"_id": 1}, session=session)

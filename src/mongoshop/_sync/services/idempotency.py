@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from bson import ObjectId
@@ -25,6 +26,7 @@ def run_once(
     request_hash: str,
     what: str,
     body: TransactionCallback[ModelT],
+    keys: Iterable[str] = (),
 ) -> tuple[ModelT, bool]:
     """`body` in a transaction, unless this key was used before; (result, was it a replay).
 
@@ -32,6 +34,8 @@ def run_once(
     committed first attempt. When two requests with one key race, the unique
     index lets one commit; the other answers with that one's result. The same
     key with a different request (another fingerprint) is `IdempotencyKeyReused`.
+    `keys`: the documents the body writes that others write too (see
+    `Transactions.run`).
     """
 
     def replay(previous: Any) -> ModelT:
@@ -50,7 +54,7 @@ def run_once(
         return body(session), False
 
     try:
-        return transactions.run(attempt)
+        return transactions.run(attempt, keys=keys)
     except DuplicateKeyError:
         if key is None:
             raise

@@ -146,6 +146,8 @@ class OrderService:
             request_hash=request_hash,
             what="order",
             body=buy,
+            # Buyers of one product (a flash sale) take turns instead of conflicting.
+            keys=[*map(self.products.key, quantities), self.wallet.account_key(account.id)],
         )
         if not replayed:
             self._evict(quantities)
@@ -235,6 +237,11 @@ class OrderService:
             )
             return cancelled
 
-        cancelled = self.transactions.run(undo)
+        keys = [
+            self.orders.key(order.id),
+            *(self.products.key(item.product_id) for item in order.items),
+            self.wallet.account_key(order.account_id),
+        ]
+        cancelled = self.transactions.run(undo, keys=keys)
         self._evict(item.product_id for item in cancelled.items)
         return cancelled

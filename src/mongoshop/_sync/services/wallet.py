@@ -65,6 +65,10 @@ class WalletService:
             return found
         return self.accounts.open_for(user.id, self.currency, self.clock(), session=session)
 
+    def account_key(self, account_id: ObjectId) -> str:
+        """How a transaction names this account when it waits for its turn to change it."""
+        return self.accounts.key(account_id)
+
     def get(self, account_id: str) -> AccountInDB:
         return self.accounts.get(account_id)
 
@@ -83,7 +87,7 @@ class WalletService:
                 session=session,
             )
 
-        return self.transactions.run(deposit)
+        return self.transactions.run(deposit, keys=[self.account_key(target)])
 
     def post(
         self,
@@ -228,6 +232,7 @@ class WalletService:
             request_hash=request_hash,
             what="transfer",
             body=move,
+            keys=[self.account_key(source.id), self.account_key(target)],
         )
 
     def history(self, user: UserInDB, paging: PageRequest) -> Page[LedgerEntryInDB]:

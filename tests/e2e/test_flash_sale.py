@@ -1,0 +1,141 @@
+"""A flash sale, then a catalog update: the reproduction of a stall, in small.
+
+Against `mongoshop serve` (API and worker), as a shop runs: contended transfers
+among six customers from eight clients, twenty clients buying one product, a
+pause, then `mongoshop import products` while the admin changes the stock of
+other products. Every request is answered with its result (no 503: each answer
+goes through `check_response`), the import completes, and the products take
+writes throughout. Before transactions were aborted on every exit path, requests
+timed out under this contention and left transactions open on the server: the
+import then failed on a socket timeout and every write to ``products`` waited
+(docs/embedded-database.md).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+from tests.e2e.conftest import RunningApp
+from tests.e2e.support import (
+    Account,
+    Api,
+    account_of,
+    app_environment,
+    create_product,
+    mongoshop_command,
+    new_buyer,
+    new_client,
+    place_order,
+    stock_of,
+    transfer,
+    unique_category,
+)
+
+SEED = 20_261_202
+IMPORTED = 1_500
+
+
+def test_after_a_flash_sale_the_catalog_takes_an_import_and_every_write(
+    app: RunningApp,
+    api: Api,
+    client: httpx.Client,
+    admin_headers: dict[str, str],
+    mongodb_uri: str,
+    tmp_path: Path,
+) -> None:
+    rng = random.Random(SEED)
+    people: list[Account] = [
+        new_buyer(api, client, admin_headers, funds=1_000_000) for _ in range(6)
+    ]
+    accounts = [account_of(client, person)["id"] for person in people]
+
+    def each(
+        threads: int, calls: list[tuple[int, ...]], call: Callable[..., httpx.Response]
+    ) -> list[int]:
+        """Every call, from `threads` clients at once; their statuses (each answer is
+        checked by `check_response`: a 503 fails here)."""
+
+        def one(args: tuple[int, ...]) -> int:
+            with new_client(app.base_url, timeout=60) as http:
+                return call(http, *args).status_code
+
+        with ThreadPoolExecutor(threads) as pool:
+            return list(pool.map(one, calls))
+
+    # 1. Transfers between six customers from eight clients at once.
+    pairs = [(*rng.sample(range(6), 2), rng.randint(1, 100)) for _ in range(60)]
+    statuses = each(
+        8,
+        pairs,
+        lambda http, a, b, amount: transfer(
+            http, people[a], accounts[b], amount, key=uuid.uuid4().hex
+        ),
+    )
+    assert statuses == [201] * len(pairs)
+
+    # 2. Twenty clients buy the same product.
+    category = unique_category("flash")
+    hot = create_product(client, admin_headers, category=category, stock=1_000, price=100)
+    buyers = [(n % 6,) for n in range(60)]
+    statuses = each(
+        20,
+        buyers,
+        lambda http, n: place_order(http, people[n], [(hot["id"], 1)], key=uuid.uuid4().hex),
+    )
+    assert statuses == [201] * len(buyers)
+    assert stock_of(client, hot["id"]) == 1_000 - len(buyers)
+
+    # 3. A pause, then a catalog import while the admin restocks other products.
+    time.sleep(2)
+    others = [create_product(client, admin_headers, category=category) for _ in range(3)]
+    catalog = tmp_path / "catalog.jsonl"
+    with catalog.open("w") as out:
+        for n in range(IMPORTED):
+            product = {
+                "name": f"Imported {category} {n}",
+                "category": category,
+                "price": {"amount": 100 + n, "currency": "EUR"},
+                "tags": ["imported"],
+                "inventory": {"quantity": 5},
+            }
+            out.write(json.dumps(product) + "\n")
+    env = app_environment(mongodb_uri=mongodb_uri, database=app.database, data_dir=tmp_path)
+    importing = subprocess.Popen(
+        [str(mongoshop_command()), "import", "products", str(catalog)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    restocks = 0
+    with new_client(app.base_url, timeout=30) as http:
+        while importing.poll() is None or restocks < 5:
+            product = others[restocks % len(others)]
+            response = http.post(
+                f"/products/{product['id']}/inventory",
+                json={"change": 1},
+                headers=admin_headers,
+            )
+            assert response.status_code == 200
+            restocks += 1
+            time.sleep(0.2)
+    output = importing.communicate(timeout=300)[0]
+    assert importing.returncode == 0, output[-2000:]
+    assert f"{IMPORTED}" in output
+    found = client.get("/products", params={"category": category, "page_size": 1}).json()
+    assert found["total"] == IMPORTED + 1 + len(others)
+    # The sold product takes a write at once too.
+    response = client.post(
+        f"/products/{hot['id']}/inventory", json={"change": 5}, headers=admin_headers
+    )
+    assert response.status_code == 200
+    assert stock_of(client, hot["id"]) == 1_000 - len(buyers) + 5

@@ -535,6 +535,18 @@ def refused(call: Call, error: type[Exception]) -> Call:
     return run
 
 
+async def _take_seen(
+    shop: AsyncShop, product_id: ObjectId, quantity: int, session: AsyncClientSession
+) -> Any:
+    seen = await shop.repositories.products.get(product_id)
+    return await shop.repositories.products.take_stock(seen, quantity, utcnow(), session=session)
+
+
+async def _take_refused(shop: AsyncShop, product_id: ObjectId, session: AsyncClientSession) -> None:
+    with pytest.raises(OutOfStock):
+        await _take_seen(shop, product_id, 10**6, session)
+
+
 def in_transaction(
     work: Callable[[AsyncShop, Data, AsyncClientSession], Awaitable[Any]],
 ) -> Call:
@@ -679,6 +691,7 @@ QUERIES: dict[str, Entry] = {
     "AsyncRepository.page": Exempt(GENERIC),
     "AsyncRepository.update_and_get": Exempt(GENERIC),
     "AsyncRepository.guarded_update": Exempt(GENERIC),
+    "AsyncRepository.guarded_change": Exempt(GENERIC),
     "AsyncRepository.find_in_order": (
         uses(
             "a page of products by id",
@@ -907,6 +920,20 @@ QUERIES: dict[str, Entry] = {
             )
             for field in SortField
             for order in ("asc", "desc")
+        ),
+    ),
+    "AsyncProductRepository.take_stock": (
+        uses(
+            "an order's units, in a transaction",
+            in_transaction(lambda s, d, session: _take_seen(s, d.products[47], 2, session)),
+            ID,
+            gap=EXPLAIN_UNTRUE,
+        ),
+        uses(
+            "more than in stock, in a transaction: refused after a read",
+            in_transaction(lambda s, d, session: _take_refused(s, d.products[47], session)),
+            ID,
+            gap=EXPLAIN_UNTRUE,
         ),
     ),
     "AsyncProductRepository.change_stock": (

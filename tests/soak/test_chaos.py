@@ -37,6 +37,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -390,14 +391,10 @@ def test_a_mixed_workload_under_kills_and_freezes_keeps_every_invariant(
 
     sold_out = Counter[str]()
 
-    def flash_buyer(seed: int) -> None:
+    def flash_buyer(seed: int, me: tuple[str, str, str]) -> None:
         """One buyer of the flash sale: the same product again and again."""
         client = Client(shop, ledger, random.Random(seed))
-        me: tuple[str, str, str] | None = None
         while not stop.is_set():
-            if me is None:
-                me = customer(client)
-                continue
             response = client.call(
                 "POST",
                 "/orders",
@@ -416,9 +413,15 @@ def test_a_mixed_workload_under_kills_and_freezes_keeps_every_invariant(
     kills = Counter[str]()
 
     def chaos() -> None:
+        """Kill the API, kill the worker, freeze the database: each kind once in every
+        three actions (in a shuffled order), so even a short or slow soak has them all."""
         chaos_rng = random.Random(SEED + 1)
+        kinds: list[str] = []
         while not stop.wait(chaos_rng.uniform(1.5, 3.5)):
-            what = chaos_rng.choice(["api", "worker", "freeze"])
+            if not kinds:
+                kinds = ["api", "worker", "freeze"]
+                chaos_rng.shuffle(kinds)
+            what = kinds.pop()
             if what == "api":
                 shop.restart_app()
             elif what == "worker":
@@ -427,14 +430,30 @@ def test_a_mixed_workload_under_kills_and_freezes_keeps_every_invariant(
                 shop.freeze(chaos_rng.uniform(0.5, 2.0))
             kills[what] += 1
 
+    # The flash sale's buyers sign up before the chaos starts (the other clients sign up
+    # during it): under the chaos, their orders are the point.
+    with ThreadPoolExecutor(FLASH_BUYERS) as pool:
+        buyers = list(
+            pool.map(
+                lambda n: customer(Client(shop, ledger, random.Random(n))), range(FLASH_BUYERS)
+            )
+        )
+    assert all(buyers), "a flash-sale buyer could not sign up before the chaos"
     threads = [threading.Thread(target=work, args=(SEED + n,)) for n in range(THREADS)]
     threads += [
-        threading.Thread(target=flash_buyer, args=(SEED + 100 + n,)) for n in range(FLASH_BUYERS)
+        threading.Thread(target=flash_buyer, args=(SEED + 100 + n, me))
+        for n, me in enumerate(buyers)
+        if me is not None
     ]
     controller = threading.Thread(target=chaos)
     for thread in [*threads, controller]:
         thread.start()
     time.sleep(soak_seconds)
+    # A slow machine may not have had time for every kind of chaos yet: go on until it has.
+    deadline = time.monotonic() + 60
+    while min(kills[what] for what in ("api", "worker", "freeze")) == 0:
+        assert time.monotonic() < deadline, f"the chaos never got round to every kind: {kills}"
+        time.sleep(0.5)
     stop.set()
     for thread in [controller, *threads]:
         thread.join(120)

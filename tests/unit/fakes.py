@@ -51,6 +51,15 @@ class FakeCollection:
         document = self.documents.get(ObjectId(id))
         return None if document is None else self.to_model(document)
 
+    async def get(self, id: ObjectId | str, *, session: Any = None) -> Any:
+        found = await self.find_by_id(id)
+        if found is None:
+            raise NotFound(f"{id} not found")
+        return found
+
+    async def find_in_order(self, ids: list[ObjectId]) -> list[Any]:
+        return [self.to_model(self.documents[id]) for id in ids if id in self.documents]
+
     async def find_by_key(self, user_id: ObjectId, key: str, *, session: Any = None) -> Any:
         for document in self.documents.values():
             if document.get("user_id") == user_id and document.get("idempotency_key") == key:
@@ -92,6 +101,14 @@ class FakeProducts(FakeCollection):
         product: ProductInDB = self.to_model(document)
         return product
 
+    async def take_stock(
+        self, seen: ProductInDB, quantity: int, at: datetime, *, session: Any = None
+    ) -> ProductInDB:
+        """As the repository's: the product taken at its current price and name."""
+        current = self.to_model(self.documents[seen.id]) if seen.id in self.documents else None
+        await self.change_stock(seen.id, -quantity, at)
+        return current  # type: ignore[return-value]
+
 
 class FakeAccounts(FakeCollection):
     model = AccountInDB
@@ -127,23 +144,21 @@ class FakeAccounts(FakeCollection):
 
     async def credit(
         self, account_id: ObjectId, amount: int, currency: str, at: datetime, *, session: Any = None
-    ) -> AccountInDB:
+    ) -> None:
         document = self.documents.get(account_id)
         if document is None or document["currency"] != currency:
             raise NotFound(f"account {account_id} not found (in {currency})")
         document["balance"] += amount
-        return self.to_model(document)  # type: ignore[no-any-return]
 
     async def debit(
         self, account_id: ObjectId, amount: int, currency: str, at: datetime, *, session: Any = None
-    ) -> AccountInDB:
+    ) -> None:
         document = self.documents.get(account_id)
         if document is None or document["currency"] != currency:
             raise NotFound(f"account {account_id} not found (in {currency})")
         if document["balance"] < amount:
             raise InsufficientFunds("insufficient funds")
         document["balance"] -= amount
-        return self.to_model(document)  # type: ignore[no-any-return]
 
 
 class FakeLedger(FakeCollection):

@@ -513,8 +513,9 @@ def test_stream_lag_is_reported_per_stream_once_it_has_answered() -> None:
 
 def test_the_write_probes_and_stalls_are_reported_per_collection() -> None:
     class Watch:
-        seconds = {"products": None, "orders": 0.004}
-        restarts = 1
+        def __init__(self) -> None:
+            self.seconds: dict[str, float | None] = {"products": None, "orders": 0.004}
+            self.restarts = 1
 
         def stalled(self) -> list[str]:
             return ["products"]

@@ -12,7 +12,7 @@ import pytest
 from mongoshop import deadlines
 from mongoshop._async import compat as async_compat
 from mongoshop._async.transactions import (
-    ABORT_SECONDS,
+    ABORT_RESERVE_SECONDS,
     RETRY_CAP_SECONDS,
     AsyncTransactions,
     backoff,
@@ -176,7 +176,7 @@ def test_the_budget_leaves_the_abort_its_share_of_the_deadline() -> None:
     with deadlines.deadline(5.0):
         budget = transactions.budget()
         assert budget is not None
-        assert 5.0 - ABORT_SECONDS - 0.1 < budget <= 5.0 - ABORT_SECONDS
+        assert 5.0 - ABORT_RESERVE_SECONDS - 0.1 < budget <= 5.0 - ABORT_RESERVE_SECONDS
     with deadlines.deadline(3.0):
         assert AsyncTransactions(None, timeout=1.0).budget() == 1.0  # type: ignore[arg-type]
 
@@ -187,7 +187,7 @@ async def test_no_transaction_starts_when_the_deadline_leaves_no_room_for_it() -
     async def body(session: object) -> None:
         pytest.fail("the transaction started without time to abort it")
 
-    with deadlines.deadline(ABORT_SECONDS / 2), pytest.raises(Busy):
+    with deadlines.deadline(ABORT_RESERVE_SECONDS / 2), pytest.raises(Busy):
         await transactions.run(body)  # type: ignore[arg-type]
 
 

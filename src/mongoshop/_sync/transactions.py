@@ -16,7 +16,7 @@ So this runner does the retrying itself, with three rules:
 
 - **Its own budget**: the attempts stop early enough before the caller's
   deadline (`mongoshop.deadlines`) that the abort still fits
-  (`ABORT_SECONDS`), and never last past `timeout`.
+  (`ABORT_RESERVE_SECONDS`), and never last past `timeout`.
 - **Abort on every exit path**, on its own clock: an attempt that fails, or is
   cancelled, is aborted outside the expired deadline and the cancellation
   (`run_detached`); when a statement or the commit was lost in flight, the
@@ -59,7 +59,10 @@ logger = logging.getLogger(__name__)
 
 ABORT_SECONDS = 1.0
 """The clean-up's own bound (abort, then kill the session if a statement was lost in
-flight), and what the attempts leave of the caller's deadline for it."""
+flight): it runs outside the caller's deadline, on its own clock."""
+ABORT_RESERVE_SECONDS = 0.5
+"""What the attempts leave of the caller's deadline: an abort is one round trip, so the
+request is answered within its deadline, or a little after when the server is slow."""
 RETRY_BASE_SECONDS = 0.005
 RETRY_CAP_SECONDS = 0.1
 MAJORITY = WriteConcern(w="majority")
@@ -101,7 +104,7 @@ class Transactions:
         left = deadlines.remaining()
         if left is None:
             return self.timeout
-        room = left - ABORT_SECONDS
+        room = left - ABORT_RESERVE_SECONDS
         return room if self.timeout is None else min(self.timeout, room)
 
     def run(self, callback: TransactionCallback[T], *, keys: Iterable[str] = ()) -> T:

@@ -191,3 +191,24 @@ async def test_a_request_cancelled_mid_transaction_leaves_nothing_held(
     assert await stock_of(shop, product.id) == 5
     assert await balance_of(shop, buyer.account_id) == buyer.opening
     assert len(shop.orders.transactions.locks) == 0
+
+
+async def test_stock_taken_from_a_stale_read_is_sold_at_the_price_it_has_now(
+    ashop: AsyncShop, products: Products
+) -> None:
+    """The order path reads its products before the transaction and takes their stock in
+    it with one guarded update; a price changed in between is noticed in that update's
+    filter, and the units are sold at the price the product has when they are taken."""
+    seen = await products.create(quantity=10, price=500)
+    await ashop.repositories.products.collection.update_one(
+        {"_id": seen.id}, {"$set": {"price.amount": 650}}
+    )
+    repository = ashop.repositories.products
+
+    async def take(session: object) -> object:
+        return await repository.take_stock(seen, 3, seen.created_at, session=session)  # type: ignore[arg-type]
+
+    taken = await ashop.orders.transactions.run(take)  # type: ignore[arg-type]
+
+    assert taken.price.amount == 650  # type: ignore[attr-defined]
+    assert await stock_of(ashop, seen.id) == 7

@@ -12,7 +12,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import BulkWriteError
 
 from mongoshop._async.repositories.base import AsyncRepository
-from mongoshop.errors import NotFound, OutOfStock, StockLimitExceeded
+from mongoshop.errors import Conflict, NotFound, OutOfStock, StockLimitExceeded
 from mongoshop.models.common import Document
 from mongoshop.models.products import (
     MAX_QUANTITY,
@@ -34,6 +34,9 @@ def _write_errors(exc: BulkWriteError) -> list[tuple[int, str]]:
         for error in exc.details.get("writeErrors", [])
     ]
 
+
+MAX_SNAPSHOT_READS = 3
+"""Reads of a product whose price changes while it is ordered, before giving up."""
 
 PRICE_BOUNDARIES = [0, 1_000, 5_000, 10_000, 50_000, 100_000]
 """Bucket edges of the dashboard's price distribution, in minor units."""
@@ -142,6 +145,43 @@ class AsyncProductRepository(AsyncRepository[ProductInDB]):
             missing=NotFound(f"product {product_id} not found"),
             session=session,
         )
+
+    async def take_stock(
+        self,
+        seen: ProductInDB,
+        quantity: int,
+        at: datetime,
+        *,
+        session: AsyncClientSession,
+    ) -> ProductInDB:
+        """Take `quantity` of the product `seen` shows, at its price and name; the product as
+        it was when taken (what an order snapshots).
+
+        The stock guard and the price and name the caller saw are all in the
+        update's filter: when they still hold (the usual case: the product was
+        read just before the transaction), taking the stock is one round trip,
+        and the snapshot is exactly what was committed. When the price or name
+        changed meanwhile, the product is read again (in the session) and taken
+        at what it shows now.
+        """
+        current = seen
+        for _ in range(MAX_SNAPSHOT_READS):
+            guard: Document = {
+                "inventory.quantity": {"$gte": quantity},
+                "price.amount": current.price.amount,
+                "price.currency": current.price.currency,
+                "name": current.name,
+            }
+            update = {"$inc": {"inventory.quantity": -quantity}, "$set": {"updated_at": at}}
+            if await self.update({"_id": current.id, **guard}, update, session=session):
+                return current
+            fresh = await self.find_by_id(current.id, session=session)
+            if fresh is None:
+                raise NotFound(f"product {current.id} not found")
+            if fresh.inventory.quantity < quantity:
+                raise OutOfStock(f"product {current.id} has fewer than {quantity} in stock")
+            current = fresh
+        raise Conflict(f"product {seen.id} changed while it was being ordered; try again")
 
     async def insert_unordered(
         self, documents: Sequence[Document]

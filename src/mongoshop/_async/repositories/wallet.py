@@ -82,9 +82,9 @@ class AsyncAccountRepository(AsyncRepository[AccountInDB]):
         at: datetime,
         *,
         session: AsyncClientSession | None = None,
-    ) -> AccountInDB:
+    ) -> None:
         """Add `amount`; the guard in the filter keeps the balance within `MAX_AMOUNT`."""
-        return await self._move(
+        await self._move(
             account_id,
             currency,
             {"$lte": MAX_AMOUNT - amount},
@@ -104,9 +104,9 @@ class AsyncAccountRepository(AsyncRepository[AccountInDB]):
         at: datetime,
         *,
         session: AsyncClientSession | None = None,
-    ) -> AccountInDB:
+    ) -> None:
         """Take `amount`; the ``balance >= amount`` guard in the filter prevents overdrafts."""
-        return await self._move(
+        await self._move(
             account_id,
             currency,
             {"$gte": amount},
@@ -125,9 +125,9 @@ class AsyncAccountRepository(AsyncRepository[AccountInDB]):
         at: datetime,
         refused: InsufficientFunds | BalanceLimitExceeded,
         session: AsyncClientSession | None,
-    ) -> AccountInDB:
+    ) -> None:
         # An account in another currency is as good as missing: money never converts.
-        return await self.guarded_update(
+        await self.guarded_change(
             {"_id": account_id, "currency": currency},
             {"balance": balance_guard},
             {"$inc": {"balance": change}, "$set": {"updated_at": at}},

@@ -6,7 +6,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from bson import ObjectId
-from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from mongoshop._async.compat import TransactionCallback
@@ -29,10 +28,11 @@ async def run_once(
 ) -> tuple[ModelT, bool]:
     """`body` in a transaction, unless this key was used before; (result, was it a replay).
 
-    The earlier result is looked up inside the transaction, so a retry sees a
-    committed first attempt. When two requests with one key race, the unique
-    index lets one commit; the other answers with that one's result. The same
-    key with a different request (another fingerprint) is `IdempotencyKeyReused`.
+    The earlier result is looked up before the transaction (a retry of a
+    committed request costs one read, and takes no turn on hot documents).
+    When two requests with one key race past that, the unique index lets one
+    commit; the other answers with that one's result. The same key with a
+    different request (another fingerprint) is `IdempotencyKeyReused`.
     `keys`: the documents the body writes that others write too (see
     `AsyncTransactions.run`).
     """
@@ -45,15 +45,12 @@ async def run_once(
         result: ModelT = previous
         return result
 
-    async def attempt(session: AsyncClientSession) -> tuple[ModelT, bool]:
-        if key is not None:
-            previous = await repository.find_by_key(user_id, key, session=session)
-            if previous is not None:
-                return replay(previous), True
-        return await body(session), False
-
+    if key is not None:
+        previous = await repository.find_by_key(user_id, key)
+        if previous is not None:
+            return replay(previous), True
     try:
-        return await transactions.run(attempt, keys=keys)
+        return await transactions.run(body, keys=keys), False
     except DuplicateKeyError:
         if key is None:
             raise

@@ -97,14 +97,21 @@ class AsyncOrderService:
             quantities[parse_object_id(item.product_id)] += item.quantity
         request_hash = fingerprint("order", sorted((str(k), v) for k, v in quantities.items()))
         account = await self.wallet.account_of(user)
+        # Read before the transaction: inside it, each product is then taken with one
+        # guarded update (`take_stock`), the shortest turn for the next buyer to wait.
+        seen = {
+            product.id: product for product in await self.products.find_in_order(list(quantities))
+        }
 
         async def buy(session: AsyncClientSession) -> OrderInDB:
             now = placed_at or self.clock()
             items = []
             total = 0
             for product_id, quantity in quantities.items():
-                product = await self.products.change_stock(
-                    product_id, -quantity, now, session=session
+                if product_id not in seen:
+                    raise NotFound(f"product {product_id} not found")
+                product = await self.products.take_stock(
+                    seen[product_id], quantity, now, session=session
                 )
                 require_currency(
                     product.price.currency, self.currency, f"the price of product {product_id}"

@@ -79,7 +79,7 @@ class AsyncWalletService:
         target = parse_object_id(account_id)
 
         async def deposit(session: AsyncClientSession) -> AccountInDB:
-            return await self.post(
+            await self.post(
                 target,
                 EntryKind.CREDIT,
                 request.amount,
@@ -87,6 +87,7 @@ class AsyncWalletService:
                 reason=request.reason,
                 session=session,
             )
+            return await self.accounts.get(target, session=session)
 
         return await self.transactions.run(deposit, keys=[self.account_key(target)])
 
@@ -100,23 +101,20 @@ class AsyncWalletService:
         reference_id: ObjectId | None = None,
         reason: str | None = None,
         session: AsyncClientSession,
-    ) -> AccountInDB:
+    ) -> None:
         """Change a balance by `amount` (negative: a debit) with its ledger entry.
 
         The one way money moves: a balance changes only with an entry, so the
         entries of an account always add up to its balance. The guard is in the
         update's filter (no overdraft, no balance past `MAX_AMOUNT`), and both
         writes are in the caller's transaction (`session` is required): a
-        failure after either leaves neither.
+        failure after either leaves neither. Nothing is read back: the callers
+        that show the balance read it after.
         """
         if amount >= 0:
-            account = await self.accounts.credit(
-                account_id, amount, self.currency, at, session=session
-            )
+            await self.accounts.credit(account_id, amount, self.currency, at, session=session)
         else:
-            account = await self.accounts.debit(
-                account_id, -amount, self.currency, at, session=session
-            )
+            await self.accounts.debit(account_id, -amount, self.currency, at, session=session)
         await self.ledger.record(
             account_id,
             kind,
@@ -127,7 +125,6 @@ class AsyncWalletService:
             reason=reason,
             session=session,
         )
-        return account
 
     async def open_funded_accounts(
         self, user_ids: Sequence[ObjectId], amount: int, reason: str

@@ -83,9 +83,9 @@ class AccountRepository(Repository[AccountInDB]):
         at: datetime,
         *,
         session: ClientSession | None = None,
-    ) -> AccountInDB:
+    ) -> None:
         """Add `amount`; the guard in the filter keeps the balance within `MAX_AMOUNT`."""
-        return self._move(
+        self._move(
             account_id,
             currency,
             {"$lte": MAX_AMOUNT - amount},
@@ -105,9 +105,9 @@ class AccountRepository(Repository[AccountInDB]):
         at: datetime,
         *,
         session: ClientSession | None = None,
-    ) -> AccountInDB:
+    ) -> None:
         """Take `amount`; the ``balance >= amount`` guard in the filter prevents overdrafts."""
-        return self._move(
+        self._move(
             account_id,
             currency,
             {"$gte": amount},
@@ -126,9 +126,9 @@ class AccountRepository(Repository[AccountInDB]):
         at: datetime,
         refused: InsufficientFunds | BalanceLimitExceeded,
         session: ClientSession | None,
-    ) -> AccountInDB:
+    ) -> None:
         # An account in another currency is as good as missing: money never converts.
-        return self.guarded_update(
+        self.guarded_change(
             {"_id": account_id, "currency": currency},
             {"balance": balance_guard},
             {"$inc": {"balance": change}, "$set": {"updated_at": at}},

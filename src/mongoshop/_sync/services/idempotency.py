@@ -8,7 +8,6 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
-from pymongo.synchronous.client_session import ClientSession
 
 from mongoshop._sync.compat import TransactionCallback
 from mongoshop._sync.repositories.base import ModelT
@@ -30,10 +29,11 @@ def run_once(
 ) -> tuple[ModelT, bool]:
     """`body` in a transaction, unless this key was used before; (result, was it a replay).
 
-    The earlier result is looked up inside the transaction, so a retry sees a
-    committed first attempt. When two requests with one key race, the unique
-    index lets one commit; the other answers with that one's result. The same
-    key with a different request (another fingerprint) is `IdempotencyKeyReused`.
+    The earlier result is looked up before the transaction (a retry of a
+    committed request costs one read, and takes no turn on hot documents).
+    When two requests with one key race past that, the unique index lets one
+    commit; the other answers with that one's result. The same key with a
+    different request (another fingerprint) is `IdempotencyKeyReused`.
     `keys`: the documents the body writes that others write too (see
     `Transactions.run`).
     """
@@ -46,15 +46,12 @@ def run_once(
         result: ModelT = previous
         return result
 
-    def attempt(session: ClientSession) -> tuple[ModelT, bool]:
-        if key is not None:
-            previous = repository.find_by_key(user_id, key, session=session)
-            if previous is not None:
-                return replay(previous), True
-        return body(session), False
-
+    if key is not None:
+        previous = repository.find_by_key(user_id, key)
+        if previous is not None:
+            return replay(previous), True
     try:
-        return transactions.run(attempt, keys=keys)
+        return transactions.run(body, keys=keys), False
     except DuplicateKeyError:
         if key is None:
             raise

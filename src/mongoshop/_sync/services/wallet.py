@@ -78,7 +78,7 @@ class WalletService:
         target = parse_object_id(account_id)
 
         def deposit(session: ClientSession) -> AccountInDB:
-            return self.post(
+            self.post(
                 target,
                 EntryKind.CREDIT,
                 request.amount,
@@ -86,6 +86,7 @@ class WalletService:
                 reason=request.reason,
                 session=session,
             )
+            return self.accounts.get(target, session=session)
 
         return self.transactions.run(deposit, keys=[self.account_key(target)])
 
@@ -99,19 +100,20 @@ class WalletService:
         reference_id: ObjectId | None = None,
         reason: str | None = None,
         session: ClientSession,
-    ) -> AccountInDB:
+    ) -> None:
         """Change a balance by `amount` (negative: a debit) with its ledger entry.
 
         The one way money moves: a balance changes only with an entry, so the
         entries of an account always add up to its balance. The guard is in the
         update's filter (no overdraft, no balance past `MAX_AMOUNT`), and both
         writes are in the caller's transaction (`session` is required): a
-        failure after either leaves neither.
+        failure after either leaves neither. Nothing is read back: the callers
+        that show the balance read it after.
         """
         if amount >= 0:
-            account = self.accounts.credit(account_id, amount, self.currency, at, session=session)
+            self.accounts.credit(account_id, amount, self.currency, at, session=session)
         else:
-            account = self.accounts.debit(account_id, -amount, self.currency, at, session=session)
+            self.accounts.debit(account_id, -amount, self.currency, at, session=session)
         self.ledger.record(
             account_id,
             kind,
@@ -122,7 +124,6 @@ class WalletService:
             reason=reason,
             session=session,
         )
-        return account
 
     def open_funded_accounts(self, user_ids: Sequence[ObjectId], amount: int, reason: str) -> int:
         """Open accounts with an opening credit for users that have none (seeding); how many."""

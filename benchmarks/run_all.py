@@ -16,6 +16,8 @@ FULL = [
     ["benchmarks.bench_api", "--concurrency", "50", "--seconds", "10", "--rounds", "3"],
     ["benchmarks.bench_transactions", "--operations", "400", "--rounds", "3"],
     ["benchmarks.bench_growth", "--sizes", "10000", "100000", "--rounds", "5"],
+    ["benchmarks.bench_write_probe", "--sizes", "1000", "100000"],
+    ["benchmarks.bench_flash_sale", "--pause", "60", "--import", "30000"],
 ]
 QUICK = [
     ["benchmarks.bench_read", "--sizes", "1000", "--rounds", "3"],
@@ -23,6 +25,8 @@ QUICK = [
     ["benchmarks.bench_api", "--concurrency", "20", "--seconds", "3", "--rounds", "1"],
     ["benchmarks.bench_transactions", "--operations", "80", "--rounds", "1"],
     ["benchmarks.bench_growth", "--sizes", "2000", "10000", "--rounds", "3"],
+    ["benchmarks.bench_write_probe", "--sizes", "1000", "10000", "--rounds", "2"],
+    ["benchmarks.bench_flash_sale", "--pause", "5", "--import", "5000"],
 ]
 
 

@@ -27,6 +27,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "mongoshop.errors",
             "mongoshop.clock",
             "mongoshop.deadlines",
+            "mongoshop.turns",
             "mongoshop.settings",
             "mongoshop.security",
             "mongoshop.search",

@@ -19,6 +19,7 @@ from mongoshop._async.transactions import (
 )
 from mongoshop._sync import compat as sync_compat
 from mongoshop.errors import Busy
+from mongoshop.turns import LockTable
 
 
 async def test_writers_of_one_key_take_turns_in_arrival_order() -> None:
@@ -198,3 +199,17 @@ def test_the_back_off_is_jittered_and_capped() -> None:
     late = [backoff(30) for _ in range(200)]
     assert all(0 <= pause <= RETRY_CAP_SECONDS for pause in late)
     assert max(late) > RETRY_CAP_SECONDS / 2
+
+
+def test_the_lock_table_keeps_a_key_only_while_someone_uses_it() -> None:
+    table: LockTable[object] = LockTable(object)
+    first = table.join(["a", "b"])
+    second = table.join(["b"])
+    assert second[0] is first[1]  # one lock per key, shared by its users
+    table.leave(["a", "b"])
+    assert len(table) == 1  # "b" still has a user
+    assert table.join(["b"])[0] is first[1]
+    table.leave(["b"])
+    table.leave(["b"])
+    assert len(table) == 0
+    assert table.join(["b"])[0] is not first[1]  # a fresh lock once it was forgotten

@@ -15,6 +15,7 @@ from typing import Any, ParamSpec, TypeAlias, TypeVar
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from mongoshop.errors import Busy
+from mongoshop.turns import LockTable
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -64,22 +65,19 @@ class KeyedLocks:
     """
 
     def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._table = LockTable(asyncio.Lock)
 
     @contextlib.asynccontextmanager
     async def holding(self, keys: Sequence[str], wait: float | None) -> AsyncIterator[None]:
         """Hold every key's lock, taken in sorted order (two callers never wait for each
         other crosswise); `Busy` when they are not all free within `wait` seconds."""
         wanted = sorted(set(keys))
-        for key in wanted:
-            lock, users = self._locks.get(key, (None, 0))
-            self._locks[key] = (lock or asyncio.Lock(), users + 1)
+        locks = self._table.join(wanted)
         held: list[asyncio.Lock] = []
         try:
             try:
                 async with asyncio.timeout(wait):
-                    for key in wanted:
-                        lock = self._locks[key][0]
+                    for lock in locks:
                         await lock.acquire()
                         held.append(lock)
             except TimeoutError:
@@ -88,13 +86,8 @@ class KeyedLocks:
         finally:
             for lock in held:
                 lock.release()
-            for key in wanted:
-                lock, users = self._locks[key]
-                if users == 1:
-                    del self._locks[key]
-                else:
-                    self._locks[key] = (lock, users - 1)
+            self._table.leave(wanted)
 
     def __len__(self) -> int:
         """How many keys are held or waited for (none are kept beyond that)."""
-        return len(self._locks)
+        return len(self._table)

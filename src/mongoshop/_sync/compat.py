@@ -12,6 +12,7 @@ from typing import ParamSpec, TypeAlias, TypeVar
 from pymongo.synchronous.client_session import ClientSession
 
 from mongoshop.errors import Busy
+from mongoshop.turns import LockTable
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -43,7 +44,7 @@ class KeyedLocks:
     """One lock per key, in this process (threads of a web app on the sync face)."""
 
     def __init__(self) -> None:
-        self._locks: dict[str, tuple[threading.Lock, int]] = {}
+        self._table = LockTable(threading.Lock)
         self._guard = threading.Lock()
 
     @contextlib.contextmanager
@@ -52,10 +53,7 @@ class KeyedLocks:
         within `wait` seconds."""
         wanted = sorted(set(keys))
         with self._guard:
-            for key in wanted:
-                lock, users = self._locks.get(key, (None, 0))
-                self._locks[key] = (lock or threading.Lock(), users + 1)
-            locks = [self._locks[key][0] for key in wanted]
+            locks = self._table.join(wanted)
         ends = None if wait is None else time.monotonic() + wait
         held: list[threading.Lock] = []
         try:
@@ -69,12 +67,8 @@ class KeyedLocks:
             for lock in held:
                 lock.release()
             with self._guard:
-                for key in wanted:
-                    lock, users = self._locks[key]
-                    if users == 1:
-                        del self._locks[key]
-                    else:
-                        self._locks[key] = (lock, users - 1)
+                self._table.leave(wanted)
 
     def __len__(self) -> int:
-        return len(self._locks)
+        """How many keys are held or waited for (none are kept beyond that)."""
+        return len(self._table)

@@ -90,20 +90,13 @@ class Step:
         a time, saving the last `_id` after each batch. `filter` must stop matching a
         document once it is updated (say ``{"schema_version": {"$lt": 2}}``): a batch
         replayed after a crash then changes nothing. How many were updated."""
-
-        def apply(target: Any, batch: Sequence[Mapping[str, Any]]) -> int:
-            # The batch as one range of `_id`, whatever its size; between its two ends only
-            # documents the filter still matches are touched (its own, and any new one).
-            bounds = {"$gte": batch[0]["_id"], "$lte": batch[-1]["_id"]}
-            return int(target.update_many({**filter, "_id": bounds}, update).modified_count)
-
-        return self._in_batches(collection, filter, {"_id": 1}, apply)
+        return self.rewrite(collection, filter, lambda _document: update, {"_id": 1})
 
     def rewrite(
         self,
         collection: str,
         filter: Mapping[str, Any],
-        change: Callable[[Mapping[str, Any]], Mapping[str, Any]],
+        change: Callable[[Mapping[str, Any]], Mapping[str, Any] | Sequence[Mapping[str, Any]]],
         projection: Mapping[str, Any] | None = None,
     ) -> int:
         """Like `backfill`, when each document's update depends on the document: `change`
@@ -111,6 +104,12 @@ class Step:
         update still guarded by `filter`. How many were updated."""
 
         def write(target: Any, batch: Sequence[Mapping[str, Any]]) -> int:
+            # One update per document, each naming its `_id` (and still guarded by the
+            # filter), in one bulk write: the only shape whose cost is the batch's on
+            # every server. A range or an `$in` of `_id` is planned as a pass over the
+            # collection on the embedded server (about 4 s per batch of 1,000 at 100,000
+            # documents, against 1 s for the same thousand by `_id`): a backfill written
+            # that way was quadratic in its collection.
             requests = [UpdateOne({**filter, "_id": d["_id"]}, change(d)) for d in batch]
             return int(target.bulk_write(requests, ordered=False).modified_count)
 

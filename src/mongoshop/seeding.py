@@ -68,9 +68,12 @@ def seed_all(
     products: int,
     orders: int,
     seed: int,
+    welcome: bool = False,
     progress: Progress | None = None,
 ) -> SeedReport:
-    """Insert demo users, their funded wallets, products and orders; idempotent per seed."""
+    """Insert demo users, their funded wallets, products and orders; idempotent per seed.
+    The users are welcomed by e-mail only when `welcome` (demo accounts nobody asked for:
+    by default they make no mail)."""
     report = SeedReport()
     currency = shop.settings.currency
     progress = progress or NoProgress()
@@ -78,6 +81,7 @@ def seed_all(
     report.users = shop.users.add_demo_users(
         demo_user_fields(users, seed),
         password=DEMO_PASSWORD,
+        welcome=welcome,
         batch_size=BATCH,
         on_batch=advance,
     )

@@ -295,3 +295,14 @@ def test_webhook_commands_refuse_bad_input_in_one_line(
     assert result.exit_code == code, result.output
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_seeded_users_get_no_welcome_unless_asked(cli: Callable[..., object], shop: Shop) -> None:
+    quiet = cli("seed", "--users", "3", "--products", "0", "--orders", "0", "--seed", "4")
+    assert quiet.exit_code == 0, quiet.output
+    assert shop.repositories.users.count({"welcome": False}) == 3
+    loud = cli(
+        "seed", "--users", "2", "--products", "0", "--orders", "0", "--seed", "5", "--welcome"
+    )
+    assert loud.exit_code == 0, loud.output
+    assert shop.repositories.users.count({"welcome": True}) == 2

@@ -236,3 +236,33 @@ async def test_admins_and_seeded_users_are_confirmed(ashop: AsyncShop) -> None:
     assert admin.email_verified
     assert seeded == 1
     assert (await by_email(ashop, "demo@example.com")).email_verified
+
+
+async def test_users_created_in_bulk_are_not_welcomed_unless_asked(ashop: AsyncShop) -> None:
+    """A seed of 20,000 users must not become 20,000 welcome e-mails (issue 20): bulk-made
+    accounts carry ``welcome: false``, which the users stream and the reconciliation
+    both honour; asked for (`--welcome`), they are welcomed like anyone confirmed."""
+    since = utcnow() - timedelta(seconds=1)
+    await ashop.users.add_demo_users(
+        [{"name": "Quiet One", "email": "quiet@example.com"}], password="password-9"
+    )
+    await ashop.users.add_demo_users(
+        [{"name": "Loud One", "email": "loud@example.com"}], password="password-9", welcome=True
+    )
+    await ashop.users.register(signup(email="self@example.com"), verified=True)
+    users = ashop.repositories.users
+    [quiet] = await users.find_documents({"email": "quiet@example.com"}, limit=1)
+    [loud] = await users.find_documents({"email": "loud@example.com"}, limit=1)
+    assert quiet["welcome"] is False
+    assert loud["welcome"] is True
+
+    assert not await ashop.mail.welcome_if_verified(
+        {"operationType": "insert", "fullDocument": quiet}
+    )
+    outbox = ashop.repositories.outbox
+    assert await outbox.count({"kind": "welcome"}) == 0
+    assert await ashop.mail.welcome_if_verified({"operationType": "insert", "fullDocument": loud})
+    # The reconciliation (a stream's history lost) skips them too: the other two only.
+    assert await ashop.mail.reconcile_welcomes(since) == 1  # loud's is already there
+    welcomed = {item["to"] for item in await outbox.find_documents({"kind": "welcome"})}
+    assert welcomed == {"loud@example.com", "self@example.com"}

@@ -64,7 +64,9 @@ def bars() -> RichProgress:
     )
 
 
-def seed_with_bars(shop: Shop, *, users: int, products: int, orders: int, seed: int) -> SeedReport:
+def seed_with_bars(
+    shop: Shop, *, users: int, products: int, orders: int, seed: int, welcome: bool = False
+) -> SeedReport:
     with bars() as progress:
         return seed_all(
             shop,
@@ -72,6 +74,7 @@ def seed_with_bars(shop: Shop, *, users: int, products: int, orders: int, seed: 
             products=products,
             orders=orders,
             seed=seed,
+            welcome=welcome,
             progress=BarsPerStage(progress),
         )
 

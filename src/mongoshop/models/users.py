@@ -250,6 +250,9 @@ class UserInDB(StoredModel):
     """False from a self-registration until its address is confirmed; absent (True) on
     accounts made by an admin, the seed command, or before verification existed."""
     email_verified_at: datetime | None = None
+    welcome: bool = True
+    """False on accounts created in bulk (the seed command, unless `--welcome`): the
+    worker sends them no welcome e-mail. Absent (True) on every other account."""
 
     @property
     def is_admin(self) -> bool:

@@ -69,14 +69,16 @@ class AsyncUserRepository(AsyncRepository[UserInDB]):
     async def welcome_due_since(
         self, since: datetime, *, batch_size: int = 500
     ) -> AsyncIterator[Document]:
-        """Users who became welcome since `since` (created verified, or verified then):
-        the e-mail, name and preferences a welcome needs, streamed in batches."""
+        """Users who became welcome since `since` (created verified, or verified then),
+        unless created without a welcome: the e-mail, name and preferences a welcome
+        needs, streamed in batches."""
         async for user in self.iterate_documents(
             {
                 "$or": [
                     {"created_at": {"$gte": since}, "email_verified": {"$ne": False}},
                     {"email_verified_at": {"$gte": since}},
-                ]
+                ],
+                "welcome": {"$ne": False},
             },
             projection={"email": 1, "name": 1, "preferences": 1},
             batch_size=batch_size,

@@ -75,11 +75,14 @@ class AsyncMailService:
     async def welcome_if_verified(self, change: Mapping[str, Any]) -> bool:
         """A users change event: welcome the user whose address is now confirmed.
 
-        An account made verified (by an admin, the seed command) is welcomed on its
-        insert; a self-registered one when its verification sets `email_verified`.
+        An account made verified (by an admin) is welcomed on its insert; a
+        self-registered one when its verification sets `email_verified`; one created
+        in bulk without a welcome (``welcome: false``, the seed command's default) never.
         """
         user = change.get("fullDocument")
         if not user or user.get("email_verified", True) is not True:
+            return False
+        if user.get("welcome", True) is not True:
             return False
         if change.get("operationType") == "update":
             fields = (change.get("updateDescription") or {}).get("updatedFields") or {}

@@ -57,10 +57,13 @@ def new_user_document(
     roles: Sequence[Role] = (Role.USER,),
     status: UserStatus = UserStatus.ACTIVE,
     email_verified: bool = True,
+    welcome: bool = True,
 ) -> Document:
     """The stored shape of a new user (shared with the seed command's batch insert).
 
     `email_verified` is False only for a self-registration, until its code is used.
+    `welcome` False: the worker never welcomes this account (users created in bulk,
+    who did not ask for an account; a welcome each would be a burst of mail).
     """
     now = utcnow()
     return {
@@ -78,6 +81,7 @@ def new_user_document(
         "search_tokens": index_tokens(name, email),
         "email_verified": email_verified,
         "email_verified_at": now if email_verified else None,
+        "welcome": welcome,
     }
 
 
@@ -261,6 +265,7 @@ class AsyncUserService:
         users: Iterable[Mapping[str, Any]],
         *,
         password: str,
+        welcome: bool = False,
         batch_size: int = 500,
         on_batch: Callable[[int], None] | None = None,
     ) -> tuple[int, int]:
@@ -268,13 +273,15 @@ class AsyncUserService:
 
         One argon2 hash serves the whole batch: hashing per user would make
         seeding thousands of users take minutes. Users whose e-mail exists are
-        skipped, so seeding twice is safe. Returns (inserted, skipped).
+        skipped, so seeding twice is safe. They are not welcomed unless `welcome`:
+        nobody asked them whether they wanted an account. Returns (inserted, skipped).
         """
         password_hash = await run_blocking(self.hasher.hash, password)
         inserted = skipped = 0
         for batch in batched(users, batch_size):
             documents = [
-                new_user_document(password_hash=password_hash, **fields) for fields in batch
+                new_user_document(password_hash=password_hash, welcome=welcome, **fields)
+                for fields in batch
             ]
             added, duplicates = await self.users.insert_many_new(documents)
             inserted += added

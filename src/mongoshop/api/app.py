@@ -44,6 +44,7 @@ from mongoshop.observability import route as metrics_route
 from mongoshop.settings import Settings, get_settings
 from mongoshop.streams.consumer import StreamConsumer
 from mongoshop.streams.graceful import StopRequest, stop_loops
+from mongoshop.worker.supervision import Supervisor
 from mongoshop.worker.write_watch import write_watch
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ def create_app(
         stops: list[StopRequest] = []
         consumers: list[StreamConsumer] = []
         worker: EventWorker | None = None
+        supervisor = Supervisor()
         async with open_async_shop(
             settings,
             command_latency=metrics.command_duration if metrics else None,
@@ -97,7 +99,7 @@ def create_app(
                 watch = write_watch(shop, embedded)
                 app.state.write_watch = watch
                 if settings.write_probe_seconds:
-                    background.append(asyncio.create_task(watch.run(), name="write-watch"))
+                    background.append(supervisor.start("write-watch", watch.run, watch.stop))
                     stops.append(watch.stop)
                 for spec in (
                     invalidation_spec(
@@ -129,7 +131,7 @@ def create_app(
                         step_timeout=settings.operation_timeout_seconds,
                     )
                     consumers.append(consumer)
-                    background.append(asyncio.create_task(consumer.run(), name=spec.name))
+                    background.append(supervisor.start(spec.name, consumer.run, consumer.stop))
                 if run_worker:
                     worker = EventWorker(shop, observer=metrics)
                     await worker.start()
@@ -137,6 +139,9 @@ def create_app(
                 if metrics is not None:
                     metrics.track_streams(consumers)
                     metrics.track_writes(watch)
+                    metrics.track_loops(supervisor)
+                    if worker is not None:
+                        metrics.track_loops(worker.supervisor)
                 app.state.shop = shop
                 logger.info("mongoshop API ready on database %s", settings.mongodb_database)
                 yield

@@ -40,6 +40,7 @@ async def run_worker(
             if metrics is not None:
                 metrics.track_streams(worker.consumers)
                 metrics.track_writes(watch)
+                metrics.track_loops(worker.supervisor)
                 metrics_server = MetricsServer(
                     metrics_app(shop, metrics), metrics_host, metrics_port
                 )
@@ -51,7 +52,7 @@ async def run_worker(
                 loop.add_signal_handler(signum, lambda: main.cancel() if main else None)
             await worker.start()
             watching = (
-                [asyncio.create_task(watch.run(), name="write-watch")]
+                [worker.supervisor.start("write-watch", watch.run, watch.stop)]
                 if settings.write_probe_seconds
                 else []
             )

@@ -21,6 +21,7 @@ from mongoshop.streams.graceful import STOP_GRACE_SECONDS, stop_loops
 from mongoshop.webhooks.client import WebhookClient
 from mongoshop.webhooks.deliverer import DeliveryObserver, WebhookDeliverer
 from mongoshop.webhooks.targets import AsyncResolver, async_system_resolver
+from mongoshop.worker.supervision import Supervisor
 
 logger = logging.getLogger(__name__)
 
@@ -106,13 +107,16 @@ class EventWorker:
             shop.repositories.outbox, transport or transport_for(shop.settings), shop.settings
         )
         self._tasks: list[asyncio.Task[None]] = []
+        self.supervisor = Supervisor()
+        """The loops, each restarted if it ends unexpectedly (`/metrics` shows them)."""
 
     async def start(self) -> None:
         """Start the streams and the sender in the background; returns once streams are open."""
+        start = self.supervisor.start
         for consumer in self.consumers:
-            self._tasks.append(asyncio.create_task(consumer.run(), name=consumer.spec.name))
-        self._tasks.append(asyncio.create_task(self.sender.run(), name="outbox-sender"))
-        self._tasks.append(asyncio.create_task(self.deliverer.run(), name="webhook-deliverer"))
+            self._tasks.append(start(consumer.spec.name, consumer.run, consumer.stop))
+        self._tasks.append(start("outbox-sender", self.sender.run, self.sender.stop))
+        self._tasks.append(start("webhook-deliverer", self.deliverer.run, self.deliverer.stop))
         ready = [asyncio.create_task(consumer.ready.wait()) for consumer in self.consumers]
         await asyncio.wait(ready, timeout=30)
         for task in ready:

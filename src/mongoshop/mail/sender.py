@@ -82,6 +82,11 @@ class OutboxSender:
                     logger.warning("outbox sender waiting for the database: %s", exc)
                 await self.stop.sleep(self.idle_delay * 4)
                 continue
+            except Exception:  # an outbox item this code cannot read, say: not the end
+                raise_if_cancelled()
+                logger.exception("outbox sender failed; going on")
+                await self.stop.sleep(self.idle_delay * 4)
+                continue
             if not sent_something:
                 await self.stop.sleep(self.idle_delay)
 

@@ -9,7 +9,7 @@ each change stream this process consumes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -50,6 +50,26 @@ class WriteHealthSource(Protocol):
     def restarts(self) -> int: ...
 
     def stalled(self) -> list[str]: ...
+
+
+class LoopInfo(Protocol):
+    """One supervised background loop (`mongoshop.worker.supervision.LoopState`)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def up(self) -> bool: ...
+
+    @property
+    def restarts(self) -> int: ...
+
+
+class LoopSource(Protocol):
+    """The loops a supervisor runs (`mongoshop.worker.supervision.Supervisor`)."""
+
+    @property
+    def loops(self) -> Sequence[LoopInfo]: ...
 
 
 logger = logging.getLogger(__name__)
@@ -129,6 +149,31 @@ class WriteHealthCollector(Collector):
             yield restarts
 
 
+class LoopCollector(Collector):
+    """Whether each supervised background loop runs, and how often it was restarted."""
+
+    def __init__(self) -> None:
+        self.sources: list[LoopSource] = []
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily(
+            "mongoshop_worker_loop_up",
+            "1 while a background loop runs; 0 while it waits to be restarted after a failure",
+            labels=["loop"],
+        )
+        restarts = CounterMetricFamily(
+            "mongoshop_worker_loop_restarts",
+            "Times a background loop ended unexpectedly and was started again",
+            labels=["loop"],
+        )
+        for source in self.sources:
+            for loop in source.loops:
+                up.add_metric([loop.name], 1.0 if loop.up else 0.0)
+                restarts.add_metric([loop.name], loop.restarts)
+        yield up
+        yield restarts
+
+
 class Metrics:
     """Everything `/metrics` shows for one app."""
 
@@ -192,6 +237,8 @@ class Metrics:
         self.registry.register(self.stream_lag)
         self.write_health = WriteHealthCollector()
         self.registry.register(self.write_health)
+        self.loops = LoopCollector()
+        self.registry.register(self.loops)
         self._request_series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def observe_request(self, scope: MutableMapping[str, Any], status: int, seconds: float) -> None:
@@ -213,6 +260,10 @@ class Metrics:
     def track_writes(self, watch: WriteHealthSource) -> None:
         """Report this watch's probes from now on."""
         self.write_health.watches.append(watch)
+
+    def track_loops(self, supervisor: LoopSource) -> None:
+        """Report this supervisor's loops from now on."""
+        self.loops.sources.append(supervisor)
 
     async def refresh_outbox(self, counts: Callable[[], Awaitable[OutboxCounts]]) -> None:
         """Set the outbox gauge from the database; without an answer, drop it (never stale)."""

@@ -41,6 +41,9 @@ POLL_WAIT_MS = 1000
 that command monitoring can tell a poll's waiting (``maxTimeMS`` on a getMore) from slowness."""
 RECONCILE_MARGIN = timedelta(minutes=5)
 """Reconciliation starts this long before the last checkpoint, for clock skew."""
+HANDLER_ATTEMPTS = 3
+"""Times an event's handler is tried when it fails with anything but a database error
+(which is an outage: retried for as long as it lasts); then the event is skipped."""
 
 Handler = Callable[[Mapping[str, Any]], Awaitable[None]]
 Reconciler = Callable[[datetime], Awaitable[int]]
@@ -104,6 +107,8 @@ class StreamConsumer:
         self.ready = asyncio.Event()
         self.stop = StopRequest()
         """Ask `run` to return after the event in hand, its position saved."""
+        self.skipped = 0
+        """Events skipped because their handler failed every attempt (logged each)."""
         self.caught_up_to: datetime | None = None
         """Every event up to this time is handled: the last event's time, or the last empty
         poll's when idle. None until the stream has answered once."""
@@ -168,7 +173,7 @@ class StreamConsumer:
                         if stream.alive:  # an empty poll: nothing happened before it was sent
                             self.caught_up_to = polled_at
                         continue
-                    await spec.handler(change)
+                    await self._handle(change)
                     await self._save(change["_id"])
                 self.caught_up_to = event_time(change) or polled_at
             if self.stop.requested and stream.resume_token is not None:
@@ -177,6 +182,38 @@ class StreamConsumer:
                 # resumes here rather than at the last handled event.
                 await self._save(stream.resume_token)
                 logger.info("change stream %s stopped, its position saved", spec.name)
+
+    async def _handle(self, change: Mapping[str, Any]) -> None:
+        """Run the handler on one event. A database error propagates (an outage: the
+        event is handled again after it); any other failure is retried a few times,
+        then logged and the event skipped: one event no handler can take must not
+        stop every later one (nor end the stream's loop)."""
+        for attempt in range(1, HANDLER_ATTEMPTS + 1):
+            try:
+                await self.spec.handler(change)
+                return
+            except PyMongoError:
+                raise
+            except Exception:
+                raise_if_cancelled()
+                key = change.get("documentKey")
+                if attempt < HANDLER_ATTEMPTS:
+                    logger.warning(
+                        "change stream %s: handling %s failed (attempt %d); trying again",
+                        self.spec.name,
+                        key,
+                        attempt,
+                        exc_info=True,
+                    )
+                    await self.stop.sleep(self.retry_delay * attempt)
+                    continue
+                self.skipped += 1
+                logger.exception(
+                    "change stream %s: skipping the event on %s after %d failed attempts",
+                    self.spec.name,
+                    key,
+                    attempt,
+                )
 
     async def _save(self, token: Mapping[str, Any]) -> None:
         self.token = token

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from datetime import UTC, datetime
 import httpx
 
 from mongoshop.webhooks.targets import AsyncResolver, Target, TargetRefused, checked_addresses
+
+logger = logging.getLogger(__name__)
 
 MAX_RESPONSE_BYTES = 64 * 1024
 ERROR_EXCERPT = 200
@@ -48,15 +51,18 @@ class Outcome:
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """``Retry-After`` as seconds from `now`: a number of seconds or an HTTP date."""
+    """``Retry-After`` as seconds from `now`: a number of seconds or an HTTP date; None for
+    anything else. A receiver writes this header: it may hold any text (``²`` is a digit
+    to `str.isdigit` and not to `float`), so only ASCII digits count as a number, and a
+    date that does not parse is no date."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if value.isascii() and value.isdigit():
+        return float(value) if len(value) <= 12 else None
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
@@ -114,6 +120,11 @@ class WebhookClient:
             return Outcome(elapsed(), error=f"timed out after {self.timeout:g} s")
         except (httpx.HTTPError, OSError) as exc:
             return Outcome(elapsed(), error=f"{type(exc).__name__}: {printable(str(exc))}")
+        except Exception as exc:  # whatever else a receiver's answer can provoke
+            # An attempt fails; the deliverer goes on. Only the type is kept: the
+            # text of an unexpected error may quote anything (the request included).
+            logger.exception("webhook attempt to %s failed unexpectedly", target.host)
+            return Outcome(elapsed(), error=f"unexpected error: {type(exc).__name__}")
 
     async def _send(
         self,

@@ -25,7 +25,12 @@ from mongoshop._async.repositories.webhooks import (
 )
 from mongoshop.clock import Clock, utcnow
 from mongoshop.errors import ValidationFailed, is_unavailable
-from mongoshop.models.webhooks import Attempt, DeliveryInDB, SubscriptionStatus
+from mongoshop.models.webhooks import (
+    Attempt,
+    DeliveryInDB,
+    SubscriptionInDB,
+    SubscriptionStatus,
+)
 from mongoshop.settings import Settings
 from mongoshop.streams.graceful import StopRequest, raise_if_cancelled
 from mongoshop.webhooks.client import Outcome, WebhookClient
@@ -108,6 +113,11 @@ class WebhookDeliverer:
                     logger.warning("webhook deliverer waiting for the database: %s", exc)
                 await self.stop.sleep(self.idle_delay * 4)
                 continue
+            except Exception:  # a stored delivery this code cannot read, say: not the end
+                raise_if_cancelled()
+                logger.exception("webhook deliverer failed; going on")
+                await self.stop.sleep(self.idle_delay * 4)
+                continue
             if not delivered_something:
                 await self.stop.sleep(self.idle_delay)
 
@@ -136,20 +146,32 @@ class WebhookDeliverer:
             if subscription.status is SubscriptionStatus.PAUSED:
                 await self.deliveries.hold(delivery.key, self.owner)  # kept for the resume
                 return True
-        body = canonical_body(delivery.event.model_dump(mode="json"))
-        timestamp = int(self.clock().timestamp())
-        headers = signed_headers(
-            subscription.secret, delivery.event.id, delivery.event.type.value, timestamp, body
-        )
-        try:
-            target = parse_target(subscription.url, require_https=self.require_https)
-        except ValidationFailed as exc:  # a URL saved before a rule got stricter
-            outcome = Outcome(0.0, error=f"refused: {exc}")
-        else:
-            outcome = await self.client.post(target, body, headers)
+        outcome = await self._attempt(delivery, subscription)
         with pymongo.timeout(self.step_timeout):
             await self._record(delivery, outcome)
         return True
+
+    async def _attempt(self, delivery: DeliveryInDB, subscription: SubscriptionInDB) -> Outcome:
+        """Sign and POST one delivery. Whatever goes wrong on the way is this delivery's
+        failed attempt (recorded, retried, in the end dead and redrivable), never the end
+        of the deliverer: a receiver's hostile answer must not stop every other one."""
+        try:
+            body = canonical_body(delivery.event.model_dump(mode="json"))
+            timestamp = int(self.clock().timestamp())
+            headers = signed_headers(
+                subscription.secret, delivery.event.id, delivery.event.type.value, timestamp, body
+            )
+            target = parse_target(subscription.url, require_https=self.require_https)
+        except ValidationFailed as exc:  # a URL saved before a rule got stricter
+            return Outcome(0.0, error=f"refused: {exc}")
+        except Exception as exc:
+            logger.exception("webhook delivery %s could not be prepared", delivery.key)
+            return Outcome(0.0, error=f"unexpected error: {type(exc).__name__}")
+        try:
+            return await self.client.post(target, body, headers)
+        except Exception as exc:  # the client turns what it knows into outcomes
+            logger.exception("webhook delivery %s failed unexpectedly", delivery.key)
+            return Outcome(0.0, error=f"unexpected error: {type(exc).__name__}")
 
     async def _record(self, delivery: DeliveryInDB, outcome: Outcome) -> None:
         now = self.clock()

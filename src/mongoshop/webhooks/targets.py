@@ -78,14 +78,32 @@ def parse_target(url: str, *, require_https: bool) -> Target:
     host = (parts.hostname or "").rstrip(".")
     if not host:
         raise ValidationFailed("url: must name a host")
-    try:
-        host.encode("idna")
-    except UnicodeError:
-        raise ValidationFailed("url: the host name is not valid") from None
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
-    return Target(parts.scheme, host.lower(), port or DEFAULT_PORTS[parts.scheme], path)
+    return Target(parts.scheme, ascii_host(host), port or DEFAULT_PORTS[parts.scheme], path)
+
+
+def ascii_host(host: str) -> str:
+    """The host as every check, the ``Host`` header and TLS's SNI use it: its IDNA A-label
+    (``bücher.example`` → ``xn--bcher-kva.example``), lower case.
+
+    A name that normalisation changes is refused rather than converted: ``localhost``
+    written in full-width letters (U+FF4C...) would become ``localhost``, a different
+    name from the one that was checked and shown.
+    """
+    if host.isascii():
+        return host.lower()
+    try:
+        label = host.encode("idna").decode("ascii").lower()
+        same = label.encode("ascii").decode("idna") == host.lower()
+    except UnicodeError:
+        raise ValidationFailed("url: the host name is not valid") from None
+    if not same:
+        raise ValidationFailed(
+            f"url: the host name is not in its normal form (it would become {label})"
+        )
+    return label
 
 
 def forbidden_reason(address: IPAddress) -> str | None:

@@ -211,3 +211,46 @@ async def test_the_deliverer_releases_what_a_resume_racing_a_pause_left_held(
     assert released.status is DeliveryStatus.PENDING
     await deliverer._release_now_and_then()  # within RELEASE_EVERY: no second sweep
     await client.aclose()
+
+
+async def test_an_attempt_that_fails_unexpectedly_is_that_deliverys_failed_attempt(
+    wshop: AsyncShop, subscribe: Subscribe
+) -> None:
+    """Whatever a receiver provokes in the attempt (issue 21: a `Retry-After: ²` ended the
+    deliverer, nothing recorded, for good) is recorded as the delivery's failed attempt,
+    retried later, and the deliverer goes on to the next delivery."""
+    from mongoshop.webhooks.client import Outcome, WebhookClient
+    from mongoshop.webhooks.deliverer import WebhookDeliverer
+
+    class Hostile(WebhookClient):
+        calls = 0
+
+        async def post(self, target, body, headers):  # type: ignore[no-untyped-def]
+            self.calls += 1
+            if self.calls == 1:
+                raise ValueError("could not convert string to float: '\u00b2'")
+            return Outcome(0.01, status_code=204)
+
+    subscription = await subscribe(EventType.WALLET_CREDITED)
+    await wshop.webhooks.publish(
+        [
+            occurrence(EventType.WALLET_CREDITED, "account:7", 1, 1),
+            occurrence(EventType.WALLET_CREDITED, "account:8", 1, 2),
+        ]
+    )
+    client = Hostile(timeout=1, resolver=None, allow_private=True)  # type: ignore[arg-type]
+    deliverer = WebhookDeliverer(
+        wshop.repositories.webhook_subscriptions,
+        wshop.repositories.webhook_deliveries,
+        client,
+        wshop.settings,
+    )
+    assert await deliverer.deliver_one()
+    assert await deliverer.deliver_one()
+    await client.aclose()
+    deliveries = (await wshop.webhooks.deliveries_of(subscription.id)).items
+    statuses = sorted((d.status.value, d.attempts, len(d.history)) for d in deliveries)
+    assert statuses == [("delivered", 1, 1), ("pending", 1, 1)]
+    [failed] = [d for d in deliveries if d.status is DeliveryStatus.PENDING]
+    assert failed.history[0].error == "unexpected error: ValueError"
+    assert failed.next_attempt_at is not None  # tried again later, with back-off

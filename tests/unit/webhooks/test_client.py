@@ -166,3 +166,48 @@ def test_retry_after_as_seconds_or_a_date() -> None:
 def test_a_receivers_words_are_kept_printable_and_short() -> None:
     assert printable("bad\r\nX-Injected: 1\x1b[31m") == "bad  X-Injected: 1 [31m"
     assert len(printable("x" * 1000)) == 200
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "²",
+        "١٢٠",
+        "\uff11\uff10",
+        "1e5",
+        "-5",
+        "9" * 400,
+        "Fri, 99 Foo 2026 99:99:99 GMT",
+        "\x00",
+        " , ",
+    ],
+)
+def test_a_hostile_retry_after_is_no_retry_after(value: str) -> None:
+    """A receiver writes this header: "²" is a digit to `str.isdigit` and not to `float`;
+    every such value is simply no Retry-After (issue 21: it ended the deliverer)."""
+    assert parse_retry_after(value, datetime(2026, 12, 3, tzinfo=UTC)) is None
+
+
+async def test_a_503_with_a_hostile_retry_after_is_an_ordinary_failed_attempt() -> None:
+    """The header's bytes as a receiver sends them (UTF-8 of "²"), decoded as httpx does."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return streamed(503, headers={"Retry-After": "²".encode()})  # type: ignore[dict-item]
+
+    client = client_with(httpx.MockTransport(handler))
+    outcome = await client.post(
+        parse_target("https://hooks.example/", require_https=True), b"{}", {}
+    )
+    assert (outcome.status_code, outcome.retry_after, outcome.retryable) == (503, None, True)
+
+
+async def test_whatever_else_goes_wrong_is_a_failed_attempt_naming_only_its_type() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise UnicodeEncodeError("ascii", "secret-text", 0, 1, "no")
+
+    client = client_with(httpx.MockTransport(handler))
+    outcome = await client.post(
+        parse_target("https://hooks.example/", require_https=True), b"{}", {}
+    )
+    assert outcome.retryable
+    assert outcome.error == "unexpected error: UnicodeEncodeError"

@@ -49,6 +49,26 @@ def test_http_is_allowed_outside_production() -> None:
     assert target.url_for("93.184.215.14") == "http://93.184.215.14:8080/in?x=1"
 
 
+def test_an_international_host_is_used_as_its_a_label_everywhere() -> None:
+    target = parse_target("https://Bücher.example/hook", require_https=True)
+    assert target.host == "xn--bcher-kva.example"
+    assert target.host_header == "xn--bcher-kva.example"  # ASCII: the request can be built
+    assert parse_target("https://xn--bcher-kva.example/hook", require_https=True) == target
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "\uff4c\uff4f\uff43\uff41\uff4c\uff48\uff4f\uff53\uff54",  # full-width "localhost"
+        "stra\u00dfe.example",  # IDNA 2003 maps it to "strasse": another name
+        "\u2460.example",  # a circled 1 becomes "1"
+    ],
+)
+def test_a_host_that_normalisation_changes_is_refused(host: str) -> None:
+    with pytest.raises(ValidationFailed, match=r"normal form|not valid"):
+        parse_target(f"https://{host}/x", require_https=True)
+
+
 def test_an_ipv6_target_keeps_its_brackets() -> None:
     target = parse_target("https://[2606:4700::1111]/x", require_https=True)
     assert target.host == "2606:4700::1111"

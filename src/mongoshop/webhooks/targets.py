@@ -114,6 +114,8 @@ def forbidden_reason(address: IPAddress) -> str | None:
             return forbidden_reason(embedded)
         if address.teredo is not None:
             return "a Teredo tunnel address"
+        if address.is_site_local:  # fec0::/10: deprecated, yet routed inside some networks
+            return "a site-local address"
     if address.is_loopback:
         return "a loopback address"
     if address.is_link_local:

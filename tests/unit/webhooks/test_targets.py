@@ -87,6 +87,8 @@ def test_an_ipv6_target_keeps_its_brackets() -> None:
         ("192.168.1.1", "private"),
         ("169.254.169.254", "link-local"),
         ("fe80::1", "link-local"),
+        ("fec0::1", "site-local"),
+        ("feff:ffff::1", "site-local"),
         ("fd00:ec2::254", "private"),
         ("100.64.0.1", "not a public address"),
         ("0.0.0.0", "private"),

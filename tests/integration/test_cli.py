@@ -306,3 +306,34 @@ def test_seeded_users_get_no_welcome_unless_asked(cli: Callable[..., object], sh
     )
     assert loud.exit_code == 0, loud.output
     assert shop.repositories.users.count({"welcome": True}) == 2
+
+
+@pytest.mark.parametrize(
+    "collection",
+    ["mail_outbox", "email_verifications", "login_attempts", "tokens", "checkpoints", "nope"],
+)
+def test_only_business_collections_are_exported(
+    cli: Callable[..., object], collection: str
+) -> None:
+    """The outbox holds every verification code that was mailed; the others, sign-in
+    traces and bookkeeping: an allowlist, not a list of exceptions (issue 21)."""
+    result = cli("export", collection)
+    assert result.exit_code == 1
+    assert "cannot be exported" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        '{"secret": {"$regex": "^whsec_a"}}',
+        '{"$or": [{"url": "x"}, {"secret.0": "w"}]}',
+        '{"url": {"$exists": true}, "$where": "this.secret[0] == \'w\'"}',
+        '{"$expr": {"$eq": [{"$substrCP": ["$secret", 0, 1]}, "w"]}}',
+    ],
+)
+def test_a_query_cannot_test_a_webhook_secret(cli: Callable[..., object], query: str) -> None:
+    result = cli("export", "webhook_subscriptions", "--query", query)
+    assert result.exit_code == 1
+    assert "--query may not" in result.output
+    assert "Traceback" not in result.output

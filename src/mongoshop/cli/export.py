@@ -17,8 +17,23 @@ from mongoshop.errors import ValidationFailed
 from mongoshop.models.common import Document
 
 SECRET_FIELDS = {"users": {"password_hash"}, "webhook_subscriptions": {"secret"}}
-"""Never exported, whatever --fields says."""
-HIDDEN_COLLECTIONS = {"tokens"}
+"""Never exported, whatever --fields says, and never named by --query (a query on a
+secret would tell it a character at a time: ``{"secret": {"$regex": "^whsec_a"}}``)."""
+EXPORTABLE = (
+    "users",
+    "products",
+    "orders",
+    "accounts",
+    "ledger",
+    "transfers",
+    "webhook_subscriptions",
+    "webhook_deliveries",
+)
+"""The shop's business data. Everything else holds credentials or their traces (sign-in
+tokens, verification codes and the e-mails that carry them, sign-in attempts) or the
+service's own bookkeeping: an allowlist, so a new collection is not exported by default."""
+QUERY_OPERATORS_REFUSED = {"$where", "$expr", "$function", "$accumulator", "$jsonSchema"}
+"""They can read any field by name from inside a string or an expression."""
 
 
 def parse_query(text: str | None) -> Document:
@@ -32,6 +47,24 @@ def parse_query(text: str | None) -> Document:
     if not isinstance(query, dict):
         raise ValidationFailed("--query must be a JSON object")
     return query
+
+
+def check_query(collection: str, query: Any) -> None:
+    """Refuse a query that names a secret field (at any depth: under ``$or``, ``$not``...)
+    or uses an operator that can reach fields without naming them as keys."""
+    secret = SECRET_FIELDS.get(collection, set())
+    if isinstance(query, list):
+        for item in query:
+            check_query(collection, item)
+        return
+    if not isinstance(query, dict):
+        return
+    for key, value in query.items():
+        if key in QUERY_OPERATORS_REFUSED:
+            raise ValidationFailed(f"--query may not use {key}")
+        if not key.startswith("$") and key.split(".")[0] in secret:
+            raise ValidationFailed(f"--query may not name {key}: it is never exported")
+        check_query(collection, value)
 
 
 def projection_for(collection: str, fields: list[str]) -> Document:
@@ -94,9 +127,7 @@ def write_documents(
 
 
 def export(
-    collection: Annotated[
-        str, typer.Argument(help="users, products, orders, accounts, ledger, ...")
-    ],
+    collection: Annotated[str, typer.Argument(help=f"One of: {', '.join(EXPORTABLE)}")],
     query: Annotated[str | None, typer.Option(help="A filter, as (extended) JSON")] = None,
     fields: Annotated[
         str | None, typer.Option(help="Comma-separated fields (dots for nested)")
@@ -109,7 +140,9 @@ def export(
 ) -> None:
     """Stream a collection out with a projection; never loads it in memory.
 
-    Password hashes are never exported.
+    Only the shop's business data is exported (users, products, orders, accounts,
+    ledger, transfers, webhook subscriptions and deliveries); password hashes and
+    webhook secrets never, and a query may not name them.
 
     Examples:
       mongoshop export products --fields name,price.amount,category --format csv -o products.csv
@@ -117,9 +150,12 @@ def export(
     """
     if format not in ("jsonl", "csv"):
         raise ValidationFailed(f"--format must be jsonl or csv, not {format!r}")
-    if collection in HIDDEN_COLLECTIONS:
-        raise ValidationFailed(f"{collection} cannot be exported")
+    if collection not in EXPORTABLE:
+        raise ValidationFailed(
+            f"{collection} cannot be exported (exportable: {', '.join(EXPORTABLE)})"
+        )
     filter = parse_query(query)
+    check_query(collection, filter)
     chosen = [field.strip() for field in (fields or "").split(",") if field.strip()]
     projection = projection_for(collection, chosen)
     with ExitStack() as stack:

@@ -14,9 +14,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.support import Api, AppProcess, app_environment, new_client
+from tests.e2e.support import Api, AppProcess, Mailroom, app_environment, new_client
 
 WINDOW = 3
+
+
+DATABASE = f"e2e_throttle_{uuid.uuid4().hex[:16]}"
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +27,7 @@ def throttled(mongodb_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     workdir: Path = tmp_path_factory.mktemp("e2e-throttle")
     env = app_environment(
         mongodb_uri=mongodb_uri,
-        database=f"e2e_throttle_{uuid.uuid4().hex[:16]}",
+        database=DATABASE,
         data_dir=workdir / "data",
         extra={
             "MONGOSHOP_LOGIN_MAX_FAILURES": "2",
@@ -49,10 +52,16 @@ def sign_in(client: httpx.Client, email: str, password: str) -> httpx.Response:
     return client.post("/auth/login", json={"email": email, "password": password})
 
 
-def test_repeated_failures_get_429_with_retry_after_then_recover(client: httpx.Client) -> None:
-    api = Api(client)
+def test_repeated_failures_get_429_with_retry_after_then_recover(
+    client: httpx.Client, mongodb_uri: str
+) -> None:
+    mail = Mailroom(mongodb_uri, DATABASE)
+    api = Api(client, mail)
     owner = {"email": f"owner-{uuid.uuid4().hex[:8]}@example.com"}
-    api.register(email=owner["email"], password="owner-password-1", verify=False)
+    try:
+        api.register(email=owner["email"], password="owner-password-1")  # and confirmed
+    finally:
+        mail.close()
 
     codes = [sign_in(client, owner["email"], "guess-password").status_code for _ in range(2)]
     refused = sign_in(client, owner["email"], "owner-password-1")

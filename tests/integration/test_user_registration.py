@@ -12,6 +12,7 @@ from bson import ObjectId
 from mongoshop._async.shop import AsyncShop
 from mongoshop.clock import utcnow
 from mongoshop.errors import (
+    AuthenticationFailed,
     DuplicateEmail,
     EmailNotVerified,
     InvalidVerificationToken,
@@ -21,6 +22,7 @@ from mongoshop.models.orders import OrderItemRequest, OrderRequest
 from mongoshop.models.users import Role, UserCreate, UserInDB, UserStatus
 from mongoshop.models.wallet import TransferRequest
 from mongoshop.search import index_tokens
+from mongoshop.security import new_token, token_digest
 
 PASSWORD = "correct horse battery"
 
@@ -171,7 +173,7 @@ async def test_a_taken_address_gets_a_notice_not_a_second_account(ashop: AsyncSh
     assert outbox_kinds(await mail_to(ashop, "owner@example.com")) == ["registration_notice"]
 
 
-async def test_an_unconfirmed_owner_asking_again_gets_a_new_code_and_both_work_once(
+async def test_an_unconfirmed_owner_asking_again_gets_a_new_code_and_only_it_works(
     ashop: AsyncShop,
 ) -> None:
     await ashop.users.request_registration(signup(email="slow@example.com"))
@@ -181,9 +183,67 @@ async def test_an_unconfirmed_owner_asking_again_gets_a_new_code_and_both_work_o
     assert outbox_kinds(items) == ["verify_email", "verify_email"]
     first, second = (code_in(item) for item in items)
     assert first != second
+    with pytest.raises(InvalidVerificationToken):  # replaced by the newer one
+        await ashop.users.verify_email(first)
     assert (await ashop.users.verify_email(second)).email_verified
-    # The other code still works once (it confirms an already confirmed account).
-    assert (await ashop.users.verify_email(first)).email_verified
+
+
+async def test_a_squatter_who_registered_the_address_first_keeps_nothing(
+    ashop: AsyncShop,
+) -> None:
+    """Pre-hijacking (issue 21): the attacker registers the victim's address with the
+    attacker's password; the victim registers it too, confirms it from the mailbox,
+    and the account is the victim's alone: the victim's password and name, every
+    earlier session ended, the attacker's password refused."""
+    victim = "victim@example.com"
+    await ashop.users.request_registration(
+        UserCreate(name="Mallory", email=victim, password="attacker-pass-1")
+    )
+    squatted = await by_email(ashop, victim)
+    with pytest.raises(AuthenticationFailed):  # an unconfirmed account cannot sign in
+        await ashop.auth.login(victim, "attacker-pass-1")
+    # A session the squatter got anyway (an earlier version let unconfirmed accounts in).
+    stale = new_token()
+    await ashop.repositories.tokens.issue(
+        token_digest(stale, ashop.settings.token_secret.get_secret_value()),
+        squatted.id,
+        utcnow() - timedelta(seconds=1),
+        utcnow() + timedelta(hours=1),
+    )
+    assert (await ashop.auth.user_for_token(stale)).id == squatted.id
+
+    await ashop.users.request_registration(
+        UserCreate(name="Victoria", email=victim, password="victims-pass-1")
+    )
+    latest = code_in((await mail_to(ashop, victim))[-1])
+    confirmed = await ashop.users.verify_email(latest)
+
+    assert confirmed.id == squatted.id
+    assert confirmed.name == "Victoria"
+    assert confirmed.sessions_revoked_at is not None
+    with pytest.raises(AuthenticationFailed):
+        await ashop.auth.user_for_token(stale)
+    assert (await ashop.auth.login(victim, "victims-pass-1")).access_token
+    with pytest.raises(AuthenticationFailed):
+        await ashop.auth.login(victim, "attacker-pass-1")
+
+
+async def test_sign_in_right_after_registering_tells_nothing_about_the_address(
+    ashop: AsyncShop,
+) -> None:
+    """A registration answers the same for a free and a taken address; a sign-in just
+    after must not undo that (issue 21): a free address's new account is unconfirmed,
+    and refused exactly like a wrong password for a taken one."""
+    await ashop.users.register(signup(email="taken@example.com"))
+    answers = []
+    for email in ("taken@example.com", "free@example.com"):
+        await ashop.users.request_registration(
+            UserCreate(name="Prober", email=email, password="probe-pass-1")
+        )
+        with pytest.raises(AuthenticationFailed) as refused:
+            await ashop.auth.login(email, "probe-pass-1")
+        answers.append(str(refused.value))
+    assert answers[0] == answers[1]
 
 
 async def test_an_expired_code_is_refused(ashop: AsyncShop) -> None:
@@ -214,7 +274,7 @@ async def test_registrations_are_throttled_per_address_and_per_client(ashop: Asy
 
 
 async def test_an_unconfirmed_account_may_not_order_or_pay(ashop: AsyncShop) -> None:
-    user = await ashop.users.register(signup(email="wait@example.com"))
+    user = await ashop.users.register(signup(email="wait@example.com"), verified=False)
 
     with pytest.raises(EmailNotVerified):
         await ashop.orders.place(
@@ -227,7 +287,7 @@ async def test_an_unconfirmed_account_may_not_order_or_pay(ashop: AsyncShop) -> 
 
 
 async def test_admins_and_seeded_users_are_confirmed(ashop: AsyncShop) -> None:
-    await ashop.users.register(signup(email="pending@example.com"))
+    await ashop.users.register(signup(email="pending@example.com"), verified=False)
     admin = await ashop.users.create_admin(email="pending@example.com", password="password-9")
     seeded, _ = await ashop.users.add_demo_users(
         [{"name": "Demo Person", "email": "demo@example.com"}], password="password-9"

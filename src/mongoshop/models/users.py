@@ -250,6 +250,9 @@ class UserInDB(StoredModel):
     """False from a self-registration until its address is confirmed; absent (True) on
     accounts made by an admin, the seed command, or before verification existed."""
     email_verified_at: datetime | None = None
+    verification_sent_at: datetime | None = None
+    """When the latest verification code was issued: only that code confirms the address
+    (an earlier one stops working when a new one is sent)."""
     welcome: bool = True
     """False on accounts created in bulk (the seed command, unless `--welcome`): the
     worker sends them no welcome e-mail. Absent (True) on every other account."""

@@ -131,6 +131,19 @@ class AsyncUserRepository(AsyncRepository[UserInDB]):
             raise NotFound(f"user {user_id} not found")
         return user
 
+    async def replace_unconfirmed(
+        self,
+        user_id: ObjectId,
+        fields: Mapping[str, Any],
+        *,
+        session: AsyncClientSession | None = None,
+    ) -> UserInDB | None:
+        """``$set`` the fields only while the account's address is unconfirmed; the user after
+        it, or None when it was confirmed (or removed) meanwhile."""
+        return await self.update_and_get(
+            {"_id": user_id, "email_verified": False}, {"$set": dict(fields)}, session=session
+        )
+
     async def record_login(
         self, user_id: ObjectId, at: datetime, password_hash: str
     ) -> UserInDB | None:

@@ -19,7 +19,7 @@ from mongoshop.security import PasswordHasher, new_token, token_digest
 
 logger = logging.getLogger(__name__)
 
-INVALID_CREDENTIALS = "invalid e-mail or password"
+INVALID_CREDENTIALS = "invalid e-mail or password, or an address not confirmed yet"
 
 
 class AsyncAuthService:
@@ -55,14 +55,17 @@ class AsyncAuthService:
     async def authenticate(self, email: str, password: str) -> UserInDB:
         """The user with these credentials, counted as a login.
 
-        An unknown e-mail and a wrong password take the same time and give the
-        same `AuthenticationFailed`. A disabled account with the right password
-        is `AccountDisabled`: the owner learns why, nobody else does.
+        An unknown e-mail, a wrong password and an address nobody has confirmed yet
+        take the same time and give the same `AuthenticationFailed`: an unconfirmed
+        account cannot sign in (whoever registered it may not own the address, and a
+        different answer would tell a free address from a taken one right after the
+        registration's uniform 202). A disabled account with the right password is
+        `AccountDisabled`: the owner learns why, nobody else does.
         """
         user = await self.users.find_by_email(email)
         password_hash = None if user is None else user.password_hash
         valid = await run_blocking(self.hasher.verify, password, password_hash)
-        if user is None or password_hash is None or not valid:
+        if user is None or password_hash is None or not valid or not user.email_verified:
             raise AuthenticationFailed(INVALID_CREDENTIALS)
         if not user.is_active:
             raise AccountDisabled(f"this account is {user.status.value}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
@@ -67,21 +67,36 @@ def new_user_document(
     """
     now = utcnow()
     return {
-        "name": name,
+        **registration_fields(name, email, password_hash, age, preferences, now),
         "email": email.lower(),
-        "age": age,
         "status": status.value,
         "roles": [role.value for role in roles],
-        "preferences": (preferences or UserPreferences()).model_dump(),
-        "password_hash": password_hash,
         "created_at": now,
-        "updated_at": now,
         "last_login": None,
         "login_count": 0,
-        "search_tokens": index_tokens(name, email),
         "email_verified": email_verified,
         "email_verified_at": now if email_verified else None,
         "welcome": welcome,
+    }
+
+
+def registration_fields(
+    name: str,
+    email: str,
+    password_hash: str,
+    age: int | None,
+    preferences: UserPreferences | None,
+    now: datetime,
+) -> Document:
+    """What a registration decides of an account: stored when it is created, and written
+    again by the next registration of an address nobody has confirmed yet."""
+    return {
+        "name": name,
+        "age": age,
+        "preferences": (preferences or UserPreferences()).model_dump(),
+        "password_hash": password_hash,
+        "search_tokens": index_tokens(name, email),
+        "updated_at": now,
     }
 
 
@@ -119,16 +134,20 @@ class AsyncUserService:
         self.cache = cache
         self.listings = listings
 
-    async def register(self, data: UserCreate, *, verified: bool = False) -> UserInDB:
-        """Create an active user with the `user` role and its wallet, in one transaction.
+    async def register(self, data: UserCreate, *, verified: bool = True) -> UserInDB:
+        """Create an active user with the `user` role and its wallet, in one transaction:
+        an account made on someone's behalf (scripts, tests), confirmed by default.
 
-        Unless `verified` (an account made on someone's behalf), the address is not
-        confirmed yet: a verification code is stored (its digest) and its e-mail
-        enqueued in the same transaction, so the code exists if and only if the
-        account does, and the worker sends it once. A taken e-mail is
+        With `verified` False (what a self-registration makes, `request_registration`),
+        the address is not confirmed yet: a verification code is stored (its digest)
+        and its e-mail enqueued in the same transaction, so the code exists if and
+        only if the account does, and the worker sends it once. A taken e-mail is
         `DuplicateEmail`, decided by the unique index.
         """
         password_hash = await run_blocking(self.hasher.hash, data.password)
+        return await self._create(data, password_hash, verified=verified)
+
+    async def _create(self, data: UserCreate, password_hash: str, *, verified: bool) -> UserInDB:
         document = new_user_document(
             name=data.name,
             email=data.email,
@@ -155,14 +174,19 @@ class AsyncUserService:
 
         New: the account is created unconfirmed and a code is mailed (`register`).
         Taken by a confirmed account: its owner is told someone tried (at most once a
-        day). Taken by an unconfirmed one: a new code is mailed, so an owner who lost
-        the first can finish. Throttled per address and per client: each attempt
-        costs a password hash and may send a message.
+        day). Taken by an unconfirmed one: nobody has proven the address yet, so this
+        registration replaces the last one's password, name and preferences, ends
+        every session of the account, and mails a new code (the earlier codes stop
+        working). Whoever can read the address's mail decides the account: a squatter
+        who registered it first keeps nothing (issue 21, pre-hijacking). Throttled per
+        address and per client: each attempt costs a password hash and may send a
+        message.
         """
         if self.registration_throttle is not None:
             await self.registration_throttle.record(data.email, client)
+        password_hash = await run_blocking(self.hasher.hash, data.password)
         try:
-            await self.register(data)
+            await self._create(data, password_hash, verified=False)
             return
         except DuplicateEmail:
             pass
@@ -180,10 +204,21 @@ class AsyncUserService:
             )
             return
 
-        async def resend(session: AsyncClientSession) -> None:
-            await self._send_code(owner, session)
+        now = self.clock()
+        fields = {
+            **registration_fields(
+                data.name, data.email, password_hash, data.age, data.preferences, now
+            ),
+            "sessions_revoked_at": now,
+        }
 
-        await self.transactions.run(resend)
+        async def replace(session: AsyncClientSession) -> None:
+            user = await self.users.replace_unconfirmed(owner["_id"], fields, session=session)
+            if user is not None:  # else confirmed meanwhile: the code is not for it
+                await self._send_code({**owner, **fields}, session)
+
+        await self.transactions.run(replace, keys=[self.users.key(owner["_id"])])
+        self._evict(owner["_id"])
 
     async def _send_code(self, user: Mapping[str, Any], session: AsyncClientSession) -> None:
         """A new verification code for `user`: its digest stored, its e-mail enqueued."""
@@ -192,6 +227,9 @@ class AsyncUserService:
         now = self.clock()
         await self.verifications.issue(
             digest, user["_id"], now, now + self.verification_ttl, session=session
+        )
+        await self.users.update(
+            {"_id": user["_id"]}, {"$set": {"verification_sent_at": now}}, session=session
         )
         await self.outbox.enqueue_in(
             verification_document(user, digest, token, self.verification_ttl), session
@@ -209,6 +247,10 @@ class AsyncUserService:
         if pending is None:
             raise InvalidVerificationToken("this code is unknown, already used or expired")
         user = await self.users.get(pending.user_id)
+        latest = user.verification_sent_at
+        if latest is not None and pending.created_at != latest:
+            # An earlier code: a newer registration or re-send has replaced it.
+            raise InvalidVerificationToken("this code is unknown, already used or expired")
         if not user.email_verified:
             user = await self.users.set_fields(
                 user.id, {"email_verified": True, "email_verified_at": now, "updated_at": now}

@@ -128,6 +128,19 @@ class UserRepository(Repository[UserInDB]):
             raise NotFound(f"user {user_id} not found")
         return user
 
+    def replace_unconfirmed(
+        self,
+        user_id: ObjectId,
+        fields: Mapping[str, Any],
+        *,
+        session: ClientSession | None = None,
+    ) -> UserInDB | None:
+        """``$set`` the fields only while the account's address is unconfirmed; the user after
+        it, or None when it was confirmed (or removed) meanwhile."""
+        return self.update_and_get(
+            {"_id": user_id, "email_verified": False}, {"$set": dict(fields)}, session=session
+        )
+
     def record_login(self, user_id: ObjectId, at: datetime, password_hash: str) -> UserInDB | None:
         """Count a login, only while the account is active and its password is still the one
         just verified (`password_hash`); None otherwise (disabled, or the password changed

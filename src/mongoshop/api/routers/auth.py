@@ -28,8 +28,10 @@ async def register(body: UserCreate, request: Request, shop: ShopDep) -> Registr
     """Ask for an account: the same answer whether the address is new or already taken.
 
     A new address gets a code to confirm it (`POST /auth/verify`); the owner of a
-    taken one is told someone tried. Until confirmed, an account may sign in but not
-    order or move money. Throttled per address and per client (429).
+    taken one is told someone tried. An address not confirmed yet is registered
+    again by this (new password and name, a new code; the earlier ones stop working).
+    Until confirmed, an account cannot sign in. Throttled per address and per client
+    (429).
     """
     client = request.client.host if request.client else None
     await shop.users.request_registration(body, client)
@@ -38,14 +40,16 @@ async def register(body: UserCreate, request: Request, shop: ShopDep) -> Registr
 
 @router.post("/verify", responses=responses(404, 422))
 async def verify(body: EmailVerification, shop: ShopDep) -> UserPublic:
-    """Confirm an address with the code mailed to it; the code works once (404 if unknown,
-    used or expired). Answers the account, now confirmed."""
+    """Confirm an address with the newest code mailed to it; the code works once (404 if
+    unknown, used, replaced by a newer one or expired). Answers the account, now
+    confirmed."""
     return UserPublic.of(await shop.users.verify_email(body.token))
 
 
 @router.post("/login", responses=responses(401, 403, 422, 429))
 async def login(body: Credentials, request: Request, shop: ShopDep) -> IssuedToken:
-    """Exchange e-mail and password for a bearer token.
+    """Exchange e-mail and password for a bearer token (401 for a wrong one, and for an
+    account whose address is not confirmed yet: the same answer).
 
     Repeated failures for one e-mail or from one client address are refused
     with 429 and a `Retry-After` for the rest of the window.

@@ -7,38 +7,86 @@ be replayed as tokens.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+import os
 import secrets
+import threading
+from collections.abc import Iterator
 
 from pwdlib import PasswordHash
 from pwdlib.exceptions import PwdlibError
 from pwdlib.hashers.argon2 import Argon2Hasher
 
+from mongoshop.errors import Busy
+
 TOKEN_BYTES = 32
+HASH_WAIT_SECONDS = 2.0
+"""How long a hash or a check may wait for a free slot before the request is refused."""
 
 
 class PasswordHasher:
-    """argon2 hashing, with a dummy hash to keep "unknown e-mail" as slow as "wrong password"."""
+    """argon2 hashing, with a dummy hash to keep "unknown e-mail" as slow as "wrong password".
 
-    def __init__(self, hasher: Argon2Hasher | None = None) -> None:
+    argon2 is a bounded resource: each hash or check holds one of `slots` (the CPUs by
+    default) while it runs, at most `max_waiting` more wait for one, each up to
+    `wait_seconds`; past that the caller is refused with `Busy` (503). One client
+    sending passwords from many threads then cannot make every other sign-in wait
+    behind its own.
+    """
+
+    def __init__(
+        self,
+        hasher: Argon2Hasher | None = None,
+        *,
+        slots: int | None = None,
+        max_waiting: int | None = None,
+        wait_seconds: float = HASH_WAIT_SECONDS,
+    ) -> None:
         """`hasher` sets the argon2 cost (tests use a cheap one); default: pwdlib's recommended."""
         self._hasher = PasswordHash((hasher,)) if hasher else PasswordHash.recommended()
         self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
+        self.slots = slots or os.cpu_count() or 1
+        self.max_waiting = self.slots * 4 if max_waiting is None else max_waiting
+        self.wait_seconds = wait_seconds
+        self._free = threading.BoundedSemaphore(self.slots)
+        self._lock = threading.Lock()
+        self._waiting = 0
+
+    @contextlib.contextmanager
+    def _slot(self) -> Iterator[None]:
+        with self._lock:
+            if self._waiting >= self.max_waiting:
+                raise Busy("too many passwords being checked at once; try again")
+            self._waiting += 1
+        try:
+            acquired = self._free.acquire(timeout=self.wait_seconds)
+        finally:
+            with self._lock:
+                self._waiting -= 1
+        if not acquired:
+            raise Busy("too many passwords being checked at once; try again")
+        try:
+            yield
+        finally:
+            self._free.release()
 
     def hash(self, password: str) -> str:
-        return self._hasher.hash(password)
+        with self._slot():
+            return self._hasher.hash(password)
 
     def verify(self, password: str, password_hash: str | None) -> bool:
         """Constant-time check; with no hash, spend the same time and fail."""
-        if password_hash is None or not self._hasher.hashers[0].identify(password_hash):
-            # No account, or a corrupt stored hash: same work, same answer.
-            self._hasher.verify(password, self._dummy)
-            return False
-        try:
-            return self._hasher.verify(password, password_hash)
-        except (ValueError, PwdlibError):
-            return False
+        with self._slot():
+            if password_hash is None or not self._hasher.hashers[0].identify(password_hash):
+                # No account, or a corrupt stored hash: same work, same answer.
+                self._hasher.verify(password, self._dummy)
+                return False
+            try:
+                return self._hasher.verify(password, password_hash)
+            except (ValueError, PwdlibError):
+                return False
 
 
 def new_token() -> str:

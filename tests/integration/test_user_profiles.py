@@ -11,6 +11,7 @@ from mongoshop.errors import (
     InvalidId,
     NotFound,
     PermissionDenied,
+    TooManyAttempts,
 )
 from mongoshop.models.users import (
     Role,
@@ -257,6 +258,25 @@ async def test_changing_ones_password_needs_the_current_one(
     # Nothing changed: the old password and the session still work.
     assert (await ashop.auth.authenticate("ada@example.com", PASSWORD)).id == ada.id
     assert (await ashop.auth.user_for_token(issued.access_token)).id == ada.id
+
+
+async def test_guessing_the_current_password_is_throttled_like_a_sign_in(
+    ashop: AsyncShop, ada: UserInDB
+) -> None:
+    """A session is not a faster oracle than the sign-in form (issue 21: 40 wrong guesses,
+    all 403, never 429): wrong `current_password`s count as failed sign-ins."""
+    limit = ashop.settings.login_max_failures
+    for n in range(limit):
+        with pytest.raises(PermissionDenied):
+            await ashop.users.update(
+                ada, str(ada.id), UserUpdate(password="second-password", current_password=f"g{n}")
+            )
+    with pytest.raises(TooManyAttempts):
+        await ashop.users.update(
+            ada, str(ada.id), UserUpdate(password="second-password", current_password=PASSWORD)
+        )
+    with pytest.raises(TooManyAttempts):  # the same account's sign-in waits too
+        await ashop.auth.login("ada@example.com", PASSWORD)
 
 
 async def test_an_admin_resets_a_password_separately_and_signs_the_user_out(

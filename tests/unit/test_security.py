@@ -31,3 +31,63 @@ def test_tokens_are_random_and_stored_as_a_keyed_digest() -> None:
     assert len(digest) == 64
     assert digest == token_digest(first, "secret-a")
     assert digest != token_digest(first, "secret-b")
+
+
+def test_argon2_is_a_bounded_resource_past_which_callers_are_refused() -> None:
+    """One slot, one waiter: a third caller is refused at once, the waiter after its wait,
+    and once the slot is free again everyone is served (issue 21: 12 threads of one
+    account made another user's sign-in take 4.3 s instead of 0.4 s)."""
+    import threading
+
+    import pytest
+
+    from mongoshop.errors import Busy
+
+    gated = PasswordHasher(
+        Argon2Hasher(time_cost=1, memory_cost=8 * 1024, parallelism=1),
+        slots=1,
+        max_waiting=1,
+        wait_seconds=0.3,
+    )
+    stored = gated.hash("correct horse")
+    release, entered = threading.Event(), threading.Event()
+    inner = gated._hasher
+
+    class Slow:
+        hashers = inner.hashers
+
+        def verify(self, password: str, password_hash: str) -> bool:
+            entered.set()
+            release.wait(5)
+            return inner.verify(password, password_hash)
+
+    gated._hasher = Slow()  # type: ignore[assignment]
+    holder = threading.Thread(target=gated.verify, args=("correct horse", stored))
+    holder.start()
+    waiter_result: list[BaseException | bool] = []
+
+    def wait_for_a_slot() -> None:
+        try:
+            waiter_result.append(gated.verify("correct horse", stored))
+        except Busy as exc:
+            waiter_result.append(exc)
+
+    waiter = threading.Thread(target=wait_for_a_slot)
+    try:
+        import time
+
+        assert entered.wait(5)  # the holder has the slot
+        waiter.start()
+        deadline = time.monotonic() + 5
+        while gated._waiting == 0:  # the waiter waits for it
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        with pytest.raises(Busy):
+            gated.verify("correct horse", stored)  # nobody else may wait
+        waiter.join(2)
+        assert isinstance(waiter_result[0], Busy)  # its wait ended first
+    finally:
+        release.set()
+        holder.join(5)
+    gated._hasher = inner
+    assert gated.verify("correct horse", stored)

@@ -140,6 +140,9 @@ class AsyncShop:
                 clock=clock,
             )
 
+        sign_in_throttle = throttle(
+            "login", settings.login_max_failures, settings.login_max_failures_per_client
+        )
         self.users = AsyncUserService(
             self.repositories.users,
             self.repositories.tokens,
@@ -156,6 +159,7 @@ class AsyncShop:
             registration_throttle=throttle(
                 "register", settings.register_max_per_email, settings.register_max_per_client
             ),
+            password_throttle=sign_in_throttle,
             clock=clock,
         )
         self.auth = AsyncAuthService(
@@ -166,9 +170,7 @@ class AsyncShop:
             token_ttl=timedelta(seconds=settings.token_ttl_seconds),
             token_cache=token_cache,
             user_cache=user_cache,
-            throttle=throttle(
-                "login", settings.login_max_failures, settings.login_max_failures_per_client
-            ),
+            throttle=sign_in_throttle,
             clock=clock,
         )
         self.catalog = AsyncCatalogService(

@@ -139,6 +139,9 @@ class Shop:
                 clock=clock,
             )
 
+        sign_in_throttle = throttle(
+            "login", settings.login_max_failures, settings.login_max_failures_per_client
+        )
         self.users = UserService(
             self.repositories.users,
             self.repositories.tokens,
@@ -155,6 +158,7 @@ class Shop:
             registration_throttle=throttle(
                 "register", settings.register_max_per_email, settings.register_max_per_client
             ),
+            password_throttle=sign_in_throttle,
             clock=clock,
         )
         self.auth = AuthService(
@@ -165,9 +169,7 @@ class Shop:
             token_ttl=timedelta(seconds=settings.token_ttl_seconds),
             token_cache=token_cache,
             user_cache=user_cache,
-            throttle=throttle(
-                "login", settings.login_max_failures, settings.login_max_failures_per_client
-            ),
+            throttle=sign_in_throttle,
             clock=clock,
         )
         self.catalog = CatalogService(

@@ -117,6 +117,7 @@ class AsyncUserService:
         secret: str,
         verification_ttl: timedelta = timedelta(days=1),
         registration_throttle: AsyncLoginThrottle | None = None,
+        password_throttle: AsyncLoginThrottle | None = None,
         clock: Clock = utcnow,
     ) -> None:
         self.clock = clock
@@ -125,6 +126,8 @@ class AsyncUserService:
         self._secret = secret
         self.verification_ttl = verification_ttl
         self.registration_throttle = registration_throttle
+        self.password_throttle = password_throttle
+        """The sign-in throttle: a wrong `current_password` is a failed sign-in."""
         self.users = users
         self.tokens = tokens
         self.accounts = accounts
@@ -408,9 +411,19 @@ class AsyncUserService:
             )
         if current_password is None:
             raise PermissionDenied("current_password is required to change your password")
-        stored = await self.users.get(target)
-        if not await run_blocking(self.hasher.verify, current_password, stored.password_hash):
-            raise PermissionDenied("the current password is wrong")
+
+        async def check() -> None:
+            stored = await self.users.get(target)
+            if not await run_blocking(self.hasher.verify, current_password, stored.password_hash):
+                raise PermissionDenied("the current password is wrong")
+
+        if self.password_throttle is None:
+            await check()
+            return
+        # Counted as a sign-in of the account: a session cannot guess its password faster
+        # than a stranger at the sign-in form (429 past the same limit).
+        async with self.password_throttle.attempt(actor.email, None):
+            await check()
 
     async def reset_password(self, user_id: str, new_password: str) -> UserInDB:
         """An admin sets a user's password: every session of that user ends at once."""

@@ -118,6 +118,7 @@ class UserService:
         secret: str,
         verification_ttl: timedelta = timedelta(days=1),
         registration_throttle: LoginThrottle | None = None,
+        password_throttle: LoginThrottle | None = None,
         clock: Clock = utcnow,
     ) -> None:
         self.clock = clock
@@ -126,6 +127,8 @@ class UserService:
         self._secret = secret
         self.verification_ttl = verification_ttl
         self.registration_throttle = registration_throttle
+        self.password_throttle = password_throttle
+        """The sign-in throttle: a wrong `current_password` is a failed sign-in."""
         self.users = users
         self.tokens = tokens
         self.accounts = accounts
@@ -407,9 +410,19 @@ class UserService:
             )
         if current_password is None:
             raise PermissionDenied("current_password is required to change your password")
-        stored = self.users.get(target)
-        if not run_blocking(self.hasher.verify, current_password, stored.password_hash):
-            raise PermissionDenied("the current password is wrong")
+
+        def check() -> None:
+            stored = self.users.get(target)
+            if not run_blocking(self.hasher.verify, current_password, stored.password_hash):
+                raise PermissionDenied("the current password is wrong")
+
+        if self.password_throttle is None:
+            check()
+            return
+        # Counted as a sign-in of the account: a session cannot guess its password faster
+        # than a stranger at the sign-in form (429 past the same limit).
+        with self.password_throttle.attempt(actor.email, None):
+            check()
 
     def reset_password(self, user_id: str, new_password: str) -> UserInDB:
         """An admin sets a user's password: every session of that user ends at once."""

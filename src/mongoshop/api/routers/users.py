@@ -71,12 +71,13 @@ async def read_user(user: CurrentUser, shop: ShopDep, user_id: UserId) -> UserPu
     return UserPublic.of(await shop.users.get_visible_to(user, user_id))
 
 
-@router.patch("/{user_id}", responses=responses(401, 403, 404, 422))
+@router.patch("/{user_id}", responses=responses(401, 403, 404, 422, 429))
 async def update_user(
     user: CurrentUser, shop: ShopDep, user_id: UserId, body: UserUpdate
 ) -> UserPublic:
     """Change name, age, preferences or one's own password (with `current_password`: a
-    wrong one is 403); admins may also change status and roles. Changing the password
+    wrong one is 403, and counts as a failed sign-in of the account: 429 past the
+    sign-in limit); admins may also change status and roles. Changing the password
     ends every other session."""
     return UserPublic.of(await shop.users.update(user, user_id, body))
 

@@ -112,6 +112,33 @@ class Settings(BaseSettings):
             " client",
         ),
     ] = 30
+    request_head_timeout_seconds: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=300,
+            description="A connection that has not sent a whole request head (request line"
+            " and headers) this long after it opened, or after its request began, is closed",
+        ),
+    ] = 10.0
+    request_body_timeout_seconds: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=3600,
+            description="A request whose body has not fully arrived this long after its"
+            " headers is answered 408 and its connection closed",
+        ),
+    ] = 30.0
+    max_connections: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=100_000,
+            description="Open connections `serve` keeps at once; past it, new requests are"
+            " answered 503 at once (keep it below the process's file descriptor limit)",
+        ),
+    ] = 500
     retry_reads: Annotated[bool, Field(description="Driver retries of reads")] = True
     retry_writes: Annotated[bool, Field(description="Driver retries of writes")] = True
     server_api_version: Annotated[

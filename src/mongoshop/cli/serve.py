@@ -148,6 +148,9 @@ def serve(
             log_level=None,
             access_log=access_log,
             timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
-            http=JsonErrorsProtocol,
+            http=JsonErrorsProtocol.with_deadlines(
+                settings.request_head_timeout_seconds, settings.request_body_timeout_seconds
+            ),
+            limit_concurrency=settings.max_connections,
             **proxy_options(settings),
         )

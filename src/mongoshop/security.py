@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import ipaddress
 import os
 import secrets
 import threading
@@ -87,6 +88,24 @@ class PasswordHasher:
                 return self._hasher.verify(password, password_hash)
             except (ValueError, PwdlibError):
                 return False
+
+
+def client_network(client: str) -> str:
+    """What a client's throttle is keyed on: its IPv4 address, or its IPv6 /64.
+
+    One IPv6 host usually holds a whole /64 (2^64 addresses, one per request if it
+    likes): keyed by address, it would have as many buckets as it wants.
+    """
+    try:
+        address = ipaddress.ip_address(client.split("%", 1)[0])
+    except ValueError:
+        return client
+    if isinstance(address, ipaddress.IPv6Address):
+        mapped = address.ipv4_mapped
+        if mapped is not None:
+            return str(mapped)
+        return str(ipaddress.IPv6Network(f"{address}/64", strict=False))
+    return str(address)
 
 
 def new_token() -> str:

@@ -108,6 +108,24 @@ async def test_the_limit_is_per_client_across_e_mails(tight: AsyncShop) -> None:
     assert await tight.auth.login("alan@example.com", PASSWORD, "10.0.0.67")
 
 
+async def test_an_ipv6_client_is_one_bucket_per_64_and_an_e_mail_one_in_any_case(
+    tight: AsyncShop,
+) -> None:
+    """A host with a /64 has 2^64 addresses: one per guess must not be a fresh allowance
+    each (issue 21); nor may ADA@ and ada@ count apart."""
+    emails = ["ada@example.com", "grace@example.com", "alan@example.com"] * 2
+    for n, email in enumerate(emails[:PER_CLIENT]):
+        await fail(tight, email, client=f"2001:db8:7:7::{n + 1:x}")
+    with pytest.raises(TooManyAttempts):
+        await tight.auth.login("alan@example.com", PASSWORD, "2001:db8:7:7:ffff::9")
+    assert await tight.auth.login("alan@example.com", PASSWORD, "2001:db8:7:8::1")
+
+    for _ in range(PER_EMAIL):
+        await fail(tight, "HEDY@Example.com", client="10.7.0.1")
+    with pytest.raises(TooManyAttempts):
+        await tight.auth.login("hedy@example.com", PASSWORD, "10.7.0.2")
+
+
 async def test_a_successful_sign_in_forgets_the_e_mails_failures(tight: AsyncShop) -> None:
     for _ in range(PER_EMAIL - 1):
         await fail(tight, "ada@example.com")

@@ -6,6 +6,7 @@ request through an extra task and costs throughput on every call).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 
@@ -181,6 +182,44 @@ class OperationDeadline:
             await self.app(scope, receive, send)
 
 
+class OneClientWarning:
+    """Say once if the first `SAMPLE` requests all came from one private address while no
+    proxy is trusted: the shop then sits behind a proxy whose address every client
+    shares, and each per-client limit (sign-in, registration) is one bucket for all of
+    them, which anyone can fill to lock everybody out."""
+
+    SAMPLE = 200
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.seen: set[str] = set()
+        self.counted = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.counted < self.SAMPLE:
+            client = scope.get("client")
+            self.seen.add(client[0] if client else "")
+            self.counted += 1
+            if self.counted == self.SAMPLE and len(self.seen) == 1:
+                self._warn_if_private(next(iter(self.seen)))
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _warn_if_private(host: str) -> None:
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return
+        if address.is_private and not address.is_loopback:
+            logger.warning(
+                "the first %d requests all came from %s and no proxy is trusted: behind a"
+                " proxy, set MONGOSHOP_TRUSTED_PROXIES, or every client shares one"
+                " sign-in and registration limit (docs/security.md)",
+                OneClientWarning.SAMPLE,
+                host,
+            )
+
+
 def install_middleware(app: FastAPI, settings: Settings) -> None:
     """Body limit and security headers on everything; CORS only for the configured origins.
 
@@ -202,3 +241,5 @@ def install_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(OperationDeadline, seconds=settings.operation_timeout_seconds)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(HardenedResponses)
+    if not settings.trusted_proxies.strip():
+        app.add_middleware(OneClientWarning)

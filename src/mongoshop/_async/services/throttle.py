@@ -22,7 +22,7 @@ from bson import ObjectId
 from mongoshop._async.repositories.login_attempts import AsyncLoginAttemptRepository
 from mongoshop.clock import Clock, utcnow
 from mongoshop.errors import TooManyAttempts
-from mongoshop.security import token_digest
+from mongoshop.security import client_network, token_digest
 
 
 class AsyncLoginThrottle:
@@ -58,9 +58,9 @@ class AsyncLoginThrottle:
         await self._claim_all(self._keys(email, client), ObjectId(), self._clock())
 
     def _keys(self, email: str, client: str | None) -> dict[str, str]:
-        keys = {"email": self._key("email", email)}
+        keys = {"email": self._key("email", email.lower())}
         if client:
-            keys["client"] = self._key("client", client)
+            keys["client"] = self._key("client", client_network(client))
         return keys
 
     async def _claim_all(self, keys: dict[str, str], attempt: ObjectId, now: datetime) -> None:

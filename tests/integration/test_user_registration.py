@@ -160,6 +160,30 @@ async def test_a_new_address_gets_an_unconfirmed_account_and_one_code(ashop: Asy
     assert await ashop.repositories.verifications.collection.count_documents({}) == 0
 
 
+async def test_a_sent_code_is_not_kept_in_the_outbox(ashop: AsyncShop) -> None:
+    """The e-mail carried the code to its owner; at rest, the outbox keeps no copy (issue 21:
+    it stayed there for good, readable by anyone with the database or an export)."""
+    from mongoshop.mail.sender import OutboxSender
+    from mongoshop.models.mail import SCRUBBED, OutboxItem
+
+    sent: list[OutboxItem] = []
+
+    class Mailbox:
+        async def send(self, item: OutboxItem) -> None:
+            sent.append(item)
+
+    await ashop.users.request_registration(signup(email="keep@example.com"))
+    code = code_in((await mail_to(ashop, "keep@example.com"))[0])
+    sender = OutboxSender(ashop.repositories.outbox, Mailbox(), ashop.settings)
+    assert await sender.send_one()
+
+    assert code in sent[0].text  # the owner got it
+    [stored] = await mail_to(ashop, "keep@example.com")
+    assert stored["status"] == "sent"
+    assert stored["text"] == stored["html"] == SCRUBBED
+    assert (await ashop.users.verify_email(code)).email_verified  # and it still works
+
+
 async def test_a_taken_address_gets_a_notice_not_a_second_account(ashop: AsyncShop) -> None:
     owner = await ashop.users.register(signup(email="owner@example.com"), verified=True)
 

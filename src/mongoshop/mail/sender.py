@@ -19,7 +19,7 @@ from mongoshop._async.repositories.outbox import AsyncOutboxRepository
 from mongoshop.clock import utcnow
 from mongoshop.errors import is_unavailable
 from mongoshop.mail.transport import MailTransport
-from mongoshop.models.mail import OutboxItem
+from mongoshop.models.mail import CARRIES_A_SECRET, OutboxItem
 from mongoshop.settings import Settings
 from mongoshop.streams.graceful import StopRequest, raise_if_cancelled
 
@@ -122,7 +122,9 @@ class OutboxSender:
                 item.attempts,
                 loggable_error(exc),
             )
-            await self.outbox.mark_failed_attempt(item.key, self.owner, error, None)
+            await self.outbox.mark_failed_attempt(
+                item.key, self.owner, error, None, scrub=item.kind in CARRIES_A_SECRET
+            )
             return
         retry_at = utcnow() + self.backoff(item.attempts)
         logger.warning(
@@ -134,7 +136,8 @@ class OutboxSender:
         await self.outbox.mark_failed_attempt(item.key, self.owner, error, retry_at)
 
     async def _record_sent(self, item: OutboxItem) -> None:
-        if not await self.outbox.mark_sent(item.key, self.owner, utcnow()):
+        scrub = item.kind in CARRIES_A_SECRET
+        if not await self.outbox.mark_sent(item.key, self.owner, utcnow(), scrub=scrub):
             logger.error("lease on %s was lost while sending; it may be sent again", loggable(item))
         else:
             logger.info("sent %s", loggable(item))

@@ -17,6 +17,12 @@ class MailKind(StrEnum):
     """To a verified account's owner: someone tried to register with this address."""
 
 
+CARRIES_A_SECRET = frozenset({MailKind.VERIFY_EMAIL})
+"""E-mails whose text holds a secret (a verification code): once sent, or given up on,
+their text is replaced by `SCRUBBED` in the outbox, so the code is not kept at rest."""
+SCRUBBED = "(removed after sending: this e-mail carried a one-time code)"
+
+
 class MailStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"

@@ -58,7 +58,7 @@ class OneItemOutbox:
         return item
 
     async def mark_failed_attempt(
-        self, key: str, owner: str, error: str, retry_at: datetime | None
+        self, key: str, owner: str, error: str, retry_at: datetime | None, *, scrub: bool = False
     ) -> bool:
         self.errors.append(error)
         return True

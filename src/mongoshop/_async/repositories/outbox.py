@@ -12,7 +12,7 @@ from pymongo.errors import DuplicateKeyError
 
 from mongoshop._async.repositories.base import AsyncRepository
 from mongoshop.models.common import Document
-from mongoshop.models.mail import MailStatus, OutboxCounts, OutboxItem
+from mongoshop.models.mail import SCRUBBED, MailStatus, OutboxCounts, OutboxItem
 
 CLAIM_CANDIDATES = 8
 """Due e-mails looked at per claim: senders racing for the first one try the next ones."""
@@ -69,22 +69,29 @@ class AsyncOutboxRepository(AsyncRepository[OutboxItem]):
                 return claimed
         return None
 
-    async def mark_sent(self, key: str, owner: str, at: datetime) -> bool:
+    async def mark_sent(self, key: str, owner: str, at: datetime, *, scrub: bool = False) -> bool:
+        """Record a sent e-mail; `scrub`: its text held a secret, which is not kept."""
+        fields: Document = {"status": MailStatus.SENT.value, "sent_at": at, "last_error": None}
+        if scrub:
+            fields |= {"text": SCRUBBED, "html": SCRUBBED}
         return (
             await self.update(
                 {"_id": key, "claimed_by": owner, "status": MailStatus.PENDING.value},
-                {"$set": {"status": MailStatus.SENT.value, "sent_at": at, "last_error": None}},
+                {"$set": fields},
             )
             == 1
         )
 
     async def mark_failed_attempt(
-        self, key: str, owner: str, error: str, retry_at: datetime | None
+        self, key: str, owner: str, error: str, retry_at: datetime | None, *, scrub: bool = False
     ) -> bool:
-        """Record a failed send: retry at `retry_at`, or give up (`failed`) when it is None."""
+        """Record a failed send: retry at `retry_at`, or give up (`failed`) when it is None
+        (then, with `scrub`, its secret-bearing text is not kept either)."""
         fields: Document = {"last_error": error[:500], "claimed_by": None}
         if retry_at is None:
             fields["status"] = MailStatus.FAILED.value
+            if scrub:
+                fields |= {"text": SCRUBBED, "html": SCRUBBED}
         else:
             fields["available_at"] = retry_at
         return (

@@ -43,6 +43,7 @@ class Settings(BaseSettings):
         Field(
             validation_alias="MONGOSHOP_ENV",
             description="`development`, `test` or `production`: production refuses to start"
+            " on the embedded database (no `MONGODB_URI`: it has no authentication),"
             " with the default token secret or with a public `/metrics` (no"
             " `MONGOSHOP_METRICS_TOKEN` while metrics are on), and `serve` creates no demo"
             " admin or demo data there unless given `--demo`",
@@ -451,6 +452,12 @@ class Settings(BaseSettings):
                 " MONGOSHOP_WEBHOOK_TIMEOUT_SECONDS (a lease must outlive an attempt)"
             )
         if self.environment == "production":
+            if not self.mongodb_uri:
+                raise ValueError(
+                    "MONGODB_URI must be set in production: the embedded database listens"
+                    " without authentication (any local user could read and write it); it is"
+                    " for development and tests"
+                )
             if self.webhook_allow_private_targets:
                 raise ValueError(
                     "MONGOSHOP_WEBHOOK_ALLOW_PRIVATE_TARGETS is for development: in production"

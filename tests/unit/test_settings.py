@@ -14,6 +14,8 @@ from mongoshop.settings import Settings, load_settings, variable_name
 
 ROOT = Path(__file__).resolve().parents[2]
 
+URI = "mongodb://db.example:27017/?replicaSet=rs0"
+
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
@@ -67,8 +69,21 @@ def test_an_invalid_value_is_reported_with_its_variable_name(
         load_settings()
 
 
+def test_production_refuses_the_embedded_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    """It listens without authentication: any local user could read and write it."""
+    monkeypatch.setenv("MONGOSHOP_ENV", "production")
+    monkeypatch.setenv("MONGOSHOP_TOKEN_SECRET", "a-real-secret-of-enough-length-123")
+    monkeypatch.setenv("MONGOSHOP_METRICS_TOKEN", "a-metrics-token-of-enough-length")
+    monkeypatch.delenv("MONGODB_URI", raising=False)
+    with pytest.raises(ConfigurationError, match="MONGODB_URI must be set in production"):
+        load_settings()
+    monkeypatch.setenv("MONGODB_URI", "mongodb://db.example:27017/?replicaSet=rs0")
+    assert not load_settings().embedded
+
+
 def test_production_refuses_the_development_token_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MONGOSHOP_ENV", "production")
+    monkeypatch.setenv("MONGODB_URI", "mongodb://db.example:27017/?replicaSet=rs0")
     with pytest.raises(ConfigurationError, match="MONGOSHOP_TOKEN_SECRET"):
         load_settings()
     monkeypatch.setenv("MONGOSHOP_TOKEN_SECRET", "a-real-secret-of-enough-length-123")
@@ -125,13 +140,14 @@ def test_no_proxy_is_trusted_unless_named() -> None:
 def test_production_refuses_a_public_metrics_route() -> None:
     secret = "a-real-production-secret-0123456789"
     with pytest.raises(ValueError, match="MONGOSHOP_METRICS_TOKEN must be set in production"):
-        Settings(environment="production", token_secret=secret)  # type: ignore[call-arg,arg-type]
+        Settings(environment="production", token_secret=secret, mongodb_uri=URI)  # type: ignore[call-arg,arg-type]
     Settings(  # type: ignore[call-arg]
         environment="production",
         token_secret=secret,  # type: ignore[arg-type]
         metrics_token="a-metrics-token-0123456789",  # type: ignore[arg-type]
+        mongodb_uri=URI,
     )
-    Settings(environment="production", token_secret=secret, metrics_enabled=False)  # type: ignore[call-arg,arg-type]
+    Settings(environment="production", token_secret=secret, metrics_enabled=False, mongodb_uri=URI)  # type: ignore[call-arg,arg-type]
 
 
 @pytest.mark.parametrize(
@@ -163,10 +179,10 @@ def test_production_gets_no_demo_data_unless_asked() -> None:
         environment="production",
         token_secret=secret,  # type: ignore[arg-type]
         metrics_enabled=False,
+        mongodb_uri=URI,
     )
     development = Settings(environment="development")  # type: ignore[call-arg]
 
-    assert production.embedded
     assert wants_demo(production, None) is False
     assert wants_demo(production, True) is True
     assert wants_demo(development, None) is True
@@ -223,6 +239,7 @@ def test_webhooks_to_private_addresses_are_for_development_only() -> None:
             token_secret=secret,  # type: ignore[arg-type]
             metrics_enabled=False,
             webhook_allow_private_targets=True,
+            mongodb_uri=URI,
         )
     assert Settings(environment="development", webhook_allow_private_targets=True)  # type: ignore[call-arg]
 

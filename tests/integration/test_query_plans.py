@@ -1385,7 +1385,6 @@ QUERIES: dict[str, Entry] = {
             lambda s, d: s.repositories.webhook_deliveries.release_held(
                 d.subscriptions[5:7], utcnow()
             ),
-            "status_available",
             "status_subscription_newest",
         ),
     ),

@@ -252,17 +252,16 @@ class AsyncDeliveryRepository(AsyncRepository[DeliveryInDB]):
     async def release_held(self, subscription_ids: Sequence[ObjectId], now: datetime) -> int:
         """Held deliveries of these (active) subscriptions become due; how many.
 
-        The held ones are read first (the status index: what it costs is the held
-        backlog), then each subscription that has some is released by equality.
+        One update per active subscription, by equality on the status and the
+        subscription (`status_subscription_newest`): each reads that subscription's
+        held deliveries only, usually none. The held backlog of a paused subscription
+        (all of its deliveries while it is paused) is never read: reading every held
+        delivery first cost 1 s at 20,000 of them, every 10 s, in every worker.
         """
-        wanted = set(subscription_ids)
-        held = await self.find_documents(
-            {"status": DeliveryStatus.HELD.value}, projection={"subscription_id": 1}, limit=0
-        )
         released = 0
-        for subscription_id in {d["subscription_id"] for d in held} & wanted:
+        for subscription_id in dict.fromkeys(subscription_ids):
             result = await self.collection.update_many(
-                {"subscription_id": subscription_id, "status": DeliveryStatus.HELD.value},
+                {"status": DeliveryStatus.HELD.value, "subscription_id": subscription_id},
                 {"$set": {"status": DeliveryStatus.PENDING.value, "available_at": now}},
             )
             released += result.modified_count

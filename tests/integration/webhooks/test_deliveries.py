@@ -103,6 +103,42 @@ async def test_an_objects_later_event_waits_for_the_earlier_one_and_is_woken_aft
     assert second.event.type is EventType.ORDER_CANCELLED
 
 
+async def test_a_redriven_earlier_delivery_never_wakes_a_later_one_in_flight(
+    wshop: AsyncShop, subscribe: Subscribe
+) -> None:
+    """Issue 21: the earlier event died, the later one went out; the earlier one is
+    redriven and delivered while the later one is still being sent. Waking the later one
+    then would hand it to a second deliverer at once: the same event sent twice."""
+    await subscribe(EventType.ORDER_PLACED, EventType.ORDER_CANCELLED)
+    placed = occurrence(EventType.ORDER_PLACED, "order:9", 10, at_offset=1)
+    cancelled = occurrence(EventType.ORDER_CANCELLED, "order:9", 20, at_offset=1)
+    await wshop.webhooks.publish([placed, cancelled])
+    deliveries = wshop.repositories.webhook_deliveries
+    now = utcnow()
+    earlier = await deliveries.claim("a", now, LEASE)
+    assert earlier is not None
+    assert await deliveries.mark_dead(
+        earlier.key, "a", Attempt(at=now, status_code=410, duration_ms=2)
+    )
+    later = await deliveries.claim("b", utcnow(), LEASE)  # in flight from here on
+    assert later is not None
+    assert later.event.type is EventType.ORDER_CANCELLED
+
+    assert await deliveries.redrive(earlier.key, utcnow())
+    again = await deliveries.claim("c", utcnow(), LEASE)
+    assert again is not None
+    assert again.key == earlier.key
+    done = utcnow()
+    assert await deliveries.mark_delivered(
+        again.key, "c", Attempt(at=done, status_code=200, duration_ms=3), done + timedelta(days=1)
+    )
+    assert await deliveries.wake_successors(again, done) == 0
+    assert await deliveries.claim("d", utcnow(), LEASE) is None, "sent twice at once"
+    assert await deliveries.mark_delivered(  # the first sender still owns it
+        later.key, "b", Attempt(at=done, status_code=200, duration_ms=3), done + timedelta(days=1)
+    )
+
+
 async def test_a_paused_subscriptions_deliveries_are_held_and_released_on_resume(
     wshop: AsyncShop, subscribe: Subscribe
 ) -> None:

@@ -191,7 +191,9 @@ class AsyncDeliveryRepository(AsyncRepository[DeliveryInDB]):
             await self.update(this, {"$set": {"status": DeliveryStatus.HELD.value}})
             return
         until = max(blocker["available_at"], now + WAIT_FOR_PREDECESSOR)
-        await self.update(this, {"$set": {"available_at": until}})
+        # Waiting, not claimed (whoever held it before, its lease is over): a wake-up
+        # may make it due again.
+        await self.update(this, {"$set": {"available_at": until, "claimed_by": None}})
 
     def _mine(self, key: str, owner: str) -> Document:
         return {"_id": key, "claimed_by": owner, "status": DeliveryStatus.PENDING.value}
@@ -237,17 +239,36 @@ class AsyncDeliveryRepository(AsyncRepository[DeliveryInDB]):
         return await self.update(self._mine(key, owner), update) == 1
 
     async def wake_successors(self, delivery: DeliveryInDB, now: datetime) -> int:
-        """The object's later deliveries, which waited for this one, may go now."""
-        result = await self.collection.update_many(
+        """The object's later deliveries, which waited for this one, may go now.
+
+        Not one that is in flight (claimed, its lease running: a redriven earlier
+        delivery may finish while a later one is being sent): making it due would let
+        a second deliverer send it again at once. The later ones are read through
+        `object_subscription_status`, then each is woken by `_id`, only while nobody
+        holds it (a filter with the claim in it would be planned as a scan on the
+        embedded server: the index does not hold it).
+        """
+        later = await self.find_documents(
             {
                 "subscription_id": delivery.subscription_id,
                 "object_key": delivery.object_key,
                 "status": DeliveryStatus.PENDING.value,
                 "sequence": {"$gt": delivery.sequence},
             },
-            {"$set": {"available_at": now}},
+            projection={"_id": 1},
+            limit=0,
         )
-        return result.modified_count
+        woken = 0
+        for successor in later:
+            woken += await self.update(
+                {
+                    "_id": successor["_id"],
+                    "status": DeliveryStatus.PENDING.value,
+                    "claimed_by": None,
+                },
+                {"$set": {"available_at": now}},
+            )
+        return woken
 
     async def release_held(self, subscription_ids: Sequence[ObjectId], now: datetime) -> int:
         """Held deliveries of these (active) subscriptions become due; how many.

@@ -78,7 +78,8 @@ async def update_user(
     """Change name, age, preferences or one's own password (with `current_password`: a
     wrong one is 403, and counts as a failed sign-in of the account: 429 past the
     sign-in limit); admins may also change status and roles. Changing the password
-    ends every other session."""
+    ends every session of the account, the one that made the change included: sign
+    in again with the new password."""
     return UserPublic.of(await shop.users.update(user, user_id, body))
 
 

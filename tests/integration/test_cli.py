@@ -120,7 +120,7 @@ def test_import_reads_standard_input(cli: Callable[..., object], shop: Shop) -> 
     [
         (("import", "products", "/nonexistent/file.jsonl"), "no such file"),
         (("export", "tokens"), "cannot be exported"),
-        (("export", "nothing"), "no collection 'nothing'"),
+        (("export", "nothing"), "nothing cannot be exported (exportable: users"),
         (("export", "users", "--fields", "name,password_hash"), "never exported"),
         (("export", "users", "--query", "{oops"), "not valid JSON"),
         (("stats", "sales", "--start", "2026-02-01", "--end", "2026-01-01"), "end must be after"),

@@ -286,6 +286,9 @@ OPERATIONS: dict[str, Callable[[Probe], Any]] = {
     "register": lambda p: p.shop.users.register(
         UserCreate(name="New Person", email=f"new-{_unique()}@example.com", password=PASSWORD)
     ),
+    "register an unconfirmed address again (the guarded replace)": lambda p: (
+        p.shop.repositories.users.replace_unconfirmed(p.buyer.id, {"updated_at": utcnow()})
+    ),
     "profile": lambda p: p.shop.users.get(str(p.buyer.id)),
     "one product": lambda p: p.shop.catalog.get(str(p.product)),
     "place an order": _order,

@@ -1083,6 +1083,14 @@ QUERIES: dict[str, Entry] = {
             ID,
         ),
     ),
+    "AsyncUserRepository.replace_unconfirmed": (
+        uses(
+            "an unconfirmed user",
+            lambda s, d: s.repositories.users.replace_unconfirmed(d.users[17], {"name": "New"}),
+            ID,
+            gap=EXPLAIN_UNTRUE,
+        ),
+    ),
     "AsyncUserRepository.record_login": (
         uses(
             "a login",

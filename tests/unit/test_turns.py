@@ -192,6 +192,28 @@ async def test_no_transaction_starts_when_the_deadline_leaves_no_room_for_it() -
         await transactions.run(body)  # type: ignore[arg-type]
 
 
+async def test_a_turn_that_comes_as_the_budget_runs_out_is_busy_not_an_error() -> None:
+    """Seen as a 500 in the flash sale: the turn came, no time was left, and a negative
+    timeout reached PyMongo (`ValueError`)."""
+    import contextlib
+
+    transactions = AsyncTransactions(None, timeout=0.05)  # type: ignore[arg-type]
+
+    class LateTurn:
+        @contextlib.asynccontextmanager
+        async def holding(self, keys: object, wait: float | None):  # type: ignore[no-untyped-def]
+            await asyncio.sleep((wait or 0) + 0.02)  # granted just after the budget ended
+            yield
+
+    transactions.locks = LateTurn()  # type: ignore[assignment]
+
+    async def body(session: object) -> None:
+        pytest.fail("the transaction started with no time left")
+
+    with pytest.raises(Busy):
+        await transactions.run(body, keys=["products:1"])  # type: ignore[arg-type]
+
+
 def test_the_back_off_is_jittered_and_capped() -> None:
     first = [backoff(1) for _ in range(200)]
     assert all(0 <= pause <= 0.005 for pause in first)

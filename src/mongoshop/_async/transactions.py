@@ -121,6 +121,8 @@ class AsyncTransactions:
         ends = None if budget is None else time.monotonic() + budget
         async with self.locks.holding(list(keys), budget):
             left = None if ends is None else ends - time.monotonic()
+            if left is not None and left <= 0:  # its turn came as the budget ran out
+                raise Busy("no time was left for the transaction after its turn; try again")
             with pymongo.timeout(left):
                 async with self.client.start_session() as session:
                     return await self._attempts(session, callback, ends)

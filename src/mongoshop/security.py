@@ -20,21 +20,23 @@ from pwdlib import PasswordHash
 from pwdlib.exceptions import PwdlibError
 from pwdlib.hashers.argon2 import Argon2Hasher
 
+from mongoshop import deadlines
 from mongoshop.errors import Busy
 
 TOKEN_BYTES = 32
-HASH_WAIT_SECONDS = 2.0
-"""How long a hash or a check may wait for a free slot before the request is refused."""
+HASH_WAIT_SECONDS = 5.0
+"""How long a hash or a check may wait for a free slot (less when the request's deadline
+is nearer) before it is refused."""
 
 
 class PasswordHasher:
     """argon2 hashing, with a dummy hash to keep "unknown e-mail" as slow as "wrong password".
 
     argon2 is a bounded resource: each hash or check holds one of `slots` (the CPUs by
-    default) while it runs, at most `max_waiting` more wait for one, each up to
-    `wait_seconds`; past that the caller is refused with `Busy` (503). One client
-    sending passwords from many threads then cannot make every other sign-in wait
-    behind its own.
+    default) while it runs (and its 64 MiB), at most `max_waiting` more wait for one,
+    each up to `wait_seconds` or the request's deadline; past that the caller is
+    refused with `Busy` (503). A flood of password requests then costs a queue, not
+    the machine's memory and every other request's CPU.
     """
 
     def __init__(
@@ -49,7 +51,7 @@ class PasswordHasher:
         self._hasher = PasswordHash((hasher,)) if hasher else PasswordHash.recommended()
         self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
         self.slots = slots or os.cpu_count() or 1
-        self.max_waiting = self.slots * 4 if max_waiting is None else max_waiting
+        self.max_waiting = self.slots * 16 if max_waiting is None else max_waiting
         self.wait_seconds = wait_seconds
         self._free = threading.BoundedSemaphore(self.slots)
         self._lock = threading.Lock()
@@ -61,8 +63,10 @@ class PasswordHasher:
             if self._waiting >= self.max_waiting:
                 raise Busy("too many passwords being checked at once; try again")
             self._waiting += 1
+        left = deadlines.remaining()
+        wait = self.wait_seconds if left is None else max(min(self.wait_seconds, left), 0.0)
         try:
-            acquired = self._free.acquire(timeout=self.wait_seconds)
+            acquired = self._free.acquire(timeout=wait)
         finally:
             with self._lock:
                 self._waiting -= 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -76,7 +77,9 @@ def client(app: RunningApp) -> Iterator[httpx.Client]:
 @pytest.fixture(scope="session")
 def mail(mongodb_uri: str, app: RunningApp) -> Iterator[Mailroom]:
     """The session app's outgoing e-mail (its outbox)."""
-    mailroom = Mailroom(mongodb_uri, app.database)
+    mailroom = Mailroom(
+        mongodb_uri, app.database, Path(app.process.env["MONGOSHOP_DATA_DIR"]) / "mail"
+    )
     yield mailroom
     mailroom.close()
 

@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
@@ -160,12 +161,32 @@ CODE = re.compile(r"^([A-Za-z0-9_-]{40,})\r?$", re.MULTILINE)
 """A verification code, alone on its line in the e-mail's text."""
 
 
-class Mailroom:
-    """Reads the app's outgoing e-mail in its outbox, as its recipient would read it."""
+def verification_code(found: Mapping[str, Any] | None, mail_dir: Path) -> str | None:
+    """The code of this outbox item, as its recipient reads it: from the item's text while
+    it waits to be sent, from the sent ``.eml`` once sent (the outbox keeps no code then)."""
+    if found is None:
+        return None
+    match = CODE.search(found["text"])
+    if match is not None:
+        return match.group(1)
+    eml = mail_dir / (re.sub(r"[^\w.@-]", "_", str(found["_id"])) + ".eml")
+    try:
+        message = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    except FileNotFoundError:
+        return None
+    body = message.get_body(("plain",))
+    match = CODE.search(str(body.get_content())) if body is not None else None
+    return match.group(1) if match is not None else None
 
-    def __init__(self, mongodb_uri: str, database: str) -> None:
+
+class Mailroom:
+    """Reads the app's outgoing e-mail as its recipient would: the outbox, or the ``.eml``
+    files its worker wrote to `mail_dir` (``<data dir>/mail``)."""
+
+    def __init__(self, mongodb_uri: str, database: str, mail_dir: Path) -> None:
         self.client: MongoClient[dict[str, Any]] = MongoClient(mongodb_uri, tz_aware=True)
         self.outbox = self.client[database]["mail_outbox"]
+        self.mail_dir = mail_dir
 
     def code_for(self, email: str, timeout: float = 10.0) -> str:
         """The code of the latest verification e-mail to `email`."""
@@ -174,9 +195,9 @@ class Mailroom:
             found = self.outbox.find_one(
                 {"kind": "verify_email", "to": email.lower()}, sort=[("created_at", -1)]
             )
-            match = CODE.search(found["text"]) if found else None
-            if match is not None:
-                return match.group(1)
+            code = verification_code(found, self.mail_dir)
+            if code is not None:
+                return code
             assert time.monotonic() < deadline, f"no verification e-mail to {email}"
             time.sleep(0.05)
 

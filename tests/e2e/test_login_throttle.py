@@ -20,11 +20,14 @@ WINDOW = 3
 
 
 DATABASE = f"e2e_throttle_{uuid.uuid4().hex[:16]}"
+MAIL_DIR: list[Path] = []
+"""Where the throttled app's worker writes its e-mails (set by its fixture)."""
 
 
 @pytest.fixture(scope="module")
 def throttled(mongodb_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     workdir: Path = tmp_path_factory.mktemp("e2e-throttle")
+    MAIL_DIR[:] = [workdir / "data" / "mail"]
     env = app_environment(
         mongodb_uri=mongodb_uri,
         database=DATABASE,
@@ -55,7 +58,7 @@ def sign_in(client: httpx.Client, email: str, password: str) -> httpx.Response:
 def test_repeated_failures_get_429_with_retry_after_then_recover(
     client: httpx.Client, mongodb_uri: str
 ) -> None:
-    mail = Mailroom(mongodb_uri, DATABASE)
+    mail = Mailroom(mongodb_uri, DATABASE, MAIL_DIR[0])
     api = Api(client, mail)
     owner = {"email": f"owner-{uuid.uuid4().hex[:8]}@example.com"}
     try:

@@ -64,7 +64,7 @@ class Outage:
             },
         )
         self.app = AppProcess(env, self.workdir)
-        self.mail = Mailroom(self.server.uri, self.database)
+        self.mail = Mailroom(self.server.uri, self.database, self.workdir / "data" / "mail")
         return self.app.start()
 
     def stop_database(self) -> None:

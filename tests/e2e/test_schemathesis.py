@@ -38,9 +38,14 @@ ADMIN_PASSWORD = f"fuzz-admin-{uuid.uuid4().hex}"
 FUZZ_DATABASE = f"e2e_fuzz_{uuid.uuid4().hex[:16]}"
 
 
+FUZZ_MAIL_DIR: list[Path] = []
+"""Where the fuzzed app's worker writes its e-mails (set by its fixture)."""
+
+
 @pytest.fixture(scope="module")
 def fuzzed_app(mongodb_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("e2e-schemathesis")
+    FUZZ_MAIL_DIR[:] = [workdir / "data" / "mail"]
     env = app_environment(
         mongodb_uri=mongodb_uri,
         database=FUZZ_DATABASE,
@@ -55,7 +60,7 @@ def fuzzed_app(mongodb_uri: str, tmp_path_factory: pytest.TempPathFactory) -> It
 
 
 def token_for(base_url: str, mongodb_uri: str, principal: str) -> str:
-    mail = Mailroom(mongodb_uri, FUZZ_DATABASE)
+    mail = Mailroom(mongodb_uri, FUZZ_DATABASE, FUZZ_MAIL_DIR[0])
     try:
         with new_client(base_url) as client:
             api = Api(client, mail)

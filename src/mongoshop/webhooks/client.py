@@ -26,6 +26,8 @@ MAX_RESPONSE_BYTES = 64 * 1024
 ERROR_EXCERPT = 200
 """Characters of a refusing answer's body kept with the attempt (printable only)."""
 USER_AGENT = "mongoshop-webhooks/1"
+CONNECT_SECONDS = 3.0
+"""The longest a connection to one address may take to open, within the attempt's deadline."""
 
 
 @dataclass(frozen=True)
@@ -90,8 +92,10 @@ class WebhookClient:
         # No connection is kept for another request: the pool is keyed by address, and a
         # TLS connection verified for one host name must not carry a request for another
         # name that resolves to the same address.
+        # Connecting gets a third of the attempt (3 s at most): an address that does not
+        # answer leaves time for the next one, and a silent host is given up on sooner.
         self.http = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout),
+            timeout=httpx.Timeout(timeout, connect=min(timeout / 3, CONNECT_SECONDS)),
             follow_redirects=False,
             trust_env=False,
             transport=transport,
@@ -113,7 +117,7 @@ class WebhookClient:
                 addresses = await checked_addresses(
                     target, self.resolver, allow_private=self.allow_private
                 )
-                return await self._send(target, addresses[0], body, headers, elapsed)
+                return await self._send_to_one_of(target, addresses, body, headers, elapsed)
         except TargetRefused as exc:
             return Outcome(elapsed(), error=f"refused: {exc}")
         except TimeoutError:
@@ -125,6 +129,24 @@ class WebhookClient:
             # text of an unexpected error may quote anything (the request included).
             logger.exception("webhook attempt to %s failed unexpectedly", target.host)
             return Outcome(elapsed(), error=f"unexpected error: {type(exc).__name__}")
+
+    async def _send_to_one_of(
+        self,
+        target: Target,
+        addresses: list[str],
+        body: bytes,
+        headers: dict[str, str],
+        elapsed: Callable[[], float],
+    ) -> Outcome:
+        """Each checked address in turn until one takes the connection (a name with an
+        IPv6 and an IPv4 address, one of them unreachable, is still delivered to); all
+        within the attempt's one deadline. An answer, whatever it is, ends the attempt."""
+        for address in addresses[:-1]:
+            try:
+                return await self._send(target, address, body, headers, elapsed)
+            except (httpx.ConnectError, httpx.ConnectTimeout):
+                continue
+        return await self._send(target, addresses[-1], body, headers, elapsed)
 
     async def _send(
         self,

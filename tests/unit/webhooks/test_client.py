@@ -211,3 +211,41 @@ async def test_whatever_else_goes_wrong_is_a_failed_attempt_naming_only_its_type
     )
     assert outcome.retryable
     assert outcome.error == "unexpected error: UnicodeEncodeError"
+
+
+async def test_each_checked_address_is_tried_until_one_takes_the_connection() -> None:
+    tried: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        tried.append(request.url.host)
+        if request.url.host == "2606:4700::1111":
+            raise httpx.ConnectError("network is unreachable")
+        return streamed(204)
+
+    async def two(host: str, port: int) -> list[str]:
+        return ["2606:4700::1111", PUBLIC]
+
+    client = client_with(httpx.MockTransport(handler), resolver=two)
+    outcome = await client.post(
+        parse_target("https://hooks.example/", require_https=True), b"{}", {}
+    )
+    assert outcome.delivered
+    assert tried == ["2606:4700::1111", PUBLIC]
+
+
+async def test_an_answer_from_the_first_address_is_the_attempts_outcome() -> None:
+    tried: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        tried.append(request.url.host)
+        return streamed(500)
+
+    async def two(host: str, port: int) -> list[str]:
+        return [PUBLIC, "93.184.215.15"]
+
+    client = client_with(httpx.MockTransport(handler), resolver=two)
+    outcome = await client.post(
+        parse_target("https://hooks.example/", require_https=True), b"{}", {}
+    )
+    assert outcome.status_code == 500
+    assert tried == [PUBLIC]  # a 500 is an answer: not sent again elsewhere

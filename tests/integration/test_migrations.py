@@ -288,3 +288,37 @@ def version_1_order(quantities: list[int]) -> dict[str, object]:
         "created_at": utcnow(),
         "cancelled_at": None,
     }
+
+
+def _validation_level(shop: Shop, collection: str) -> str | None:
+    [info] = shop.database.command("listCollections", filter={"name": collection})["cursor"][
+        "firstBatch"
+    ]
+    level: str | None = info.get("options", {}).get("validationLevel")
+    return level
+
+
+def test_a_failed_migration_leaves_the_validators_strict_and_records_nothing(shop: Shop) -> None:
+    """Issue 21: a migration that failed halfway left its collections at `moderate`,
+    accepting documents of any shape until someone noticed."""
+    from mongoshop.migrations.runner import Migration, Step
+
+    shop.database.create_collection("gadgets")
+    shop.database.command("collMod", "gadgets", validationLevel="strict")
+
+    def breaks(step: Step) -> None:
+        assert _validation_level(step.shop, "gadgets") == "moderate"  # loosened meanwhile
+        raise RuntimeError("a bug in the migration")
+
+    with pytest.raises(RuntimeError, match="a bug"):
+        migrate(shop, [Migration(1, "breaks", breaks, changes_shape=("gadgets",))])
+    assert _validation_level(shop, "gadgets") == "strict"
+    assert applied_numbers(shop) == []
+
+
+def test_recording_a_migration_twice_is_not_an_error(shop: Shop) -> None:
+    """Two processes racing to record the same migration: the second learns it was done."""
+    records = MigrationRecords(shop.repositories.schema)
+    assert records.record_applied(1, "one", "abc", utcnow())
+    assert not records.record_applied(1, "one", "abc", utcnow())
+    assert applied_numbers(shop) == [1]

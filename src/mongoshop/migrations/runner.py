@@ -232,16 +232,30 @@ def _run(
     progress: Callable[[str], Callable[[int], None]] | None,
     batch_size: int,
 ) -> None:
-    for collection in migration.changes_shape:
-        _validation_level(shop, collection, "moderate")
     step = Step(shop, records, migration, holder, batch_size)
     if progress is not None:
         step.progress = progress(migration.label)
-    migration.up(step)
-    records.record_applied(migration.number, migration.name, migration.checksum, utcnow())
-    records.clear_checkpoint(migration.number)
     for collection in migration.changes_shape:
-        _validation_level(shop, collection, "strict")
+        _validation_level(shop, collection, "moderate")
+    try:
+        migration.up(step)
+        # Still ours? A holder that stalled past its lease must not record what another
+        # may be running now.
+        step.renew()
+        if not records.record_applied(
+            migration.number, migration.name, migration.checksum, utcnow()
+        ):
+            logger.warning("migration %s was already recorded as applied", migration.label)
+        records.clear_checkpoint(migration.number)
+    finally:
+        # Done or failed, the validators are strict again: a failure must not leave a
+        # collection accepting documents of any shape (the migration resumes from its
+        # checkpoint next time, and loosens them again while it runs). Unless the lease
+        # was lost: the process that holds it now decides.
+        now = utcnow()
+        if records.take_lease(holder, now, now + LEASE):
+            for collection in migration.changes_shape:
+                _validation_level(shop, collection, "strict")
 
 
 def _validation_level(shop: Shop, collection: str, level: str) -> None:

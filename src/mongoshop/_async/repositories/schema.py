@@ -65,13 +65,19 @@ class AsyncMigrationRecords:
         found = await self.collection.find_one({"_id": APPLIED})
         return list(found.get("applied", [])) if found else []
 
-    async def record_applied(self, number: int, name: str, checksum: str, at: datetime) -> None:
+    async def record_applied(self, number: int, name: str, checksum: str, at: datetime) -> bool:
+        """Record a migration as applied; False when it already was (by another process:
+        the filter then misses and the upsert collides with the existing record)."""
         entry = {"number": number, "name": name, "checksum": checksum, "applied_at": at}
-        await self.collection.update_one(
-            {"_id": APPLIED, "applied.number": {"$ne": number}},
-            {"$push": {"applied": entry}},
-            upsert=True,
-        )
+        try:
+            await self.collection.update_one(
+                {"_id": APPLIED, "applied.number": {"$ne": number}},
+                {"$push": {"applied": entry}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            return False
+        return True
 
     async def take_lease(self, holder: str, now: datetime, until: datetime) -> bool:
         """The lease, if it is free, expired, or already this holder's; False if held."""

@@ -66,13 +66,19 @@ class MigrationRecords:
         found = self.collection.find_one({"_id": APPLIED})
         return list(found.get("applied", [])) if found else []
 
-    def record_applied(self, number: int, name: str, checksum: str, at: datetime) -> None:
+    def record_applied(self, number: int, name: str, checksum: str, at: datetime) -> bool:
+        """Record a migration as applied; False when it already was (by another process:
+        the filter then misses and the upsert collides with the existing record)."""
         entry = {"number": number, "name": name, "checksum": checksum, "applied_at": at}
-        self.collection.update_one(
-            {"_id": APPLIED, "applied.number": {"$ne": number}},
-            {"$push": {"applied": entry}},
-            upsert=True,
-        )
+        try:
+            self.collection.update_one(
+                {"_id": APPLIED, "applied.number": {"$ne": number}},
+                {"$push": {"applied": entry}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            return False
+        return True
 
     def take_lease(self, holder: str, now: datetime, until: datetime) -> bool:
         """The lease, if it is free, expired, or already this holder's; False if held."""

@@ -171,3 +171,28 @@ def test_the_check_catches_an_upward_import(tmp_path: Path) -> None:
 )
 def test_the_longest_prefix_decides(module: str, layer: str) -> None:
     assert LAYERS[layer_of(module)][0] == layer
+
+
+@pytest.mark.parametrize(
+    "module", ["mongoshop.observability.server", "mongoshop.events.worker", "mongoshop.cli.worker"]
+)
+def test_the_worker_side_never_loads_the_api(module: str) -> None:
+    """A worker deployed alone serves `/metrics` with the API's error answers, and nothing
+    more of it: importing `mongoshop.api` (its `__init__`) must not load the app, the
+    routers or their dependencies (issue 23)."""
+    import subprocess
+    import sys
+
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import sys, {module}; print(sorted(m for m in sys.modules"
+            " if m.startswith('mongoshop.api')))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "mongoshop.api.app" not in loaded, loaded
+    assert "mongoshop.api.routers" not in loaded, loaded

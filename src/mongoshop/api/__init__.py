@@ -1,5 +1,6 @@
-"""The HTTP API (FastAPI) over the async face."""
+"""The HTTP API (FastAPI) over the async face: `mongoshop.api.app.create_app`.
 
-from mongoshop.api.app import create_app
-
-__all__ = ["create_app"]
+Importing this package imports nothing else: a worker deployed alone uses the API's
+error answers (`mongoshop.api.errors`) for its `/metrics` server without loading a
+single router.
+"""

@@ -196,3 +196,24 @@ def test_the_worker_side_never_loads_the_api(module: str) -> None:
     ).stdout
     assert "mongoshop.api.app" not in loaded, loaded
     assert "mongoshop.api.routers" not in loaded, loaded
+
+
+def test_the_sync_face_never_loads_the_async_one() -> None:
+    """Scripts, the CLI's batch jobs, migrations and seeding run on the sync face: it is
+    generated from the async source, and must not import it (issue 23: it did, through
+    `event_time` living beside the stream consumer)."""
+    import subprocess
+    import sys
+
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, mongoshop._sync.shop, mongoshop.seeding, mongoshop.migrations.runner;"
+            " print(sorted(m for m in sys.modules if m.startswith('mongoshop._async')))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert loaded.strip() == "[]", loaded

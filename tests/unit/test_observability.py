@@ -32,7 +32,8 @@ from mongoshop.observability.logs import (
 from mongoshop.observability.metrics import UNMATCHED_ROUTE, Metrics
 from mongoshop.observability.requests import RequestObserver, parse_request_id
 from mongoshop.settings import Settings, load_settings
-from mongoshop.streams.consumer import StreamConsumer, StreamSpec, event_time
+from mongoshop.streams.changes import event_time
+from mongoshop.streams.consumer import StreamConsumer, StreamSpec
 
 # --- helpers ---------------------------------------------------------------------------------
 

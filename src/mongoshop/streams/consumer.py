@@ -14,11 +14,10 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pymongo
-from bson import Timestamp
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import OperationFailure, PyMongoError
 
@@ -26,6 +25,7 @@ from mongoshop._async.repositories.checkpoints import AsyncCheckpointRepository
 from mongoshop.clock import utcnow
 from mongoshop.errors import is_unavailable
 from mongoshop.models.common import Document
+from mongoshop.streams.changes import event_time
 from mongoshop.streams.graceful import StopRequest, raise_if_cancelled
 
 logger = logging.getLogger(__name__)
@@ -70,15 +70,6 @@ class StreamSpec:
     def __post_init__(self) -> None:
         match = self.match or {"operationType": {"$in": list(self.operations)}}
         self.pipeline = [{"$match": match}]
-
-
-def event_time(change: Mapping[str, Any]) -> datetime | None:
-    """When a change happened: its ``wallTime`` (MongoDB 6+), else its cluster time (seconds)."""
-    wall_time = change.get("wallTime")
-    if isinstance(wall_time, datetime):
-        return wall_time if wall_time.tzinfo else wall_time.replace(tzinfo=UTC)
-    cluster_time = change.get("clusterTime")
-    return cluster_time.as_datetime() if isinstance(cluster_time, Timestamp) else None
 
 
 def is_history_lost(exc: PyMongoError) -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 from bson import ObjectId, Timestamp
 
 from mongoshop.models.webhooks import EventType, WebhookEvent, event_id
-from mongoshop.streams.consumer import event_time
+from mongoshop.streams.changes import event_time
 
 
 @dataclass(frozen=True)

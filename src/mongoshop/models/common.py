@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Collection, Mapping
-from typing import Annotated, Any, ClassVar, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Self, TypeVar
 
 from bson import ObjectId
 from pydantic import (
@@ -17,6 +17,7 @@ from pydantic import (
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     field_validator,
+    model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
@@ -187,13 +188,21 @@ class InputModel(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra=_document_text_rules)
 
     not_null: ClassVar[frozenset[str]] = frozenset()
-    """Fields that may be left out but not sent as null (partial updates)."""
+    """Fields that may be left out but not sent as null (partial updates): the rule is
+    here, once, and in the JSON Schema (`_document_text_rules`)."""
 
     @field_validator("*", mode="after")
     @classmethod
     def _clean_text(cls, value: Any) -> Any:
         check_text(value)
         return value
+
+    @model_validator(mode="after")
+    def _not_null(self) -> Self:
+        for name in sorted(self.model_fields_set & self.not_null):
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} may not be null")
+        return self
 
 
 class StoredModel(BaseModel):

@@ -68,13 +68,6 @@ class ProductUpdate(InputModel):
         {"name", "description", "category", "price", "tags", "reviews"}
     )
 
-    @model_validator(mode="after")
-    def _no_null(self) -> Self:
-        for field in self.model_fields_set:
-            if getattr(self, field) is None:
-                raise ValueError(f"{field} may not be null")
-        return self
-
 
 class StoredInventory(BaseModel):
     """Stock as stored: whatever number is there loads (input bounds are checked on the way

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, ClassVar, Self
+from typing import Annotated, ClassVar
 from zoneinfo import available_timezones
 
 from email_validator import validate_email
@@ -19,7 +19,6 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
-    model_validator,
 )
 
 from mongoshop.models.common import (
@@ -205,13 +204,6 @@ class UserUpdate(InputModel):
     not_null: ClassVar[frozenset[str]] = frozenset(
         {"name", "preferences", "password", "current_password", "status", "roles"}
     )
-
-    @model_validator(mode="after")
-    def _no_null_except_age(self) -> Self:
-        for field in self.model_fields_set - {"age"}:
-            if getattr(self, field) is None:
-                raise ValueError(f"{field} may not be null")
-        return self
 
     @property
     def admin_fields(self) -> set[str]:

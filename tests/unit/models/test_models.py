@@ -101,6 +101,33 @@ def test_update_refuses_null_for_fields_that_cannot_be_empty(field: str) -> None
         UserUpdate(**{field: None})
 
 
+@pytest.mark.parametrize(
+    ("model", "field"),
+    [
+        ("SubscriptionUpdate", "url"),  # issue 23: accepted, and did nothing
+        ("SubscriptionUpdate", "event_types"),
+        ("SubscriptionUpdate", "status"),
+        ("ProductUpdate", "price"),
+        ("UserUpdate", "current_password"),
+    ],
+)
+def test_every_partial_update_refuses_null_where_its_schema_says_so(model: str, field: str) -> None:
+    """One rule, in `InputModel`: what `not_null` names, the schema refuses and so does the
+    model, for every partial update alike."""
+    from mongoshop.models import products, users, webhooks
+
+    cls = {
+        "SubscriptionUpdate": webhooks.SubscriptionUpdate,
+        "ProductUpdate": products.ProductUpdate,
+        "UserUpdate": users.UserUpdate,
+    }[model]
+    assert field in cls.not_null
+    with pytest.raises(ValidationError, match=f"{field} may not be null"):
+        cls.model_validate({field: None})
+    schema = cls.model_json_schema()["properties"][field]
+    assert "anyOf" not in schema or all(s.get("type") != "null" for s in schema["anyOf"])
+
+
 def test_update_names_the_fields_only_admins_may_change() -> None:
     assert UserUpdate(name="Bob", status="suspended").admin_fields == {"status"}
     assert UserUpdate(roles=["admin"]).admin_fields == {"roles"}

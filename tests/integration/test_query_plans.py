@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeAlias
 
+import pymongo
 import pytest
 from bson import ObjectId
 from pymongo import AsyncMongoClient
@@ -66,6 +67,7 @@ from mongoshop.models.wallet import EntryKind
 from mongoshop.models.webhooks import Attempt, DeliveryStatus, EventType
 from mongoshop.security import PasswordHasher
 from mongoshop.settings import Settings
+from tests.conftest import DROP_TIMEOUT
 from tests.integration.conftest import CommandRecorder
 from tests.integration.helpers import FAKE_HASH, user_document
 from tests.plans import assert_index_scan, winning_stages
@@ -350,7 +352,8 @@ async def populated(
     try:
         yield shop, await populate(shop)
     finally:
-        await recording_client.drop_database(name)
+        with pymongo.timeout(DROP_TIMEOUT):  # thousands of documents, on a busy machine
+            await recording_client.drop_database(name)
 
 
 # --- turning recorded commands into explained queries ------------------------------------

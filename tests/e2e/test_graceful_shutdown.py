@@ -36,6 +36,9 @@ class Outcomes:
 
     answered: dict[str, int] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
+    retried: set[str] = field(default_factory=set)
+    """Told 503 (overloaded) and sent again, as a client does: the first try may or may
+    not have been stored, so a transport failure of the next one proves nothing."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -44,12 +47,20 @@ def keep_registering(base_url: str, stop: threading.Event, outcomes: Outcomes) -
         while not stop.is_set():
             email = unique_email("load")
             body = {"name": "Load User", "email": email, "password": PASSWORD}
-            try:
-                response = client.post("/auth/register", json=body)
-            except httpx.TransportError as exc:  # refused or closed: the server is stopping
+            for _ in range(10):
+                try:
+                    response = client.post("/auth/register", json=body)
+                except httpx.TransportError as exc:  # refused or closed: the server stops
+                    with outcomes.lock:
+                        outcomes.failed[email] = type(exc).__name__
+                    return
+                if response.status_code != 503:
+                    break
+                # Six threads of password hashes on a machine busy with the other tiers:
+                # the queue of hashes is bounded, and the answer says when to come back.
                 with outcomes.lock:
-                    outcomes.failed[email] = type(exc).__name__
-                return
+                    outcomes.retried.add(email)
+                time.sleep(min(float(response.headers.get("retry-after", "1")), 1.0))
             with outcomes.lock:
                 outcomes.answered[email] = response.status_code
 
@@ -147,8 +158,8 @@ def test_sigterm_under_load_answers_requests_in_flight_and_the_worker_saves_its_
     acknowledged = [*outcomes.answered, slow.email]
     stored = {user["email"] for user in db.users.find({}, {"email": 1})}
     assert set(acknowledged) <= stored
-    for email in outcomes.failed:  # the server stopped before it read these: not there at all
-        assert email not in stored
+    for email in set(outcomes.failed) - outcomes.retried:
+        assert email not in stored  # the server stopped before it read these: not there
     assert db.accounts.count_documents({}) == len(stored), "a user without a wallet"
 
     # Each account was stored with its verification e-mail (one transaction): started
@@ -160,9 +171,9 @@ def test_sigterm_under_load_answers_requests_in_flight_and_the_worker_saves_its_
         codes: dict[str, str | None] = {}
         deadline = time.monotonic() + MAIL_TIMEOUT
         while time.monotonic() < deadline:
-            codes = {
+            codes = {  # the newest code of each address (only it confirms)
                 item["to"]: verification_code(item, mail_dir)
-                for item in db.mail_outbox.find({"kind": "verify_email"})
+                for item in db.mail_outbox.find({"kind": "verify_email"}).sort("created_at", 1)
             }
             if None not in codes.values():
                 break

@@ -12,7 +12,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bson import ObjectId
+from pymongo.collection import Collection
 from pymongo.database import Database
+from pymongo.errors import AutoReconnect, BulkWriteError
 
 from mongoshop._async.services.catalog import new_product_document
 from mongoshop._async.services.users import new_user_document
@@ -45,6 +47,39 @@ COMMON_USER_WORD = "filler"
 ADJECTIVES = ["red", "blue", "small", "large", "steel", "wooden", "classic"]
 EPOCH = utcnow()
 """Filler documents' times count back from here: the newest ones are the same at every size."""
+
+
+SEND_ATTEMPTS = 3
+DUPLICATE_KEY = 11000
+
+
+def insert_all(collection: Collection[Document], documents: list[Document]) -> None:
+    """Insert every document once, even when its batch reaches the server twice.
+
+    On a loaded machine a batch can outlive the socket timeout while the server
+    still applies it; the driver then sends it again (or we do, after a second
+    timeout), and a server that does not recognise the retry answers that the
+    first attempt's documents are duplicates. Those are in: not an error. A
+    duplicate whose `_id` is absent is a real clash and is raised.
+    """
+    for attempt in range(1, SEND_ATTEMPTS + 1):
+        try:
+            collection.insert_many(documents, ordered=False)
+            return
+        except BulkWriteError as error:
+            _accept_only_resent(collection, error)
+            return
+        except AutoReconnect:
+            if attempt == SEND_ATTEMPTS:
+                raise
+
+
+def _accept_only_resent(collection: Collection[Document], error: BulkWriteError) -> None:
+    for failure in error.details.get("writeErrors", []):
+        if failure.get("code") != DUPLICATE_KEY:
+            raise error
+        if collection.find_one({"_id": failure["op"]["_id"]}, {"_id": 1}) is None:
+            raise error
 
 
 def fill(
@@ -157,17 +192,19 @@ def fill(
             )
             mail.append(item)
         far = utcnow() + timedelta(days=30)
-        database.users.insert_many(users)
-        database.accounts.insert_many(accounts)
-        database.products.insert_many(products)
-        database.orders.insert_many(orders)
-        database.ledger.insert_many(ledger)
-        database.transfers.insert_many(transfers)
-        database.mail_outbox.insert_many(mail)
-        database.login_attempts.insert_many(
-            [{"_id": f"filler-{n}", "attempts": [], "expires_at": far} for n in numbers]
+        insert_all(database.users, users)
+        insert_all(database.accounts, accounts)
+        insert_all(database.products, products)
+        insert_all(database.orders, orders)
+        insert_all(database.ledger, ledger)
+        insert_all(database.transfers, transfers)
+        insert_all(database.mail_outbox, mail)
+        insert_all(
+            database.login_attempts,
+            [{"_id": f"filler-{n}", "attempts": [], "expires_at": far} for n in numbers],
         )
-        database.tokens.insert_many(
+        insert_all(
+            database.tokens,
             [
                 {
                     "_id": f"filler-{n}",
@@ -176,5 +213,5 @@ def fill(
                     "expires_at": far,
                 }
                 for n, user in zip(numbers, users, strict=True)
-            ]
+            ],
         )

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from benchmarks.filler import insert_all
 from bson import ObjectId
 from pymongo import MongoClient
 from pymongo.errors import BulkWriteError
 
-from benchmarks.filler import insert_all
 from mongoshop.models.common import Document
 
 

@@ -105,6 +105,8 @@ def populate(client: MongoClient[Document], settings: Settings, size: int) -> Si
         # The backlog is the newest deliveries; everything before it was delivered.
         status = statuses[n - (size - backlog)] if n >= size - backlog else "delivered"
         document = delivery(n, size - 1 - n, subscriptions[n % SUBSCRIPTIONS], status, now)
+        if status == "pending":
+            shop.repositories.webhook_deliveries.line.place([document])  # in line
         keys.append(document["_id"])
         batch.append(document)
         if len(batch) == BATCH:
@@ -125,10 +127,7 @@ def claim_and_release(size: Size) -> Any:
     assert claimed is not None
     # put it back, so every call finds the same backlog (untimed would be nicer; it is
     # one point update by _id, the same at both sizes)
-    deliveries.collection.update_one(
-        {"_id": claimed.key},
-        {"$set": {"available_at": datetime.now(UTC) - timedelta(seconds=1), "claimed_by": None}},
-    )
+    deliveries.line.reline([{"_id": claimed.key}])
     return claimed
 
 
@@ -144,7 +143,7 @@ def hold_again(size: Size) -> None:
     """Untimed: the same held backlog for the next call."""
     for key in size.keys[-HELD - DEAD : -DEAD]:
         size.shop.repositories.webhook_deliveries.collection.update_one(
-            {"_id": key}, {"$set": {"status": "held"}}
+            {"_id": key}, {"$set": {"status": "held"}, "$unset": {"place": ""}}
         )
 
 

@@ -204,9 +204,18 @@ class Settings(BaseSettings):
         Field(
             gt=0,
             le=3600,
-            description="First retry delay of an e-mail; doubles per attempt, capped at 30 min",
+            description="First retry delay of an e-mail; doubles per attempt (with jitter),"
+            " capped at 30 min",
         ),
     ] = 2.0
+    mail_senders: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=32,
+            description="E-mails one worker sends at once (each of its senders claims its own)",
+        ),
+    ] = 2
     webhook_timeout_seconds: Annotated[
         float,
         Field(
@@ -246,6 +255,15 @@ class Settings(BaseSettings):
             " the webhook timeout)",
         ),
     ] = 60.0
+    webhook_deliverers: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=64,
+            description="Webhook attempts one worker makes at once: a receiver that hangs holds"
+            " one of them until its timeout, not every other delivery",
+        ),
+    ] = 4
     webhook_pause_after_dead: Annotated[
         int,
         Field(

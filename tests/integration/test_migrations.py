@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,11 @@ from mongoshop.bootstrap import open_shop
 from mongoshop.cli.main import app
 from mongoshop.clock import utcnow
 from mongoshop.errors import ConfigurationError
+from mongoshop.mail.documents import outbox_document
 from mongoshop.migrations import MIGRATIONS
 from mongoshop.migrations.runner import migrate
 from mongoshop.models.common import Document
+from mongoshop.models.mail import MailKind
 from mongoshop.settings import Settings
 from tests.integration.helpers import cli_env
 
@@ -170,10 +173,10 @@ def test_the_shipped_migration_drops_mongoshops_old_indexes_and_nothing_else(
 
     ran = migrate(shop, MIGRATIONS, on_line=lines.append)
 
-    assert [migration.number for migration in ran] == [1, 2]
+    assert [migration.number for migration in ran] == [1, 2, 3, 4]
     assert "price" not in shop.database["products"].index_information()
     assert "status_created" in shop.database["users"].index_information()
-    assert applied_numbers(shop) == [1, 2]
+    assert applied_numbers(shop) == [1, 2, 3, 4]
     assert migrate(shop, MIGRATIONS, on_line=lines.append) == []
     assert lines[-1] == "no migration to run"
 
@@ -322,3 +325,49 @@ def test_recording_a_migration_twice_is_not_an_error(shop: Shop) -> None:
     assert records.record_applied(1, "one", "abc", utcnow())
     assert not records.record_applied(1, "one", "abc", utcnow())
     assert applied_numbers(shop) == [1]
+
+
+def test_pending_items_of_an_older_version_join_the_line(shop: Shop) -> None:
+    """Migrations 0003 and 0004: an e-mail and a delivery enqueued before the line (pending, due at
+    `available_at`, no place) are found by the sweep afterwards; one due later waits."""
+    past, later = utcnow() - timedelta(minutes=1), utcnow() + timedelta(hours=1)
+
+    def old_mail(n: int, available_at: Any, status: str = "pending") -> Document:
+        email = f"reader{n}@example.com"
+        document = outbox_document(MailKind.WELCOME, n, email, None, {"name": "R", "email": email})
+        return {**document, "status": status, "available_at": available_at}
+
+    shop.database["mail_outbox"].insert_many(
+        [old_mail(1, past), old_mail(2, later), old_mail(3, past, "sent")]
+    )
+    subscription = ObjectId()
+    event = {"id": "evt_1", "type": "order.placed", "created_at": past, "data": {}}
+    shop.database["webhook_deliveries"].insert_one(
+        {
+            "_id": f"evt_1.{subscription}",
+            "event": event,
+            "subscription_id": subscription,
+            "object_key": "order:1",
+            "sequence": 1,
+            "status": "pending",
+            "attempts": 0,
+            "available_at": past,
+            "claimed_by": None,
+            "last_error": None,
+            "history": [],
+            "created_at": past,
+            "finished_at": None,
+        }
+    )
+    assert shop.repositories.outbox.sweep(utcnow()) == 0, "invisible before the migration"
+
+    migrate(shop, MIGRATIONS, on_line=lambda line: None)
+
+    assert shop.repositories.outbox.sweep(utcnow()) == 1
+    assert shop.repositories.webhook_deliveries.sweep(utcnow()) == 1
+    in_line = shop.database["mail_outbox"].find({"place": {"$gte": 0}}, {"_id": 1})
+    assert [item["_id"] for item in in_line] == ["welcome:1:reader1@example.com"]
+    assert shop.repositories.outbox.sweep(later + timedelta(seconds=1)) == 1
+    sent = shop.database["mail_outbox"].find_one({"_id": "welcome:3:reader3@example.com"})
+    assert sent is not None
+    assert "due_at" not in sent

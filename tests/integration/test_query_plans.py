@@ -256,7 +256,7 @@ async def populate(shop: AsyncShop) -> Data:
             document["status"] = (MailStatus.FAILED if n % 25 == 1 else MailStatus.SENT).value
         document["available_at"] = now - timedelta(minutes=n)
         mail.append(document)
-    await shop.repositories.outbox.collection.insert_many(mail)
+    await shop.repositories.outbox.enqueue_many(mail)  # the pending ones in line
 
     await shop.repositories.checkpoints.collection.insert_many(
         [{"_id": name, "resume_token": {"_data": "00"}, "updated_at": now} for name in STREAMS]
@@ -322,7 +322,7 @@ async def populate(shop: AsyncShop) -> Data:
                 "finished_at": None,
             }
         )
-    await shop.repositories.webhook_deliveries.collection.insert_many(deliveries)
+    await shop.repositories.webhook_deliveries.enqueue_many(deliveries)  # pending: in line
 
     return Data(
         subscriptions=subscriptions,
@@ -548,6 +548,12 @@ async def _take_seen(
 async def _take_refused(shop: AsyncShop, product_id: ObjectId, session: AsyncClientSession) -> None:
     with pytest.raises(OutOfStock):
         await _take_seen(shop, product_id, 10**6, session)
+
+
+async def take_last_candidate(shop: AsyncShop) -> Any:
+    outbox = shop.repositories.outbox
+    candidates = await outbox.line.candidates({"_id": 1})
+    return await outbox.take(candidates[-1], "sender-3", utcnow() + timedelta(minutes=1))
 
 
 def in_transaction(
@@ -830,23 +836,72 @@ QUERIES: dict[str, Entry] = {
         ),
     ),
     # --- AsyncOutboxRepository (outbox.py) ---
-    "AsyncOutboxRepository.enqueue": SendsNoQuery(
-        lambda s, d: s.repositories.outbox.enqueue(welcome("new3@example.com"))
+    # --- AsyncLinedRepository (line.py), through the outbox: the deliveries' is the same ---
+    "AsyncLinedRepository.enqueue": (
+        uses(
+            "one e-mail (its place from the queue's counter)",
+            lambda s, d: s.repositories.outbox.enqueue(welcome("new3@example.com")),
+            ID,
+        ),
     ),
-    "AsyncOutboxRepository.enqueue_in": SendsNoQuery(
-        in_transaction(
-            lambda s, d, session: s.repositories.outbox.enqueue_in(
-                welcome("new6@example.com"), session
-            )
-        )
+    "AsyncLinedRepository.enqueue_in": (
+        uses(
+            "one e-mail in a transaction (its place taken outside it)",
+            in_transaction(
+                lambda s, d, session: s.repositories.outbox.enqueue_in(
+                    welcome("new6@example.com"), session
+                )
+            ),
+            ID,
+        ),
     ),
-    "AsyncOutboxRepository.enqueue_many": SendsNoQuery(
-        lambda s, d: s.repositories.outbox.enqueue_many([welcome("new4@example.com")])
+    "AsyncLinedRepository.enqueue_many": (
+        uses(
+            "a batch",
+            lambda s, d: s.repositories.outbox.enqueue_many([welcome("new4@example.com")]),
+            ID,
+        ),
     ),
+    "AsyncLinedRepository.take": (
+        uses(
+            "the last candidate of the line's window",
+            lambda s, d: take_last_candidate(s),
+            "place",
+            ID,
+            gap=EXPLAIN_UNTRUE,
+        ),
+    ),
+    "AsyncLinedRepository.sweep": (
+        uses(
+            "items due again and stragglers (none: its reads alone)",
+            lambda s, d: s.repositories.webhook_deliveries.sweep(utcnow()),
+            "due_at",
+            "place",
+            ID,
+        ),
+    ),
+    # --- AsyncOutboxRepository (outbox.py) ---
     "AsyncOutboxRepository.claim": (
         uses(
-            "the next due e-mail",
+            "the next e-mail in line",
             lambda s, d: s.repositories.outbox.claim("sender-1", utcnow(), timedelta(minutes=1)),
+            "place",
+            ID,
+            gap=EXPLAIN_UNTRUE,
+        ),
+    ),
+    "AsyncOutboxRepository.redrive": (
+        uses(
+            "a failed e-mail",
+            lambda s, d: s.repositories.outbox.redrive(d.mail[1]),
+            ID,
+            gap=EXPLAIN_UNTRUE,
+        ),
+    ),
+    "AsyncOutboxRepository.redrive_failed": (
+        uses(
+            "every failed e-mail",
+            lambda s, d: s.repositories.outbox.redrive_failed(),
             "status_available",
             ID,
             gap=EXPLAIN_UNTRUE,
@@ -1326,18 +1381,13 @@ QUERIES: dict[str, Entry] = {
             ID,
         ),
     ),
-    "AsyncDeliveryRepository.enqueue_many": SendsNoQuery(
-        lambda s, d: s.repositories.webhook_deliveries.enqueue_many(
-            [{**delivery_copy(d, 0), "_id": f"evt_{'f' * 32}.{d.subscriptions[0]}"}]
-        )
-    ),
     "AsyncDeliveryRepository.claim": (
         uses(
-            "the next due delivery, in order",
+            "the next delivery in line, in order",
             lambda s, d: s.repositories.webhook_deliveries.claim(
                 "deliverer-1", utcnow(), timedelta(minutes=1)
             ),
-            "status_available",
+            "place",
             "object_subscription_status",
             ID,
             gap=EXPLAIN_UNTRUE,
@@ -1397,6 +1447,8 @@ QUERIES: dict[str, Entry] = {
                 d.subscriptions[5:7], utcnow()
             ),
             "status_subscription_newest",
+            ID,
+            gap=EXPLAIN_UNTRUE,
         ),
     ),
     "AsyncDeliveryRepository.redrive": (
@@ -1414,6 +1466,8 @@ QUERIES: dict[str, Entry] = {
                 d.subscriptions[8], utcnow()
             ),
             "status_subscription_newest",
+            ID,
+            gap=EXPLAIN_UNTRUE,
         ),
     ),
     "AsyncDeliveryRepository.for_subscription": (

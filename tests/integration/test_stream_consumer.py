@@ -1,17 +1,21 @@
 """A change-stream consumer on the real server: one event no handler can take is retried,
-then skipped and logged; the events after it are handled, and the position saved."""
+then skipped and logged; the events after it are handled, and the position saved. A burst
+is handled in batches, its position saved per batch."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import pytest
 
+from mongoshop._async.repositories.checkpoints import AsyncCheckpointRepository
 from mongoshop._async.shop import AsyncShop
-from mongoshop.streams.consumer import HANDLER_ATTEMPTS, StreamConsumer, StreamSpec
+from mongoshop.models.common import Document
+from mongoshop.streams.consumer import BATCH_SIZE, HANDLER_ATTEMPTS, StreamConsumer, StreamSpec
 
 
 async def test_an_event_whose_handler_keeps_failing_is_skipped_and_the_stream_goes_on(
@@ -54,3 +58,89 @@ async def test_an_event_whose_handler_keeps_failing_is_skipped_and_the_stream_go
     saved = await ashop.repositories.checkpoints.load("poison-test")
     assert saved is not None
     assert saved.resume_token == consumer.token
+
+
+class CountingCheckpoints(AsyncCheckpointRepository):
+    """The real repository, counting the saves."""
+
+    saves = 0
+
+    async def save(self, name: str, token: Mapping[str, Any], at: datetime) -> None:
+        self.saves += 1
+        await super().save(name, token, at)
+
+
+async def _consume_until(
+    consumer: StreamConsumer, collection: Any, documents: list[Document], done: asyncio.Event
+) -> asyncio.Task[None]:
+    task = asyncio.create_task(consumer.run())
+    await asyncio.wait_for(consumer.ready.wait(), 30)
+    await collection.insert_many(documents, ordered=True)
+    await asyncio.wait_for(done.wait(), 60)
+    consumer.stop.request()
+    await asyncio.wait_for(task, 30)
+    return task
+
+
+async def test_a_burst_is_handled_in_batches_its_position_saved_per_batch(
+    ashop: AsyncShop,
+) -> None:
+    collection = ashop.repositories.users.collection.database["burst_events"]
+    batches: list[list[int]] = []
+    done = asyncio.Event()
+    total = 3 * BATCH_SIZE + 7
+
+    async def one(change: Mapping[str, Any]) -> None:
+        raise AssertionError("a batch handler is given: events are not handled alone")
+
+    async def many(changes: Sequence[Mapping[str, Any]]) -> None:
+        batches.append([change["fullDocument"]["n"] for change in changes])
+        if sum(map(len, batches)) == total:
+            done.set()
+
+    checkpoints = CountingCheckpoints(ashop.database)
+    consumer = StreamConsumer(
+        StreamSpec("burst-test", collection, ("insert",), one, batch=many),
+        checkpoints,
+    )
+    await _consume_until(consumer, collection, [{"n": n} for n in range(total)], done)
+
+    assert [n for batch in batches for n in batch] == list(range(total)), "each once, in order"
+    assert max(map(len, batches)) == BATCH_SIZE
+    # A save when the stream opens, one per batch, one when it stops: not one per event.
+    assert checkpoints.saves == len(batches) + 2
+    assert len(batches) < total / 10
+
+
+async def test_a_batch_that_fails_is_handled_one_by_one_and_only_the_bad_event_skipped(
+    ashop: AsyncShop,
+) -> None:
+    collection = ashop.repositories.users.collection.database["bad_batch_events"]
+    handled: list[int] = []
+    done = asyncio.Event()
+
+    async def one(change: Mapping[str, Any]) -> None:
+        number = change["fullDocument"]["n"]
+        if number == 13:
+            raise ValueError("this event cannot be handled")
+        handled.append(number)
+        if number == 29:
+            done.set()
+
+    async def many(changes: Sequence[Mapping[str, Any]]) -> None:
+        if any(change["fullDocument"]["n"] == 13 for change in changes):
+            raise ValueError("one event of the batch cannot be handled")
+        handled.extend(change["fullDocument"]["n"] for change in changes)
+        if any(change["fullDocument"]["n"] == 29 for change in changes):
+            done.set()
+
+    consumer = StreamConsumer(
+        StreamSpec("bad-batch-test", collection, ("insert",), one, batch=many),
+        ashop.repositories.checkpoints,
+        retry_delay=0.01,
+    )
+    task = await _consume_until(consumer, collection, [{"n": n} for n in range(30)], done)
+
+    assert sorted(handled) == [n for n in range(30) if n != 13]
+    assert consumer.skipped == 1
+    assert task.exception() is None

@@ -1,4 +1,8 @@
-"""The wait before a retry: exponential, capped, jittered, and never before Retry-After."""
+"""The wait before a retry: exponential, capped, jittered, and never before Retry-After.
+
+Through the webhook deliverer, which passes its settings and a receiver's
+Retry-After to the rule every queue shares (the mail sender's is in
+tests/unit/mail/test_sender.py)."""
 
 from __future__ import annotations
 

@@ -26,6 +26,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "mongoshop.__version__",
             "mongoshop.errors",
             "mongoshop.clock",
+            "mongoshop.every",
+            "mongoshop.backoff",
             "mongoshop.deadlines",
             "mongoshop.turns",
             "mongoshop.settings",
@@ -56,7 +58,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "mongoshop._sync.reconcile",
         ),
     ),
-    ("mail and streams", ("mongoshop.mail", "mongoshop.streams", "mongoshop.webhooks")),
+    (
+        "mail and streams",
+        ("mongoshop.mail", "mongoshop.streams", "mongoshop.webhooks", "mongoshop.queues"),
+    ),
     (
         "services",
         (

@@ -9,13 +9,15 @@ committed changes do.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from mongoshop._async.shop import AsyncShop
+from mongoshop.streams.consumer import BatchHandler as Batch
 from mongoshop.streams.consumer import StreamSpec
 from mongoshop.webhooks.events import (
+    Occurrence,
     from_ledger_change,
     from_order_change,
     from_product_change,
@@ -43,18 +45,39 @@ def webhook_streams(shop: AsyncShop) -> list[StreamSpec]:
     repositories = shop.repositories
     webhooks = shop.webhooks
 
+    def publishing(events: Callable[[Mapping[str, Any]], Awaitable[list[Occurrence]]]) -> Batch:
+        """The batch handler of a stream whose events `events` reads: one write for all."""
+
+        async def batch(changes: Sequence[Mapping[str, Any]]) -> None:
+            occurrences = [occurrence for change in changes for occurrence in await events(change)]
+            await webhooks.publish(occurrences)
+
+        return batch
+
+    async def of_order(change: Mapping[str, Any]) -> list[Occurrence]:
+        return list(from_order_change(change))
+
+    async def of_user(change: Mapping[str, Any]) -> list[Occurrence]:
+        return list(from_user_change(change))
+
+    async def of_product(change: Mapping[str, Any]) -> list[Occurrence]:
+        return list(from_product_change(change))
+
+    async def of_ledger(change: Mapping[str, Any]) -> list[Occurrence]:
+        account = await repositories.accounts.find_by_id(change["fullDocument"]["account_id"])
+        return list(from_ledger_change(change, account.user_id if account else None))
+
     async def on_order(change: Mapping[str, Any]) -> None:
-        await webhooks.publish(from_order_change(change))
+        await webhooks.publish(await of_order(change))
 
     async def on_user(change: Mapping[str, Any]) -> None:
-        await webhooks.publish(from_user_change(change))
+        await webhooks.publish(await of_user(change))
 
     async def on_product(change: Mapping[str, Any]) -> None:
-        await webhooks.publish(from_product_change(change))
+        await webhooks.publish(await of_product(change))
 
     async def on_ledger(change: Mapping[str, Any]) -> None:
-        account = await repositories.accounts.find_by_id(change["fullDocument"]["account_id"])
-        await webhooks.publish(from_ledger_change(change, account.user_id if account else None))
+        await webhooks.publish(await of_ledger(change))
 
     async def reconcile_orders(since: datetime) -> int:
         """After lost history: the orders placed since then (their ids are the events')."""
@@ -89,6 +112,7 @@ def webhook_streams(shop: AsyncShop) -> list[StreamSpec]:
             },
             full_document="updateLookup",
             handler=on_order,
+            batch=publishing(of_order),
             reconcile=reconcile_orders,
         ),
         StreamSpec(
@@ -106,6 +130,7 @@ def webhook_streams(shop: AsyncShop) -> list[StreamSpec]:
             },
             full_document="updateLookup",
             handler=on_user,
+            batch=publishing(of_user),
             reconcile=reconcile_users,
         ),
         StreamSpec(
@@ -115,6 +140,7 @@ def webhook_streams(shop: AsyncShop) -> list[StreamSpec]:
             full_document="updateLookup",
             full_document_before_change="whenAvailable",
             handler=on_product,
+            batch=publishing(of_product),
         ),
         StreamSpec(
             name=LEDGER_STREAM,
@@ -122,5 +148,6 @@ def webhook_streams(shop: AsyncShop) -> list[StreamSpec]:
             operations=("insert",),
             match={"operationType": "insert", "fullDocument.amount": {"$gt": 0}},
             handler=on_ledger,
+            batch=publishing(of_ledger),
         ),
     ]

@@ -1,5 +1,5 @@
 """The event worker: change streams feed the mail outbox and the webhook deliveries;
-a sender and a deliverer drain them.
+senders and deliverers (MONGOSHOP_MAIL_SENDERS, MONGOSHOP_WEBHOOK_DELIVERERS) drain them.
 
 ``mongoshop worker`` runs it alone; ``mongoshop serve`` runs it in-process
 unless ``--no-worker`` is given.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mongoshop._async.shop import AsyncShop
@@ -50,6 +50,12 @@ class EventWorker:
         async def on_order(change: Mapping[str, Any]) -> None:
             await mail.order_confirmation(change["fullDocument"])
 
+        async def on_users(changes: Sequence[Mapping[str, Any]]) -> None:
+            await mail.welcome_all(changes)
+
+        async def on_orders(changes: Sequence[Mapping[str, Any]]) -> None:
+            await mail.confirm_orders([change["fullDocument"] for change in changes])
+
         self.consumers = [
             StreamConsumer(
                 StreamSpec(
@@ -69,6 +75,7 @@ class EventWorker:
                     },
                     full_document="updateLookup",
                     handler=on_user,
+                    batch=on_users,
                     reconcile=mail.reconcile_welcomes,
                 ),
                 checkpoints,
@@ -80,6 +87,7 @@ class EventWorker:
                     collection=shop.repositories.orders.collection,
                     operations=("insert",),
                     handler=on_order,
+                    batch=on_orders,
                     reconcile=mail.reconcile_order_confirmations,
                 ),
                 checkpoints,
@@ -96,16 +104,25 @@ class EventWorker:
             resolver=resolver,
             allow_private=settings.webhook_allow_private_targets,
         )
-        self.deliverer = WebhookDeliverer(
-            shop.repositories.webhook_subscriptions,
-            shop.repositories.webhook_deliveries,
-            self.webhook_client,
-            settings,
-            observer=observer,
-        )
-        self.sender = OutboxSender(
-            shop.repositories.outbox, transport or transport_for(shop.settings), shop.settings
-        )
+        # Several of each, so that one slow SMTP answer or one receiver that hangs holds
+        # one claim, not the queue; the first of each also runs its queue's chores (the
+        # sweep, the release of held deliveries), which need no more than one per worker.
+        self.deliverers = [
+            WebhookDeliverer(
+                shop.repositories.webhook_subscriptions,
+                shop.repositories.webhook_deliveries,
+                self.webhook_client,
+                settings,
+                observer=observer,
+                chores=number == 0,
+            )
+            for number in range(settings.webhook_deliverers)
+        ]
+        mail_transport = transport or transport_for(settings)
+        self.senders = [
+            OutboxSender(shop.repositories.outbox, mail_transport, settings, chores=number == 0)
+            for number in range(settings.mail_senders)
+        ]
         self._tasks: list[asyncio.Task[None]] = []
         self.supervisor = Supervisor()
         """The loops, each restarted if it ends unexpectedly (`/metrics` shows them)."""
@@ -115,8 +132,10 @@ class EventWorker:
         start = self.supervisor.start
         for consumer in self.consumers:
             self._tasks.append(start(consumer.spec.name, consumer.run, consumer.stop))
-        self._tasks.append(start("outbox-sender", self.sender.run, self.sender.stop))
-        self._tasks.append(start("webhook-deliverer", self.deliverer.run, self.deliverer.stop))
+        for number, sender in enumerate(self.senders, 1):
+            self._tasks.append(start(f"outbox-sender-{number}", sender.run, sender.stop))
+        for number, deliverer in enumerate(self.deliverers, 1):
+            self._tasks.append(start(f"webhook-deliverer-{number}", deliverer.run, deliverer.stop))
         ready = [asyncio.create_task(consumer.ready.wait()) for consumer in self.consumers]
         await asyncio.wait(ready, timeout=30)
         for task in ready:
@@ -131,7 +150,8 @@ class EventWorker:
         ends), it only means work done again after the restart.
         """
         stops = [consumer.stop for consumer in self.consumers]
-        stops += [self.sender.stop, self.deliverer.stop]
+        stops += [sender.stop for sender in self.senders]
+        stops += [deliverer.stop for deliverer in self.deliverers]
         cancelled = await stop_loops(self._tasks, stops, grace)
         self._tasks.clear()
         await self.webhook_client.aclose()

@@ -1,9 +1,10 @@
 """The outbox sender: claim with a lease, send, record; retry with back-off.
 
-Several senders (in several workers) may run at once: a claim is one atomic
-``find_one_and_update``, and the lease (MONGOSHOP_MAIL_LEASE_SECONDS, at least
-twice the SMTP timeout) outlives any send, so no item is sent twice. An item
-whose sender died is claimed again once its lease ends.
+Several senders (in several workers) may run at once: a claim is one guarded
+``update_one`` by ``_id`` on an item in line (`AsyncLine`), and the lease
+(MONGOSHOP_MAIL_LEASE_SECONDS, at least twice the SMTP timeout) outlives any
+send, so no item is sent twice. An item whose sender died is put back in line
+once its lease ends.
 """
 
 from __future__ import annotations
@@ -13,19 +14,22 @@ import uuid
 from datetime import timedelta
 
 import pymongo
-from pymongo.errors import PyMongoError
 
 from mongoshop._async.repositories.outbox import AsyncOutboxRepository
+from mongoshop.backoff import jittered_backoff
 from mongoshop.clock import utcnow
-from mongoshop.errors import is_unavailable
+from mongoshop.every import Every
 from mongoshop.mail.transport import MailTransport
 from mongoshop.models.mail import CARRIES_A_SECRET, OutboxItem
+from mongoshop.queues.draining import drain
 from mongoshop.settings import Settings
-from mongoshop.streams.graceful import StopRequest, raise_if_cancelled
+from mongoshop.streams.graceful import StopRequest
 
 logger = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(minutes=30)
+SWEEP_EVERY = timedelta(seconds=1)
+"""How often e-mails due again are put back in line: the wait a retry may add."""
 
 
 def loggable(item: OutboxItem) -> str:
@@ -51,7 +55,9 @@ class OutboxSender:
         settings: Settings,
         *,
         idle_delay: float = 0.5,
+        chores: bool = True,
     ) -> None:
+        """`chores`: this one also sweeps the line each second (one per worker is enough)."""
         self.outbox = outbox
         self.transport = transport
         self.owner = f"sender-{uuid.uuid4().hex[:12]}"
@@ -62,39 +68,34 @@ class OutboxSender:
         self.step_timeout = settings.operation_timeout_seconds
         self.stop = StopRequest()
         """Ask `run` to return once the message in hand is sent and recorded."""
+        self.chores = chores
+        self._sweep = Every(SWEEP_EVERY)
 
     def backoff(self, attempts: int) -> timedelta:
-        """Exponential: base, 2 * base, 4 * base... capped at 30 minutes."""
-        delay: timedelta = self.retry_base * 2 ** min(max(attempts - 1, 0), 30)
-        return min(delay, MAX_BACKOFF)
+        """Exponential from the base, capped at 30 minutes, jittered
+        (`mongoshop.backoff.jittered_backoff`)."""
+        seconds = jittered_backoff(
+            attempts, self.retry_base.total_seconds(), MAX_BACKOFF.total_seconds()
+        )
+        return timedelta(seconds=seconds)
 
     async def run(self) -> None:
-        """Send until stopped; sleep a little when there is nothing due."""
-        while not self.stop.requested:
-            raise_if_cancelled()
-            try:
-                sent_something = await self.send_one()
-            except PyMongoError as exc:
-                raise_if_cancelled()
-                if not is_unavailable(exc):
-                    logger.exception("outbox sender failed")
-                else:
-                    logger.warning("outbox sender waiting for the database: %s", exc)
-                await self.stop.sleep(self.idle_delay * 4)
-                continue
-            except Exception:  # an outbox item this code cannot read, say: not the end
-                raise_if_cancelled()
-                logger.exception("outbox sender failed; going on")
-                await self.stop.sleep(self.idle_delay * 4)
-                continue
-            if not sent_something:
-                await self.stop.sleep(self.idle_delay)
+        """Send until stopped (`mongoshop.queues.draining.drain`)."""
+        idle = self.idle_delay
+        await drain("outbox sender", self.send_one, self._chores, self.stop, idle_delay=idle)
+
+    async def _chores(self) -> None:
+        """Once a second, put back in line the items due again (a back-off over, a
+        lease ended: `AsyncLine.sweep`)."""
+        if self.chores and self._sweep.due():
+            with pymongo.timeout(self.step_timeout):
+                await self.outbox.sweep(utcnow())
 
     async def send_one(self) -> bool:
-        """Claim and send the next due item; False when nothing was due.
+        """Claim and send the next item in line; False when nothing was due.
 
-        The claim and the recording each run under the operation deadline (not the
-        send, which has the SMTP timeout): a frozen database is noticed within it.
+        The claim and the recording each run under the operation deadline (not
+        the send, which has the SMTP timeout): a frozen database is noticed within it.
         """
         with pymongo.timeout(self.step_timeout):
             item = await self.outbox.claim(self.owner, utcnow(), self.lease)

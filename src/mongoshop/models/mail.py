@@ -45,8 +45,14 @@ class OutboxItem(BaseModel):
     html: str
     status: MailStatus
     attempts: int = 0
-    available_at: datetime
-    """Pending: when it may next be claimed (now, after a back-off, or when a lease ends)."""
+    available_at: datetime | None = None
+    """Pending out of the line: when it is due again (after a back-off, or when a lease
+    ends). None while it stands in line (`place`), due since `lined_at`."""
+    place: int | None = None
+    lined_at: datetime | None = None
+    due_at: datetime | None = None
+    """Out of the line, pending: `available_at` again, in the field the sweep reads (done
+    items keep `available_at`, never this)."""
     claimed_by: str | None = None
     last_error: str | None = None
     created_at: datetime

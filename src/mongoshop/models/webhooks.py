@@ -36,7 +36,8 @@ class SubscriptionStatus(StrEnum):
 
 class DeliveryStatus(StrEnum):
     PENDING = "pending"
-    """Due at `available_at` (now, after a back-off, or when a sender's lease ends)."""
+    """In line to be sent, or due again at `available_at` (after a back-off, or when a
+    sender's lease ends)."""
     HELD = "held"
     """Its subscription is paused: kept, and sent once it is resumed."""
     DELIVERED = "delivered"
@@ -191,7 +192,14 @@ class DeliveryInDB(BaseModel):
     """Where the change sits in the database's history (its cluster time)."""
     status: DeliveryStatus
     attempts: int = 0
-    available_at: datetime
+    available_at: datetime | None = None
+    """Pending out of the line: when it is due again (a back-off, a lease, an earlier
+    event of its object). None while it stands in line (`place`), due since `lined_at`."""
+    place: int | None = None
+    lined_at: datetime | None = None
+    due_at: datetime | None = None
+    """Out of the line, pending: `available_at` again, in the field the sweep reads (done
+    items keep `available_at`, never this)."""
     claimed_by: str | None = None
     last_error: str | None = None
     history: list[Attempt] = []
@@ -208,7 +216,8 @@ class DeliveryPublic(BaseModel):
     status: DeliveryStatus
     attempts: int
     next_attempt_at: Annotated[
-        datetime | None, Field(description="When it is tried next, while pending")
+        datetime | None,
+        Field(description="When it is tried next, while pending (a time past: in line now)"),
     ]
     last_error: str | None
     history: Annotated[
@@ -226,7 +235,7 @@ class DeliveryPublic(BaseModel):
             subscription_id=str(delivery.subscription_id),
             status=delivery.status,
             attempts=delivery.attempts,
-            next_attempt_at=delivery.available_at
+            next_attempt_at=(delivery.available_at or delivery.lined_at)
             if delivery.status is DeliveryStatus.PENDING
             else None,
             last_error=delivery.last_error,

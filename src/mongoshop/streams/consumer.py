@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,7 +45,11 @@ HANDLER_ATTEMPTS = 3
 """Times an event's handler is tried when it fails with anything but a database error
 (which is an outage: retried for as long as it lasts); then the event is skipped."""
 
+BATCH_SIZE = 100
+"""Events handled together at most: their effects written in one batch (`StreamSpec.batch`),
+the stream's position saved once for all of them."""
 Handler = Callable[[Mapping[str, Any]], Awaitable[None]]
+BatchHandler = Callable[[Sequence[Mapping[str, Any]]], Awaitable[None]]
 Reconciler = Callable[[datetime], Awaitable[int]]
 
 
@@ -65,6 +69,9 @@ class StreamSpec:
     """Called whenever the stream (re)starts without resuming (e.g. to clear a cache)."""
     match: Document | None = None
     """The server-side filter of the events; by default, every event of `operations`."""
+    batch: BatchHandler | None = None
+    """The handler of many events at once (their effects in one write): used for the events
+    a poll returns together; `handler` then serves only to isolate an event that fails."""
     pipeline: list[Document] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -155,24 +162,65 @@ class StreamConsumer:
                 if spec.on_restart:
                     spec.on_restart()
             self.ready.set()
+            batch: list[Mapping[str, Any]] = []
             while stream.alive and not self.stop.requested:
                 raise_if_cancelled()
                 with pymongo.timeout(self.step_timeout):
                     polled_at = utcnow()
                     change = await stream.try_next()
-                    if change is None:
-                        if stream.alive:  # an empty poll: nothing happened before it was sent
-                            self.caught_up_to = polled_at
+                if change is not None:
+                    batch.append(change)
+                    if len(batch) < BATCH_SIZE:
                         continue
-                    await self._handle(change)
-                    await self._save(change["_id"])
-                self.caught_up_to = event_time(change) or polled_at
+                if batch:
+                    # A full batch, or the stream has nothing more for now: handle them.
+                    await self._flush(batch)
+                    batch = []
+                elif stream.alive:  # an empty poll: nothing happened before it was sent
+                    self.caught_up_to = polled_at
+            if batch:  # stopping: the events in hand are handled first
+                await self._flush(batch)
             if self.stop.requested and stream.resume_token is not None:
                 # Every event the stream returned is handled: save how far it has
                 # read (past the events the pipeline filters out), so a restart
                 # resumes here rather than at the last handled event.
                 await self._save(stream.resume_token)
                 logger.info("change stream %s stopped, its position saved", spec.name)
+
+    async def _flush(self, batch: Sequence[Mapping[str, Any]]) -> None:
+        """Handle a batch of events, then save the position after the last one.
+
+        A crash before the save handles the batch again after the restart (the
+        handlers are idempotent: at least once, and the same effects). The
+        batch handler writes all of their effects at once; when it fails with
+        anything but a database error, each event is handled on its own, so
+        that the one that cannot be handled is found and skipped (`_handle`).
+        """
+        if self.spec.batch is None:
+            await self._one_by_one(batch)
+        else:
+            try:
+                with pymongo.timeout(self.step_timeout):
+                    await self.spec.batch(batch)
+            except PyMongoError:
+                raise
+            except Exception:
+                raise_if_cancelled()
+                logger.warning(
+                    "change stream %s: a batch of %d event(s) failed; one by one now",
+                    self.spec.name,
+                    len(batch),
+                    exc_info=True,
+                )
+                await self._one_by_one(batch)
+        with pymongo.timeout(self.step_timeout):
+            await self._save(batch[-1]["_id"])
+        self.caught_up_to = event_time(batch[-1]) or utcnow()
+
+    async def _one_by_one(self, batch: Sequence[Mapping[str, Any]]) -> None:
+        for change in batch:
+            with pymongo.timeout(self.step_timeout):
+                await self._handle(change)
 
     async def _handle(self, change: Mapping[str, Any]) -> None:
         """Run the handler on one event. A database error propagates (an outage: the

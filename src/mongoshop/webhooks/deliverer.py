@@ -11,28 +11,29 @@ claimed again when the lease ends: the receiver may then see that event twice
 from __future__ import annotations
 
 import logging
-import random
 import uuid
 from datetime import timedelta
 from typing import Protocol
 
 import pymongo
-from pymongo.errors import PyMongoError
 
 from mongoshop._async.repositories.webhooks import (
     AsyncDeliveryRepository,
     AsyncSubscriptionRepository,
 )
+from mongoshop.backoff import jittered_backoff
 from mongoshop.clock import Clock, utcnow
-from mongoshop.errors import ValidationFailed, is_unavailable
+from mongoshop.errors import ValidationFailed
+from mongoshop.every import Every
 from mongoshop.models.webhooks import (
     Attempt,
     DeliveryInDB,
     SubscriptionInDB,
     SubscriptionStatus,
 )
+from mongoshop.queues.draining import drain
 from mongoshop.settings import Settings
-from mongoshop.streams.graceful import StopRequest, raise_if_cancelled
+from mongoshop.streams.graceful import StopRequest
 from mongoshop.webhooks.client import Outcome, WebhookClient
 from mongoshop.webhooks.signing import canonical_body, signed_headers
 from mongoshop.webhooks.targets import parse_target
@@ -42,6 +43,9 @@ logger = logging.getLogger(__name__)
 RELEASE_EVERY = timedelta(seconds=10)
 """How often held deliveries of active subscriptions are looked for (a resume that
 raced with a pause leaves some; `AsyncWebhookService.release_held`)."""
+SWEEP_EVERY = timedelta(seconds=1)
+"""How often deliveries due again (a retry's back-off over, a lease ended) are put back
+in line (`AsyncLine.sweep`): the wait a retry may add to its back-off."""
 AUTO_PAUSE_REASON = "paused automatically: {count} deliveries in a row died (last: {error})"
 
 
@@ -64,7 +68,10 @@ class WebhookDeliverer:
         observer: DeliveryObserver | None = None,
         idle_delay: float = 0.25,
         clock: Clock = utcnow,
+        chores: bool = True,
     ) -> None:
+        """`chores`: this one also sweeps the line and releases held deliveries now and
+        then (one deliverer per worker is enough)."""
         self.subscriptions = subscriptions
         self.deliveries = deliveries
         self.client = client
@@ -82,55 +89,33 @@ class WebhookDeliverer:
         self.clock = clock
         self.stop = StopRequest()
         """Ask `run` to return once the delivery in hand is made and recorded."""
-        self._released_at = clock() - RELEASE_EVERY
+        self.chores = chores
+        self._release = Every(RELEASE_EVERY, clock)
+        self._sweep = Every(SWEEP_EVERY, clock)
 
     def backoff(self, attempts: int, retry_after: float | None = None) -> float:
-        """Seconds before the next attempt: exponential from the base, capped, with jitter.
-
-        "Equal jitter": half the delay is kept, half is random, so deliveries that
-        failed together (an endpoint down) do not all come back at once, and none
-        comes back sooner than half its delay. A receiver's ``Retry-After`` is
-        honoured (up to the cap): the next attempt is not before it.
-        """
-        delay = min(self.retry_base * 2 ** min(max(attempts - 1, 0), 30), self.max_backoff)
-        delay = delay / 2 + random.uniform(0, delay / 2)
-        if retry_after is not None:
-            delay = max(delay, min(retry_after, self.max_backoff))
-        return float(delay)
+        """Seconds before the next attempt (`mongoshop.backoff.jittered_backoff`)."""
+        return jittered_backoff(attempts, self.retry_base, self.max_backoff, retry_after)
 
     async def run(self) -> None:
-        """Deliver until stopped; sleep a little when nothing is due."""
-        while not self.stop.requested:
-            raise_if_cancelled()
-            try:
-                await self._release_now_and_then()
-                delivered_something = await self.deliver_one()
-            except PyMongoError as exc:
-                raise_if_cancelled()
-                if not is_unavailable(exc):
-                    logger.exception("webhook deliverer failed")
-                else:
-                    logger.warning("webhook deliverer waiting for the database: %s", exc)
-                await self.stop.sleep(self.idle_delay * 4)
-                continue
-            except Exception:  # a stored delivery this code cannot read, say: not the end
-                raise_if_cancelled()
-                logger.exception("webhook deliverer failed; going on")
-                await self.stop.sleep(self.idle_delay * 4)
-                continue
-            if not delivered_something:
-                await self.stop.sleep(self.idle_delay)
+        """Deliver until stopped (`mongoshop.queues.draining.drain`)."""
+        idle = self.idle_delay
+        await drain("webhook deliverer", self.deliver_one, self._chores, self.stop, idle_delay=idle)
 
-    async def _release_now_and_then(self) -> None:
-        now = self.clock()
-        if now - self._released_at < RELEASE_EVERY:
+    async def _chores(self) -> None:
+        """Put back in line the deliveries due again (each second), release the held
+        ones of active subscriptions (each 10 s)."""
+        if not self.chores:
             return
-        self._released_at = now
-        with pymongo.timeout(self.step_timeout):
-            ids = await self.subscriptions.active_ids()
-            released = await self.deliveries.release_held(ids, now)
-        if released:
-            logger.info("%d held webhook deliveries released", released)
+        if self._sweep.due():
+            with pymongo.timeout(self.step_timeout):
+                await self.deliveries.sweep(self.clock())
+        if self._release.due():
+            with pymongo.timeout(self.step_timeout):
+                ids = await self.subscriptions.active_ids()
+                released = await self.deliveries.release_held(ids, self.clock())
+            if released:
+                logger.info("%d held webhook deliveries released", released)
 
     async def deliver_one(self) -> bool:
         """Claim and make the next due delivery; False when nothing was due."""

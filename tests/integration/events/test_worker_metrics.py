@@ -71,7 +71,7 @@ def test_a_standalone_worker_serves_its_stream_lag_and_the_outbox_behind_a_token
         assert 0 <= lag < 30
     commands = sample(text, "mongoshop_db_command_duration_seconds_count", command="insert")
     assert commands is not None
-    assert commands >= 5  # the outbox inserts, at least
+    assert commands >= 1  # the outbox inserts (in one batch, or more), at least
     assert worker.terminate() == 0
     log = worker.log.read_text()
     assert f"metrics: http://127.0.0.1:{port}/metrics" in log

@@ -242,10 +242,10 @@ async def test_the_deliverer_releases_what_a_resume_racing_a_pause_left_held(
     deliverer = WebhookDeliverer(
         wshop.repositories.webhook_subscriptions, deliveries, client, wshop.settings
     )
-    await deliverer._release_now_and_then()
+    await deliverer._chores()
     [released] = (await wshop.webhooks.deliveries_of(subscription.id)).items
     assert released.status is DeliveryStatus.PENDING
-    await deliverer._release_now_and_then()  # within RELEASE_EVERY: no second sweep
+    await deliverer._chores()  # within RELEASE_EVERY: no second sweep
     await client.aclose()
 
 

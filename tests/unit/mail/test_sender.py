@@ -57,6 +57,9 @@ class OneItemOutbox:
         item, self.item = self.item, None
         return item
 
+    async def sweep(self, now: datetime) -> int:
+        return 0
+
     async def mark_failed_attempt(
         self, key: str, owner: str, error: str, retry_at: datetime | None, *, scrub: bool = False
     ) -> bool:
@@ -89,7 +92,7 @@ async def test_an_smtp_refusal_quoting_the_address_is_logged_without_it(
     assert "zoe@example.com" in outbox.errors[0]  # kept with the item, for the admin
 
 
-def test_sender_backoff_doubles_and_is_capped() -> None:
+def test_sender_backoff_doubles_with_jitter_and_is_capped() -> None:
     from mongoshop.mail.sender import MAX_BACKOFF, OutboxSender
     from mongoshop.settings import Settings
 
@@ -98,6 +101,13 @@ def test_sender_backoff_doubles_and_is_capped() -> None:
         transport=None,  # type: ignore[arg-type]
         settings=Settings(mail_retry_base_seconds=2),  # type: ignore[call-arg]
     )
-    assert sender.backoff(1) == timedelta(seconds=2)
-    assert sender.backoff(3) == timedelta(seconds=8)
-    assert sender.backoff(50) == MAX_BACKOFF
+    first = [sender.backoff(1) for _ in range(200)]
+    assert timedelta(seconds=1) <= min(first)
+    assert max(first) <= timedelta(seconds=2)
+    assert max(first) - min(first) > timedelta(seconds=0.25), "jittered, not all at once"
+    third = [sender.backoff(3) for _ in range(200)]
+    assert timedelta(seconds=4) <= min(third)
+    assert max(third) <= timedelta(seconds=8)
+    capped = [sender.backoff(50) for _ in range(200)]
+    assert min(capped) >= MAX_BACKOFF / 2
+    assert max(capped) <= MAX_BACKOFF

@@ -1,4 +1,4 @@
-"""The mail outbox: enqueue once, claim with a lease, record the outcome."""
+"""The mail outbox: enqueue once, claim with a lease, record the outcome, redrive."""
 
 from __future__ import annotations
 
@@ -7,64 +7,47 @@ from datetime import datetime, timedelta
 from typing import ClassVar
 
 from pymongo import ASCENDING, IndexModel
-from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import DuplicateKeyError
 
-from mongoshop._async.repositories.base import AsyncRepository
+from mongoshop._async.repositories.line import (
+    DUE_INDEX,
+    NOT_DUE,
+    PLACE_INDEX,
+    AsyncLinedRepository,
+    due,
+)
 from mongoshop.models.common import Document
 from mongoshop.models.mail import SCRUBBED, MailStatus, OutboxCounts, OutboxItem
 
-CLAIM_CANDIDATES = 8
-"""Due e-mails looked at per claim: senders racing for the first one try the next ones."""
+REDRIVEN: Document = {"status": MailStatus.PENDING.value, "attempts": 0}
+"""What a redriven e-mail becomes (its last error stays, for the record)."""
+REDRIVABLE: Document = {"status": MailStatus.FAILED.value, "text": {"$ne": SCRUBBED}}
+"""Given up on, and still whole: one whose text held a secret (a code) was scrubbed, and
+sending it again would say nothing; its reader asks for a new code instead."""
 
 
-class AsyncOutboxRepository(AsyncRepository[OutboxItem]):
+class AsyncOutboxRepository(AsyncLinedRepository[OutboxItem]):
+    """The e-mails to send: a line (`mongoshop._async.repositories.line`) keyed by e-mail,
+    so each is enqueued once."""
+
     collection_name = "mail_outbox"
+    queue_name = "mail"
     model = OutboxItem
     indexes: ClassVar[Sequence[IndexModel]] = (
         IndexModel([("status", ASCENDING), ("available_at", ASCENDING)], name="status_available"),
+        PLACE_INDEX,
+        DUE_INDEX,
     )
 
-    async def enqueue(self, document: Document) -> bool:
-        """Add an e-mail; False if one with the same key was already enqueued (or sent)."""
-        try:
-            await self.collection.insert_one(document)
-        except DuplicateKeyError:
-            return False
-        return True
-
-    async def enqueue_in(self, document: Document, session: AsyncClientSession) -> None:
-        """Add an e-mail as part of the caller's transaction: it is sent only if the
-        transaction commits. Its key must be new (a duplicate aborts the transaction)."""
-        await self.collection.insert_one(document, session=session)
-
-    async def enqueue_many(self, documents: Sequence[Document]) -> int:
-        """Add many; those already there are skipped. How many were new."""
-        inserted, _ = await self.insert_many_new(documents)
-        return inserted
-
     async def claim(self, owner: str, now: datetime, lease: timedelta) -> OutboxItem | None:
-        """Take the next due e-mail for `owner` until `now + lease`, atomically.
+        """Take the next e-mail in line for `owner` until `now + lease`, atomically.
 
         Only one sender can win a given item: the claim is an ``update_one`` by
-        ``_id`` whose filter still requires the item to be due, so of several
-        senders that saw the same candidate exactly one matches it (the others
-        move on to the next candidates). The candidates come from the
-        `status_available` index; the read costs the due backlog, never the
-        collection (``findAndModify`` would, on the embedded server).
+        ``_id`` whose filter still wants it in its place, so of several senders
+        that saw the same candidate exactly one matches it (the others try the
+        next ones). Its cost does not grow with the backlog (`AsyncLine`).
         """
-        due: Document = {"status": MailStatus.PENDING.value, "available_at": {"$lte": now}}
-        candidates = await self.find_documents(
-            due, projection={"_id": 1}, sort=[("available_at", ASCENDING)], limit=CLAIM_CANDIDATES
-        )
-        for candidate in candidates:
-            claimed = await self.update_and_get(
-                {"_id": candidate["_id"], **due},
-                {
-                    "$set": {"available_at": now + lease, "claimed_by": owner},
-                    "$inc": {"attempts": 1},
-                },
-            )
+        for candidate in await self.line.candidates({"_id": 1}):
+            claimed = await self.take(candidate, owner, now + lease)
             if claimed is not None:
                 return claimed
         return None
@@ -74,13 +57,8 @@ class AsyncOutboxRepository(AsyncRepository[OutboxItem]):
         fields: Document = {"status": MailStatus.SENT.value, "sent_at": at, "last_error": None}
         if scrub:
             fields |= {"text": SCRUBBED, "html": SCRUBBED}
-        return (
-            await self.update(
-                {"_id": key, "claimed_by": owner, "status": MailStatus.PENDING.value},
-                {"$set": fields},
-            )
-            == 1
-        )
+        mine = {"_id": key, "claimed_by": owner, "status": MailStatus.PENDING.value}
+        return await self.update(mine, {"$set": fields, **NOT_DUE}) == 1
 
     async def mark_failed_attempt(
         self, key: str, owner: str, error: str, retry_at: datetime | None, *, scrub: bool = False
@@ -88,19 +66,16 @@ class AsyncOutboxRepository(AsyncRepository[OutboxItem]):
         """Record a failed send: retry at `retry_at`, or give up (`failed`) when it is None
         (then, with `scrub`, its secret-bearing text is not kept either)."""
         fields: Document = {"last_error": error[:500], "claimed_by": None}
+        update: Document = {"$set": fields}
         if retry_at is None:
             fields["status"] = MailStatus.FAILED.value
             if scrub:
                 fields |= {"text": SCRUBBED, "html": SCRUBBED}
+            update |= NOT_DUE
         else:
-            fields["available_at"] = retry_at
-        return (
-            await self.update(
-                {"_id": key, "claimed_by": owner, "status": MailStatus.PENDING.value},
-                {"$set": fields},
-            )
-            == 1
-        )
+            fields |= due(retry_at)
+        mine = {"_id": key, "claimed_by": owner, "status": MailStatus.PENDING.value}
+        return await self.update(mine, update) == 1
 
     async def counts(self, total: int | None = None) -> OutboxCounts:
         """How many e-mails are in each state, at a cost that does not grow with the sent ones.
@@ -140,3 +115,18 @@ class AsyncOutboxRepository(AsyncRepository[OutboxItem]):
             return None
         created_at: datetime = documents[0]["created_at"]
         return created_at
+
+    async def redrive(self, key: str) -> bool:
+        """An e-mail given up on (`failed`) goes back in line with a new round of
+        attempts; False when it is not failed (sent, pending, or unknown)."""
+        guard = {"_id": key, **REDRIVABLE}
+        return await self.line.reline([guard], REDRIVEN) == 1
+
+    async def redrive_failed(self) -> int:
+        """Every e-mail given up on goes back in line; how many (read through the status
+        index: the failed ones only)."""
+        failed = await self.find_documents(
+            {"status": MailStatus.FAILED.value}, projection={"_id": 1, "text": 1}, limit=0
+        )
+        guards = [{"_id": item["_id"], **REDRIVABLE} for item in failed if item["text"] != SCRUBBED]
+        return await self.line.reline(guards, REDRIVEN)

@@ -19,6 +19,7 @@ from mongoshop.models.webhooks import (
     DeliveryList,
     DeliveryPublic,
     DeliveryStatus,
+    EventType,
     RedriveResult,
     SubscriptionCreated,
     SubscriptionInDB,
@@ -227,9 +228,12 @@ class AsyncWebhookService:
         """
         documents: list[Document] = []
         now = self.clock()
+        subscribers: dict[EventType, list[SubscriptionInDB]] = {}
         for occurrence in occurrences:
             event = occurrence.event
-            for subscription in await self.subscriptions.subscribed_to(event.type):
+            if event.type not in subscribers:  # one read per type of event in the batch
+                subscribers[event.type] = await self.subscriptions.subscribed_to(event.type)
+            for subscription in subscribers[event.type]:
                 if subscription.created_at > event.created_at:
                     continue
                 documents.append(

@@ -11,6 +11,13 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from mongoshop._sync.repositories.base import NEWEST_FIRST, RECENT_WINDOWS, Repository
+from mongoshop._sync.repositories.line import (
+    DUE_INDEX,
+    NOT_DUE,
+    PLACE_INDEX,
+    LinedRepository,
+    due,
+)
 from mongoshop.clock import utcnow
 from mongoshop.models.common import Document
 from mongoshop.models.webhooks import (
@@ -22,10 +29,14 @@ from mongoshop.models.webhooks import (
     SubscriptionStatus,
 )
 
-CLAIM_CANDIDATES = 8
-"""Due deliveries looked at per claim: senders racing for the first try the next ones."""
 HISTORY_KEPT = 20
 """Attempts kept with a delivery (the latest)."""
+REDRIVEN: Document = {
+    "status": DeliveryStatus.PENDING.value,
+    "attempts": 0,
+    "finished_at": None,
+}
+"""What a redriven delivery becomes (its history and last error stay, for the record)."""
 WAIT_FOR_PREDECESSOR = timedelta(seconds=1)
 """A delivery whose object's previous event is due but not yet taken waits at least this
 long (the one that delivers the previous event wakes it up at once)."""
@@ -92,11 +103,17 @@ class SubscriptionRepository(Repository[SubscriptionInDB]):
         return self.update({"_id": id}, {"$set": fields}) == 1
 
 
-class DeliveryRepository(Repository[DeliveryInDB]):
+class DeliveryRepository(LinedRepository[DeliveryInDB]):
+    """Each event's delivery to each subscription: a line (`mongoshop._async.repositories.line`)
+    with one more rule, per-object order."""
+
     collection_name = "webhook_deliveries"
+    queue_name = "webhooks"
     model = DeliveryInDB
     indexes: ClassVar[Sequence[IndexModel]] = (
         IndexModel([("status", ASCENDING), ("available_at", ASCENDING)], name="status_available"),
+        PLACE_INDEX,
+        DUE_INDEX,
         # Every query below names all the fields of its filter in one index: the embedded
         # server plans a filter with a field outside the index (or an $in) as a scan.
         # Only `subscription_newest` starts with the subscription: a subscription's
@@ -128,41 +145,23 @@ class DeliveryRepository(Repository[DeliveryInDB]):
         IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="expires_ttl"),
     )
 
-    def enqueue_many(self, documents: Sequence[Document]) -> int:
-        """Add deliveries; those already there (the same event seen again) are skipped."""
-        inserted, _ = self.insert_many_new(documents)
-        return inserted
-
     def claim(self, owner: str, now: datetime, lease: timedelta) -> DeliveryInDB | None:
-        """Take the next due delivery for `owner` until `now + lease`, atomically, in order.
+        """Take the next delivery in line for `owner` until `now + lease`, atomically, in order.
 
-        As the mail outbox's claim: due candidates from the `status_available`
-        index, each taken by an ``update_one`` whose filter still wants it due,
-        so one sender wins it. A candidate whose object has an earlier event
-        still to deliver to the same subscription is not taken: it waits for
-        that one (until its lease or back-off ends; delivering it wakes this one
-        up), or is held with it when that one is held.
+        As the mail outbox's claim: candidates from the line's window, each
+        taken by an ``update_one`` that still wants it in its place, so one
+        sender wins it. A candidate whose object has an earlier event still to
+        deliver to the same subscription is not taken: it leaves the line to
+        wait for that one (until its lease or back-off ends; delivering it puts
+        this one back in line at once), or is held with it when that one is held.
         """
-        due: Document = {"status": DeliveryStatus.PENDING.value, "available_at": {"$lte": now}}
-        candidates = self.find_documents(
-            due,
-            projection={"subscription_id": 1, "object_key": 1, "sequence": 1},
-            sort=[("available_at", ASCENDING)],
-            limit=CLAIM_CANDIDATES,
-        )
+        candidates = self.line.candidates({"subscription_id": 1, "object_key": 1, "sequence": 1})
         for candidate in candidates:
-            this: Document = {"_id": candidate["_id"], **due}
             blocker = self._predecessor(candidate)
             if blocker is not None:
-                self._wait_for(this, blocker, now)
+                self._wait_for(candidate, blocker, now)
                 continue
-            claimed = self.update_and_get(
-                this,
-                {
-                    "$set": {"available_at": now + lease, "claimed_by": owner},
-                    "$inc": {"attempts": 1},
-                },
-            )
+            claimed = self.take(candidate, owner, now + lease)
             if claimed is not None:
                 return claimed
         return None
@@ -185,14 +184,14 @@ class DeliveryRepository(Repository[DeliveryInDB]):
             )
         return min(found, key=lambda d: d["sequence"]) if found else None
 
-    def _wait_for(self, this: Document, blocker: Document, now: datetime) -> None:
+    def _wait_for(self, candidate: Document, blocker: Document, now: datetime) -> None:
         if blocker["status"] == DeliveryStatus.HELD.value:
-            self.update(this, {"$set": {"status": DeliveryStatus.HELD.value}})
+            self.line.leave(candidate, {"status": DeliveryStatus.HELD.value})
             return
-        until = max(blocker["available_at"], now + WAIT_FOR_PREDECESSOR)
-        # Waiting, not claimed (whoever held it before, its lease is over): a wake-up
-        # may make it due again.
-        self.update(this, {"$set": {"available_at": until, "claimed_by": None}})
+        # The blocker in line (no `available_at`) or in flight: this one waits at least a
+        # little, and is put back in line as soon as the blocker is done with.
+        until = max(blocker.get("available_at") or now, now + WAIT_FOR_PREDECESSOR)
+        self.line.leave(candidate, due(until))
 
     def _mine(self, key: str, owner: str) -> Document:
         return {"_id": key, "claimed_by": owner, "status": DeliveryStatus.PENDING.value}
@@ -206,6 +205,7 @@ class DeliveryRepository(Repository[DeliveryInDB]):
         update = {
             "$set": {"status": DeliveryStatus.HELD.value, "claimed_by": None},
             "$inc": {"attempts": -1},
+            **NOT_DUE,
         }
         return self.update(self._mine(key, owner), update) == 1
 
@@ -216,11 +216,11 @@ class DeliveryRepository(Repository[DeliveryInDB]):
             "last_error": None,
             "expires_at": expires_at,
         }
-        update = {"$set": fields, "$push": {"history": self._history(attempt)}}
+        update = {"$set": fields, "$push": {"history": self._history(attempt)}, **NOT_DUE}
         return self.update(self._mine(key, owner), update) == 1
 
     def mark_retry(self, key: str, owner: str, attempt: Attempt, retry_at: datetime) -> bool:
-        fields = {"available_at": retry_at, "claimed_by": None, "last_error": attempt.error}
+        fields = {**due(retry_at), "claimed_by": None, "last_error": attempt.error}
         update = {"$set": fields, "$push": {"history": self._history(attempt)}}
         return self.update(self._mine(key, owner), update) == 1
 
@@ -232,18 +232,17 @@ class DeliveryRepository(Repository[DeliveryInDB]):
             "claimed_by": None,
             "last_error": attempt.error,
         }
-        update = {"$set": fields, "$push": {"history": self._history(attempt)}}
+        update = {"$set": fields, "$push": {"history": self._history(attempt)}, **NOT_DUE}
         return self.update(self._mine(key, owner), update) == 1
 
     def wake_successors(self, delivery: DeliveryInDB, now: datetime) -> int:
-        """The object's later deliveries, which waited for this one, may go now.
+        """The object's later deliveries, which waited for this one, go back in line now.
 
-        Not one that is in flight (claimed, its lease running: a redriven earlier
-        delivery may finish while a later one is being sent): making it due would let
-        a second deliverer send it again at once. The later ones are read through
-        `object_subscription_status`, then each is woken by `_id`, only while nobody
-        holds it (a filter with the claim in it would be planned as a scan on the
-        embedded server: the index does not hold it).
+        Only those waiting out of the line with nobody on them: not one in line
+        already, and not one in flight (claimed, its lease running: a redriven
+        earlier delivery may finish while a later one is being sent), which
+        would then be sent twice at once. The later ones are read through
+        `object_subscription_status`, then each is put back by ``_id``, guarded.
         """
         later = self.find_documents(
             {
@@ -252,25 +251,25 @@ class DeliveryRepository(Repository[DeliveryInDB]):
                 "status": DeliveryStatus.PENDING.value,
                 "sequence": {"$gt": delivery.sequence},
             },
-            projection={"_id": 1},
+            projection={"_id": 1, "place": 1, "claimed_by": 1},
             limit=0,
         )
-        woken = 0
-        for successor in later:
-            woken += self.update(
-                {
-                    "_id": successor["_id"],
-                    "status": DeliveryStatus.PENDING.value,
-                    "claimed_by": None,
-                },
-                {"$set": {"available_at": now}},
-            )
-        return woken
+        waiting = [
+            {
+                "_id": successor["_id"],
+                "status": DeliveryStatus.PENDING.value,
+                "claimed_by": None,
+                "place": None,
+            }
+            for successor in later
+            if successor.get("place") is None and successor.get("claimed_by") is None
+        ]
+        return self.line.reline(waiting)
 
     def release_held(self, subscription_ids: Sequence[ObjectId], now: datetime) -> int:
-        """Held deliveries of these (active) subscriptions become due; how many.
+        """Held deliveries of these (active) subscriptions go back in line; how many.
 
-        One update per active subscription, by equality on the status and the
+        One read per active subscription, by equality on the status and the
         subscription (`status_subscription_newest`): each reads that subscription's
         held deliveries only, usually none. The held backlog of a paused subscription
         (all of its deliveries while it is paused) is never read: reading every held
@@ -278,39 +277,30 @@ class DeliveryRepository(Repository[DeliveryInDB]):
         """
         released = 0
         for subscription_id in dict.fromkeys(subscription_ids):
-            result = self.collection.update_many(
-                {"status": DeliveryStatus.HELD.value, "subscription_id": subscription_id},
-                {"$set": {"status": DeliveryStatus.PENDING.value, "available_at": now}},
+            released += self._reline_all(
+                subscription_id, DeliveryStatus.HELD, {"status": DeliveryStatus.PENDING.value}
             )
-            released += result.modified_count
         return released
 
-    def _redrive_update(self, now: datetime) -> Document:
-        return {
-            "$set": {
-                "status": DeliveryStatus.PENDING.value,
-                "available_at": now,
-                "attempts": 0,
-                "finished_at": None,
-                "claimed_by": None,
-            }
-        }
+    def _reline_all(
+        self, subscription_id: ObjectId, status: DeliveryStatus, fields: Document
+    ) -> int:
+        found = self.find_documents(
+            {"status": status.value, "subscription_id": subscription_id},
+            projection={"_id": 1},
+            limit=0,
+        )
+        guards = [{"_id": item["_id"], "status": status.value} for item in found]
+        return self.line.reline(guards, fields)
 
     def redrive(self, key: str, now: datetime) -> bool:
-        """A dead delivery gets a new round of attempts; False when it is not dead."""
-        return (
-            self.update(
-                {"_id": key, "status": DeliveryStatus.DEAD.value}, self._redrive_update(now)
-            )
-            == 1
-        )
+        """A dead delivery goes back in line with a new round of attempts; False when it
+        is not dead."""
+        guard = {"_id": key, "status": DeliveryStatus.DEAD.value}
+        return self.line.reline([guard], REDRIVEN) == 1
 
     def redrive_dead(self, subscription_id: ObjectId, now: datetime) -> int:
-        result = self.collection.update_many(
-            {"subscription_id": subscription_id, "status": DeliveryStatus.DEAD.value},
-            self._redrive_update(now),
-        )
-        return result.modified_count
+        return self._reline_all(subscription_id, DeliveryStatus.DEAD, REDRIVEN)
 
     def for_subscription(
         self,

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +22,20 @@ from mongoshop.models.money import format_money
 logger = logging.getLogger(__name__)
 
 RECONCILE_BATCH = 500
+
+
+def _welcomes(change: Mapping[str, Any]) -> bool:
+    """Whether a users change event is the moment to welcome its user."""
+    user = change.get("fullDocument")
+    if not user or user.get("email_verified", True) is not True:
+        return False
+    if user.get("welcome", True) is not True:
+        return False
+    if change.get("operationType") == "update":
+        fields = (change.get("updateDescription") or {}).get("updatedFields") or {}
+        if "email_verified" not in fields:
+            return False
+    return True
 
 
 class MailService:
@@ -48,48 +62,55 @@ class MailService:
 
     def order_confirmation(self, order: Mapping[str, Any]) -> bool:
         """Enqueue the confirmation of a new order (an orders insert event's document)."""
+        return self.confirm_orders([order]) == 1
+
+    def confirm_orders(self, orders: Sequence[Mapping[str, Any]]) -> int:
+        """Enqueue the confirmations of new orders in one write; how many were new."""
+        documents = []
+        for order in orders:
+            document = self._confirmation_of(order)
+            if document is not None:
+                documents.append(document)
+        return self.outbox.enqueue_many(documents)
+
+    def _confirmation_of(self, order: Mapping[str, Any]) -> Document | None:
         buyer = self.users.find_by_id(order["user_id"])
         if buyer is None:
             logger.warning("order %s has no buyer any more; no confirmation", order["_id"])
-            return False
+            return None
         currency = order["total"]["currency"]
         lines = [
             f"{item['quantity']} x {item['name']} — "
             f"{format_money(item['quantity'] * item['unit_price'], currency)}"
             for item in order["items"]
         ]
-        return self.outbox.enqueue(
-            outbox_document(
-                MailKind.ORDER_CONFIRMATION,
-                order["_id"],
-                buyer.email,
-                buyer.preferences.language,
-                {
-                    "name": buyer.name,
-                    "order_id": str(order["_id"]),
-                    "total": format_money(order["total"]["amount"], currency),
-                },
-                lines,
-            )
+        return outbox_document(
+            MailKind.ORDER_CONFIRMATION,
+            order["_id"],
+            buyer.email,
+            buyer.preferences.language,
+            {
+                "name": buyer.name,
+                "order_id": str(order["_id"]),
+                "total": format_money(order["total"]["amount"], currency),
+            },
+            lines,
         )
 
     def welcome_if_verified(self, change: Mapping[str, Any]) -> bool:
-        """A users change event: welcome the user whose address is now confirmed.
+        """A users change event: welcome the user whose address is now confirmed."""
+        return self.welcome_all([change]) == 1
+
+    def welcome_all(self, changes: Sequence[Mapping[str, Any]]) -> int:
+        """Users change events: welcome, in one write, the users whose address is now
+        confirmed; how many were new.
 
         An account made verified (by an admin) is welcomed on its insert; a
         self-registered one when its verification sets `email_verified`; one created
         in bulk without a welcome (``welcome: false``, the seed command's default) never.
         """
-        user = change.get("fullDocument")
-        if not user or user.get("email_verified", True) is not True:
-            return False
-        if user.get("welcome", True) is not True:
-            return False
-        if change.get("operationType") == "update":
-            fields = (change.get("updateDescription") or {}).get("updatedFields") or {}
-            if "email_verified" not in fields:
-                return False
-        return self.welcome(user)
+        users = [change["fullDocument"] for change in changes if _welcomes(change)]
+        return self.outbox.enqueue_many([welcome_document(user) for user in users])
 
     def reconcile_welcomes(self, since: datetime) -> int:
         """Enqueue welcomes for users created or verified since `since` that have none.
@@ -110,8 +131,13 @@ class MailService:
     def reconcile_order_confirmations(self, since: datetime) -> int:
         """Enqueue confirmations for orders placed since `since` that have none; how many."""
         enqueued = 0
+        batch: list[Mapping[str, Any]] = []
         for order in self.orders.placed_since(since):
-            enqueued += self.order_confirmation(order)
+            batch.append(order)
+            if len(batch) >= RECONCILE_BATCH:
+                enqueued += self.confirm_orders(batch)
+                batch = []
+        enqueued += self.confirm_orders(batch)
         return enqueued
 
     def counts(self) -> OutboxCounts:

@@ -20,6 +20,7 @@ from mongoshop.models.webhooks import (
     DeliveryList,
     DeliveryPublic,
     DeliveryStatus,
+    EventType,
     RedriveResult,
     SubscriptionCreated,
     SubscriptionInDB,
@@ -224,9 +225,12 @@ class WebhookService:
         """
         documents: list[Document] = []
         now = self.clock()
+        subscribers: dict[EventType, list[SubscriptionInDB]] = {}
         for occurrence in occurrences:
             event = occurrence.event
-            for subscription in self.subscriptions.subscribed_to(event.type):
+            if event.type not in subscribers:  # one read per type of event in the batch
+                subscribers[event.type] = self.subscriptions.subscribed_to(event.type)
+            for subscription in subscribers[event.type]:
                 if subscription.created_at > event.created_at:
                     continue
                 documents.append(

@@ -4,8 +4,9 @@ One embedded server, one database per size (default: 1,000 and 100,000 users
 and products, with as many accounts, orders, ledger entries, transfers, sent
 e-mails, sign-in throttle records and tokens), each around the same probe
 documents (an admin, a buyer, a payee, a product) created through the services.
-For each size `mongoshop serve --no-demo --no-worker` runs as its own process
-against its database, all at once, and every route is called over HTTP (httpx,
+For each size `mongoshop serve --no-demo` runs as its own process (with its
+event worker, as users run it; ``--no-worker`` to compare without) against its
+database, all at once, and every route is called over HTTP (httpx,
 one keep-alive connection per size, sequential calls), `--calls` times after
 one untimed warm-up call, the sizes taking turns call by call (so that a drift
 of the machine over the run does not read as growth); each response's status is
@@ -26,7 +27,7 @@ Kinds of rows, and their targets (large-shop median / small-shop median):
   (from this process, the server otherwise idle): the server's own growth,
   to read the API's next to. Reported.
 
-    python -m benchmarks.bench_growth [--sizes 1000 100000] [--calls 15]
+    python -m benchmarks.bench_growth [--sizes 1000 100000] [--calls 15] [--no-worker]
 
 Growing to 100,000 inserts about a million documents and the cold listings
 then read whole collections: expect the large size to take many minutes.
@@ -786,9 +787,18 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serving(uri: str, workdir: Path, size: int, currency: str) -> Iterator[str]:
-    """`mongoshop serve` on `uri` for the shop of `size` (no demo data, no worker), until
-    SIGTERM; its base URL."""
+def serving(
+    uri: str,
+    workdir: Path,
+    size: int,
+    currency: str,
+    *,
+    worker: bool = True,
+    database: str | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[str]:
+    """`mongoshop serve` on `uri` for the shop of `size` (no demo data; with its worker, as
+    users run it, unless `worker` is False), until SIGTERM; its base URL."""
     port = free_port()
     env = {
         key: value
@@ -798,7 +808,7 @@ def serving(uri: str, workdir: Path, size: int, currency: str) -> Iterator[str]:
     env |= {
         # Without MONGODB_URI serve would start its own embedded server (with demo data).
         "MONGODB_URI": uri,
-        "MONGODB_DATABASE": DATABASE.format(size=size),
+        "MONGODB_DATABASE": database or DATABASE.format(size=size),
         "MONGOSHOP_DATA_DIR": str(workdir),
         "MONGOSHOP_CURRENCY": currency,
         "MONGOSHOP_LOGIN_MAX_FAILURES": "1000",
@@ -809,13 +819,13 @@ def serving(uri: str, workdir: Path, size: int, currency: str) -> Iterator[str]:
         "MONGOSHOP_OPERATION_TIMEOUT_SECONDS": "300",
         "MONGOSHOP_LOG_LEVEL": "WARNING",
         "MONGOSHOP_SOCKET_TIMEOUT_MS": "300000",
-    }
+    } | (extra_env or {})
     log_path = workdir / f"serve-{size}.log"
     command = [
         str(Path(sys.executable).with_name("mongoshop")),
         "serve",
         "--no-demo",
-        "--no-worker",
+        *([] if worker else ["--no-worker"]),
         "--no-access-log",
         "--host",
         "127.0.0.1",
@@ -951,7 +961,13 @@ class SizedShop:
 
 
 def measure(
-    uri: str, shops: list[SizedShop], calls: int, workdir: Path, rows: dict[tuple[str, str], Row]
+    uri: str,
+    shops: list[SizedShop],
+    calls: int,
+    workdir: Path,
+    rows: dict[tuple[str, str], Row],
+    *,
+    worker: bool = True,
 ) -> None:
     """Every operation at every size, the sizes side by side, into `rows`."""
 
@@ -967,7 +983,9 @@ def measure(
     with contextlib.ExitStack() as stack:
         apis: dict[int, Api] = {}
         for shop in shops:
-            base = stack.enter_context(serving(uri, workdir, shop.size, shop.probe.currency))
+            base = stack.enter_context(
+                serving(uri, workdir, shop.size, shop.probe.currency, worker=worker)
+            )
             http = stack.enter_context(httpx.Client(base_url=base, timeout=600))
             if shop.database.users.find_one({"email": DEMO_ADMIN_EMAIL}) is not None:
                 raise RuntimeError("mongoshop serve seeded demo data into the benchmark database")
@@ -1000,6 +1018,11 @@ def main() -> None:
         help="Users and products (and orders, ledger entries...) at each step",
     )
     parser.add_argument("--calls", type=int, default=15, help="Timed calls per operation")
+    parser.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="serve without its event worker (by default it runs, as users run it)",
+    )
     args = parser.parse_args()
     sizes: list[int] = sorted(set(args.sizes))
     if args.calls < 1 or sizes[0] < len(CATEGORIES) * 20:
@@ -1028,7 +1051,7 @@ def main() -> None:
                     f" {time.perf_counter() - started:.1f} s"
                 )
                 shops.append(SizedShop(size, database, probe))
-            measure(uri, shops, args.calls, workdir, rows)
+            measure(uri, shops, args.calls, workdir, rows, worker=not args.no_worker)
             for size in sizes:
                 TABLES.print(size_table(size, list(rows.values())))
         finally:

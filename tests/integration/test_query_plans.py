@@ -890,6 +890,25 @@ QUERIES: dict[str, Entry] = {
             gap=EXPLAIN_UNTRUE,
         ),
     ),
+    "AsyncOutboxRepository.claim_some": (
+        uses(
+            "three e-mails in line",
+            lambda s, d: s.repositories.outbox.claim_some(
+                "sender-4", utcnow(), timedelta(minutes=1), 3
+            ),
+            "place",
+            ID,
+            gap=EXPLAIN_UNTRUE,
+        ),
+    ),
+    "AsyncOutboxRepository.release": (
+        uses(
+            "a claimed e-mail given back",
+            lambda s, d: s.repositories.outbox.release(d.mail[10], "sender-1", 0),
+            ID,
+            gap=EXPLAIN_UNTRUE,
+        ),
+    ),
     "AsyncOutboxRepository.redrive": (
         uses(
             "a failed e-mail",

@@ -28,6 +28,8 @@ from mongoshop.streams.graceful import StopRequest
 logger = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(minutes=30)
+SEND_BATCH = 8
+"""E-mails a sender claims at once (one read of the line's window for all of them)."""
 SWEEP_EVERY = timedelta(seconds=1)
 """How often e-mails due again are put back in line: the wait a retry may add."""
 
@@ -66,6 +68,8 @@ class OutboxSender:
         self.retry_base = timedelta(seconds=settings.mail_retry_base_seconds)
         self.idle_delay = idle_delay
         self.step_timeout = settings.operation_timeout_seconds
+        self.send_timeout = timedelta(seconds=settings.smtp_timeout_seconds)
+        self.batch = SEND_BATCH
         self.stop = StopRequest()
         """Ask `run` to return once the message in hand is sent and recorded."""
         self.chores = chores
@@ -92,17 +96,28 @@ class OutboxSender:
                 await self.outbox.sweep(utcnow())
 
     async def send_one(self) -> bool:
-        """Claim and send the next item in line; False when nothing was due.
+        """Claim up to `batch` items in line and send them; False when none was due.
 
-        The claim and the recording each run under the operation deadline (not
-        the send, which has the SMTP timeout): a frozen database is noticed within it.
+        Several at once: the line's window is read once for all of them. They are
+        sent in turn, each only while its lease still outlives an SMTP attempt;
+        the rest go back in line for another sender (the lease is at least twice
+        the SMTP timeout, never `batch` times: a slow server must not make one
+        item's lease run out while it waits its turn, and be sent twice). The
+        claim and the recordings each run under the operation deadline (not the
+        send, which has the SMTP timeout): a frozen database is noticed within it.
         """
+        claimed_at = utcnow()
         with pymongo.timeout(self.step_timeout):
-            item = await self.outbox.claim(self.owner, utcnow(), self.lease)
-        if item is None:
-            return False
-        await self._deliver(item)
-        return True
+            items = await self.outbox.claim_some(self.owner, claimed_at, self.lease, self.batch)
+        last_start = claimed_at + self.lease - self.send_timeout
+        for number, item in enumerate(items):
+            if utcnow() > last_start:
+                with pymongo.timeout(self.step_timeout):
+                    for left in items[number:]:
+                        await self.outbox.release(left.key, self.owner, left.attempts - 1)
+                break
+            await self._deliver(item)
+        return bool(items)
 
     async def _deliver(self, item: OutboxItem) -> None:
         try:

@@ -133,7 +133,7 @@ class WebhookDeliverer:
                 return True
         outcome = await self._attempt(delivery, subscription)
         with pymongo.timeout(self.step_timeout):
-            await self._record(delivery, outcome)
+            await self._record(delivery, subscription, outcome)
         return True
 
     async def _attempt(self, delivery: DeliveryInDB, subscription: SubscriptionInDB) -> Outcome:
@@ -158,7 +158,9 @@ class WebhookDeliverer:
             logger.exception("webhook delivery %s failed unexpectedly", delivery.key)
             return Outcome(0.0, error=f"unexpected error: {type(exc).__name__}")
 
-    async def _record(self, delivery: DeliveryInDB, outcome: Outcome) -> None:
+    async def _record(
+        self, delivery: DeliveryInDB, subscription: SubscriptionInDB, outcome: Outcome
+    ) -> None:
         now = self.clock()
         attempt = Attempt(
             at=now,
@@ -167,7 +169,7 @@ class WebhookDeliverer:
             error=outcome.error,
         )
         if outcome.delivered:
-            await self._delivered(delivery, attempt)
+            await self._delivered(delivery, subscription, attempt)
         elif outcome.retryable and delivery.attempts < self.max_attempts:
             delay = self.backoff(delivery.attempts, outcome.retry_after)
             self._observe("retry", outcome.duration)
@@ -186,7 +188,9 @@ class WebhookDeliverer:
         else:
             await self._dead(delivery, attempt, outcome)
 
-    async def _delivered(self, delivery: DeliveryInDB, attempt: Attempt) -> None:
+    async def _delivered(
+        self, delivery: DeliveryInDB, subscription: SubscriptionInDB, attempt: Attempt
+    ) -> None:
         self._observe("delivered", attempt.duration_ms / 1000)
         if self.observer is not None:
             latency = (attempt.at - delivery.event.created_at).total_seconds()
@@ -198,7 +202,11 @@ class WebhookDeliverer:
                 "lease on webhook delivery %s was lost while delivering; it may be delivered again",
                 delivery.key,
             )
-        await self.subscriptions.record_success(delivery.subscription_id)
+        # A write only when the run of deaths was not 0 as read before the attempt (it
+        # nearly always is: one round trip less per delivery). A death another deliverer
+        # records during this attempt then keeps its count: a pause can come one death early.
+        if subscription.consecutive_dead > 0:
+            await self.subscriptions.record_success(delivery.subscription_id)
         await self.deliveries.wake_successors(delivery, attempt.at)
         logger.info("webhook %s delivered to %s", delivery.event.id, delivery.subscription_id)
 

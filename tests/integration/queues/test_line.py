@@ -40,14 +40,23 @@ async def claim_all(outbox: AsyncOutboxRepository, owner: str = "sender") -> lis
     return keys
 
 
-async def test_items_are_claimed_in_the_order_they_came_each_once(ashop: AsyncShop) -> None:
+async def test_items_are_claimed_window_by_window_in_the_order_they_came_each_once(
+    ashop: AsyncShop,
+) -> None:
+    """Within a window, claimers try the items in an order of their own (racing senders
+    then mostly take different ones); a later window only once the earlier ones are done."""
     outbox = outbox_of(ashop)
     documents = [mail(n) for n in range(150)]  # more than two windows
     for document in documents[:10]:
         await outbox.enqueue(dict(document))
     await outbox.enqueue_many(documents[10:])
+    arrival = {document["_id"]: n for n, document in enumerate(documents)}
 
-    assert await claim_all(outbox) == [document["_id"] for document in documents]
+    claimed = await claim_all(outbox)
+
+    assert sorted(claimed, key=arrival.__getitem__) == [d["_id"] for d in documents]
+    windows = [arrival[key] // LINE_WINDOW for key in claimed]
+    assert windows == sorted(windows)
 
 
 async def test_the_head_walks_past_places_whose_items_were_never_inserted(
@@ -110,7 +119,7 @@ async def test_an_item_inserted_after_the_head_passed_its_place_is_swept_back(
     await outbox.line.place([slow])
     later = [mail(n) for n in range(1, LINE_WINDOW + 2)]
     await outbox.enqueue_many(later)
-    assert await claim_all(outbox) == [document["_id"] for document in later]
+    assert sorted(await claim_all(outbox)) == sorted(document["_id"] for document in later)
     await outbox.collection.insert_one(slow)
     assert await claim_all(outbox) == [], "below the head: no claim reads there"
 
@@ -136,10 +145,8 @@ async def test_a_failed_email_is_redriven_unless_its_secret_was_scrubbed(
     outbox = outbox_of(ashop)
     whole, scrubbed = mail(0), mail(1)
     await outbox.enqueue_many([whole, scrubbed])
-    for item_key, scrub in ((whole["_id"], False), (scrubbed["_id"], True)):
-        item = await outbox.claim("sender", utcnow(), LEASE)
-        assert item is not None
-        assert item.key == item_key
+    for item in await outbox.claim_some("sender", utcnow(), LEASE, 2):
+        scrub = item.key == scrubbed["_id"]
         assert await outbox.mark_failed_attempt(item.key, "sender", "gone", None, scrub=scrub)
 
     assert await outbox.redrive_failed() == 1
@@ -152,3 +159,19 @@ async def test_a_failed_email_is_redriven_unless_its_secret_was_scrubbed(
     assert kept is not None
     assert (kept.status, kept.text) == (MailStatus.FAILED, SCRUBBED)
     assert not await outbox.redrive(whole["_id"]), "pending now: nothing to redrive"
+
+
+async def test_a_claimed_email_given_back_is_in_line_again_its_attempt_not_counted(
+    ashop: AsyncShop,
+) -> None:
+    outbox = outbox_of(ashop)
+    await outbox.enqueue(mail(0))
+    [first, *rest] = await outbox.claim_some("sender", utcnow(), LEASE, 5)
+    assert rest == []
+    assert first.attempts == 1
+
+    assert not await outbox.release(first.key, "someone-else", 0), "not theirs to give back"
+    assert await outbox.release(first.key, "sender", 0)
+    again = await outbox.claim("other", utcnow(), LEASE)
+    assert again is not None
+    assert (again.key, again.attempts) == (first.key, 1)

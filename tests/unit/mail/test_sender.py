@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -53,9 +54,11 @@ class OneItemOutbox:
         self.item: OutboxItem | None = item
         self.errors: list[str] = []
 
-    async def claim(self, owner: str, now: datetime, lease: timedelta) -> OutboxItem | None:
+    async def claim_some(
+        self, owner: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[OutboxItem]:
         item, self.item = self.item, None
-        return item
+        return [] if item is None else [item]
 
     async def sweep(self, now: datetime) -> int:
         return 0
@@ -111,3 +114,55 @@ def test_sender_backoff_doubles_with_jitter_and_is_capped() -> None:
     capped = [sender.backoff(50) for _ in range(200)]
     assert min(capped) >= MAX_BACKOFF / 2
     assert max(capped) <= MAX_BACKOFF
+
+
+class BatchOutbox:
+    """Hands out a batch once; records what is sent and what is given back."""
+
+    def __init__(self, items: list[OutboxItem]) -> None:
+        self.items = items
+        self.sent: list[str] = []
+        self.released: list[tuple[str, int]] = []
+
+    async def claim_some(
+        self, owner: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[OutboxItem]:
+        items, self.items = self.items[:limit], []
+        return items
+
+    async def mark_sent(self, key: str, owner: str, at: datetime, *, scrub: bool = False) -> bool:
+        self.sent.append(key)
+        return True
+
+    async def release(self, key: str, owner: str, attempts: int) -> bool:
+        self.released.append((key, attempts))
+        return True
+
+
+class SlowTransport:
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    async def send(self, item: OutboxItem) -> None:
+        await asyncio.sleep(self.seconds)
+
+
+async def test_a_batch_is_sent_only_while_each_lease_outlives_an_attempt() -> None:
+    """Lease 2 s, SMTP timeout 1 s: an item whose turn comes more than 1 s after the claim
+    is given back (its attempt not counted), never sent on a lease about to run out."""
+    from mongoshop.mail.sender import OutboxSender
+
+    items = [
+        welcome_item().model_copy(update={"key": f"welcome:{n}:zoe@example.com", "attempts": 1})
+        for n in range(4)
+    ]
+    outbox = BatchOutbox(items)
+    settings = Settings(  # type: ignore[call-arg]
+        environment="test", mail_lease_seconds=2, smtp_timeout_seconds=1
+    )
+    sender = OutboxSender(outbox, SlowTransport(0.45), settings)  # type: ignore[arg-type]
+
+    assert await sender.send_one()
+
+    assert outbox.sent == [item.key for item in items[:3]]
+    assert outbox.released == [(items[3].key, 0)]

@@ -14,6 +14,7 @@ from mongoshop._async.repositories.line import (
     PLACE_INDEX,
     AsyncLinedRepository,
     due,
+    spread,
 )
 from mongoshop.models.common import Document
 from mongoshop.models.mail import SCRUBBED, MailStatus, OutboxCounts, OutboxItem
@@ -39,18 +40,38 @@ class AsyncOutboxRepository(AsyncLinedRepository[OutboxItem]):
     )
 
     async def claim(self, owner: str, now: datetime, lease: timedelta) -> OutboxItem | None:
-        """Take the next e-mail in line for `owner` until `now + lease`, atomically.
+        """Take the next e-mail in line for `owner` until `now + lease`, atomically."""
+        claimed = await self.claim_some(owner, now, lease, 1)
+        return claimed[0] if claimed else None
 
-        Only one sender can win a given item: the claim is an ``update_one`` by
-        ``_id`` whose filter still wants it in its place, so of several senders
-        that saw the same candidate exactly one matches it (the others try the
-        next ones). Its cost does not grow with the backlog (`AsyncLine`).
+    async def claim_some(
+        self, owner: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[OutboxItem]:
+        """Take up to `limit` e-mails in line for `owner` until `now + lease`, atomically.
+
+        Only one sender can win a given item: each is taken by an ``update_one``
+        by ``_id`` whose filter still wants it in its place, so of several
+        senders that saw the same candidate exactly one matches it. The
+        candidates come from one read of the line's window (`AsyncLine`: its
+        cost does not grow with the backlog), tried in an order of their own
+        for each sender, so that senders racing for the same window mostly
+        take different items instead of losing the same one in turn.
         """
-        for candidate in await self.line.candidates({"_id": 1}):
-            claimed = await self.take(candidate, owner, now + lease)
-            if claimed is not None:
-                return claimed
-        return None
+        claimed: list[OutboxItem] = []
+        candidates = await self.line.candidates({"_id": 1})
+        for candidate in spread(candidates):
+            item = await self.take(candidate, owner, now + lease)
+            if item is not None:
+                claimed.append(item)
+                if len(claimed) == limit:
+                    break
+        return claimed
+
+    async def release(self, key: str, owner: str, attempts: int) -> bool:
+        """A claimed e-mail `owner` will not send after all goes back in line, its claim
+        not counted as an attempt (`attempts`: its count before the claim)."""
+        mine = {"_id": key, "claimed_by": owner, "status": MailStatus.PENDING.value}
+        return await self.line.reline([mine], {"attempts": attempts}) == 1
 
     async def mark_sent(self, key: str, owner: str, at: datetime, *, scrub: bool = False) -> bool:
         """Record a sent e-mail; `scrub`: its text held a secret, which is not kept."""

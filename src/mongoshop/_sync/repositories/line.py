@@ -27,9 +27,10 @@ same reads are bounded index scans.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
@@ -40,6 +41,8 @@ from pymongo.synchronous.database import Database
 from mongoshop._sync.repositories.base import ModelT, Repository
 from mongoshop.clock import utcnow
 from mongoshop.models.common import Document
+
+T = TypeVar("T")
 
 LINE_WINDOW = 64
 """Places looked at per claim: claimers racing for the first item try the next ones."""
@@ -60,6 +63,15 @@ NOT_LINED: Document = {"$unset": {"place": ""}}
 NOT_DUE: Document = {"$unset": {"due_at": ""}}
 """Every update that ends an item's wait out of the line (sent, given up, delivered, dead,
 held, back in line) carries it."""
+
+
+def spread(candidates: Sequence[T]) -> list[T]:
+    """The candidates in a random order: claimers that read the same window try them in
+    different orders, and mostly take different items at the first try. For a queue
+    whose order matters (webhooks) the caller keeps the order within each key."""
+    shuffled = list(candidates)
+    random.shuffle(shuffled)
+    return shuffled
 
 
 def due(until: datetime) -> Document:

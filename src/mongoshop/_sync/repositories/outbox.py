@@ -15,6 +15,7 @@ from mongoshop._sync.repositories.line import (
     PLACE_INDEX,
     LinedRepository,
     due,
+    spread,
 )
 from mongoshop.models.common import Document
 from mongoshop.models.mail import SCRUBBED, MailStatus, OutboxCounts, OutboxItem
@@ -40,18 +41,38 @@ class OutboxRepository(LinedRepository[OutboxItem]):
     )
 
     def claim(self, owner: str, now: datetime, lease: timedelta) -> OutboxItem | None:
-        """Take the next e-mail in line for `owner` until `now + lease`, atomically.
+        """Take the next e-mail in line for `owner` until `now + lease`, atomically."""
+        claimed = self.claim_some(owner, now, lease, 1)
+        return claimed[0] if claimed else None
 
-        Only one sender can win a given item: the claim is an ``update_one`` by
-        ``_id`` whose filter still wants it in its place, so of several senders
-        that saw the same candidate exactly one matches it (the others try the
-        next ones). Its cost does not grow with the backlog (`Line`).
+    def claim_some(
+        self, owner: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[OutboxItem]:
+        """Take up to `limit` e-mails in line for `owner` until `now + lease`, atomically.
+
+        Only one sender can win a given item: each is taken by an ``update_one``
+        by ``_id`` whose filter still wants it in its place, so of several
+        senders that saw the same candidate exactly one matches it. The
+        candidates come from one read of the line's window (`Line`: its
+        cost does not grow with the backlog), tried in an order of their own
+        for each sender, so that senders racing for the same window mostly
+        take different items instead of losing the same one in turn.
         """
-        for candidate in self.line.candidates({"_id": 1}):
-            claimed = self.take(candidate, owner, now + lease)
-            if claimed is not None:
-                return claimed
-        return None
+        claimed: list[OutboxItem] = []
+        candidates = self.line.candidates({"_id": 1})
+        for candidate in spread(candidates):
+            item = self.take(candidate, owner, now + lease)
+            if item is not None:
+                claimed.append(item)
+                if len(claimed) == limit:
+                    break
+        return claimed
+
+    def release(self, key: str, owner: str, attempts: int) -> bool:
+        """A claimed e-mail `owner` will not send after all goes back in line, its claim
+        not counted as an attempt (`attempts`: its count before the claim)."""
+        mine = {"_id": key, "claimed_by": owner, "status": MailStatus.PENDING.value}
+        return self.line.reline([mine], {"attempts": attempts}) == 1
 
     def mark_sent(self, key: str, owner: str, at: datetime, *, scrub: bool = False) -> bool:
         """Record a sent e-mail; `scrub`: its text held a secret, which is not kept."""

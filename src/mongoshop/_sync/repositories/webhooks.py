@@ -17,6 +17,7 @@ from mongoshop._sync.repositories.line import (
     PLACE_INDEX,
     LinedRepository,
     due,
+    spread,
 )
 from mongoshop.clock import utcnow
 from mongoshop.models.common import Document
@@ -40,6 +41,17 @@ REDRIVEN: Document = {
 WAIT_FOR_PREDECESSOR = timedelta(seconds=1)
 """A delivery whose object's previous event is due but not yet taken waits at least this
 long (the one that delivers the previous event wakes it up at once)."""
+
+
+def _spread_keeping_order(candidates: Sequence[Document]) -> list[Document]:
+    """The candidates in a random order (`spread`), except that the deliveries of one
+    object to one subscription keep theirs."""
+    groups: dict[tuple[object, object], list[Document]] = {}
+    for candidate in candidates:
+        groups.setdefault((candidate["subscription_id"], candidate["object_key"]), []).append(
+            candidate
+        )
+    return [candidate for group in spread(list(groups.values())) for candidate in group]
 
 
 class SubscriptionRepository(Repository[SubscriptionInDB]):
@@ -156,7 +168,7 @@ class DeliveryRepository(LinedRepository[DeliveryInDB]):
         this one back in line at once), or is held with it when that one is held.
         """
         candidates = self.line.candidates({"subscription_id": 1, "object_key": 1, "sequence": 1})
-        for candidate in candidates:
+        for candidate in _spread_keeping_order(candidates):
             blocker = self._predecessor(candidate)
             if blocker is not None:
                 self._wait_for(candidate, blocker, now)

@@ -15,18 +15,20 @@ FULL = [
     ["benchmarks.bench_write", "--users", "10000", "--products", "100000", "--rounds", "3"],
     ["benchmarks.bench_api", "--concurrency", "50", "--seconds", "10", "--rounds", "3"],
     ["benchmarks.bench_transactions", "--operations", "400", "--rounds", "3"],
-    ["benchmarks.bench_growth", "--sizes", "10000", "100000", "--rounds", "5"],
+    ["benchmarks.bench_growth", "--sizes", "10000", "100000", "--calls", "5"],
     ["benchmarks.bench_write_probe", "--sizes", "1000", "100000"],
     ["benchmarks.bench_flash_sale", "--pause", "60", "--import", "30000"],
+    ["benchmarks.bench_burst", "--shop", "20000", "--signups", "1000", "--orders", "1000"],
 ]
 QUICK = [
     ["benchmarks.bench_read", "--sizes", "1000", "--rounds", "3"],
     ["benchmarks.bench_write", "--users", "1000", "--products", "5000", "--rounds", "1"],
     ["benchmarks.bench_api", "--concurrency", "20", "--seconds", "3", "--rounds", "1"],
     ["benchmarks.bench_transactions", "--operations", "80", "--rounds", "1"],
-    ["benchmarks.bench_growth", "--sizes", "2000", "10000", "--rounds", "3"],
+    ["benchmarks.bench_growth", "--sizes", "2000", "10000", "--calls", "3"],
     ["benchmarks.bench_write_probe", "--sizes", "1000", "10000", "--rounds", "2"],
     ["benchmarks.bench_flash_sale", "--pause", "5", "--import", "5000"],
+    ["benchmarks.bench_burst", "--shop", "2000", "--signups", "200", "--orders", "200"],
 ]
 
 

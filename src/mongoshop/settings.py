@@ -215,7 +215,7 @@ class Settings(BaseSettings):
             le=32,
             description="E-mails one worker sends at once (each of its senders claims its own)",
         ),
-    ] = 2
+    ] = 1
     webhook_timeout_seconds: Annotated[
         float,
         Field(
@@ -260,10 +260,10 @@ class Settings(BaseSettings):
         Field(
             ge=1,
             le=64,
-            description="Webhook attempts one worker makes at once: a receiver that hangs holds"
-            " one of them until its timeout, not every other delivery",
+            description="Webhook attempts one worker makes at once: with more than one, a"
+            " receiver that hangs holds one of them until its timeout, not every delivery",
         ),
-    ] = 4
+    ] = 1
     webhook_pause_after_dead: Annotated[
         int,
         Field(

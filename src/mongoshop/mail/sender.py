@@ -85,7 +85,9 @@ class OutboxSender:
 
     async def run(self) -> None:
         """Send until stopped (`mongoshop.queues.draining.drain`)."""
-        idle = self.idle_delay
+        # When idle, only the worker's first one polls the line often; the others
+        # look four times less often (the first finds new work within its delay).
+        idle = self.idle_delay if self.chores else self.idle_delay * 4
         await drain("outbox sender", self.send_one, self._chores, self.stop, idle_delay=idle)
 
     async def _chores(self) -> None:

@@ -203,7 +203,14 @@ class DeliveryRepository(LinedRepository[DeliveryInDB]):
         # The blocker in line (no `available_at`) or in flight: this one waits at least a
         # little, and is put back in line as soon as the blocker is done with.
         until = max(blocker.get("available_at") or now, now + WAIT_FOR_PREDECESSOR)
-        self.line.leave(candidate, due(until))
+        if not self.line.leave(candidate, due(until)):
+            return
+        # The blocker may have been delivered while this one was leaving the line: its
+        # wake-up then found this one still in line and left it be. Looked at again
+        # after the leave, so that one of the two always sees the other.
+        if self._predecessor(candidate) is None:
+            waiting = {"_id": candidate["_id"], "status": DeliveryStatus.PENDING.value}
+            self.line.reline([{**waiting, "claimed_by": None, "place": None}])
 
     def _mine(self, key: str, owner: str) -> Document:
         return {"_id": key, "claimed_by": owner, "status": DeliveryStatus.PENDING.value}

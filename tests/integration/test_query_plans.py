@@ -553,7 +553,7 @@ async def _take_refused(shop: AsyncShop, product_id: ObjectId, session: AsyncCli
 async def take_last_candidate(shop: AsyncShop) -> Any:
     outbox = shop.repositories.outbox
     candidates = await outbox.line.candidates({"_id": 1})
-    return await outbox.take(candidates[-1], "sender-3", utcnow() + timedelta(minutes=1))
+    return await outbox.take(candidates[-2:], "sender-3", utcnow() + timedelta(minutes=1))
 
 
 def in_transaction(
@@ -631,6 +631,13 @@ QUERIES: dict[str, Entry] = {
     "AsyncRepository.to_models": Exempt(NO_IO),
     "AsyncRepository.find_by_id": (
         uses("a user", lambda s, d: s.repositories.users.find_by_id(d.users[42]), ID),
+    ),
+    "AsyncRepository.find_by_ids": (
+        uses(
+            "three users",
+            lambda s, d: s.repositories.users.find_by_ids(d.users[40:43]),
+            ID,
+        ),
     ),
     "AsyncRepository.get": (
         uses("a product", lambda s, d: s.repositories.products.get(d.products[42]), ID),
@@ -864,7 +871,7 @@ QUERIES: dict[str, Entry] = {
     ),
     "AsyncLinedRepository.take": (
         uses(
-            "the last candidate of the line's window",
+            "the last two candidates of the line's window",
             lambda s, d: take_last_candidate(s),
             "place",
             ID,
@@ -901,7 +908,7 @@ QUERIES: dict[str, Entry] = {
             gap=EXPLAIN_UNTRUE,
         ),
     ),
-    "AsyncOutboxRepository.release": (
+    "AsyncLinedRepository.release": (
         uses(
             "a claimed e-mail given back",
             lambda s, d: s.repositories.outbox.release(d.mail[10], "sender-1", 0),
@@ -1405,6 +1412,18 @@ QUERIES: dict[str, Entry] = {
             "the next delivery in line, in order",
             lambda s, d: s.repositories.webhook_deliveries.claim(
                 "deliverer-1", utcnow(), timedelta(minutes=1)
+            ),
+            "place",
+            "object_subscription_status",
+            ID,
+            gap=EXPLAIN_UNTRUE,
+        ),
+    ),
+    "AsyncDeliveryRepository.claim_some": (
+        uses(
+            "three deliveries in line, in order",
+            lambda s, d: s.repositories.webhook_deliveries.claim_some(
+                "deliverer-4", utcnow(), timedelta(minutes=1), 3
             ),
             "place",
             "object_subscription_status",

@@ -88,7 +88,7 @@ class OutboxSender:
         # When idle, only the worker's first one polls the line often; the others
         # look four times less often (the first finds new work within its delay).
         idle = self.idle_delay if self.chores else self.idle_delay * 4
-        await drain("outbox sender", self.send_one, self._chores, self.stop, idle_delay=idle)
+        await drain("outbox sender", self.send_some, self._chores, self.stop, idle_delay=idle)
 
     async def _chores(self) -> None:
         """Once a second, put back in line the items due again (a back-off over, a
@@ -97,7 +97,7 @@ class OutboxSender:
             with pymongo.timeout(self.step_timeout):
                 await self.outbox.sweep(utcnow())
 
-    async def send_one(self) -> bool:
+    async def send_some(self) -> bool:
         """Claim up to `batch` items in line and send them; False when none was due.
 
         Several at once: the line's window is read once for all of them. They are

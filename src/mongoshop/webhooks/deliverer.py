@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Protocol
 
 import pymongo
+from bson import ObjectId
 
 from mongoshop._async.repositories.webhooks import (
     AsyncDeliveryRepository,
@@ -40,6 +41,8 @@ from mongoshop.webhooks.targets import parse_target
 
 logger = logging.getLogger(__name__)
 
+DELIVER_BATCH = 8
+"""Deliveries a deliverer claims at once (one read of the line's window for all of them)."""
 RELEASE_EVERY = timedelta(seconds=10)
 """How often held deliveries of active subscriptions are looked for (a resume that
 raced with a pause leaves some; `AsyncWebhookService.release_held`)."""
@@ -77,6 +80,8 @@ class WebhookDeliverer:
         self.client = client
         self.owner = f"webhooks-{uuid.uuid4().hex[:12]}"
         self.lease = timedelta(seconds=settings.webhook_lease_seconds)
+        self.attempt_timeout = timedelta(seconds=settings.webhook_timeout_seconds)
+        self.batch = DELIVER_BATCH
         self.max_attempts = settings.webhook_max_attempts
         self.retry_base = settings.webhook_retry_base_seconds
         self.max_backoff = settings.webhook_max_backoff_seconds
@@ -102,7 +107,9 @@ class WebhookDeliverer:
         # When idle, only the worker's first one polls the line often; the others
         # look four times less often (the first finds new work within its delay).
         idle = self.idle_delay if self.chores else self.idle_delay * 4
-        await drain("webhook deliverer", self.deliver_one, self._chores, self.stop, idle_delay=idle)
+        await drain(
+            "webhook deliverer", self.deliver_some, self._chores, self.stop, idle_delay=idle
+        )
 
     async def _chores(self) -> None:
         """Put back in line the deliveries due again (each second), release the held
@@ -119,23 +126,61 @@ class WebhookDeliverer:
             if released:
                 logger.info("%d held webhook deliveries released", released)
 
-    async def deliver_one(self) -> bool:
-        """Claim and make the next due delivery; False when nothing was due."""
+    async def deliver_some(self) -> bool:
+        """Claim up to `batch` due deliveries and make them in turn; False when none was due.
+
+        Several at once: the line's window, the earlier events of their objects
+        and their subscriptions are read once for all of them. Each is made only
+        while its lease still outlives an attempt; the rest go back in line for
+        another deliverer, as do the rest of a subscription's once one of its
+        attempts failed (a receiver that hangs holds one attempt of a batch, not
+        one per delivery). The claim and the recordings run under the operation
+        deadline, not the POST, which has its own timeout.
+        """
+        claimed_at = self.clock()
         with pymongo.timeout(self.step_timeout):
-            delivery = await self.deliveries.claim(self.owner, self.clock(), self.lease)
-            if delivery is None:
-                return False
-            subscription = await self.subscriptions.find_by_id(delivery.subscription_id)
+            deliveries = await self.deliveries.claim_some(
+                self.owner, claimed_at, self.lease, self.batch
+            )
+            subscriptions = {
+                id: await self.subscriptions.find_by_id(id)
+                for id in dict.fromkeys(delivery.subscription_id for delivery in deliveries)
+            }
+        last_start = claimed_at + self.lease - self.attempt_timeout
+        failing: set[ObjectId] = set()
+        for delivery in deliveries:
+            subscription = subscriptions[delivery.subscription_id]
+            if self.clock() > last_start or delivery.subscription_id in failing:
+                with pymongo.timeout(self.step_timeout):
+                    await self.deliveries.release(delivery.key, self.owner, delivery.attempts - 1)
+                continue
+            if not await self._deliverable(delivery, subscription):
+                continue
+            assert subscription is not None  # deliverable
+            outcome = await self._attempt(delivery, subscription)
+            with pymongo.timeout(self.step_timeout):
+                await self._record(delivery, subscription, outcome)
+            if outcome.delivered:
+                subscriptions[delivery.subscription_id] = subscription.model_copy(
+                    update={"consecutive_dead": 0}
+                )
+            else:
+                failing.add(delivery.subscription_id)
+        return bool(deliveries)
+
+    async def _deliverable(
+        self, delivery: DeliveryInDB, subscription: SubscriptionInDB | None
+    ) -> bool:
+        """Whether to attempt a claimed delivery now: not when its subscription was
+        deleted (it goes too) or is paused (it is held for the resume)."""
+        with pymongo.timeout(self.step_timeout):
             if subscription is None:
                 # Deleted while this was being claimed: its deliveries go with it.
                 await self.deliveries.delete({"_id": delivery.key})
-                return True
+                return False
             if subscription.status is SubscriptionStatus.PAUSED:
                 await self.deliveries.hold(delivery.key, self.owner)  # kept for the resume
-                return True
-        outcome = await self._attempt(delivery, subscription)
-        with pymongo.timeout(self.step_timeout):
-            await self._record(delivery, subscription, outcome)
+                return False
         return True
 
     async def _attempt(self, delivery: DeliveryInDB, subscription: SubscriptionInDB) -> Outcome:

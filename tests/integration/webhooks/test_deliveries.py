@@ -281,8 +281,8 @@ async def test_an_attempt_that_fails_unexpectedly_is_that_deliverys_failed_attem
         client,
         wshop.settings,
     )
-    assert await deliverer.deliver_one()
-    assert await deliverer.deliver_one()
+    assert await deliverer.deliver_some()
+    assert await deliverer.deliver_some()
     await client.aclose()
     deliveries = (await wshop.webhooks.deliveries_of(subscription.id)).items
     statuses = sorted((d.status.value, d.attempts, len(d.history)) for d in deliveries)

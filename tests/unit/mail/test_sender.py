@@ -87,7 +87,7 @@ async def test_an_smtp_refusal_quoting_the_address_is_logged_without_it(
     sender = OutboxSender(outbox, RefusingTransport(), settings)  # type: ignore[arg-type]
 
     with caplog.at_level(logging.DEBUG, logger="mongoshop"):
-        assert await sender.send_one()
+        assert await sender.send_some()
 
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert "SMTPRecipientRefused (SMTP 550)" in logged
@@ -162,7 +162,7 @@ async def test_a_batch_is_sent_only_while_each_lease_outlives_an_attempt() -> No
     )
     sender = OutboxSender(outbox, SlowTransport(0.45), settings)  # type: ignore[arg-type]
 
-    assert await sender.send_one()
+    assert await sender.send_some()
 
     assert outbox.sent == [item.key for item in items[:3]]
     assert outbox.released == [(items[3].key, 0)]

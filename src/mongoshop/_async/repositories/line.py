@@ -175,20 +175,45 @@ class AsyncLine:
             head = end
         return []
 
-    async def take(self, candidate: Document, owner: str, lease_until: datetime) -> Document | None:
-        """Claim a candidate by ``_id``, while it still holds its place; None if another
-        claimer won it. It leaves the line, leased to `owner` until `lease_until`."""
+    async def take(
+        self, candidates: Sequence[Document], owner: str, lease_until: datetime
+    ) -> list[Document]:
+        """Claim candidates of one window for `owner`, in one write; those won, whole, in
+        the candidates' order. Each leaves the line, leased to `owner` until `lease_until`.
+
+        One ``update_many`` by ``_id`` (``$in``), whose filter still wants each in its
+        place: of several claimers that read the same window, exactly one matches a
+        given item. Its places lie in the window, and an item put back in line since
+        gets a place past every place given out before (the counter's tail), so the
+        window's bounds stand for each one's own. Then one read by ``_id`` (``$in``)
+        of those now leased to `owner` until `lease_until`: a claimer claims once at
+        a time, so these are the ones it just won. Both cost the window, not the
+        backlog; per item they are about a third of an ``update_one`` and a
+        ``find_one`` each (one command, one retryable-write record, for all).
+        """
+        if not candidates:
+            return []
+        until = lease_until.replace(microsecond=lease_until.microsecond // 1000 * 1000)
+        ids = [candidate["_id"] for candidate in candidates]
+        places = [int(candidate["place"]) for candidate in candidates]
         update: Document = {
-            "$set": {**due(lease_until), "claimed_by": owner},
+            "$set": {**due(until), "claimed_by": owner},
             "$inc": {"attempts": 1},
             **NOT_LINED,
         }
-        won = await self.collection.update_one(
-            {"_id": candidate["_id"], "place": candidate["place"], "status": PENDING}, update
+        await self.collection.update_many(
+            {
+                "_id": {"$in": ids},
+                "place": {"$gte": min(places), "$lte": max(places)},
+                "status": PENDING,
+            },
+            update,
         )
-        if won.matched_count == 0:
-            return None
-        return await self.collection.find_one({"_id": candidate["_id"]})
+        won = await self.collection.find(
+            {"_id": {"$in": ids}, "claimed_by": owner, "due_at": until}
+        ).to_list(None)
+        order = {id: number for number, id in enumerate(ids)}
+        return sorted(won, key=lambda document: order[document["_id"]])
 
     async def leave(self, candidate: Document, fields: Mapping[str, Any]) -> bool:
         """Take a candidate out of the line unclaimed with `fields`: `due(until)` to wait,
@@ -287,7 +312,14 @@ class AsyncLinedRepository(AsyncRepository[ModelT]):
         """Put back in line the items due again (`AsyncLine.sweep`); how many."""
         return await self.line.sweep(now)
 
-    async def take(self, candidate: Document, owner: str, lease_until: datetime) -> ModelT | None:
-        """Claim one candidate of the line for `owner`; None if another claimer won it."""
-        claimed = await self.line.take(candidate, owner, lease_until)
-        return None if claimed is None else self.to_model(claimed)
+    async def take(
+        self, candidates: Sequence[Document], owner: str, lease_until: datetime
+    ) -> list[ModelT]:
+        """Claim candidates of the line's window for `owner` (`AsyncLine.take`); those won."""
+        return [self.to_model(won) for won in await self.line.take(candidates, owner, lease_until)]
+
+    async def release(self, key: str, owner: str, attempts: int) -> bool:
+        """A claimed item `owner` will not deal with after all goes back in line, its claim
+        not counted as an attempt (`attempts`: its count before the claim)."""
+        mine = {"_id": key, "claimed_by": owner, "status": PENDING}
+        return await self.line.reline([mine], {"attempts": attempts}) == 1

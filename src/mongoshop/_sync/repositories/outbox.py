@@ -50,29 +50,18 @@ class OutboxRepository(LinedRepository[OutboxItem]):
     ) -> list[OutboxItem]:
         """Take up to `limit` e-mails in line for `owner` until `now + lease`, atomically.
 
-        Only one sender can win a given item: each is taken by an ``update_one``
-        by ``_id`` whose filter still wants it in its place, so of several
-        senders that saw the same candidate exactly one matches it. The
-        candidates come from one read of the line's window (`Line`: its
-        cost does not grow with the backlog), tried in an order of their own
-        for each sender, so that senders racing for the same window mostly
-        take different items instead of losing the same one in turn.
+        The candidates come from one read of the line's window (`Line`: its
+        cost does not grow with the backlog), and are taken in one guarded write
+        (`Line.take`: each is won by one sender). Each sender tries them in
+        an order of its own, so that senders racing for the same window mostly
+        take different items; one that lost them all tries the rest of the window.
         """
-        claimed: list[OutboxItem] = []
-        candidates = self.line.candidates({"_id": 1})
-        for candidate in spread(candidates):
-            item = self.take(candidate, owner, now + lease)
-            if item is not None:
-                claimed.append(item)
-                if len(claimed) == limit:
-                    break
-        return claimed
-
-    def release(self, key: str, owner: str, attempts: int) -> bool:
-        """A claimed e-mail `owner` will not send after all goes back in line, its claim
-        not counted as an attempt (`attempts`: its count before the claim)."""
-        mine = {"_id": key, "claimed_by": owner, "status": MailStatus.PENDING.value}
-        return self.line.reline([mine], {"attempts": attempts}) == 1
+        candidates = spread(self.line.candidates({"_id": 1}))
+        for start in range(0, len(candidates), limit):
+            won = self.take(candidates[start : start + limit], owner, now + lease)
+            if won:
+                return won
+        return []
 
     def mark_sent(self, key: str, owner: str, at: datetime, *, scrub: bool = False) -> bool:
         """Record a sent e-mail; `scrub`: its text held a secret, which is not kept."""

@@ -54,6 +54,12 @@ def _spread_keeping_order(candidates: Sequence[Document]) -> list[Document]:
     return [candidate for group in spread(list(groups.values())) for candidate in group]
 
 
+def _first_before(unfinished: Sequence[Document], sequence: int) -> Document | None:
+    """The earliest of an object's unfinished deliveries that comes before `sequence`."""
+    before = [document for document in unfinished if document["sequence"] < sequence]
+    return min(before, key=lambda document: document["sequence"]) if before else None
+
+
 class SubscriptionRepository(Repository[SubscriptionInDB]):
     collection_name = "webhook_subscriptions"
     model = SubscriptionInDB
@@ -158,25 +164,75 @@ class DeliveryRepository(LinedRepository[DeliveryInDB]):
     )
 
     def claim(self, owner: str, now: datetime, lease: timedelta) -> DeliveryInDB | None:
-        """Take the next delivery in line for `owner` until `now + lease`, atomically, in order.
+        """Take the next delivery in line for `owner` until `now + lease` (`claim_some`)."""
+        claimed = self.claim_some(owner, now, lease, 1)
+        return claimed[0] if claimed else None
 
-        As the mail outbox's claim: candidates from the line's window, each
-        taken by an ``update_one`` that still wants it in its place, so one
-        sender wins it. A candidate whose object has an earlier event still to
-        deliver to the same subscription is not taken: it leaves the line to
-        wait for that one (until its lease or back-off ends; delivering it puts
-        this one back in line at once), or is held with it when that one is held.
+    def claim_some(
+        self, owner: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[DeliveryInDB]:
+        """Take up to `limit` deliveries in line for `owner` until `now + lease`, atomically,
+        in order: at most one per object and subscription.
+
+        As the mail outbox's claim: candidates from the line's window, taken in
+        one guarded write (`Line.take`), so each is won by one deliverer.
+        A candidate whose object has an earlier event still to deliver to the
+        same subscription is not taken: it leaves the line to wait for that one
+        (until its lease or back-off ends; delivering it puts this one back in
+        line at once), or is held with it when that one is held. A later event
+        of an object taken in this claim stays in line, for a later claim.
+        The earlier events of all candidates are found in one read.
         """
-        candidates = self.line.candidates({"subscription_id": 1, "object_key": 1, "sequence": 1})
-        for candidate in _spread_keeping_order(candidates):
-            blocker = self._predecessor(candidate)
+        candidates = _spread_keeping_order(
+            self.line.candidates({"subscription_id": 1, "object_key": 1, "sequence": 1})
+        )
+        earlier = self._unfinished(candidates)
+        chosen: list[Document] = []
+        taken: set[tuple[object, object]] = set()
+        for candidate in candidates:
+            key = (candidate["subscription_id"], candidate["object_key"])
+            if key in taken:
+                continue
+            taken.add(key)
+            blocker = _first_before(earlier.get(key, []), candidate["sequence"])
             if blocker is not None:
                 self._wait_for(candidate, blocker, now)
                 continue
-            claimed = self.take(candidate, owner, now + lease)
-            if claimed is not None:
-                return claimed
-        return None
+            chosen.append(candidate)
+        for start in range(0, len(chosen), limit):
+            won = self.take(chosen[start : start + limit], owner, now + lease)
+            if won:
+                return won
+        return []
+
+    def _unfinished(
+        self, candidates: Sequence[Document]
+    ) -> dict[tuple[object, object], list[Document]]:
+        """The deliveries still to make (pending or held) of the candidates' objects to
+        their subscriptions, the candidates among them, by (subscription, object): one
+        read through `object_subscription_status`, by ``$in`` on its first three fields."""
+        if not candidates:
+            return {}
+        found = self.find_documents(
+            {
+                "object_key": {"$in": list({c["object_key"] for c in candidates})},
+                "subscription_id": {"$in": list({c["subscription_id"] for c in candidates})},
+                "status": {"$in": [DeliveryStatus.PENDING.value, DeliveryStatus.HELD.value]},
+            },
+            projection={
+                "subscription_id": 1,
+                "object_key": 1,
+                "status": 1,
+                "available_at": 1,
+                "sequence": 1,
+            },
+            limit=0,
+        )
+        grouped: dict[tuple[object, object], list[Document]] = {}
+        for document in found:
+            key = (document["subscription_id"], document["object_key"])
+            grouped.setdefault(key, []).append(document)
+        return grouped
 
     def _predecessor(self, delivery: Document) -> Document | None:
         """The earliest delivery of the same object to the same subscription still to make

@@ -18,6 +18,7 @@ from mongoshop.mail.documents import outbox_document, welcome_document
 from mongoshop.models.common import Document
 from mongoshop.models.mail import MailKind, OutboxCounts, OutboxStats
 from mongoshop.models.money import format_money
+from mongoshop.models.users import UserInDB
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,28 @@ def _welcomes(change: Mapping[str, Any]) -> bool:
         if "email_verified" not in fields:
             return False
     return True
+
+
+def _confirmation(order: Mapping[str, Any], buyer: UserInDB) -> Document:
+    """The confirmation e-mail of an order (an orders insert event's document)."""
+    currency = order["total"]["currency"]
+    lines = [
+        f"{item['quantity']} x {item['name']} — "
+        f"{format_money(item['quantity'] * item['unit_price'], currency)}"
+        for item in order["items"]
+    ]
+    return outbox_document(
+        MailKind.ORDER_CONFIRMATION,
+        order["_id"],
+        buyer.email,
+        buyer.preferences.language,
+        {
+            "name": buyer.name,
+            "order_id": str(order["_id"]),
+            "total": format_money(order["total"]["amount"], currency),
+        },
+        lines,
+    )
 
 
 class MailService:
@@ -65,37 +88,17 @@ class MailService:
         return self.confirm_orders([order]) == 1
 
     def confirm_orders(self, orders: Sequence[Mapping[str, Any]]) -> int:
-        """Enqueue the confirmations of new orders in one write; how many were new."""
+        """Enqueue the confirmations of new orders in one write; how many were new. Their
+        buyers are read in one read too."""
+        buyers = self.users.find_by_ids([order["user_id"] for order in orders])
         documents = []
         for order in orders:
-            document = self._confirmation_of(order)
-            if document is not None:
-                documents.append(document)
+            buyer = buyers.get(order["user_id"])
+            if buyer is None:
+                logger.warning("order %s has no buyer any more; no confirmation", order["_id"])
+                continue
+            documents.append(_confirmation(order, buyer))
         return self.outbox.enqueue_many(documents)
-
-    def _confirmation_of(self, order: Mapping[str, Any]) -> Document | None:
-        buyer = self.users.find_by_id(order["user_id"])
-        if buyer is None:
-            logger.warning("order %s has no buyer any more; no confirmation", order["_id"])
-            return None
-        currency = order["total"]["currency"]
-        lines = [
-            f"{item['quantity']} x {item['name']} — "
-            f"{format_money(item['quantity'] * item['unit_price'], currency)}"
-            for item in order["items"]
-        ]
-        return outbox_document(
-            MailKind.ORDER_CONFIRMATION,
-            order["_id"],
-            buyer.email,
-            buyer.preferences.language,
-            {
-                "name": buyer.name,
-                "order_id": str(order["_id"]),
-                "total": format_money(order["total"]["amount"], currency),
-            },
-            lines,
-        )
 
     def welcome_if_verified(self, change: Mapping[str, Any]) -> bool:
         """A users change event: welcome the user whose address is now confirmed."""

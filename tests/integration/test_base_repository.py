@@ -66,6 +66,22 @@ async def test_find_by_id_of_an_unknown_id_is_none(repo: AsyncUserRepository) ->
     assert await repo.find_by_id(ObjectId()) is None
 
 
+async def test_find_by_ids_reads_those_that_exist_in_one_read_by_id(
+    repo: AsyncUserRepository,
+) -> None:
+    ada = await repo.create(user_document("Ada Lovelace", "ada@example.com"))
+    bob = await repo.create(user_document("Bob Byte", "bob@example.com"))
+    await repo.create(user_document("Cy Other", "cy@example.com"))
+
+    found = await repo.find_by_ids([bob, ObjectId(), ada, bob])
+
+    assert {id: user.email for id, user in found.items()} == {
+        ada: "ada@example.com",
+        bob: "bob@example.com",
+    }
+    assert await repo.find_by_ids([]) == {}
+
+
 @pytest.mark.parametrize("bad_id", ["nope", "0" * 23, "z" * 24, "abcdefghijkl", 42, None])
 async def test_find_by_id_with_a_malformed_id_is_invalid_id(
     repo: AsyncUserRepository, bad_id: object

@@ -16,6 +16,7 @@ from mongoshop.mail.documents import outbox_document
 from mongoshop.models.common import Document
 from mongoshop.models.mail import MailKind, MailStatus
 from tests.integration.conftest import CommandRecorder
+from tests.integration.helpers import user_document
 from tests.plans import assert_index_scan
 
 
@@ -136,3 +137,26 @@ async def test_with_a_size_cache_a_status_change_still_shows_at_once(ashop: Asyn
     totals.clear()
     assert (await service.counts()).pending == 3
     assert totals.get("outbox") == ([], 4)
+
+
+async def test_order_confirmations_read_their_buyers_at_once_and_skip_a_gone_one(
+    ashop: AsyncShop,
+) -> None:
+    """A batch of new orders is confirmed in one read of its buyers; an order whose buyer
+    was deleted meanwhile gets no e-mail, and the others still do."""
+    buyers = [
+        await ashop.repositories.users.create(user_document(f"Buyer {n}", f"buyer{n}@example.com"))
+        for n in range(2)
+    ]
+    total = {"amount": 1250, "currency": "EUR"}
+    item = {"name": "Mug", "quantity": 2, "unit_price": 625}
+    orders = [
+        {"_id": ObjectId(), "user_id": user_id, "total": total, "items": [item]}
+        for user_id in [*buyers, ObjectId()]
+    ]
+    assert await ashop.mail.confirm_orders(orders) == 2
+    confirmations = await ashop.repositories.outbox.collection.find(
+        {"kind": MailKind.ORDER_CONFIRMATION.value}
+    ).to_list(None)
+    sent_to = sorted(item["to"] for item in confirmations)
+    assert sent_to == ["buyer0@example.com", "buyer1@example.com"]

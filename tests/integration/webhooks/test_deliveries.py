@@ -290,3 +290,77 @@ async def test_an_attempt_that_fails_unexpectedly_is_that_deliverys_failed_attem
     [failed] = [d for d in deliveries if d.status is DeliveryStatus.PENDING]
     assert failed.history[0].error == "unexpected error: ValueError"
     assert failed.next_attempt_at is not None  # tried again later, with back-off
+
+
+async def test_a_claim_takes_one_event_per_object_and_leaves_the_later_one_in_line(
+    wshop: AsyncShop, subscribe: Subscribe
+) -> None:
+    """A batch holds at most one event of an object: the next one stays in line until
+    the first is done with (then, claimed meanwhile, it leaves the line to wait)."""
+    await subscribe(EventType.ORDER_PLACED)
+    await wshop.webhooks.publish(
+        [
+            occurrence(EventType.ORDER_PLACED, "order:1", 1, 1),
+            occurrence(EventType.ORDER_PLACED, "order:1", 2, 2),
+            occurrence(EventType.ORDER_PLACED, "order:2", 1, 3),
+        ]
+    )
+    deliveries = wshop.repositories.webhook_deliveries
+    claimed = await deliveries.claim_some("a", utcnow(), LEASE, 8)
+    assert sorted((d.object_key, d.sequence) for d in claimed) == [("order:1", 1), ("order:2", 1)]
+    later = await deliveries.collection.find_one({"object_key": "order:1", "sequence": 2})
+    assert later is not None
+    assert later["status"] == "pending" and later["attempts"] == 0
+    assert later.get("place") is not None, "still in line"
+    assert await deliveries.claim_some("b", utcnow(), LEASE, 8) == []
+    waiting = await deliveries.collection.find_one({"_id": later["_id"]})
+    assert waiting is not None
+    assert waiting.get("place") is None and waiting["due_at"] > utcnow(), "waits for order:1's first"
+
+
+async def test_a_failing_subscriptions_rest_of_the_batch_goes_back_in_line_uncounted(
+    wshop: AsyncShop, subscribe: Subscribe
+) -> None:
+    """A receiver that fails (or hangs) costs a batch one attempt, not one per delivery:
+    the rest of its deliveries go back in line as they were; another subscription's
+    deliveries in the same batch are made."""
+    from mongoshop.webhooks.client import Outcome, WebhookClient
+    from mongoshop.webhooks.deliverer import WebhookDeliverer
+
+    class HalfDown(WebhookClient):
+        calls: list[str] = []
+
+        async def post(self, target, body, headers):  # type: ignore[no-untyped-def]
+            self.calls.append(target.path)
+            if target.path == "/down":
+                return Outcome(0.01, status_code=503)
+            return Outcome(0.01, status_code=204)
+
+    down = await subscribe(EventType.WALLET_CREDITED, url="http://127.0.0.1:9/down")
+    up = await subscribe(EventType.WALLET_CREDITED, url="http://127.0.0.1:9/up")
+    await wshop.webhooks.publish(
+        [occurrence(EventType.WALLET_CREDITED, f"account:{n}", 1, n) for n in range(3)]
+    )
+    client = HalfDown(timeout=1, resolver=None, allow_private=True)  # type: ignore[arg-type]
+    deliverer = WebhookDeliverer(
+        wshop.repositories.webhook_subscriptions,
+        wshop.repositories.webhook_deliveries,
+        client,
+        wshop.settings,
+    )
+    assert await deliverer.deliver_some()
+    await client.aclose()
+    assert client.calls.count("/down") == 1
+    assert client.calls.count("/up") == 3
+    downs = (await wshop.webhooks.deliveries_of(down.id)).items
+    assert sorted((d.status.value, d.attempts) for d in downs) == [
+        ("pending", 0),
+        ("pending", 0),
+        ("pending", 1),
+    ]
+    given_back = await wshop.repositories.webhook_deliveries.collection.find(
+        {"subscription_id": ObjectId(down.id), "attempts": 0}
+    ).to_list(None)
+    assert all(d.get("place") is not None and d["claimed_by"] is None for d in given_back)
+    ups = (await wshop.webhooks.deliveries_of(up.id)).items
+    assert [d.status for d in ups] == [DeliveryStatus.DELIVERED] * 3

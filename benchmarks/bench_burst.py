@@ -422,6 +422,7 @@ def main() -> None:
                         during=None if args.quiet else lambda: probe_round(operations, busy),
                     )
                     console.print(described(one))
+                    console.print(api_table(api_figures(operations, idle, busy)))
                     results["commands"] = commands_per_item(
                         commands_before, command_totals(http), one["items"]
                     )
@@ -434,16 +435,7 @@ def main() -> None:
             results["one_worker"] = one
             results["two_workers"] = two
             results["two_over_one"] = two["rate"] / one["rate"]
-            results["api"] = {
-                name: {
-                    "idle_median_ms": statistics.median(idle[name]),
-                    "idle_p99_ms": p99(idle[name]),
-                    "drain_median_ms": statistics.median(busy.get(name) or [0.0]),
-                    "drain_p99_ms": p99(busy.get(name) or [0.0]),
-                    "drain_calls": len(busy.get(name, [])),
-                }
-                for name in operations
-            }
+            results["api"] = api_figures(operations, idle, busy)
             console.print("the claim at two backlogs...")
             results["claim"] = claim_figures(client, uri, args.small, args.large, 30)
         finally:
@@ -452,9 +444,54 @@ def main() -> None:
     save("burst", [results])
 
 
+def api_figures(
+    operations: dict[str, Callable[[], httpx.Response]],
+    idle: dict[str, list[float]],
+    busy: dict[str, list[float]],
+) -> dict[str, dict[str, float]]:
+    """Each point operation's median and p99, idle and during the first drain (ms)."""
+    return {
+        name: {
+            "idle_median_ms": statistics.median(idle[name]),
+            "idle_p99_ms": p99(idle[name]),
+            "drain_median_ms": statistics.median(busy.get(name) or [0.0]),
+            "drain_p99_ms": p99(busy.get(name) or [0.0]),
+            "drain_calls": len(busy.get(name, [])),
+        }
+        for name in operations
+    }
+
+
 def described(figures: dict[str, float]) -> str:
     items, seconds, rate = figures["items"], figures["seconds"], figures["rate"]
     return f"  {items:,.0f} items in {seconds:.1f} s: {rate:.1f}/s"
+
+
+def api_table(api: dict[str, dict[str, float]]) -> Table:
+    table = Table(title="The API: idle, and during the drain (ms)")
+    for column in (
+        "operation",
+        "idle median",
+        "drain median",
+        "ratio",
+        "idle p99",
+        "drain p99",
+        "ratio",
+    ):
+        table.add_column(column, justify="right")
+    for name, row in api.items():
+        if not row["drain_calls"]:
+            continue  # --quiet: no calls during the drain
+        table.add_row(
+            name,
+            f"{row['idle_median_ms']:.1f}",
+            f"{row['drain_median_ms']:.1f}",
+            f"{row['drain_median_ms'] / row['idle_median_ms']:.2f}x",
+            f"{row['idle_p99_ms']:.1f}",
+            f"{row['drain_p99_ms']:.1f}",
+            f"{row['drain_p99_ms'] / row['idle_p99_ms']:.2f}x",
+        )
+    return table
 
 
 def report(results: dict[str, Any]) -> None:
@@ -474,28 +511,7 @@ def report(results: dict[str, Any]) -> None:
         ">= 1.6x",
     )
     console.print(drain_table)
-    api_table = Table(title="The API: idle, and during the drain (ms)")
-    for column in (
-        "operation",
-        "idle median",
-        "drain median",
-        "ratio",
-        "idle p99",
-        "drain p99",
-        "ratio",
-    ):
-        api_table.add_column(column, justify="right")
-    for name, row in results["api"].items():
-        api_table.add_row(
-            name,
-            f"{row['idle_median_ms']:.1f}",
-            f"{row['drain_median_ms']:.1f}",
-            f"{row['drain_median_ms'] / row['idle_median_ms']:.2f}x",
-            f"{row['idle_p99_ms']:.1f}",
-            f"{row['drain_p99_ms']:.1f}",
-            f"{row['drain_p99_ms'] / row['idle_p99_ms']:.2f}x",
-        )
-    console.print(api_table)
+    console.print(api_table(results["api"]))
     commands_table = Table(title="serve's database commands during the first drain, per item")
     for column in ("command", "commands per item", "round trips, ms per item"):
         commands_table.add_column(column, justify="right")

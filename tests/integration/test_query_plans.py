@@ -1481,9 +1481,7 @@ QUERIES: dict[str, Entry] = {
     "AsyncDeliveryRepository.release_held": (
         uses(
             "two subscriptions",
-            lambda s, d: s.repositories.webhook_deliveries.release_held(
-                d.subscriptions[5:7], utcnow()
-            ),
+            lambda s, d: s.repositories.webhook_deliveries.release_held(d.subscriptions[5:7]),
             "status_subscription_newest",
             ID,
             gap=EXPLAIN_UNTRUE,
@@ -1492,7 +1490,7 @@ QUERIES: dict[str, Entry] = {
     "AsyncDeliveryRepository.redrive": (
         uses(
             "a dead delivery",
-            lambda s, d: s.repositories.webhook_deliveries.redrive(d.deliveries[52], utcnow()),
+            lambda s, d: s.repositories.webhook_deliveries.redrive(d.deliveries[52]),
             ID,
             gap=EXPLAIN_UNTRUE,
         ),
@@ -1500,9 +1498,7 @@ QUERIES: dict[str, Entry] = {
     "AsyncDeliveryRepository.redrive_dead": (
         uses(
             "a subscription's dead ones",
-            lambda s, d: s.repositories.webhook_deliveries.redrive_dead(
-                d.subscriptions[8], utcnow()
-            ),
+            lambda s, d: s.repositories.webhook_deliveries.redrive_dead(d.subscriptions[8]),
             "status_subscription_newest",
             ID,
             gap=EXPLAIN_UNTRUE,

@@ -122,7 +122,7 @@ class WebhookDeliverer:
         if self._release.due():
             with pymongo.timeout(self.step_timeout):
                 ids = await self.subscriptions.active_ids()
-                released = await self.deliveries.release_held(ids, self.clock())
+                released = await self.deliveries.release_held(ids)
             if released:
                 logger.info("%d held webhook deliveries released", released)
 

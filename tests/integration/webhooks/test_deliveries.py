@@ -124,7 +124,7 @@ async def test_a_redriven_earlier_delivery_never_wakes_a_later_one_in_flight(
     assert later is not None
     assert later.event.type is EventType.ORDER_CANCELLED
 
-    assert await deliveries.redrive(earlier.key, utcnow())
+    assert await deliveries.redrive(earlier.key)
     again = await deliveries.claim("c", utcnow(), LEASE)
     assert again is not None
     assert again.key == earlier.key
@@ -310,12 +310,14 @@ async def test_a_claim_takes_one_event_per_object_and_leaves_the_later_one_in_li
     assert sorted((d.object_key, d.sequence) for d in claimed) == [("order:1", 1), ("order:2", 1)]
     later = await deliveries.collection.find_one({"object_key": "order:1", "sequence": 2})
     assert later is not None
-    assert later["status"] == "pending" and later["attempts"] == 0
+    assert later["status"] == "pending"
+    assert later["attempts"] == 0
     assert later.get("place") is not None, "still in line"
     assert await deliveries.claim_some("b", utcnow(), LEASE, 8) == []
     waiting = await deliveries.collection.find_one({"_id": later["_id"]})
     assert waiting is not None
-    assert waiting.get("place") is None and waiting["due_at"] > utcnow(), "waits for order:1's first"
+    assert waiting.get("place") is None, "out of the line"
+    assert waiting["due_at"] > utcnow(), "waiting for order:1's first"
 
 
 async def test_a_failing_subscriptions_rest_of_the_batch_goes_back_in_line_uncounted(
@@ -327,11 +329,11 @@ async def test_a_failing_subscriptions_rest_of_the_batch_goes_back_in_line_uncou
     from mongoshop.webhooks.client import Outcome, WebhookClient
     from mongoshop.webhooks.deliverer import WebhookDeliverer
 
-    class HalfDown(WebhookClient):
-        calls: list[str] = []
+    calls: list[str] = []
 
+    class HalfDown(WebhookClient):
         async def post(self, target, body, headers):  # type: ignore[no-untyped-def]
-            self.calls.append(target.path)
+            calls.append(target.path)
             if target.path == "/down":
                 return Outcome(0.01, status_code=503)
             return Outcome(0.01, status_code=204)
@@ -350,8 +352,8 @@ async def test_a_failing_subscriptions_rest_of_the_batch_goes_back_in_line_uncou
     )
     assert await deliverer.deliver_some()
     await client.aclose()
-    assert client.calls.count("/down") == 1
-    assert client.calls.count("/up") == 3
+    assert calls.count("/down") == 1
+    assert calls.count("/up") == 3
     downs = (await wshop.webhooks.deliveries_of(down.id)).items
     assert sorted((d.status.value, d.attempts) for d in downs) == [
         ("pending", 0),

@@ -344,7 +344,7 @@ class AsyncDeliveryRepository(AsyncLinedRepository[DeliveryInDB]):
         ]
         return await self.line.reline(waiting)
 
-    async def release_held(self, subscription_ids: Sequence[ObjectId], now: datetime) -> int:
+    async def release_held(self, subscription_ids: Sequence[ObjectId]) -> int:
         """Held deliveries of these (active) subscriptions go back in line; how many.
 
         One read per active subscription, by equality on the status and the
@@ -371,13 +371,13 @@ class AsyncDeliveryRepository(AsyncLinedRepository[DeliveryInDB]):
         guards = [{"_id": item["_id"], "status": status.value} for item in found]
         return await self.line.reline(guards, fields)
 
-    async def redrive(self, key: str, now: datetime) -> bool:
+    async def redrive(self, key: str) -> bool:
         """A dead delivery goes back in line with a new round of attempts; False when it
         is not dead."""
         guard = {"_id": key, "status": DeliveryStatus.DEAD.value}
         return await self.line.reline([guard], REDRIVEN) == 1
 
-    async def redrive_dead(self, subscription_id: ObjectId, now: datetime) -> int:
+    async def redrive_dead(self, subscription_id: ObjectId) -> int:
         return await self._reline_all(subscription_id, DeliveryStatus.DEAD, REDRIVEN)
 
     async def for_subscription(

@@ -157,7 +157,7 @@ class AsyncWebhookService:
         subscription = await self._get(subscription_id)
         now = self.clock()
         await self.subscriptions.resume(subscription.id, now)
-        return await self.deliveries.release_held([subscription.id], now)
+        return await self.deliveries.release_held([subscription.id])
 
     async def delete(self, subscription_id: ObjectId | str) -> None:
         """Remove it, and every delivery to it (pending ones are never sent)."""
@@ -205,7 +205,7 @@ class AsyncWebhookService:
     async def redrive(self, key: str) -> DeliveryPublic:
         """Give a dead delivery a new round of attempts (Conflict: it is not dead)."""
         current = await self.delivery(key)
-        if not await self.deliveries.redrive(key, self.clock()):
+        if not await self.deliveries.redrive(key):
             raise Conflict(
                 f"delivery {key} is {current.status.value}, not dead: nothing to redrive"
             )
@@ -214,7 +214,7 @@ class AsyncWebhookService:
 
     async def redrive_dead(self, subscription_id: ObjectId | str) -> RedriveResult:
         subscription = await self._get(subscription_id)
-        count = await self.deliveries.redrive_dead(subscription.id, self.clock())
+        count = await self.deliveries.redrive_dead(subscription.id)
         logger.info("%d dead webhook deliveries of %s redriven", count, subscription.id)
         return RedriveResult(redriven=count)
 
@@ -258,9 +258,7 @@ class AsyncWebhookService:
     async def release_held(self) -> int:
         """Held deliveries of active subscriptions become due (a resume that raced with a
         pause leaves some); how many. The deliverer runs it now and then."""
-        return await self.deliveries.release_held(
-            await self.subscriptions.active_ids(), self.clock()
-        )
+        return await self.deliveries.release_held(await self.subscriptions.active_ids())
 
     async def counts(self) -> WebhookCounts:
         """Deliveries that need looking at, by status, through the status index."""

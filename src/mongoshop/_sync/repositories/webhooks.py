@@ -341,7 +341,7 @@ class DeliveryRepository(LinedRepository[DeliveryInDB]):
         ]
         return self.line.reline(waiting)
 
-    def release_held(self, subscription_ids: Sequence[ObjectId], now: datetime) -> int:
+    def release_held(self, subscription_ids: Sequence[ObjectId]) -> int:
         """Held deliveries of these (active) subscriptions go back in line; how many.
 
         One read per active subscription, by equality on the status and the
@@ -368,13 +368,13 @@ class DeliveryRepository(LinedRepository[DeliveryInDB]):
         guards = [{"_id": item["_id"], "status": status.value} for item in found]
         return self.line.reline(guards, fields)
 
-    def redrive(self, key: str, now: datetime) -> bool:
+    def redrive(self, key: str) -> bool:
         """A dead delivery goes back in line with a new round of attempts; False when it
         is not dead."""
         guard = {"_id": key, "status": DeliveryStatus.DEAD.value}
         return self.line.reline([guard], REDRIVEN) == 1
 
-    def redrive_dead(self, subscription_id: ObjectId, now: datetime) -> int:
+    def redrive_dead(self, subscription_id: ObjectId) -> int:
         return self._reline_all(subscription_id, DeliveryStatus.DEAD, REDRIVEN)
 
     def for_subscription(

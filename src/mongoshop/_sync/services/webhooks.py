@@ -156,7 +156,7 @@ class WebhookService:
         subscription = self._get(subscription_id)
         now = self.clock()
         self.subscriptions.resume(subscription.id, now)
-        return self.deliveries.release_held([subscription.id], now)
+        return self.deliveries.release_held([subscription.id])
 
     def delete(self, subscription_id: ObjectId | str) -> None:
         """Remove it, and every delivery to it (pending ones are never sent)."""
@@ -202,7 +202,7 @@ class WebhookService:
     def redrive(self, key: str) -> DeliveryPublic:
         """Give a dead delivery a new round of attempts (Conflict: it is not dead)."""
         current = self.delivery(key)
-        if not self.deliveries.redrive(key, self.clock()):
+        if not self.deliveries.redrive(key):
             raise Conflict(
                 f"delivery {key} is {current.status.value}, not dead: nothing to redrive"
             )
@@ -211,7 +211,7 @@ class WebhookService:
 
     def redrive_dead(self, subscription_id: ObjectId | str) -> RedriveResult:
         subscription = self._get(subscription_id)
-        count = self.deliveries.redrive_dead(subscription.id, self.clock())
+        count = self.deliveries.redrive_dead(subscription.id)
         logger.info("%d dead webhook deliveries of %s redriven", count, subscription.id)
         return RedriveResult(redriven=count)
 
@@ -255,7 +255,7 @@ class WebhookService:
     def release_held(self) -> int:
         """Held deliveries of active subscriptions become due (a resume that raced with a
         pause leaves some); how many. The deliverer runs it now and then."""
-        return self.deliveries.release_held(self.subscriptions.active_ids(), self.clock())
+        return self.deliveries.release_held(self.subscriptions.active_ids())
 
     def counts(self) -> WebhookCounts:
         """Deliveries that need looking at, by status, through the status index."""

@@ -273,6 +273,24 @@ class Settings(BaseSettings):
             " resumes it)",
         ),
     ] = 5
+    webhook_circuit_failures: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=1000,
+            description="Failed attempts in a row (timeouts, errors, 5xx) to one subscription"
+            " that open its circuit: no attempt is made to it for"
+            " MONGOSHOP_WEBHOOK_CIRCUIT_OPEN_SECONDS, then one tries it again",
+        ),
+    ] = 5
+    webhook_circuit_open_seconds: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=86400,
+            description="How long a subscription's open circuit lets no attempt through",
+        ),
+    ] = 60.0
     webhook_retention_days: Annotated[
         float,
         Field(gt=0, le=3650, description="How long delivered webhooks are kept (dead ones stay)"),

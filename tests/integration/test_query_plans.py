@@ -1382,12 +1382,28 @@ QUERIES: dict[str, Entry] = {
             ID,
         ),
     ),
+    "AsyncSubscriptionRepository.close_circuit": (
+        uses(
+            "one",
+            lambda s, d: s.repositories.webhook_subscriptions.close_circuit(d.subscriptions[1]),
+            ID,
+        ),
+    ),
+    "AsyncSubscriptionRepository.record_failed_attempt": (
+        uses(
+            "one, opening its circuit",
+            lambda s, d: s.repositories.webhook_subscriptions.record_failed_attempt(
+                d.subscriptions[1], utcnow(), 1, timedelta(minutes=1)
+            ),
+            ID,
+            gap=EXPLAIN_UNTRUE,
+        ),
+    ),
     "AsyncSubscriptionRepository.record_success": (
         uses(
             "one",
             lambda s, d: s.repositories.webhook_subscriptions.record_success(d.subscriptions[2]),
             ID,
-            gap=EXPLAIN_UNTRUE,
         ),
     ),
     "AsyncSubscriptionRepository.pause": (
@@ -1435,6 +1451,16 @@ QUERIES: dict[str, Entry] = {
         uses(
             "a claimed delivery",
             lambda s, d: s.repositories.webhook_deliveries.hold(d.deliveries[10], "x"),
+            ID,
+            gap=EXPLAIN_UNTRUE,
+        ),
+    ),
+    "AsyncDeliveryRepository.defer": (
+        uses(
+            "a claimed delivery",
+            lambda s, d: s.repositories.webhook_deliveries.defer(
+                d.deliveries[11], "x", utcnow() + timedelta(minutes=1), 0
+            ),
             ID,
             gap=EXPLAIN_UNTRUE,
         ),

@@ -81,6 +81,10 @@ class SubscriptionInDB(StoredModel):
     paused_at: datetime | None = None
     consecutive_dead: int = 0
     """Deliveries that died in a row (reset by a success): what pauses a failing endpoint."""
+    failed_attempts: int = 0
+    """Attempts that failed in a row (reset by a success): what opens the circuit."""
+    circuit_open_until: datetime | None = None
+    """No attempt is made to it before then: its endpoint failed too often in a row."""
     created_at: datetime
     updated_at: datetime
 
@@ -99,6 +103,16 @@ class SubscriptionPublic(BaseModel):
     consecutive_dead: Annotated[
         int, Field(description="Deliveries that died in a row since the last success")
     ]
+    failed_attempts: Annotated[
+        int, Field(description="Attempts that failed in a row since the last success")
+    ] = 0
+    circuit_open_until: Annotated[
+        datetime | None,
+        Field(
+            description="Its endpoint failed too often in a row: no attempt is made to it"
+            " before then (its deliveries wait, in order)"
+        ),
+    ] = None
     created_at: datetime
     updated_at: datetime
 
@@ -113,6 +127,8 @@ class SubscriptionPublic(BaseModel):
             paused_reason=subscription.paused_reason,
             paused_at=subscription.paused_at,
             consecutive_dead=subscription.consecutive_dead,
+            failed_attempts=subscription.failed_attempts,
+            circuit_open_until=subscription.circuit_open_until,
             created_at=subscription.created_at,
             updated_at=subscription.updated_at,
         )

@@ -86,6 +86,8 @@ class WebhookDeliverer:
         self.retry_base = settings.webhook_retry_base_seconds
         self.max_backoff = settings.webhook_max_backoff_seconds
         self.pause_after = settings.webhook_pause_after_dead
+        self.circuit_failures = settings.webhook_circuit_failures
+        self.circuit_open_for = timedelta(seconds=settings.webhook_circuit_open_seconds)
         self.retention = timedelta(days=settings.webhook_retention_days)
         self.require_https = settings.environment == "production"
         self.observer = observer
@@ -150,29 +152,33 @@ class WebhookDeliverer:
         failing: set[ObjectId] = set()
         for delivery in deliveries:
             subscription = subscriptions[delivery.subscription_id]
-            if self.clock() > last_start or delivery.subscription_id in failing:
-                with pymongo.timeout(self.step_timeout):
-                    await self.deliveries.release(delivery.key, self.owner, delivery.attempts - 1)
+            if self.clock() > last_start:
+                await self._give_back(delivery)
                 continue
             if not await self._deliverable(delivery, subscription):
                 continue
             assert subscription is not None  # deliverable
+            if delivery.subscription_id in failing:
+                await self._give_back(delivery)
+                continue
             outcome = await self._attempt(delivery, subscription)
             with pymongo.timeout(self.step_timeout):
                 await self._record(delivery, subscription, outcome)
-            if outcome.delivered:
-                subscriptions[delivery.subscription_id] = subscription.model_copy(
-                    update={"consecutive_dead": 0}
-                )
-            else:
+                subscriptions[delivery.subscription_id] = await self._count(subscription, outcome)
+            if not outcome.delivered:
                 failing.add(delivery.subscription_id)
         return bool(deliveries)
+
+    async def _give_back(self, delivery: DeliveryInDB) -> None:
+        with pymongo.timeout(self.step_timeout):
+            await self.deliveries.release(delivery.key, self.owner, delivery.attempts - 1)
 
     async def _deliverable(
         self, delivery: DeliveryInDB, subscription: SubscriptionInDB | None
     ) -> bool:
         """Whether to attempt a claimed delivery now: not when its subscription was
-        deleted (it goes too) or is paused (it is held for the resume)."""
+        deleted (it goes too), is paused (it is held for the resume), or has its
+        circuit open (it waits, out of the line, until the circuit's time is up)."""
         with pymongo.timeout(self.step_timeout):
             if subscription is None:
                 # Deleted while this was being claimed: its deliveries go with it.
@@ -181,7 +187,38 @@ class WebhookDeliverer:
             if subscription.status is SubscriptionStatus.PAUSED:
                 await self.deliveries.hold(delivery.key, self.owner)  # kept for the resume
                 return False
+            until = subscription.circuit_open_until
+            if until is not None and self.clock() < until:
+                await self.deliveries.defer(delivery.key, self.owner, until, delivery.attempts - 1)
+                return False
         return True
+
+    async def _count(self, subscription: SubscriptionInDB, outcome: Outcome) -> SubscriptionInDB:
+        """The subscription as this attempt leaves it: a success ends its runs of failures
+        (written by `_delivered`); a failure with no answer that counts (a timeout, an
+        error, a 429 or 5xx: the endpoint in trouble, not one refusing the event) is one
+        more in a row, and opens its circuit after MONGOSHOP_WEBHOOK_CIRCUIT_FAILURES of
+        them: a dead endpoint then costs a few timeouts per circuit period, not one per
+        delivery."""
+        if outcome.delivered:
+            return subscription.model_copy(
+                update={"consecutive_dead": 0, "failed_attempts": 0, "circuit_open_until": None}
+            )
+        if not outcome.retryable:
+            return subscription
+        now = self.clock()
+        until = await self.subscriptions.record_failed_attempt(
+            subscription.id, now, self.circuit_failures, self.circuit_open_for
+        )
+        if until is None:
+            return subscription
+        logger.warning(
+            "webhook subscription %s: %d attempts failed in a row; none until %s",
+            subscription.id,
+            self.circuit_failures,
+            until.isoformat(timespec="seconds"),
+        )
+        return subscription.model_copy(update={"circuit_open_until": until})
 
     async def _attempt(self, delivery: DeliveryInDB, subscription: SubscriptionInDB) -> Outcome:
         """Sign and POST one delivery. Whatever goes wrong on the way is this delivery's
@@ -252,7 +289,7 @@ class WebhookDeliverer:
         # A write only when the run of deaths was not 0 as read before the attempt (it
         # nearly always is: one round trip less per delivery). A death another deliverer
         # records during this attempt then keeps its count: a pause can come one death early.
-        if subscription.consecutive_dead > 0:
+        if subscription.consecutive_dead > 0 or subscription.failed_attempts > 0:
             await self.subscriptions.record_success(delivery.subscription_id)
         await self.deliveries.wake_successors(delivery, attempt.at)
         logger.info("webhook %s delivered to %s", delivery.event.id, delivery.subscription_id)

@@ -366,3 +366,94 @@ async def test_a_failing_subscriptions_rest_of_the_batch_goes_back_in_line_uncou
     assert all(d.get("place") is not None and d["claimed_by"] is None for d in given_back)
     ups = (await wshop.webhooks.deliveries_of(up.id)).items
     assert [d.status for d in ups] == [DeliveryStatus.DELIVERED] * 3
+
+
+async def test_an_endpoint_that_keeps_failing_opens_its_circuit_then_one_success_closes_it(
+    wshop: AsyncShop, subscribe: Subscribe
+) -> None:
+    """Issue 21 #4: after MONGOSHOP_WEBHOOK_CIRCUIT_FAILURES failed attempts in a row, a
+    subscription's deliveries wait out of the line (their claims not counted) until the
+    circuit's time is up, with no attempt; the first success after it closes it."""
+    from mongoshop.webhooks.client import Outcome, WebhookClient
+    from mongoshop.webhooks.deliverer import WebhookDeliverer
+
+    calls: list[str] = []
+    down = {"/down": True}
+
+    class Flaky(WebhookClient):
+        async def post(self, target, body, headers):  # type: ignore[no-untyped-def]
+            calls.append(target.path)
+            if down.get(target.path):
+                return Outcome(0.01, status_code=503)
+            return Outcome(0.01, status_code=204)
+
+    failing = await subscribe(EventType.WALLET_CREDITED, url="http://127.0.0.1:9/down")
+    await subscribe(EventType.WALLET_CREDITED, url="http://127.0.0.1:9/up")
+    await wshop.webhooks.publish(
+        [occurrence(EventType.WALLET_CREDITED, f"account:{n}", 1, n) for n in range(4)]
+    )
+    settings = wshop.settings.model_copy(
+        update={"webhook_circuit_failures": 2, "webhook_circuit_open_seconds": 60}
+    )
+    later = timedelta(0)
+    client = Flaky(timeout=1, resolver=None, allow_private=True)  # type: ignore[arg-type]
+    deliverer = WebhookDeliverer(
+        wshop.repositories.webhook_subscriptions,
+        wshop.repositories.webhook_deliveries,
+        client,
+        settings,
+        clock=lambda: utcnow() + later,
+    )
+    while await deliverer.deliver_some():
+        pass
+    assert calls.count("/down") == 2, "two failures, then the circuit is open"
+    assert calls.count("/up") == 4
+    subscription = await wshop.webhooks.get(failing.id)
+    assert subscription.failed_attempts == 2
+    assert subscription.circuit_open_until is not None
+    opened_for = subscription.circuit_open_until - utcnow()
+    assert timedelta(seconds=55) < opened_for <= timedelta(seconds=60)
+    deliveries = await wshop.repositories.webhook_deliveries.collection.find(
+        {"subscription_id": ObjectId(failing.id)}
+    ).to_list(None)
+    assert sorted(d["attempts"] for d in deliveries) == [0, 0, 1, 1]
+    for waiting in (d for d in deliveries if d["attempts"] == 0):
+        assert waiting.get("place") is None, "out of the line"
+        assert waiting["due_at"] == subscription.circuit_open_until
+        assert waiting["status"] == "pending"
+
+    down["/down"] = False
+    later = timedelta(minutes=30)  # the circuit's time and every back-off are over
+    await deliverer._chores()  # the sweep puts them back in line
+    while await deliverer.deliver_some():
+        pass
+    await client.aclose()
+    assert calls.count("/down") == 6
+    closed = await wshop.webhooks.get(failing.id)
+    assert closed.failed_attempts == 0
+    assert closed.circuit_open_until is None
+    statuses = [d.status for d in (await wshop.webhooks.deliveries_of(failing.id)).items]
+    assert statuses == [DeliveryStatus.DELIVERED] * 4
+
+
+async def test_an_admins_redrive_closes_the_subscriptions_circuit(
+    wshop: AsyncShop, subscribe: Subscribe
+) -> None:
+    """A redrive asks for an attempt now: an open circuit would make it wait."""
+    subscription = await subscribe(EventType.ORDER_PLACED)
+    await wshop.webhooks.publish([occurrence(EventType.ORDER_PLACED, "order:9", 1)])
+    deliveries = wshop.repositories.webhook_deliveries
+    claimed = await deliveries.claim("a", utcnow(), LEASE)
+    assert claimed is not None
+    attempt = Attempt(at=utcnow(), status_code=None, duration_ms=1000, error="timeout")
+    assert await deliveries.mark_dead(claimed.key, "a", attempt)
+    subscriptions = wshop.repositories.webhook_subscriptions
+    opened = await subscriptions.record_failed_attempt(
+        ObjectId(subscription.id), utcnow(), 1, timedelta(minutes=5)
+    )
+    assert opened is not None
+    assert (await wshop.webhooks.get(subscription.id)).circuit_open_until == opened
+    await wshop.webhooks.redrive(claimed.key)
+    closed = await wshop.webhooks.get(subscription.id)
+    assert closed.circuit_open_until is None
+    assert closed.failed_attempts == 0

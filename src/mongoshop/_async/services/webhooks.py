@@ -209,12 +209,15 @@ class AsyncWebhookService:
             raise Conflict(
                 f"delivery {key} is {current.status.value}, not dead: nothing to redrive"
             )
+        # An admin asks for an attempt now: its subscription's circuit, if open, closes.
+        await self.subscriptions.close_circuit(ObjectId(current.subscription_id))
         logger.info("webhook delivery %s redriven", key)
         return await self.delivery(key)
 
     async def redrive_dead(self, subscription_id: ObjectId | str) -> RedriveResult:
         subscription = await self._get(subscription_id)
         count = await self.deliveries.redrive_dead(subscription.id)
+        await self.subscriptions.close_circuit(subscription.id)
         logger.info("%d dead webhook deliveries of %s redriven", count, subscription.id)
         return RedriveResult(redriven=count)
 

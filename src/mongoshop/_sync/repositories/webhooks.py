@@ -91,8 +91,33 @@ class SubscriptionRepository(Repository[SubscriptionInDB]):
         return 0 if found is None else found.consecutive_dead
 
     def record_success(self, id: ObjectId) -> None:
-        """A delivery got through: the run of dead ones is over (no write when there was none)."""
-        self.update({"_id": id, "consecutive_dead": {"$gt": 0}}, {"$set": {"consecutive_dead": 0}})
+        """A delivery got through: the runs of deaths and of failed attempts are over, its
+        circuit closed. The caller writes it only when a run was not 0 as it read it (a
+        success is nearly always after another: no write then)."""
+        self.update(
+            {"_id": id},
+            {"$set": {"consecutive_dead": 0, "failed_attempts": 0, "circuit_open_until": None}},
+        )
+
+    def close_circuit(self, id: ObjectId) -> None:
+        """Its endpoint may be tried at once again (an admin redrove its deliveries)."""
+        self.update({"_id": id}, {"$set": {"failed_attempts": 0, "circuit_open_until": None}})
+
+    def record_failed_attempt(
+        self, id: ObjectId, at: datetime, open_after: int, open_for: timedelta
+    ) -> datetime | None:
+        """One more attempt failed in a row; when that makes `open_after` of them, the
+        circuit opens until `at + open_for`: that time (None: still closed, or the
+        subscription is gone). A trial after the circuit's time that fails opens it again."""
+        found = self.update_and_get({"_id": id}, {"$inc": {"failed_attempts": 1}})
+        if found is None or found.failed_attempts < open_after:
+            return None
+        until = at + open_for
+        self.update(
+            {"_id": id, "failed_attempts": {"$gte": open_after}},
+            {"$set": {"circuit_open_until": until}},
+        )
+        return until
 
     def pause(
         self, id: ObjectId, reason: str, at: datetime, *, if_failing: int | None = None
@@ -116,6 +141,8 @@ class SubscriptionRepository(Repository[SubscriptionInDB]):
             "paused_reason": None,
             "paused_at": None,
             "consecutive_dead": 0,
+            "failed_attempts": 0,
+            "circuit_open_until": None,
             "updated_at": at,
         }
         return self.update({"_id": id}, {"$set": fields}) == 1
@@ -282,6 +309,13 @@ class DeliveryRepository(LinedRepository[DeliveryInDB]):
             "$inc": {"attempts": -1},
             **NOT_DUE,
         }
+        return self.update(self._mine(key, owner), update) == 1
+
+    def defer(self, key: str, owner: str, until: datetime, attempts: int) -> bool:
+        """A claimed delivery not attempted after all (its subscription's circuit is open)
+        waits out of the line until `until`, its claim not counted as an attempt
+        (`attempts`: its count before the claim)."""
+        update = {"$set": {**due(until), "claimed_by": None, "attempts": attempts}}
         return self.update(self._mine(key, owner), update) == 1
 
     def mark_delivered(self, key: str, owner: str, attempt: Attempt, expires_at: datetime) -> bool:

@@ -206,12 +206,15 @@ class WebhookService:
             raise Conflict(
                 f"delivery {key} is {current.status.value}, not dead: nothing to redrive"
             )
+        # An admin asks for an attempt now: its subscription's circuit, if open, closes.
+        self.subscriptions.close_circuit(ObjectId(current.subscription_id))
         logger.info("webhook delivery %s redriven", key)
         return self.delivery(key)
 
     def redrive_dead(self, subscription_id: ObjectId | str) -> RedriveResult:
         subscription = self._get(subscription_id)
         count = self.deliveries.redrive_dead(subscription.id)
+        self.subscriptions.close_circuit(subscription.id)
         logger.info("%d dead webhook deliveries of %s redriven", count, subscription.id)
         return RedriveResult(redriven=count)
 

@@ -264,6 +264,15 @@ class Settings(BaseSettings):
             " receiver that hangs holds one of them until its timeout, not every delivery",
         ),
     ] = 1
+    webhook_per_subscription: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=64,
+            description="Of those, the attempts one worker makes at once to one subscription:"
+            " a slow endpoint takes its share of the deliverers, never all of them",
+        ),
+    ] = 2
     webhook_pause_after_dead: Annotated[
         int,
         Field(

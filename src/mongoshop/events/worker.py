@@ -20,6 +20,7 @@ from mongoshop.streams.consumer import StreamConsumer, StreamSpec
 from mongoshop.streams.graceful import STOP_GRACE_SECONDS, stop_loops
 from mongoshop.webhooks.client import WebhookClient
 from mongoshop.webhooks.deliverer import DeliveryObserver, WebhookDeliverer
+from mongoshop.webhooks.in_flight import InFlight
 from mongoshop.webhooks.targets import AsyncResolver, async_system_resolver
 from mongoshop.worker.supervision import Supervisor
 
@@ -107,6 +108,7 @@ class EventWorker:
         # Several of each, so that one slow SMTP answer or one receiver that hangs holds
         # one claim, not the queue; the first of each also runs its queue's chores (the
         # sweep, the release of held deliveries), which need no more than one per worker.
+        in_flight = InFlight(settings.webhook_per_subscription)
         self.deliverers = [
             WebhookDeliverer(
                 shop.repositories.webhook_subscriptions,
@@ -115,6 +117,7 @@ class EventWorker:
                 settings,
                 observer=observer,
                 chores=number == 0,
+                in_flight=in_flight,
             )
             for number in range(settings.webhook_deliverers)
         ]

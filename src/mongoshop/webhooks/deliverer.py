@@ -36,6 +36,7 @@ from mongoshop.queues.draining import drain
 from mongoshop.settings import Settings
 from mongoshop.streams.graceful import StopRequest
 from mongoshop.webhooks.client import Outcome, WebhookClient
+from mongoshop.webhooks.in_flight import InFlight
 from mongoshop.webhooks.signing import canonical_body, signed_headers
 from mongoshop.webhooks.targets import parse_target
 
@@ -72,9 +73,11 @@ class WebhookDeliverer:
         idle_delay: float = 0.25,
         clock: Clock = utcnow,
         chores: bool = True,
+        in_flight: InFlight | None = None,
     ) -> None:
         """`chores`: this one also sweeps the line and releases held deliveries now and
-        then (one deliverer per worker is enough)."""
+        then (one deliverer per worker is enough). `in_flight`: shared by a worker's
+        deliverers, it bounds their attempts to one subscription at once."""
         self.subscriptions = subscriptions
         self.deliveries = deliveries
         self.client = client
@@ -97,6 +100,7 @@ class WebhookDeliverer:
         self.stop = StopRequest()
         """Ask `run` to return once the delivery in hand is made and recorded."""
         self.chores = chores
+        self.in_flight = in_flight or InFlight(settings.webhook_per_subscription)
         self._release = Every(RELEASE_EVERY, clock)
         self._sweep = Every(SWEEP_EVERY, clock)
 
@@ -150,6 +154,7 @@ class WebhookDeliverer:
             }
         last_start = claimed_at + self.lease - self.attempt_timeout
         failing: set[ObjectId] = set()
+        crowded = 0
         for delivery in deliveries:
             subscription = subscriptions[delivery.subscription_id]
             if self.clock() > last_start:
@@ -161,13 +166,25 @@ class WebhookDeliverer:
             if delivery.subscription_id in failing:
                 await self._give_back(delivery)
                 continue
-            outcome = await self._attempt(delivery, subscription)
-            with pymongo.timeout(self.step_timeout):
-                await self._record(delivery, subscription, outcome)
-                subscriptions[delivery.subscription_id] = await self._count(subscription, outcome)
+            if not self.in_flight.enter(delivery.subscription_id):
+                # Other deliverers of this worker hold its share: another one's turn.
+                await self._give_back(delivery)
+                crowded += 1
+                continue
+            try:
+                outcome = await self._attempt(delivery, subscription)
+                with pymongo.timeout(self.step_timeout):
+                    await self._record(delivery, subscription, outcome)
+                    subscriptions[delivery.subscription_id] = await self._count(
+                        subscription, outcome
+                    )
+            finally:
+                self.in_flight.leave(delivery.subscription_id)
             if not outcome.delivered:
                 failing.add(delivery.subscription_id)
-        return bool(deliveries)
+        # Only deliveries whose subscriptions had their share in flight: as good as idle
+        # (claiming them again at once would only spin).
+        return 0 < len(deliveries) > crowded
 
     async def _give_back(self, delivery: DeliveryInDB) -> None:
         with pymongo.timeout(self.step_timeout):

@@ -457,3 +457,69 @@ async def test_an_admins_redrive_closes_the_subscriptions_circuit(
     closed = await wshop.webhooks.get(subscription.id)
     assert closed.circuit_open_until is None
     assert closed.failed_attempts == 0
+
+
+async def test_a_workers_deliverers_hold_at_most_its_share_of_attempts_to_one_subscription(
+    wshop: AsyncShop, subscribe: Subscribe
+) -> None:
+    """Issue 21 #4: deliverers sharing a worker's `InFlight` make at most
+    MONGOSHOP_WEBHOOK_PER_SUBSCRIPTION attempts to one subscription at once; the one
+    over the share gives its delivery back (uncounted) and the other subscription's
+    deliveries are made meanwhile."""
+    from mongoshop.webhooks.client import Outcome, WebhookClient
+    from mongoshop.webhooks.deliverer import WebhookDeliverer
+    from mongoshop.webhooks.in_flight import InFlight
+
+    now_in_flight: dict[str, int] = {"/slow": 0, "/fast": 0}
+    most: dict[str, int] = {"/slow": 0, "/fast": 0}
+
+    class Slow(WebhookClient):
+        async def post(self, target, body, headers):  # type: ignore[no-untyped-def]
+            now_in_flight[target.path] += 1
+            most[target.path] = max(most[target.path], now_in_flight[target.path])
+            await asyncio.sleep(0.3 if target.path == "/slow" else 0.01)
+            now_in_flight[target.path] -= 1
+            return Outcome(0.3, status_code=204)
+
+    slow = await subscribe(EventType.WALLET_CREDITED, url="http://127.0.0.1:9/slow")
+    fast = await subscribe(EventType.ORDER_PLACED, url="http://127.0.0.1:9/fast")
+    await wshop.webhooks.publish(
+        [occurrence(EventType.WALLET_CREDITED, f"account:{n}", 1, n) for n in range(6)]
+        + [occurrence(EventType.ORDER_PLACED, f"order:{n}", 1, n) for n in range(3)]
+    )
+    client = Slow(timeout=1, resolver=None, allow_private=True)  # type: ignore[arg-type]
+    in_flight = InFlight(per_subscription=1)
+    deliverers = [
+        WebhookDeliverer(
+            wshop.repositories.webhook_subscriptions,
+            wshop.repositories.webhook_deliveries,
+            client,
+            wshop.settings,
+            in_flight=in_flight,
+        )
+        for _ in range(3)
+    ]
+    for deliverer in deliverers:
+        deliverer.batch = 1
+
+    async def all_delivered() -> bool:
+        for subscription in (slow, fast):
+            for made in (await wshop.webhooks.deliveries_of(subscription.id)).items:
+                if made.status is not DeliveryStatus.DELIVERED:
+                    return False
+        return True
+
+    async def drain(deliverer: WebhookDeliverer) -> None:
+        for _ in range(100):
+            if await all_delivered():
+                return
+            if not await deliverer.deliver_some():
+                await asyncio.sleep(0.05)
+
+    await asyncio.gather(*(drain(deliverer) for deliverer in deliverers))
+    await client.aclose()
+    assert most["/slow"] == 1, "never two attempts at once to the slow subscription"
+    for subscription in (slow, fast):
+        made = (await wshop.webhooks.deliveries_of(subscription.id)).items
+        assert {(d.status, d.attempts) for d in made} == {(DeliveryStatus.DELIVERED, 1)}
+    assert in_flight.held(ObjectId(slow.id)) == 0

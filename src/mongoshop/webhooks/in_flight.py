@@ -1,0 +1,35 @@
+"""The webhook attempts one worker has in flight, per subscription.
+
+The worker's deliverers (MONGOSHOP_WEBHOOK_DELIVERERS) are its pool of attempts;
+this bounds how many of them one subscription may hold at once
+(MONGOSHOP_WEBHOOK_PER_SUBSCRIPTION): a slow endpoint with a deep backlog then
+takes its share of the pool, never all of it, and a receiver is not sent more
+requests at once than that by one worker. One event loop: no lock is needed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Hashable
+
+
+class InFlight:
+    def __init__(self, per_subscription: int) -> None:
+        self.per_subscription = per_subscription
+        self._attempts: Counter[Hashable] = Counter()
+
+    def enter(self, subscription: Hashable) -> bool:
+        """Take a place for an attempt to `subscription`; False when it holds its share."""
+        if self._attempts[subscription] >= self.per_subscription:
+            return False
+        self._attempts[subscription] += 1
+        return True
+
+    def leave(self, subscription: Hashable) -> None:
+        """The attempt `enter` allowed is over (made, recorded, or given up)."""
+        self._attempts[subscription] -= 1
+        if self._attempts[subscription] <= 0:
+            del self._attempts[subscription]
+
+    def held(self, subscription: Hashable) -> int:
+        return self._attempts[subscription]

@@ -282,6 +282,27 @@ async def test_an_expired_code_is_refused(ashop: AsyncShop) -> None:
     assert not (await by_email(ashop, "late@example.com")).email_verified
 
 
+async def test_wrong_codes_are_throttled_per_client_and_a_right_one_is_not_counted(
+    ashop: AsyncShop,
+) -> None:
+    """Issue 21 #12: a client's wrong codes count like failed sign-ins (429 past the
+    limit, for that client only); a right one leaves its count as it was."""
+    await ashop.users.request_registration(signup(email="coded@example.com"))
+    [item] = await mail_to(ashop, "coded@example.com")
+    limit = ashop.settings.login_max_failures_per_client
+    for _ in range(limit - 1):
+        with pytest.raises(InvalidVerificationToken):
+            await ashop.users.verify_email(new_token(), "10.0.0.7")
+    verified = await ashop.users.verify_email(code_in(item), "10.0.0.7")
+    assert verified.email_verified, "one place was left: the right code gets through"
+    with pytest.raises(InvalidVerificationToken):
+        await ashop.users.verify_email(new_token(), "10.0.0.7")
+    with pytest.raises(TooManyAttempts):
+        await ashop.users.verify_email(new_token(), "10.0.0.7")
+    with pytest.raises(InvalidVerificationToken):  # another client is not held up
+        await ashop.users.verify_email(new_token(), "10.0.0.6")
+
+
 async def test_registrations_are_throttled_per_address_and_per_client(ashop: AsyncShop) -> None:
     limit = ashop.settings.register_max_per_email
     for _ in range(limit):

@@ -159,6 +159,9 @@ class Shop:
                 "register", settings.register_max_per_email, settings.register_max_per_client
             ),
             password_throttle=sign_in_throttle,
+            verification_throttle=throttle(
+                "verify", settings.login_max_failures, settings.login_max_failures_per_client
+            ),
             clock=clock,
         )
         self.auth = AuthService(

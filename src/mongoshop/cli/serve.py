@@ -57,8 +57,11 @@ def prepare(settings: Settings, demo: bool) -> list[str]:
         if settings.admin_email:
             lines.append(f"admin: {settings.admin_email} (password from MONGOSHOP_ADMIN_PASSWORD)")
         if demo:
-            email, password = demo_admin(shop, settings.data_dir)
-            lines.append(f"demo admin: {email} / {password}")
+            # The password stays in its file (mode 600): a console is often a log that
+            # others read (a CI job, a journal, a shared terminal).
+            email, _ = demo_admin(shop, settings.data_dir)
+            where = (settings.data_dir / DEMO_ADMIN_FILE).resolve()
+            lines.append(f"demo admin: {email} (password in {where}, readable by you only)")
             if shop.repositories.orders.count() == 0:
                 report = seed_with_bars(
                     shop, users=DEMO_USERS, products=DEMO_PRODUCTS, orders=DEMO_ORDERS, seed=1

@@ -249,3 +249,30 @@ async def test_an_answer_from_the_first_address_is_the_attempts_outcome() -> Non
     )
     assert outcome.status_code == 500
     assert tried == [PUBLIC]  # a 500 is an answer: not sent again elsewhere
+
+
+@pytest.mark.parametrize(("attempt", "connect"), [(2.0, 2.0 / 3), (10.0, 3.0), (30.0, 3.0)])
+async def test_connecting_gets_a_third_of_the_attempt_and_3_s_at_most(
+    attempt: float, connect: float
+) -> None:
+    """Issue 21 #4: a silent address is given up on before the attempt's whole deadline
+    (the next address, or the next delivery, gets the rest); reading gets all of it."""
+    seen: list[dict[str, float]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.extensions["timeout"])
+        return streamed(204)
+
+    client = WebhookClient(
+        timeout=attempt,
+        resolver=public,
+        allow_private=False,
+        transport=httpx.MockTransport(handler),
+    )
+    target = parse_target("https://hooks.example/in", require_https=True)
+    assert (await client.post(target, b"{}", {})).delivered
+    await client.aclose()
+    [timeouts] = seen
+    assert timeouts["connect"] == pytest.approx(connect)
+    assert timeouts["read"] == attempt
+    assert timeouts["connect"] < timeouts["read"]

@@ -57,8 +57,8 @@ class AsyncLoginThrottle:
         """
         await self._claim_all(self._keys(email, client), ObjectId(), self._clock())
 
-    def _keys(self, email: str, client: str | None) -> dict[str, str]:
-        keys = {"email": self._key("email", email.lower())}
+    def _keys(self, email: str | None, client: str | None) -> dict[str, str]:
+        keys = {} if email is None else {"email": self._key("email", email.lower())}
         if client:
             keys["client"] = self._key("client", client_network(client))
         return keys
@@ -76,11 +76,12 @@ class AsyncLoginThrottle:
             raise
 
     @asynccontextmanager
-    async def attempt(self, email: str, client: str | None) -> AsyncIterator[None]:
+    async def attempt(self, email: str | None, client: str | None) -> AsyncIterator[None]:
         """Guard one sign-in: `TooManyAttempts` if over a limit, else run the block.
 
         If the block raises (a failed sign-in), the attempt stays counted; if
-        it completes, the e-mail's failures are forgotten.
+        it completes, the e-mail's failures are forgotten. Without an e-mail (a
+        verification code names none), only the client's limit applies.
         """
         attempt = ObjectId()
         keys = self._keys(email, client)
@@ -88,7 +89,8 @@ class AsyncLoginThrottle:
         yield
         for key in keys.values():
             await self.attempts.withdraw(key, attempt)
-        await self.attempts.clear(keys["email"])
+        if "email" in keys:
+            await self.attempts.clear(keys["email"])
 
     async def _claim(self, key: str, attempt: ObjectId, limit: int, now: datetime) -> None:
         state = await self.attempts.claim(

@@ -118,6 +118,7 @@ class AsyncUserService:
         verification_ttl: timedelta = timedelta(days=1),
         registration_throttle: AsyncLoginThrottle | None = None,
         password_throttle: AsyncLoginThrottle | None = None,
+        verification_throttle: AsyncLoginThrottle | None = None,
         clock: Clock = utcnow,
     ) -> None:
         self.clock = clock
@@ -127,6 +128,7 @@ class AsyncUserService:
         self.verification_ttl = verification_ttl
         self.registration_throttle = registration_throttle
         self.password_throttle = password_throttle
+        self.verification_throttle = verification_throttle
         """The sign-in throttle: a wrong `current_password` is a failed sign-in."""
         self.users = users
         self.tokens = tokens
@@ -238,13 +240,21 @@ class AsyncUserService:
             verification_document(user, digest, token, self.verification_ttl), session
         )
 
-    async def verify_email(self, token: str) -> UserInDB:
+    async def verify_email(self, token: str, client: str | None = None) -> UserInDB:
         """Confirm an address with the code mailed to it; the code then stops working.
 
         An unknown, used or expired code is `InvalidVerificationToken`. Confirming
         sets `email_verified`, which the worker's users stream turns into the
-        welcome e-mail.
+        welcome e-mail. A client's wrong codes count against its limit of failed
+        sign-ins (`TooManyAttempts` past it): a code cannot be guessed (256 bits),
+        but an endless stream of guesses still costs a read each.
         """
+        if self.verification_throttle is None or client is None:
+            return await self._verify(token)
+        async with self.verification_throttle.attempt(None, client):
+            return await self._verify(token)
+
+    async def _verify(self, token: str) -> UserInDB:
         now = self.clock()
         pending = await self.verifications.consume(token_digest(token, self._secret), now)
         if pending is None:

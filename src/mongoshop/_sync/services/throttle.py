@@ -58,8 +58,8 @@ class LoginThrottle:
         """
         self._claim_all(self._keys(email, client), ObjectId(), self._clock())
 
-    def _keys(self, email: str, client: str | None) -> dict[str, str]:
-        keys = {"email": self._key("email", email.lower())}
+    def _keys(self, email: str | None, client: str | None) -> dict[str, str]:
+        keys = {} if email is None else {"email": self._key("email", email.lower())}
         if client:
             keys["client"] = self._key("client", client_network(client))
         return keys
@@ -77,11 +77,12 @@ class LoginThrottle:
             raise
 
     @contextmanager
-    def attempt(self, email: str, client: str | None) -> Iterator[None]:
+    def attempt(self, email: str | None, client: str | None) -> Iterator[None]:
         """Guard one sign-in: `TooManyAttempts` if over a limit, else run the block.
 
         If the block raises (a failed sign-in), the attempt stays counted; if
-        it completes, the e-mail's failures are forgotten.
+        it completes, the e-mail's failures are forgotten. Without an e-mail (a
+        verification code names none), only the client's limit applies.
         """
         attempt = ObjectId()
         keys = self._keys(email, client)
@@ -89,7 +90,8 @@ class LoginThrottle:
         yield
         for key in keys.values():
             self.attempts.withdraw(key, attempt)
-        self.attempts.clear(keys["email"])
+        if "email" in keys:
+            self.attempts.clear(keys["email"])
 
     def _claim(self, key: str, attempt: ObjectId, limit: int, now: datetime) -> None:
         state = self.attempts.claim(

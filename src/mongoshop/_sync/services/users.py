@@ -119,6 +119,7 @@ class UserService:
         verification_ttl: timedelta = timedelta(days=1),
         registration_throttle: LoginThrottle | None = None,
         password_throttle: LoginThrottle | None = None,
+        verification_throttle: LoginThrottle | None = None,
         clock: Clock = utcnow,
     ) -> None:
         self.clock = clock
@@ -128,6 +129,7 @@ class UserService:
         self.verification_ttl = verification_ttl
         self.registration_throttle = registration_throttle
         self.password_throttle = password_throttle
+        self.verification_throttle = verification_throttle
         """The sign-in throttle: a wrong `current_password` is a failed sign-in."""
         self.users = users
         self.tokens = tokens
@@ -239,13 +241,21 @@ class UserService:
             verification_document(user, digest, token, self.verification_ttl), session
         )
 
-    def verify_email(self, token: str) -> UserInDB:
+    def verify_email(self, token: str, client: str | None = None) -> UserInDB:
         """Confirm an address with the code mailed to it; the code then stops working.
 
         An unknown, used or expired code is `InvalidVerificationToken`. Confirming
         sets `email_verified`, which the worker's users stream turns into the
-        welcome e-mail.
+        welcome e-mail. A client's wrong codes count against its limit of failed
+        sign-ins (`TooManyAttempts` past it): a code cannot be guessed (256 bits),
+        but an endless stream of guesses still costs a read each.
         """
+        if self.verification_throttle is None or client is None:
+            return self._verify(token)
+        with self.verification_throttle.attempt(None, client):
+            return self._verify(token)
+
+    def _verify(self, token: str) -> UserInDB:
         now = self.clock()
         pending = self.verifications.consume(token_digest(token, self._secret), now)
         if pending is None:

@@ -38,12 +38,14 @@ async def register(body: UserCreate, request: Request, shop: ShopDep) -> Registr
     return RegistrationAccepted()
 
 
-@router.post("/verify", responses=responses(404, 422))
-async def verify(body: EmailVerification, shop: ShopDep) -> UserPublic:
+@router.post("/verify", responses=responses(404, 422, 429))
+async def verify(body: EmailVerification, request: Request, shop: ShopDep) -> UserPublic:
     """Confirm an address with the newest code mailed to it; the code works once (404 if
     unknown, used, replaced by a newer one or expired). Answers the account, now
-    confirmed."""
-    return UserPublic.of(await shop.users.verify_email(body.token))
+    confirmed. A client's wrong codes count like failed sign-ins: past the limit, 429
+    with a `Retry-After`."""
+    client = request.client.host if request.client else None
+    return UserPublic.of(await shop.users.verify_email(body.token, client))
 
 
 @router.post("/login", responses=responses(401, 403, 422, 429))

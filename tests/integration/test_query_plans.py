@@ -878,6 +878,16 @@ QUERIES: dict[str, Entry] = {
             gap=EXPLAIN_UNTRUE,
         ),
     ),
+    "AsyncLinedRepository.give_up_unreadable": (
+        uses(
+            "a claimed e-mail that does not load",
+            lambda s, d: s.repositories.outbox.give_up_unreadable(
+                {"_id": d.mail[12]}, "sender-1", "kind: not one of the kinds"
+            ),
+            ID,
+            gap=EXPLAIN_UNTRUE,
+        ),
+    ),
     "AsyncLinedRepository.sweep": (
         uses(
             "items due again and stragglers (none: its reads alone)",

@@ -103,6 +103,8 @@ class WritePath:
     retryable: bool = True
     """A single-document write the driver retries once on a dropped connection; a
     multi-document one (``update_many``) is not retried and must fail cleanly."""
+    prepare: Callable[[World], Awaitable[Any]] | None = None
+    """What must be done before, without the fault (the e-mail claimed before its record)."""
 
 
 async def users_with(world: World, email: str) -> int:
@@ -197,12 +199,10 @@ async def claim_held(world: World) -> None:
 
 
 async def send_recorded(world: World) -> bool:
-    await claim_held(world)
     return await world.shop.repositories.outbox.mark_sent(world.pending_key, OWNER, utcnow())
 
 
 async def retry_recorded(world: World) -> bool:
-    await claim_held(world)
     return await world.shop.repositories.outbox.mark_failed_attempt(
         world.pending_key, OWNER, "SMTP down", utcnow() + LEASE
     )
@@ -312,12 +312,14 @@ PATHS: dict[str, WritePath] = {
         lambda w: _eq(mail_status(w), "sent"),
         # Claimed but not recorded: still pending, sent again once the lease ends.
         lambda w: _eq(mail_status(w), "pending"),
+        prepare=claim_held,
     ),
     "failed send recorded for a retry": WritePath(
         "update",
         retry_recorded,
         lambda w: _eq(last_error(w), "SMTP down"),
         lambda w: _eq(last_error(w), None),
+        prepare=claim_held,
     ),
     "change-stream checkpoint saved": WritePath(
         "update",
@@ -349,6 +351,8 @@ async def test_a_dropped_connection_completes_the_write_once_or_fails_cleanly(
     faulty: Faulty, world: World, path: str
 ) -> None:
     write = PATHS[path]
+    if write.prepare is not None:
+        await write.prepare(world)
     fault = {"failCommands": [write.command], **DROPPED}
     faulty.log.sent.clear()
     faulty.log.failures.clear()
@@ -371,6 +375,8 @@ async def test_a_dropped_connection_completes_the_write_once_or_fails_cleanly(
 @pytest.mark.parametrize("path", PATHS, ids=PATHS.keys())
 async def test_a_refused_write_fails_cleanly(faulty: Faulty, world: World, path: str) -> None:
     write = PATHS[path]
+    if write.prepare is not None:
+        await write.prepare(world)
     faulty.log.sent.clear()
     faulty.log.failures.clear()
 

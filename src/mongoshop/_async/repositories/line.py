@@ -26,21 +26,26 @@ same reads are bounded index scans.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import random
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
+from pydantic import ValidationError
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure
 
 from mongoshop._async.repositories.base import AsyncRepository, ModelT
 from mongoshop.clock import utcnow
 from mongoshop.models.common import Document
+from mongoshop.validation import describe_errors
 
+logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 LINE_WINDOW = 64
@@ -48,6 +53,9 @@ LINE_WINDOW = 64
 ADVANCES_PER_CLAIM = 32
 """Empty windows a claim may walk past before it answers "nothing due" (a run of holes
 left by duplicates or aborted transactions is crossed over a few claims)."""
+SET_ASIDE = "queue_set_aside"
+"""Where items that break their collection's rules go (`AsyncLine.set_aside`)."""
+DOCUMENT_VALIDATION_FAILURE = 121
 PENDING = "pending"
 """The status of an item still to send, in the line or out of it (both queues)."""
 
@@ -201,19 +209,68 @@ class AsyncLine:
             "$inc": {"attempts": 1},
             **NOT_LINED,
         }
-        await self.collection.update_many(
-            {
-                "_id": {"$in": ids},
-                "place": {"$gte": min(places), "$lte": max(places)},
-                "status": PENDING,
-            },
-            update,
-        )
+        try:
+            await self._claim_window(ids, places, update)
+        except OperationFailure as exc:
+            if exc.code != DOCUMENT_VALIDATION_FAILURE:
+                raise
+            await self._take_one_by_one(candidates, update)
         won = await self.collection.find(
             {"_id": {"$in": ids}, "claimed_by": owner, "due_at": until}
         ).to_list(None)
         order = {id: number for number, id in enumerate(ids)}
         return sorted(won, key=lambda document: order[document["_id"]])
+
+    async def _claim_window(self, ids: list[Any], places: list[int], update: Document) -> None:
+        """The claim's one write, sent again once if the connection drops: the driver
+        retries no ``update_many``, and this one may be repeated safely (an item the
+        first one took is out of its place: the second leaves it, and the read after
+        finds it leased to the same owner until the same time)."""
+        filter = {
+            "_id": {"$in": ids},
+            "place": {"$gte": min(places), "$lte": max(places)},
+            "status": PENDING,
+        }
+        try:
+            await self.collection.update_many(filter, update)
+        except ConnectionFailure:
+            await self.collection.update_many(filter, update)
+
+    async def _take_one_by_one(self, candidates: Sequence[Document], update: Document) -> None:
+        """The batch's write was refused because an item in it breaks the collection's
+        rules (written past them, or before they changed): the others are taken one by
+        one, and that one is set aside. Left in line, it would refuse every claim of its
+        window, and the line would stop there for good."""
+        for candidate in candidates:
+            guard = {"_id": candidate["_id"], "place": candidate["place"], "status": PENDING}
+            try:
+                await self.collection.update_one(guard, update)
+            except OperationFailure as exc:
+                if exc.code != DOCUMENT_VALIDATION_FAILURE:
+                    raise
+                await self.set_aside(candidate["_id"], str(exc.details or exc)[:2000])
+
+    async def set_aside(self, id: Any, why: str) -> None:
+        """Move an item that cannot be written out of the queue, whole, into
+        `queue_set_aside` (for an operator to mend and enqueue again), and say so."""
+        document = await self.collection.find_one({"_id": id})
+        if document is None:
+            return
+        logger.error(
+            "%s %s breaks its collection's rules and is set aside: %s", self.queue, id, why
+        )
+        # Set aside before by a claimer that died before the delete: already there.
+        with contextlib.suppress(DuplicateKeyError):
+            await self.collection.database[SET_ASIDE].insert_one(
+                {
+                    "_id": f"{self.queue}:{id}",
+                    "queue": self.queue,
+                    "document": document,
+                    "why": why,
+                    "at": utcnow(),
+                }
+            )
+        await self.collection.delete_one({"_id": id})
 
     async def leave(self, candidate: Document, fields: Mapping[str, Any]) -> bool:
         """Take a candidate out of the line unclaimed with `fields`: `due(until)` to wait,
@@ -281,6 +338,8 @@ class AsyncLinedRepository(AsyncRepository[ModelT]):
     """A repository whose items queue in a line (the outbox, the webhook deliveries)."""
 
     queue_name: ClassVar[str]
+    given_up_status: ClassVar[str]
+    """What an item given up on becomes (failed e-mails, dead deliveries)."""
 
     def __init__(self, database: AsyncDatabase[Document]) -> None:
         super().__init__(database)
@@ -315,8 +374,37 @@ class AsyncLinedRepository(AsyncRepository[ModelT]):
     async def take(
         self, candidates: Sequence[Document], owner: str, lease_until: datetime
     ) -> list[ModelT]:
-        """Claim candidates of the line's window for `owner` (`AsyncLine.take`); those won."""
-        return [self.to_model(won) for won in await self.line.take(candidates, owner, lease_until)]
+        """Claim candidates of the line's window for `owner` (`AsyncLine.take`); those won.
+
+        A won item that does not load (written by another tool, or by an old version
+        with other rules) is given up on at once (`give_up_unreadable`): left claimed,
+        it would come back after every lease, and hold up its whole batch each time.
+        """
+        claimed: list[ModelT] = []
+        for won in await self.line.take(candidates, owner, lease_until):
+            try:
+                claimed.append(self.to_model(won))
+            except ValidationError as exc:
+                await self.give_up_unreadable(won, owner, describe_errors(exc.errors()))
+        return claimed
+
+    async def give_up_unreadable(self, document: Document, owner: str, why: str) -> None:
+        """Give up on an item `owner` claimed that does not load: its queue's given-up
+        status (redrivable once mended), with why; logged by id."""
+        logger.error(
+            "%s %s does not load and is given up on: %s", self.collection_name, document["_id"], why
+        )
+        await self.collection.update_one(
+            {"_id": document["_id"], "claimed_by": owner, "status": PENDING},
+            {
+                "$set": {
+                    "status": self.given_up_status,
+                    "claimed_by": None,
+                    "last_error": f"does not load: {why}"[:500],
+                },
+                **NOT_DUE,
+            },
+        )
 
     async def release(self, key: str, owner: str, attempts: int) -> bool:
         """A claimed item `owner` will not deal with after all goes back in line, its claim

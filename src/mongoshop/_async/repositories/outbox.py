@@ -32,6 +32,7 @@ class AsyncOutboxRepository(AsyncLinedRepository[OutboxItem]):
 
     collection_name = "mail_outbox"
     queue_name = "mail"
+    given_up_status = MailStatus.FAILED.value
     model = OutboxItem
     indexes: ClassVar[Sequence[IndexModel]] = (
         IndexModel([("status", ASCENDING), ("available_at", ASCENDING)], name="status_available"),

@@ -154,6 +154,7 @@ class DeliveryRepository(LinedRepository[DeliveryInDB]):
 
     collection_name = "webhook_deliveries"
     queue_name = "webhooks"
+    given_up_status = DeliveryStatus.DEAD.value
     model = DeliveryInDB
     indexes: ClassVar[Sequence[IndexModel]] = (
         IndexModel([("status", ASCENDING), ("available_at", ASCENDING)], name="status_available"),

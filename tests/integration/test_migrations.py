@@ -371,3 +371,27 @@ def test_pending_items_of_an_older_version_join_the_line(shop: Shop) -> None:
     sent = shop.database["mail_outbox"].find_one({"_id": "welcome:3:reader3@example.com"})
     assert sent is not None
     assert "due_at" not in sent
+
+
+def test_the_lease_is_judged_by_the_databases_clock_not_the_hosts(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 21 #10: a host whose clock runs 31 s fast must not take over a live lease
+    of 30 s: expiry is set and judged on the database server's clock (``hello``)."""
+    records = MigrationRecords(shop.repositories.schema)
+    assert records.take_lease("host-a", timedelta(seconds=30))
+    fast = utcnow() + timedelta(seconds=31)
+    monkeypatch.setattr("mongoshop.clock.utcnow", lambda: fast)
+    monkeypatch.setattr("mongoshop.migrations.runner.utcnow", lambda: fast)
+    assert not records.take_lease("host-b", timedelta(seconds=30))
+    lease = shop.database["mongoshop_schema"].find_one({"_id": "migration-lease"})
+    assert lease is not None
+    assert lease["holder"] == "host-a"
+    server_now = records.database_now()
+    left = lease["expires_at"].replace(tzinfo=server_now.tzinfo) - server_now
+    assert timedelta(seconds=25) < left <= timedelta(seconds=30)
+    assert records.take_lease("host-a", timedelta(seconds=30)), "its holder renews it"
+    shop.database["mongoshop_schema"].update_one(
+        {"_id": "migration-lease"}, {"$set": {"expires_at": server_now - timedelta(seconds=1)}}
+    )
+    assert records.take_lease("host-b", timedelta(seconds=30)), "expired on the server's clock"

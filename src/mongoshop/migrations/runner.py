@@ -3,8 +3,9 @@
 A migration is a function over the shop (`Migration.up`), run by `migrate`:
 
 - **Once, whatever runs at the same time.** A lease in the database (renewed
-  while a migration runs, taken over once it expires) lets one process run
-  migrations; the others wait for it, then find nothing left to do.
+  while a migration runs, taken over once it expires, both on the database
+  server's clock) lets one process run migrations; the others wait for it, then
+  find nothing left to do.
 - **Recorded with the checksum of its code.** A migration edited after it was
   applied is refused, and so is a database whose applied migrations are newer
   than the code (a rollback of the code after a migration): `check_applied`,
@@ -74,8 +75,7 @@ class Step:
 
     def renew(self) -> None:
         """Keep the lease; a holder that lost it (it stalled past it) stops here."""
-        now = utcnow()
-        if not self.records.take_lease(self.holder, now, now + LEASE):
+        if not self.records.take_lease(self.holder, LEASE):
             raise ConfigurationError(
                 f"migration {self.migration.label}: the lease was taken over; stopping"
             )
@@ -201,7 +201,7 @@ def migrate(
     holder = holder_name()
     deadline = time.monotonic() + wait_seconds
     announced = False
-    while not records.take_lease(holder, utcnow(), utcnow() + LEASE):
+    while not records.take_lease(holder, LEASE):
         if not announced:
             on_line("another process is running migrations: waiting for it")
             announced = True
@@ -252,8 +252,7 @@ def _run(
         # collection accepting documents of any shape (the migration resumes from its
         # checkpoint next time, and loosens them again while it runs). Unless the lease
         # was lost: the process that holds it now decides.
-        now = utcnow()
-        if records.take_lease(holder, now, now + LEASE):
+        if records.take_lease(holder, LEASE):
             for collection in migration.changes_shape:
                 _validation_level(shop, collection, "strict")
 

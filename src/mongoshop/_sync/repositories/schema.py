@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
@@ -80,8 +80,18 @@ class MigrationRecords:
             return False
         return True
 
-    def take_lease(self, holder: str, now: datetime, until: datetime) -> bool:
-        """The lease, if it is free, expired, or already this holder's; False if held."""
+    def database_now(self) -> datetime:
+        """The database server's clock (``hello``'s ``localTime``): leases are judged by
+        it, so a host whose own clock runs fast cannot take over a live one."""
+        reply = self.collection.database.client.admin.command("hello")
+        local: datetime = reply["localTime"]
+        return local if local.tzinfo is not None else local.replace(tzinfo=UTC)
+
+    def take_lease(self, holder: str, lease: timedelta) -> bool:
+        """The lease for `lease` from now on the database's clock, if it is free, expired,
+        or already this holder's; False if another holds it."""
+        now = self.database_now()
+        until = now + lease
         try:
             self.collection.update_one(
                 {"_id": LEASE, "$or": [{"expires_at": {"$lt": now}}, {"holder": holder}]},

@@ -24,7 +24,7 @@ from mongoshop.models.common import Document
 from tests.e2e.conftest import RunningApp
 from tests.e2e.support import Api, AppProcess, app_environment, bearer, new_client, unique_email
 
-STREAMS = {"cache-users", "cache-products", "cache-tokens", "users-mail", "orders-mail"}
+STREAMS = {"cache", "users-mail", "orders-mail"}
 HEX = set("0123456789abcdef")
 
 

@@ -10,7 +10,7 @@ from pymongo import AsyncMongoClient
 
 from mongoshop._async.repositories.products import AsyncProductRepository
 from mongoshop._async.shop import AsyncShop
-from mongoshop.api.cache_invalidation import invalidation_spec
+from mongoshop.api.cache_invalidation import Invalidation, invalidation_spec
 from mongoshop.cache import Listings, ReadCache
 from mongoshop.models.common import Document, PageRequest
 from mongoshop.models.money import Money
@@ -47,12 +47,10 @@ async def test_cached_reads_are_served_until_a_change_stream_evicts_them(
 
         consumers = [
             StreamConsumer(
-                invalidation_spec("cache-users", shop.repositories.users.collection, users),
-                shop.repositories.checkpoints,
-            ),
-            StreamConsumer(
                 invalidation_spec(
-                    "cache-products", shop.repositories.products.collection, products
+                    "cache",
+                    shop.database,
+                    [Invalidation("users", users), Invalidation("products", products)],
                 ),
                 shop.repositories.checkpoints,
             ),
@@ -142,7 +140,7 @@ async def test_listing_pages_are_cached_by_query_with_fresh_documents_and_droppe
 
         consumer = StreamConsumer(
             invalidation_spec(
-                "cache-products", shop.repositories.products.collection, ReadCache(300), listings
+                "cache", shop.database, [Invalidation("products", ReadCache(300), listings)]
             ),
             shop.repositories.checkpoints,
         )

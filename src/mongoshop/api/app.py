@@ -17,7 +17,7 @@ from mongoshop import __version__
 from mongoshop._async.repositories.orders import AsyncOrderRepository
 from mongoshop._async.repositories.products import AsyncProductRepository
 from mongoshop._async.repositories.users import AsyncUserRepository
-from mongoshop.api.cache_invalidation import invalidation_spec
+from mongoshop.api.cache_invalidation import CACHE_STREAM, Invalidation, invalidation_spec
 from mongoshop.api.errors import install_error_handlers
 from mongoshop.api.middleware import install_middleware
 from mongoshop.api.openapi import install_openapi
@@ -101,30 +101,27 @@ def create_app(
                 if settings.write_probe_seconds:
                     background.append(supervisor.start("write-watch", watch.run, watch.stop))
                     stops.append(watch.stop)
-                for spec in (
-                    invalidation_spec(
-                        "cache-users", shop.repositories.users.collection, user_cache, user_listings
-                    ),
-                    invalidation_spec(
-                        "cache-products",
-                        shop.repositories.products.collection,
-                        product_cache,
-                        product_listings,
-                    ),
-                    invalidation_spec(
-                        "cache-tokens", shop.repositories.tokens.collection, token_cache
-                    ),
-                    invalidation_spec(
-                        "cache-orders", shop.repositories.orders.collection, None, order_listings
-                    ),
-                    invalidation_spec(
-                        "cache-outbox",
-                        shop.repositories.outbox.collection,
-                        None,
-                        outbox_totals,
-                        operations=("insert", "replace", "delete"),  # not the status changes
-                    ),
-                ):
+                repositories = shop.repositories
+                caches = invalidation_spec(
+                    CACHE_STREAM,
+                    shop.database,
+                    [
+                        Invalidation(repositories.users.collection_name, user_cache, user_listings),
+                        Invalidation(
+                            repositories.products.collection_name, product_cache, product_listings
+                        ),
+                        Invalidation(repositories.tokens.collection_name, token_cache),
+                        Invalidation(repositories.orders.collection_name, None, order_listings),
+                        # Its size only: not the status changes.
+                        Invalidation(
+                            repositories.outbox.collection_name,
+                            None,
+                            outbox_totals,
+                            operations=("insert", "replace", "delete"),
+                        ),
+                    ],
+                )
+                for spec in (caches,):
                     consumer = StreamConsumer(
                         spec,
                         shop.repositories.checkpoints,

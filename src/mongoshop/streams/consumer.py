@@ -19,6 +19,7 @@ from typing import Any
 
 import pymongo
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure, PyMongoError
 
 from mongoshop._async.repositories.checkpoints import AsyncCheckpointRepository
@@ -56,7 +57,9 @@ Reconciler = Callable[[datetime], Awaitable[int]]
 @dataclass
 class StreamSpec:
     name: str
-    collection: AsyncCollection[Document]
+    collection: AsyncCollection[Document] | AsyncDatabase[Document]
+    """What is watched: one collection, or a whole database (then `match` names the
+    collections, by ``ns.coll``)."""
     operations: tuple[str, ...]
     handler: Handler
     reconcile: Reconciler | None = None

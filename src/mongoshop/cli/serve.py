@@ -131,14 +131,17 @@ def serve(
         server: EmbeddedServer | None = None
         if settings.embedded:
             server = stack.enter_context(EmbeddedServer(settings.data_dir))
-            console.print(f"embedded database: {server.uri} (data in {server.data_dir})")
+            console.print(
+                f"embedded database: {server.uri} (data in {server.data_dir})", soft_wrap=True
+            )
             settings = settings.model_copy(update={"mongodb_uri": server.uri})
         for line in prepare(settings, demo):
-            console.print(line)
+            # Not wrapped: a path cut in two cannot be copied (nor read by a script).
+            console.print(line, soft_wrap=True)
         console.print(f"mongoshop API: [bold]http://{host}:{port}[/bold]  (docs: /docs)")
         if run_worker:
             where = settings.smtp_host or f"{settings.data_dir.resolve() / 'mail'} (.eml files)"
-            console.print(f"event worker: on; e-mails go to {where}")
+            console.print(f"event worker: on; e-mails go to {where}", soft_wrap=True)
         app = create_app(settings, run_worker=run_worker, embedded=server)
         # log_config=None: uvicorn's loggers keep the handler configure_logging installed.
         # On SIGTERM uvicorn stops accepting, answers the requests in flight (for at most

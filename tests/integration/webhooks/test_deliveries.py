@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 from bson import ObjectId
 
@@ -22,6 +23,21 @@ from mongoshop.webhooks.events import Occurrence
 from tests.integration.webhooks.conftest import Subscribe
 
 LEASE = timedelta(seconds=30)
+
+
+def deliverer_of(wshop: AsyncShop, client: Any, **options: Any) -> Any:
+    """A deliverer of `wshop`'s deliveries through `client` (its settings unless given)."""
+    from mongoshop.webhooks.deliverer import WebhookDeliverer
+
+    settings = options.pop("settings", wshop.settings)
+    repositories = wshop.repositories
+    return WebhookDeliverer(
+        repositories.webhook_subscriptions,
+        repositories.webhook_deliveries,
+        client,
+        settings,
+        **options,
+    )
 
 
 def occurrence(kind: EventType, object_key: str, sequence: int, at_offset: float = 0) -> Occurrence:
@@ -256,7 +272,6 @@ async def test_an_attempt_that_fails_unexpectedly_is_that_deliverys_failed_attem
     deliverer, nothing recorded, for good) is recorded as the delivery's failed attempt,
     retried later, and the deliverer goes on to the next delivery."""
     from mongoshop.webhooks.client import Outcome, WebhookClient
-    from mongoshop.webhooks.deliverer import WebhookDeliverer
 
     class Hostile(WebhookClient):
         calls = 0
@@ -275,12 +290,7 @@ async def test_an_attempt_that_fails_unexpectedly_is_that_deliverys_failed_attem
         ]
     )
     client = Hostile(timeout=1, resolver=None, allow_private=True)  # type: ignore[arg-type]
-    deliverer = WebhookDeliverer(
-        wshop.repositories.webhook_subscriptions,
-        wshop.repositories.webhook_deliveries,
-        client,
-        wshop.settings,
-    )
+    deliverer = deliverer_of(wshop, client)
     assert await deliverer.deliver_some()
     assert await deliverer.deliver_some()
     await client.aclose()
@@ -327,7 +337,6 @@ async def test_a_failing_subscriptions_rest_of_the_batch_goes_back_in_line_uncou
     the rest of its deliveries go back in line as they were; another subscription's
     deliveries in the same batch are made."""
     from mongoshop.webhooks.client import Outcome, WebhookClient
-    from mongoshop.webhooks.deliverer import WebhookDeliverer
 
     calls: list[str] = []
 
@@ -344,12 +353,7 @@ async def test_a_failing_subscriptions_rest_of_the_batch_goes_back_in_line_uncou
         [occurrence(EventType.WALLET_CREDITED, f"account:{n}", 1, n) for n in range(3)]
     )
     client = HalfDown(timeout=1, resolver=None, allow_private=True)  # type: ignore[arg-type]
-    deliverer = WebhookDeliverer(
-        wshop.repositories.webhook_subscriptions,
-        wshop.repositories.webhook_deliveries,
-        client,
-        wshop.settings,
-    )
+    deliverer = deliverer_of(wshop, client)
     assert await deliverer.deliver_some()
     await client.aclose()
     assert calls.count("/down") == 1
@@ -375,7 +379,6 @@ async def test_an_endpoint_that_keeps_failing_opens_its_circuit_then_one_success
     subscription's deliveries wait out of the line (their claims not counted) until the
     circuit's time is up, with no attempt; the first success after it closes it."""
     from mongoshop.webhooks.client import Outcome, WebhookClient
-    from mongoshop.webhooks.deliverer import WebhookDeliverer
 
     calls: list[str] = []
     down = {"/down": True}
@@ -397,13 +400,7 @@ async def test_an_endpoint_that_keeps_failing_opens_its_circuit_then_one_success
     )
     later = timedelta(0)
     client = Flaky(timeout=1, resolver=None, allow_private=True)  # type: ignore[arg-type]
-    deliverer = WebhookDeliverer(
-        wshop.repositories.webhook_subscriptions,
-        wshop.repositories.webhook_deliveries,
-        client,
-        settings,
-        clock=lambda: utcnow() + later,
-    )
+    deliverer = deliverer_of(wshop, client, settings=settings, clock=lambda: utcnow() + later)
     while await deliverer.deliver_some():
         pass
     assert calls.count("/down") == 2, "two failures, then the circuit is open"
@@ -467,7 +464,6 @@ async def test_a_workers_deliverers_hold_at_most_its_share_of_attempts_to_one_su
     over the share gives its delivery back (uncounted) and the other subscription's
     deliveries are made meanwhile."""
     from mongoshop.webhooks.client import Outcome, WebhookClient
-    from mongoshop.webhooks.deliverer import WebhookDeliverer
     from mongoshop.webhooks.in_flight import InFlight
 
     now_in_flight: dict[str, int] = {"/slow": 0, "/fast": 0}
@@ -489,16 +485,7 @@ async def test_a_workers_deliverers_hold_at_most_its_share_of_attempts_to_one_su
     )
     client = Slow(timeout=1, resolver=None, allow_private=True)  # type: ignore[arg-type]
     in_flight = InFlight(per_subscription=1)
-    deliverers = [
-        WebhookDeliverer(
-            wshop.repositories.webhook_subscriptions,
-            wshop.repositories.webhook_deliveries,
-            client,
-            wshop.settings,
-            in_flight=in_flight,
-        )
-        for _ in range(3)
-    ]
+    deliverers = [deliverer_of(wshop, client, in_flight=in_flight) for _ in range(3)]
     for deliverer in deliverers:
         deliverer.batch = 1
 
@@ -509,7 +496,7 @@ async def test_a_workers_deliverers_hold_at_most_its_share_of_attempts_to_one_su
                     return False
         return True
 
-    async def drain(deliverer: WebhookDeliverer) -> None:
+    async def drain(deliverer: Any) -> None:
         for _ in range(100):
             if await all_delivered():
                 return

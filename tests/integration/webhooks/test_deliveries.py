@@ -510,3 +510,19 @@ async def test_a_workers_deliverers_hold_at_most_its_share_of_attempts_to_one_su
         made = (await wshop.webhooks.deliveries_of(subscription.id)).items
         assert {(d.status, d.attempts) for d in made} == {(DeliveryStatus.DELIVERED, 1)}
     assert in_flight.held(ObjectId(slow.id)) == 0
+
+
+async def test_a_workers_deliverers_share_one_bound_per_subscription(wshop: AsyncShop) -> None:
+    """The share holds across the worker's deliverers only if they hold the same one."""
+    from mongoshop.events.worker import EventWorker
+
+    settings = wshop.settings.model_copy(
+        update={"webhook_deliverers": 3, "webhook_per_subscription": 2}
+    )
+    worker = EventWorker(AsyncShop(wshop.database, settings))
+    try:
+        assert len(worker.deliverers) == 3
+        assert len({id(deliverer.in_flight) for deliverer in worker.deliverers}) == 1
+        assert worker.deliverers[0].in_flight.per_subscription == 2
+    finally:
+        await worker.webhook_client.aclose()

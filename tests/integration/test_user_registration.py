@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from bson import ObjectId
+from pymongo.asynchronous.client_session import AsyncClientSession
 
 from mongoshop._async.shop import AsyncShop
 from mongoshop.clock import utcnow
@@ -20,7 +21,7 @@ from mongoshop.errors import (
 )
 from mongoshop.models.orders import OrderItemRequest, OrderRequest
 from mongoshop.models.users import Role, UserCreate, UserInDB, UserStatus
-from mongoshop.models.wallet import TransferRequest
+from mongoshop.models.wallet import CreditRequest, TransferRequest
 from mongoshop.search import index_tokens
 from mongoshop.security import new_token, token_digest
 
@@ -371,3 +372,100 @@ async def test_users_created_in_bulk_are_not_welcomed_unless_asked(ashop: AsyncS
     assert await ashop.mail.reconcile_welcomes(since) == 1  # loud's is already there
     welcomed = {item["to"] for item in await outbox.find_documents({"kind": "welcome"})}
     assert welcomed == {"loud@example.com", "self@example.com"}
+
+
+async def expire_codes_of(ashop: AsyncShop, email: str) -> None:
+    """Age an account's latest code past its expiry, as a day without confirming would."""
+    await ashop.repositories.users.collection.update_one(
+        {"email": email}, {"$set": {"unconfirmed_until": utcnow() - timedelta(seconds=1)}}
+    )
+
+
+async def test_an_unconfirmed_account_expires_with_its_code_and_frees_the_address(
+    ashop: AsyncShop,
+) -> None:
+    """Issue 21 #2: an account nobody confirmed lasted for ever. It expires with its latest
+    code, its empty wallet with it; a fresh one, a confirmed one and a seeded one stay."""
+    await ashop.users.request_registration(signup(email="gone@example.com"))
+    await ashop.users.request_registration(signup(email="fresh@example.com"))
+    await ashop.users.request_registration(signup(email="proven@example.com"))
+    [item] = await mail_to(ashop, "proven@example.com")
+    await ashop.users.verify_email(code_in(item))
+    seeded = await ashop.users.register(signup(email="seeded@example.com"))
+    gone = await by_email(ashop, "gone@example.com")
+    fresh = await by_email(ashop, "fresh@example.com")
+    assert fresh.unconfirmed_until is not None
+    left = fresh.unconfirmed_until - utcnow()
+    assert ashop.users.verification_ttl - timedelta(minutes=1) < left
+    assert left <= ashop.users.verification_ttl
+    proven = await by_email(ashop, "proven@example.com")
+    assert proven.unconfirmed_until is None, "confirming ends the expiry"
+    assert seeded.unconfirmed_until is None
+    for email in ("gone@example.com", "proven@example.com", "seeded@example.com"):
+        await expire_codes_of(ashop, email)  # a confirmed account has no expiry to age
+
+    assert await ashop.users.expire_unconfirmed() == 1
+
+    assert await ashop.repositories.users.find_by_id(gone.id) is None
+    assert await ashop.repositories.accounts.find_by_user(gone.id) is None
+    for kept in (fresh, proven, seeded):
+        assert await ashop.repositories.users.find_by_id(kept.id) is not None
+        assert await ashop.repositories.accounts.find_by_user(kept.id) is not None
+    assert await ashop.users.expire_unconfirmed() == 0
+    # The address is free: registering it again makes a new account.
+    await ashop.users.request_registration(signup(email="gone@example.com"))
+    again = await by_email(ashop, "gone@example.com")
+    assert again.id != gone.id
+    assert not again.email_verified
+
+
+async def test_a_new_code_extends_an_unconfirmed_accounts_life(ashop: AsyncShop) -> None:
+    await ashop.users.request_registration(signup(email="again@example.com"))
+    await expire_codes_of(ashop, "again@example.com")
+
+    await ashop.users.request_registration(signup(email="again@example.com"))
+
+    assert await ashop.users.expire_unconfirmed() == 0
+    user = await by_email(ashop, "again@example.com")
+    assert user.unconfirmed_until is not None
+    assert user.unconfirmed_until > utcnow()
+
+
+async def test_an_unconfirmed_account_whose_wallet_saw_money_is_kept(ashop: AsyncShop) -> None:
+    """A transfer or a deposit can reach an unconfirmed account: money and its ledger are
+    never deleted, so that account stays and stops expiring."""
+    await ashop.users.request_registration(signup(email="paid@example.com"))
+    user = await by_email(ashop, "paid@example.com")
+    account = await ashop.repositories.accounts.find_by_user(user.id)
+    assert account is not None
+    await ashop.wallet.credit(
+        str(account.id), CreditRequest(amount=500, currency=ashop.wallet.currency, reason="gift")
+    )
+    await expire_codes_of(ashop, "paid@example.com")
+
+    assert await ashop.users.expire_unconfirmed() == 0
+
+    kept = await ashop.repositories.users.get(user.id)
+    assert not kept.email_verified
+    assert kept.unconfirmed_until is None, "no longer expiring: not read again each round"
+    assert (await ashop.repositories.accounts.get(account.id)).balance == 500
+    assert await ashop.repositories.users.expired_unconfirmed(utcnow(), limit=10) == []
+
+
+async def test_an_account_confirmed_after_it_was_listed_is_not_deleted(ashop: AsyncShop) -> None:
+    """The deletion is guarded: an account confirmed (or sent a new code) between the
+    chore's read and its delete stays."""
+    await ashop.users.request_registration(signup(email="late@example.com"))
+    [item] = await mail_to(ashop, "late@example.com")
+    await expire_codes_of(ashop, "late@example.com")
+    [listed] = await ashop.repositories.users.expired_unconfirmed(utcnow(), limit=10)
+    # The code itself has not expired: the owner confirms in time.
+    await ashop.users.verify_email(code_in(item))
+
+    async def delete(session: AsyncClientSession) -> bool:
+        return await ashop.repositories.users.delete_expired_unconfirmed(
+            listed, utcnow(), session=session
+        )
+
+    assert not await ashop.users.transactions.run(delete)
+    assert (await ashop.repositories.users.get(listed)).email_verified

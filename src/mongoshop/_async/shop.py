@@ -154,6 +154,7 @@ class AsyncShop:
             listings=user_listings,
             verifications=self.repositories.verifications,
             outbox=self.repositories.outbox,
+            ledger=self.repositories.ledger,
             secret=secret,
             verification_ttl=timedelta(seconds=settings.verification_ttl_seconds),
             registration_throttle=throttle(

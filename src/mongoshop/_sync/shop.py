@@ -153,6 +153,7 @@ class Shop:
             listings=user_listings,
             verifications=self.repositories.verifications,
             outbox=self.repositories.outbox,
+            ledger=self.repositories.ledger,
             secret=secret,
             verification_ttl=timedelta(seconds=settings.verification_ttl_seconds),
             registration_throttle=throttle(

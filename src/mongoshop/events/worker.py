@@ -22,10 +22,13 @@ from mongoshop.webhooks.client import WebhookClient
 from mongoshop.webhooks.deliverer import DeliveryObserver, WebhookDeliverer
 from mongoshop.webhooks.in_flight import InFlight
 from mongoshop.webhooks.targets import AsyncResolver, async_system_resolver
+from mongoshop.worker.chores import Chore
 from mongoshop.worker.supervision import Supervisor
 
 logger = logging.getLogger(__name__)
 
+EXPIRY_SECONDS = 60.0
+"""How often the worker deletes the unconfirmed accounts whose code has expired."""
 USERS_STREAM = "users-mail"
 ORDERS_STREAM = "orders-mail"
 
@@ -126,6 +129,7 @@ class EventWorker:
             OutboxSender(shop.repositories.outbox, mail_transport, settings, chores=number == 0)
             for number in range(settings.mail_senders)
         ]
+        self.chores = [Chore("account-expiry", EXPIRY_SECONDS, shop.users.expire_unconfirmed)]
         self._tasks: list[asyncio.Task[None]] = []
         self.supervisor = Supervisor()
         """The loops, each restarted if it ends unexpectedly (`/metrics` shows them)."""
@@ -139,6 +143,8 @@ class EventWorker:
             self._tasks.append(start(f"outbox-sender-{number}", sender.run, sender.stop))
         for number, deliverer in enumerate(self.deliverers, 1):
             self._tasks.append(start(f"webhook-deliverer-{number}", deliverer.run, deliverer.stop))
+        for chore in self.chores:
+            self._tasks.append(start(chore.name, chore.run, chore.stop))
         ready = [asyncio.create_task(consumer.ready.wait()) for consumer in self.consumers]
         await asyncio.wait(ready, timeout=30)
         for task in ready:
@@ -155,6 +161,7 @@ class EventWorker:
         stops = [consumer.stop for consumer in self.consumers]
         stops += [sender.stop for sender in self.senders]
         stops += [deliverer.stop for deliverer in self.deliverers]
+        stops += [chore.stop for chore in self.chores]
         cancelled = await stop_loops(self._tasks, stops, grace)
         self._tasks.clear()
         await self.webhook_client.aclose()

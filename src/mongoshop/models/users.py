@@ -245,6 +245,9 @@ class UserInDB(StoredModel):
     verification_sent_at: datetime | None = None
     """When the latest verification code was issued: only that code confirms the address
     (an earlier one stops working when a new one is sent)."""
+    unconfirmed_until: datetime | None = None
+    """While the address is unconfirmed: when its latest code expires, and with it the
+    account (unless its wallet has seen money). Removed when the address is confirmed."""
     welcome: bool = True
     """False on accounts created in bulk (the seed command, unless `--welcome`): the
     worker sends them no welcome e-mail. Absent (True) on every other account."""

@@ -26,12 +26,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import pymongo
-from pymongo.errors import PyMongoError
 
 from mongoshop._async.repositories.base import AsyncRepository
 from mongoshop._async.shop import AsyncShop
 from mongoshop.db.embedded import EmbeddedServer
 from mongoshop.streams.graceful import StopRequest, raise_if_cancelled
+from mongoshop.worker.chores import run_every
 
 logger = logging.getLogger(__name__)
 
@@ -79,14 +79,7 @@ class WriteWatch:
 
     async def run(self) -> None:
         """Probe until stopped; a failure of one round is logged and the next one comes."""
-        while not self.stop.requested:
-            raise_if_cancelled()
-            try:
-                await self.check()
-            except Exception:
-                raise_if_cancelled()
-                logger.exception("the write watch's round failed; the next one follows")
-            await self.stop.sleep(self.every)
+        await run_every("the write watch", self.every, self.check, self.stop)
 
     async def check(self) -> list[str]:
         """One round: probe every collection at once, then end a stall if this process can.
@@ -110,7 +103,8 @@ class WriteWatch:
         try:
             with pymongo.timeout(self.timeout):
                 await repository.probe_write()
-        except PyMongoError as exc:
+        except Exception as exc:  # any failure is this probe's, never the round's
+            raise_if_cancelled()
             self.seconds[name] = None
             if name not in self.failing_since:
                 self.failing_since[name] = started

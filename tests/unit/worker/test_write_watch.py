@@ -159,3 +159,23 @@ async def test_a_round_that_fails_does_not_end_the_watch() -> None:
     watch.stop.request()
     await asyncio.wait_for(task, 5)
     assert rounds == 1  # once per RESTART_GAP, even when it fails
+
+
+async def test_a_probe_that_fails_in_an_unforeseen_way_counts_as_failed() -> None:
+    """A hostile or garbled answer (not a driver error) is that collection's failed probe:
+    the other collections are still judged, and this one can still be found stalled."""
+
+    class Garbled(Collection):
+        async def probe_write(self) -> None:
+            self.probes += 1
+            raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "a reply that is not UTF-8")
+
+    clock = Clock()
+    products, orders = Garbled("products"), Collection("orders")
+    watch = watch_of([products, orders], clock, stall=30)
+
+    assert await watch.check() == []
+    assert watch.seconds == {"products": None, "orders": 0.0}
+    assert watch.failing_since == {"products": 1000.0}
+    clock.now += 30
+    assert await watch.check() == ["products"]

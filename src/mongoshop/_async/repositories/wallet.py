@@ -74,6 +74,13 @@ class AsyncAccountRepository(AsyncRepository[AccountInDB]):
     ) -> AccountInDB | None:
         return await self.find_one({"user_id": user_id}, session=session)
 
+    async def delete_empty(
+        self, account_id: ObjectId, *, session: AsyncClientSession | None = None
+    ) -> bool:
+        """Delete the account if its balance is zero (an expired, unconfirmed user's);
+        whether it was."""
+        return await self.delete({"_id": account_id, "balance": 0}, session=session) == 1
+
     async def credit(
         self,
         account_id: ObjectId,
@@ -183,6 +190,12 @@ class AsyncLedgerRepository(AsyncRepository[LedgerEntryInDB]):
             return await self.newest_before(filter, at, after, limit=limit), total
         items = await self.find_many(filter, sort=NEWEST_FIRST, skip=skip, limit=limit)
         return items, total
+
+    async def has_entries(
+        self, account_id: ObjectId, *, session: AsyncClientSession | None = None
+    ) -> bool:
+        """Whether money ever moved in or out of the account (its index's first field)."""
+        return await self.exists({"account_id": account_id}, session=session)
 
     async def sum_for(self, account_id: ObjectId) -> int:
         """The sum of an account's entries (what its balance must equal, from zero)."""

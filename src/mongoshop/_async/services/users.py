@@ -15,7 +15,7 @@ from mongoshop._async.repositories.outbox import AsyncOutboxRepository
 from mongoshop._async.repositories.tokens import AsyncTokenRepository
 from mongoshop._async.repositories.users import AsyncUserRepository
 from mongoshop._async.repositories.verifications import AsyncVerificationRepository
-from mongoshop._async.repositories.wallet import AsyncAccountRepository
+from mongoshop._async.repositories.wallet import AsyncAccountRepository, AsyncLedgerRepository
 from mongoshop._async.services.caching import cached_page, read_through
 from mongoshop._async.services.throttle import AsyncLoginThrottle
 from mongoshop._async.transactions import AsyncTransactions
@@ -45,6 +45,9 @@ from mongoshop.search import index_tokens
 from mongoshop.security import PasswordHasher, new_token, token_digest
 
 logger = logging.getLogger(__name__)
+
+EXPIRY_BATCH = 100
+"""Expired unconfirmed accounts deleted per round of the worker's chore."""
 
 
 def new_user_document(
@@ -114,6 +117,7 @@ class AsyncUserService:
         listings: Listings | None = None,
         verifications: AsyncVerificationRepository,
         outbox: AsyncOutboxRepository,
+        ledger: AsyncLedgerRepository,
         secret: str,
         verification_ttl: timedelta = timedelta(days=1),
         registration_throttle: AsyncLoginThrottle | None = None,
@@ -124,6 +128,7 @@ class AsyncUserService:
         self.clock = clock
         self.verifications = verifications
         self.outbox = outbox
+        self.ledger = ledger
         self._secret = secret
         self.verification_ttl = verification_ttl
         self.registration_throttle = registration_throttle
@@ -233,9 +238,7 @@ class AsyncUserService:
         await self.verifications.issue(
             digest, user["_id"], now, now + self.verification_ttl, session=session
         )
-        await self.users.update(
-            {"_id": user["_id"]}, {"$set": {"verification_sent_at": now}}, session=session
-        )
+        await self.users.code_sent(user["_id"], now, now + self.verification_ttl, session=session)
         await self.outbox.enqueue_in(
             verification_document(user, digest, token, self.verification_ttl), session
         )
@@ -265,12 +268,59 @@ class AsyncUserService:
             # An earlier code: a newer registration or re-send has replaced it.
             raise InvalidVerificationToken("this code is unknown, already used or expired")
         if not user.email_verified:
-            user = await self.users.set_fields(
-                user.id, {"email_verified": True, "email_verified_at": now, "updated_at": now}
-            )
+            user = await self.users.confirm(user.id, now)
             self._evict(user.id)
             logger.info("e-mail verified", extra={"user_id": str(user.id)})
         return user
+
+    async def expire_unconfirmed(self, *, limit: int = EXPIRY_BATCH) -> int:
+        """Delete up to `limit` accounts nobody confirmed before their latest code expired,
+        with their empty wallets; how many. The address is free again, and nothing of a
+        registration that was never proven stays (issue 21 #2).
+
+        An account whose wallet has seen money (a transfer or a deposit can reach an
+        unconfirmed account) is kept and no longer expires: money and its history are
+        never deleted. Each account goes in its own transaction, guarded so that one
+        confirmed or sent a new code meanwhile stays.
+        """
+        now = self.clock()
+        expired = await self.users.expired_unconfirmed(now, limit=limit)
+        deleted = 0
+        for user_id in expired:
+            if await self._expire(user_id, now):
+                deleted += 1
+                self._evict(user_id)
+        if deleted:
+            logger.info("unconfirmed accounts expired", extra={"count": deleted})
+        return deleted
+
+    async def _expire(self, user_id: ObjectId, now: datetime) -> bool:
+        kept = False
+
+        async def expire(session: AsyncClientSession) -> bool:
+            nonlocal kept
+            kept = False  # a retried attempt decides again
+            account = await self.accounts.find_by_user(user_id, session=session)
+            if account is not None:
+                if account.balance != 0 or await self.ledger.has_entries(
+                    account.id, session=session
+                ):
+                    kept = True
+                    return False
+                if not await self.users.delete_expired_unconfirmed(user_id, now, session=session):
+                    return False
+                await self.accounts.delete_empty(account.id, session=session)
+                return True
+            return await self.users.delete_expired_unconfirmed(user_id, now, session=session)
+
+        expired = await self.transactions.run(expire, keys=[self.users.key(user_id)])
+        if kept:
+            await self.users.keep_unconfirmed(user_id)
+            logger.warning(
+                "an unconfirmed account's wallet has seen money: kept, no longer expiring",
+                extra={"user_id": str(user_id)},
+            )
+        return expired
 
     async def find_by_email(self, email: str) -> UserInDB | None:
         return await self.users.find_by_email(email)

@@ -53,6 +53,8 @@ class UserRepository(Repository[UserInDB]):
         IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="newest"),
         # Reconciling welcomes after a lost stream history: users verified since then.
         IndexModel([("email_verified_at", ASCENDING)], name="verified_at", sparse=True),
+        # Unconfirmed accounts past their code: only they carry the field.
+        IndexModel([("unconfirmed_until", ASCENDING)], name="unconfirmed_until", sparse=True),
     )
 
     def insert_user(
@@ -139,6 +141,58 @@ class UserRepository(Repository[UserInDB]):
         it, or None when it was confirmed (or removed) meanwhile."""
         return self.update_and_get(
             {"_id": user_id, "email_verified": False}, {"$set": dict(fields)}, session=session
+        )
+
+    def code_sent(
+        self, user_id: ObjectId, at: datetime, until: datetime, *, session: ClientSession
+    ) -> None:
+        """A new code was sent at `at`: only it confirms the address, and the account, while
+        unconfirmed, lasts as long as it (`expired_unconfirmed`)."""
+        self.update(
+            {"_id": user_id},
+            {"$set": {"verification_sent_at": at, "unconfirmed_until": until}},
+            session=session,
+        )
+
+    def confirm(self, user_id: ObjectId, at: datetime) -> UserInDB:
+        """Mark the address confirmed at `at` (it no longer expires); the user after it."""
+        user = self.update_and_get(
+            {"_id": user_id},
+            {
+                "$set": {"email_verified": True, "email_verified_at": at, "updated_at": at},
+                "$unset": {"unconfirmed_until": ""},
+            },
+        )
+        if user is None:
+            raise NotFound(f"user {user_id} not found")
+        return user
+
+    def expired_unconfirmed(self, now: datetime, *, limit: int) -> list[ObjectId]:
+        """Up to `limit` unconfirmed accounts whose latest code expired before `now` (the
+        sparse index holds the unconfirmed accounts only: the read costs what it finds)."""
+        documents = self.find_documents(
+            {"unconfirmed_until": {"$lt": now}, "email_verified": False},
+            projection={"_id": 1},
+            limit=limit,
+        )
+        return [document["_id"] for document in documents]
+
+    def delete_expired_unconfirmed(
+        self, user_id: ObjectId, now: datetime, *, session: ClientSession
+    ) -> bool:
+        """Delete the account if it is still unconfirmed and expired (not confirmed, nor sent
+        a new code, meanwhile); whether it was."""
+        deleted = self.delete(
+            {"_id": user_id, "email_verified": False, "unconfirmed_until": {"$lt": now}},
+            session=session,
+        )
+        return deleted == 1
+
+    def keep_unconfirmed(self, user_id: ObjectId) -> None:
+        """Stop expiring this unconfirmed account (its wallet has seen money): it stays,
+        unconfirmed, until its owner confirms it or an admin decides."""
+        self.update(
+            {"_id": user_id, "email_verified": False}, {"$unset": {"unconfirmed_until": ""}}
         )
 
     def record_login(self, user_id: ObjectId, at: datetime, password_hash: str) -> UserInDB | None:

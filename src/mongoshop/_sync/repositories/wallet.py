@@ -75,6 +75,11 @@ class AccountRepository(Repository[AccountInDB]):
     ) -> AccountInDB | None:
         return self.find_one({"user_id": user_id}, session=session)
 
+    def delete_empty(self, account_id: ObjectId, *, session: ClientSession | None = None) -> bool:
+        """Delete the account if its balance is zero (an expired, unconfirmed user's);
+        whether it was."""
+        return self.delete({"_id": account_id, "balance": 0}, session=session) == 1
+
     def credit(
         self,
         account_id: ObjectId,
@@ -184,6 +189,10 @@ class LedgerRepository(Repository[LedgerEntryInDB]):
             return self.newest_before(filter, at, after, limit=limit), total
         items = self.find_many(filter, sort=NEWEST_FIRST, skip=skip, limit=limit)
         return items, total
+
+    def has_entries(self, account_id: ObjectId, *, session: ClientSession | None = None) -> bool:
+        """Whether money ever moved in or out of the account (its index's first field)."""
+        return self.exists({"account_id": account_id}, session=session)
 
     def sum_for(self, account_id: ObjectId) -> int:
         """The sum of an account's entries (what its balance must equal, from zero)."""

@@ -16,7 +16,7 @@ from mongoshop._sync.repositories.outbox import OutboxRepository
 from mongoshop._sync.repositories.tokens import TokenRepository
 from mongoshop._sync.repositories.users import UserRepository
 from mongoshop._sync.repositories.verifications import VerificationRepository
-from mongoshop._sync.repositories.wallet import AccountRepository
+from mongoshop._sync.repositories.wallet import AccountRepository, LedgerRepository
 from mongoshop._sync.services.caching import cached_page, read_through
 from mongoshop._sync.services.throttle import LoginThrottle
 from mongoshop._sync.transactions import Transactions
@@ -46,6 +46,9 @@ from mongoshop.search import index_tokens
 from mongoshop.security import PasswordHasher, new_token, token_digest
 
 logger = logging.getLogger(__name__)
+
+EXPIRY_BATCH = 100
+"""Expired unconfirmed accounts deleted per round of the worker's chore."""
 
 
 def new_user_document(
@@ -115,6 +118,7 @@ class UserService:
         listings: Listings | None = None,
         verifications: VerificationRepository,
         outbox: OutboxRepository,
+        ledger: LedgerRepository,
         secret: str,
         verification_ttl: timedelta = timedelta(days=1),
         registration_throttle: LoginThrottle | None = None,
@@ -125,6 +129,7 @@ class UserService:
         self.clock = clock
         self.verifications = verifications
         self.outbox = outbox
+        self.ledger = ledger
         self._secret = secret
         self.verification_ttl = verification_ttl
         self.registration_throttle = registration_throttle
@@ -234,9 +239,7 @@ class UserService:
         self.verifications.issue(
             digest, user["_id"], now, now + self.verification_ttl, session=session
         )
-        self.users.update(
-            {"_id": user["_id"]}, {"$set": {"verification_sent_at": now}}, session=session
-        )
+        self.users.code_sent(user["_id"], now, now + self.verification_ttl, session=session)
         self.outbox.enqueue_in(
             verification_document(user, digest, token, self.verification_ttl), session
         )
@@ -266,12 +269,57 @@ class UserService:
             # An earlier code: a newer registration or re-send has replaced it.
             raise InvalidVerificationToken("this code is unknown, already used or expired")
         if not user.email_verified:
-            user = self.users.set_fields(
-                user.id, {"email_verified": True, "email_verified_at": now, "updated_at": now}
-            )
+            user = self.users.confirm(user.id, now)
             self._evict(user.id)
             logger.info("e-mail verified", extra={"user_id": str(user.id)})
         return user
+
+    def expire_unconfirmed(self, *, limit: int = EXPIRY_BATCH) -> int:
+        """Delete up to `limit` accounts nobody confirmed before their latest code expired,
+        with their empty wallets; how many. The address is free again, and nothing of a
+        registration that was never proven stays (issue 21 #2).
+
+        An account whose wallet has seen money (a transfer or a deposit can reach an
+        unconfirmed account) is kept and no longer expires: money and its history are
+        never deleted. Each account goes in its own transaction, guarded so that one
+        confirmed or sent a new code meanwhile stays.
+        """
+        now = self.clock()
+        expired = self.users.expired_unconfirmed(now, limit=limit)
+        deleted = 0
+        for user_id in expired:
+            if self._expire(user_id, now):
+                deleted += 1
+                self._evict(user_id)
+        if deleted:
+            logger.info("unconfirmed accounts expired", extra={"count": deleted})
+        return deleted
+
+    def _expire(self, user_id: ObjectId, now: datetime) -> bool:
+        kept = False
+
+        def expire(session: ClientSession) -> bool:
+            nonlocal kept
+            kept = False  # a retried attempt decides again
+            account = self.accounts.find_by_user(user_id, session=session)
+            if account is not None:
+                if account.balance != 0 or self.ledger.has_entries(account.id, session=session):
+                    kept = True
+                    return False
+                if not self.users.delete_expired_unconfirmed(user_id, now, session=session):
+                    return False
+                self.accounts.delete_empty(account.id, session=session)
+                return True
+            return self.users.delete_expired_unconfirmed(user_id, now, session=session)
+
+        expired = self.transactions.run(expire, keys=[self.users.key(user_id)])
+        if kept:
+            self.users.keep_unconfirmed(user_id)
+            logger.warning(
+                "an unconfirmed account's wallet has seen money: kept, no longer expiring",
+                extra={"user_id": str(user_id)},
+            )
+        return expired
 
     def find_by_email(self, email: str) -> UserInDB | None:
         return self.users.find_by_email(email)

@@ -36,6 +36,7 @@ def test_health_reports_the_database_and_its_writes(client: httpx.Client) -> Non
         "database": "ok",
         "writes": "ok",
         "stalled_collections": [],
+        "code": "current",
     }
 
 

@@ -319,6 +319,32 @@ def test_a_failed_migration_leaves_the_validators_strict_and_records_nothing(sho
     assert applied_numbers(shop) == []
 
 
+def test_a_holder_that_lost_the_lease_records_nothing_and_leaves_the_validators(
+    shop: Shop,
+) -> None:
+    """Issue 21 #10: a process that stalled past its lease while another took it over must
+    not record the migration as applied (the other may be running it now) nor make the
+    validators strict under the other's feet."""
+    from mongoshop.migrations.runner import Migration, Step
+
+    shop.database.create_collection("gadgets")
+    shop.database.command("collMod", "gadgets", validationLevel="strict")
+
+    def stalls(step: Step) -> None:
+        # Meanwhile the lease expired and another process took it.
+        shop.database["mongoshop_schema"].update_one(
+            {"_id": "migration-lease"}, {"$set": {"holder": "another-host:42:abcdef"}}
+        )
+
+    with pytest.raises(ConfigurationError, match="lease was taken over"):
+        migrate(shop, [Migration(1, "stalls", stalls, changes_shape=("gadgets",))])
+    assert applied_numbers(shop) == []
+    assert _validation_level(shop, "gadgets") == "moderate", "the new holder decides"
+    lease = shop.database["mongoshop_schema"].find_one({"_id": "migration-lease"})
+    assert lease is not None
+    assert lease["holder"] == "another-host:42:abcdef", "the other's lease is left alone"
+
+
 def test_recording_a_migration_twice_is_not_an_error(shop: Shop) -> None:
     """Two processes racing to record the same migration: the second learns it was done."""
     records = MigrationRecords(shop.repositories.schema)

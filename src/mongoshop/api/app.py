@@ -44,6 +44,7 @@ from mongoshop.observability import route as metrics_route
 from mongoshop.settings import Settings, get_settings
 from mongoshop.streams.consumer import StreamConsumer
 from mongoshop.streams.graceful import StopRequest, stop_loops
+from mongoshop.worker.schema_watch import schema_watch
 from mongoshop.worker.supervision import Supervisor
 from mongoshop.worker.write_watch import write_watch
 
@@ -101,6 +102,10 @@ def create_app(
                 if settings.write_probe_seconds:
                     background.append(supervisor.start("write-watch", watch.run, watch.stop))
                     stops.append(watch.stop)
+                schema = schema_watch(shop)
+                app.state.schema_watch = schema
+                background.append(supervisor.start("schema-watch", schema.run, schema.stop))
+                stops.append(schema.stop)
                 repositories = shop.repositories
                 caches = invalidation_spec(
                     CACHE_STREAM,

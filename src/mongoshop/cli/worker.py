@@ -16,7 +16,11 @@ from mongoshop.observability import Metrics, configure_logging
 from mongoshop.observability.server import MetricsServer, metrics_app
 from mongoshop.settings import Settings
 from mongoshop.streams.graceful import stop_loops
+from mongoshop.worker.schema_watch import schema_watch
 from mongoshop.worker.write_watch import write_watch
+
+OUTDATED_EXIT = 3
+"""The worker's exit code once a newer version of the code has migrated the database."""
 
 
 async def run_worker(
@@ -26,9 +30,13 @@ async def run_worker(
     metrics_port: int = 0,
     *,
     embedded: EmbeddedServer | None = None,
-) -> None:
-    """`embedded`: the embedded server this process started, if it did (the write watch
-    restarts it when its writes stall)."""
+) -> int:
+    """Run until stopped; the process's exit code. `embedded`: the embedded server this
+    process started, if it did (the write watch restarts it when its writes stall).
+
+    Exits with `OUTDATED_EXIT` once a newer version of the code has migrated the
+    database (`mongoshop.worker.schema_watch`): its supervisor then starts the new one.
+    """
     metrics = Metrics() if metrics_port else None
     metrics_server: MetricsServer | None = None
     async with open_async_shop(
@@ -50,20 +58,30 @@ async def run_worker(
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(signum, lambda: main.cancel() if main else None)
+            outdated: list[str] = []
+
+            def leave(why: str) -> None:
+                outdated.append(why)
+                if main is not None:
+                    main.cancel()
+
+            schema = schema_watch(shop, on_outdated=leave)
             await worker.start()
-            watching = (
-                [worker.supervisor.start("write-watch", watch.run, watch.stop)]
-                if settings.write_probe_seconds
-                else []
-            )
+            watching = [worker.supervisor.start("schema-watch", schema.run, schema.stop)]
+            if settings.write_probe_seconds:
+                watching.append(worker.supervisor.start("write-watch", watch.run, watch.stop))
             console.print("event worker running (Ctrl-C to stop)")
             try:
                 await asyncio.Event().wait()
             except asyncio.CancelledError:
                 console.print("stopping the event worker")
             finally:
-                await stop_loops(watching, [watch.stop])
+                await stop_loops(watching, [watch.stop, schema.stop])
                 await worker.stop()
+            if outdated:
+                console.print(f"[red]stopped: {outdated[0]}[/red]", soft_wrap=True)
+                return OUTDATED_EXIT
+            return 0
         finally:
             if metrics_server is not None:
                 await metrics_server.stop()
@@ -94,7 +112,11 @@ def worker(
     settings = settings_from_env()
     configure_logging(settings.log_format, settings.log_level)
     if settings.mongodb_uri:
-        asyncio.run(run_worker(settings, settings.mongodb_uri, metrics_host, metrics_port))
-        return
-    with EmbeddedServer(settings.data_dir) as server:
-        asyncio.run(run_worker(settings, server.uri, metrics_host, metrics_port, embedded=server))
+        code = asyncio.run(run_worker(settings, settings.mongodb_uri, metrics_host, metrics_port))
+    else:
+        with EmbeddedServer(settings.data_dir) as server:
+            code = asyncio.run(
+                run_worker(settings, server.uri, metrics_host, metrics_port, embedded=server)
+            )
+    if code:
+        raise typer.Exit(code)

@@ -10,6 +10,8 @@ from fastapi import FastAPI
 from pymongo.errors import ServerSelectionTimeoutError
 
 from mongoshop.api.routers import health
+from mongoshop.errors import ConfigurationError
+from mongoshop.worker.schema_watch import SchemaWatch
 from mongoshop.worker.write_watch import WriteWatch
 
 
@@ -88,6 +90,7 @@ async def test_writes_failing_for_less_than_the_stall_time_are_reported_not_fata
         "database": "ok",
         "writes": "failing",
         "stalled_collections": [],
+        "code": "current",
     }
 
 
@@ -103,6 +106,7 @@ async def test_stalled_writes_answer_503_naming_the_collection(parts: Parts) -> 
         "database": "ok",
         "writes": "stalled",
         "stalled_collections": ["products"],
+        "code": "current",
     }
     parts.products.failing = False
     await parts.watch.check()
@@ -115,3 +119,25 @@ async def test_a_database_that_does_not_answer_is_503(parts: Parts) -> None:
     response = await parts.get()
     assert response.status_code == 503
     assert response.json()["database"] == "unreachable"
+
+
+async def test_a_process_whose_code_a_newer_migration_outdated_is_unhealthy(parts: Parts) -> None:
+    """Issue 21 #10: the load balancer takes it out, its supervisor replaces it."""
+
+    async def applied() -> list[dict[str, object]]:
+        return [{"number": 9999}]
+
+    def check(records: object) -> None:
+        raise ConfigurationError("the database has migration 9999 applied")
+
+    watch = SchemaWatch(applied, check)
+    parts.app.state.schema_watch = watch
+    assert (await parts.get()).json()["code"] == "current"
+
+    await watch.check_now()
+
+    response = await parts.get()
+    assert response.status_code == 503
+    assert response.json()["status"] == "unavailable"
+    assert response.json()["code"] == "outdated"
+    assert "9999" not in response.text, "the reason is logged, not told to anyone asking"

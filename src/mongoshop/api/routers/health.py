@@ -23,15 +23,27 @@ class Health(BaseModel):
         " probed once or with the probes off"
     )
     stalled_collections: list[str] = Field(description="The collections whose writes hang")
+    code: Literal["current", "outdated"] = Field(
+        default="current",
+        description="`outdated` once a newer version of the code has migrated the database"
+        " since this process started: it must be replaced by the newer code (the log says"
+        " which migration)",
+    )
 
 
 @router.get(
     "/health",
-    responses={503: {"model": Health, "description": "Database unreachable, or writes stalled"}},
+    responses={
+        503: {
+            "model": Health,
+            "description": "Database unreachable, writes stalled, or this code outdated",
+        }
+    },
 )
 async def health(shop: ShopDep, request: Request, response: Response) -> Health:
-    """200 when the database answers ``ping`` and every collection takes writes; else 503
-    (within the configured timeouts), naming what failed."""
+    """200 when the database answers ``ping``, every collection takes writes and no newer
+    code has migrated the database since this process started; else 503 (within the
+    configured timeouts), naming what failed."""
     watch = getattr(request.app.state, "write_watch", None)
     stalled = watch.stalled() if watch is not None else []
     writes: Literal["ok", "failing", "stalled", "unchecked"] = "ok"
@@ -47,7 +59,9 @@ async def health(shop: ShopDep, request: Request, response: Response) -> Health:
         database: Literal["ok", "unreachable"] = "unreachable"
     else:
         database = "ok"
-    healthy = database == "ok" and not stalled
+    schema_watch = getattr(request.app.state, "schema_watch", None)
+    outdated = schema_watch is not None and schema_watch.outdated is not None
+    healthy = database == "ok" and not stalled and not outdated
     if not healthy:
         response.status_code = 503
         response.headers["Retry-After"] = "5"
@@ -56,4 +70,5 @@ async def health(shop: ShopDep, request: Request, response: Response) -> Health:
         database=database,
         writes=writes,
         stalled_collections=stalled,
+        code="outdated" if outdated else "current",
     )

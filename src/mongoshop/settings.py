@@ -260,10 +260,11 @@ class Settings(BaseSettings):
         Field(
             ge=1,
             le=64,
-            description="Webhook attempts one worker makes at once: with more than one, a"
-            " receiver that hangs holds one of them until its timeout, not every delivery",
+            description="Webhook attempts one worker makes at once: a receiver that hangs"
+            " holds at most MONGOSHOP_WEBHOOK_PER_SUBSCRIPTION of them until its timeout,"
+            " and the others serve every other subscription meanwhile",
         ),
-    ] = 1
+    ] = 4
     webhook_per_subscription: Annotated[
         int,
         Field(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -15,7 +16,14 @@ import pytest
 from mongoshop._async.repositories.checkpoints import AsyncCheckpointRepository
 from mongoshop._async.shop import AsyncShop
 from mongoshop.models.common import Document
-from mongoshop.streams.consumer import BATCH_SIZE, HANDLER_ATTEMPTS, StreamConsumer, StreamSpec
+from mongoshop.streams.consumer import (
+    BATCH_SIZE,
+    BATCH_WAIT_SECONDS,
+    HANDLER_ATTEMPTS,
+    POLL_WAIT_MS,
+    StreamConsumer,
+    StreamSpec,
+)
 
 
 async def test_an_event_whose_handler_keeps_failing_is_skipped_and_the_stream_goes_on(
@@ -144,3 +152,44 @@ async def test_a_batch_that_fails_is_handled_one_by_one_and_only_the_bad_event_s
     assert sorted(handled) == [n for n in range(30) if n != 13]
     assert consumer.skipped == 1
     assert task.exception() is None
+
+
+async def test_under_steady_traffic_a_batch_does_not_wait_for_a_hundred_events(
+    ashop: AsyncShop,
+) -> None:
+    """An event each 0.3 s: the stream always has one more before its poll runs dry, so a
+    batch that ended only when full or quiet held the first event until the hundredth.
+    A batch is handled at most BATCH_WAIT_SECONDS after its first event (plus one poll)."""
+    collection = ashop.repositories.users.collection.database["steady_events"]
+    handled_at: dict[int, float] = {}
+    done = asyncio.Event()
+
+    async def one(change: Mapping[str, Any]) -> None:
+        raise AssertionError("a batch handler is given: events are not handled alone")
+
+    async def many(changes: Sequence[Mapping[str, Any]]) -> None:
+        for change in changes:
+            handled_at[change["fullDocument"]["n"]] = time.monotonic()
+        if len(handled_at) == 15:
+            done.set()
+
+    consumer = StreamConsumer(
+        StreamSpec("steady-test", collection, ("insert",), one, batch=many),
+        ashop.repositories.checkpoints,
+    )
+    task = asyncio.create_task(consumer.run())
+    await asyncio.wait_for(consumer.ready.wait(), 30)
+    inserted_at: dict[int, float] = {}
+    for n in range(15):
+        await collection.insert_one({"n": n})
+        inserted_at[n] = time.monotonic()
+        await asyncio.sleep(0.3)
+    await asyncio.wait_for(done.wait(), 30)
+    consumer.stop.request()
+    await asyncio.wait_for(task, 30)
+
+    assert sorted(handled_at) == list(range(15))
+    assert handled_at[0] < inserted_at[14], "the first event waited for the traffic to stop"
+    waits = [handled_at[n] - inserted_at[n] for n in range(15)]
+    bound = BATCH_WAIT_SECONDS + POLL_WAIT_MS / 1000 + 1.0  # + slack for a busy machine
+    assert max(waits) < bound, waits

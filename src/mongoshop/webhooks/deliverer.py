@@ -10,9 +10,10 @@ claimed again when the lease ends: the receiver may then see that event twice
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import pymongo
@@ -133,15 +134,18 @@ class WebhookDeliverer:
                 logger.info("%d held webhook deliveries released", released)
 
     async def deliver_some(self) -> bool:
-        """Claim up to `batch` due deliveries and make them in turn; False when none was due.
+        """Claim up to `batch` due deliveries and make them; False when none was due.
 
         Several at once: the line's window, the earlier events of their objects
-        and their subscriptions are read once for all of them. Each is made only
-        while its lease still outlives an attempt; the rest go back in line for
-        another deliverer, as do the rest of a subscription's once one of its
-        attempts failed (a receiver that hangs holds one attempt of a batch, not
-        one per delivery). The claim and the recordings run under the operation
-        deadline, not the POST, which has its own timeout.
+        and their subscriptions are read once for all of them. The batch's
+        subscriptions are served at the same time, each one's deliveries in turn:
+        a receiver that hangs holds its own deliveries of the batch, never another
+        subscription's. Each is made only while its lease still outlives an
+        attempt; the rest go back in line for another deliverer, as do the rest of
+        a subscription's once one of its attempts failed (a receiver that hangs
+        holds one attempt of a batch, not one per delivery). The claim and the
+        recordings run under the operation deadline, not the POST, which has its
+        own timeout.
         """
         claimed_at = self.clock()
         with pymongo.timeout(self.step_timeout):
@@ -153,17 +157,44 @@ class WebhookDeliverer:
                 for id in dict.fromkeys(delivery.subscription_id for delivery in deliveries)
             }
         last_start = claimed_at + self.lease - self.attempt_timeout
-        failing: set[ObjectId] = set()
-        crowded = 0
+        by_subscription: dict[ObjectId, list[DeliveryInDB]] = {}
         for delivery in deliveries:
-            subscription = subscriptions[delivery.subscription_id]
+            by_subscription.setdefault(delivery.subscription_id, []).append(delivery)
+        outcomes = await asyncio.gather(
+            *(
+                self._deliver_to(subscriptions[id], group, last_start)
+                for id, group in by_subscription.items()
+            ),
+            return_exceptions=True,
+        )
+        # Every subscription's turn was taken before a failure of one is raised (to the
+        # drain loop, which logs it and goes on).
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        crowded = sum(outcome for outcome in outcomes if isinstance(outcome, int))
+        # Only deliveries whose subscriptions had their share in flight: as good as idle
+        # (claiming them again at once would only spin).
+        return 0 < len(deliveries) > crowded
+
+    async def _deliver_to(
+        self,
+        subscription: SubscriptionInDB | None,
+        deliveries: list[DeliveryInDB],
+        last_start: datetime,
+    ) -> int:
+        """Make one subscription's deliveries of a batch in turn; how many were given back
+        because this worker already had its share of attempts to it in flight."""
+        crowded = 0
+        failing = False
+        for delivery in deliveries:
             if self.clock() > last_start:
                 await self._give_back(delivery)
                 continue
             if not await self._deliverable(delivery, subscription):
                 continue
             assert subscription is not None  # deliverable
-            if delivery.subscription_id in failing:
+            if failing:
                 await self._give_back(delivery)
                 continue
             if not self.in_flight.enter(delivery.subscription_id):
@@ -175,16 +206,11 @@ class WebhookDeliverer:
                 outcome = await self._attempt(delivery, subscription)
                 with pymongo.timeout(self.step_timeout):
                     await self._record(delivery, subscription, outcome)
-                    subscriptions[delivery.subscription_id] = await self._count(
-                        subscription, outcome
-                    )
+                    subscription = await self._count(subscription, outcome)
             finally:
                 self.in_flight.leave(delivery.subscription_id)
-            if not outcome.delivered:
-                failing.add(delivery.subscription_id)
-        # Only deliveries whose subscriptions had their share in flight: as good as idle
-        # (claiming them again at once would only spin).
-        return 0 < len(deliveries) > crowded
+            failing = not outcome.delivered
+        return crowded
 
     async def _give_back(self, delivery: DeliveryInDB) -> None:
         with pymongo.timeout(self.step_timeout):

@@ -445,6 +445,17 @@ class Settings(BaseSettings):
             description="If set, `GET /metrics` requires `Authorization: Bearer <token>`",
         ),
     ] = None
+    metrics_count_seconds: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=3600,
+            description="How long `GET /metrics` reuses its queue counts (outbox and"
+            " webhook deliveries by status, paused subscriptions): scrapes more often than"
+            " that, by a scraper or by anyone who can reach an open /metrics, send no query"
+            " to the database",
+        ),
+    ] = 5.0
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -257,12 +257,19 @@ def test_metrics_show_attempts_latency_dead_deliveries_and_paused_endpoints(
         f"/admin/webhooks/{created['id']}", json={"status": "paused"}, headers=admin_headers
     )
 
-    # The gauges are counted when scraped: read them between two equal answers of the
-    # stats route (other subscriptions' deliveries may move meanwhile).
-    for _ in range(10):
+    # The gauges are counted when scraped, at most once per MONGOSHOP_METRICS_COUNT_SECONDS
+    # (5 s): read them between two equal answers of the stats route (other subscriptions'
+    # deliveries may move meanwhile) once they have caught up with it.
+    gauges = {
+        'mongoshop_webhook_deliveries{status="dead"}': "dead",
+        'mongoshop_webhook_deliveries{status="pending"}': "pending",
+        "mongoshop_webhook_paused_subscriptions": "paused_subscriptions",
+    }
+    for _ in range(60):
         stats = client.get("/admin/webhooks/stats", headers=admin_headers).json()
         text = client.get("/metrics").text
-        if client.get("/admin/webhooks/stats", headers=admin_headers).json() == stats:
+        caught_up = all(metric(text, name) == stats[key] for name, key in gauges.items())
+        if caught_up and client.get("/admin/webhooks/stats", headers=admin_headers).json() == stats:
             break
         time.sleep(0.3)
     delivered = 'mongoshop_webhook_attempt_duration_seconds_count{outcome="delivered"}'

@@ -486,6 +486,30 @@ async def test_an_outbox_that_cannot_be_counted_is_left_out_rather_than_stale() 
     assert b"mongoshop_http_requests" in metrics.render()  # the rest is still there
 
 
+async def test_scrapes_more_often_than_the_count_period_send_no_query() -> None:
+    """Issue 21: an open /metrics cost the database its counts on every scrape, so anyone
+    who could reach it could make the database count as fast as they could ask."""
+    metrics = Metrics(count_seconds=60)
+    asked = 0
+
+    async def counts() -> OutboxCounts:
+        nonlocal asked
+        asked += 1
+        await asyncio.sleep(0.01)
+        return OutboxCounts(pending=asked, sent=0, failed=0)
+
+    await asyncio.gather(*(metrics.refresh_outbox(counts) for _ in range(20)))
+    for _ in range(20):
+        await metrics.refresh_outbox(counts)
+
+    assert asked == 1, "twenty at once and twenty after: counted once"
+    gauge = "mongoshop_mail_outbox_items"
+    assert metrics.registry.get_sample_value(gauge, {"status": "pending"}) == 1
+    metrics.count_seconds = 0  # the period is over
+    await metrics.refresh_outbox(counts)
+    assert metrics.registry.get_sample_value(gauge, {"status": "pending"}) == 2
+
+
 def test_stream_lag_is_reported_per_stream_once_it_has_answered() -> None:
     metrics = Metrics()
 

@@ -65,7 +65,9 @@ def create_app(
     restarts when writes stall (`mongoshop.worker.write_watch`).
     """
     settings = settings or get_settings()
-    metrics = Metrics() if settings.metrics_enabled else None
+    metrics = (
+        Metrics(count_seconds=settings.metrics_count_seconds) if settings.metrics_enabled else None
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -37,7 +37,7 @@ async def run_worker(
     Exits with `OUTDATED_EXIT` once a newer version of the code has migrated the
     database (`mongoshop.worker.schema_watch`): its supervisor then starts the new one.
     """
-    metrics = Metrics() if metrics_port else None
+    metrics = Metrics(count_seconds=settings.metrics_count_seconds) if metrics_port else None
     metrics_server: MetricsServer | None = None
     async with open_async_shop(
         settings, uri=uri, command_latency=metrics.command_duration if metrics else None

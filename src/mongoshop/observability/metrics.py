@@ -8,7 +8,9 @@ each change stream this process consumes.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
@@ -177,7 +179,13 @@ class LoopCollector(Collector):
 class Metrics:
     """Everything `/metrics` shows for one app."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, count_seconds: float = 0.0) -> None:
+        """`count_seconds`: how long the queue counts taken at a scrape are reused
+        (MONGOSHOP_METRICS_COUNT_SECONDS): they cost the database a few counts, and a
+        scrape is open to anyone who reaches /metrics when no token is set."""
+        self.count_seconds = count_seconds
+        self._counted_at: dict[str, float] = {}
+        self._counting = asyncio.Lock()
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
         labels = ("route", "method", "status")
@@ -265,8 +273,25 @@ class Metrics:
         """Report this supervisor's loops from now on."""
         self.loops.sources.append(supervisor)
 
+    def _fresh(self, what: str) -> bool:
+        """Whether `what` was counted less than `count_seconds` ago; else it is now due
+        (the caller counts it, holding `_counting`: concurrent scrapes count once)."""
+        now = time.monotonic()
+        counted = self._counted_at.get(what)
+        if counted is not None and now - counted < self.count_seconds:
+            return True
+        self._counted_at[what] = now
+        return False
+
     async def refresh_outbox(self, counts: Callable[[], Awaitable[OutboxCounts]]) -> None:
-        """Set the outbox gauge from the database; without an answer, drop it (never stale)."""
+        """Set the outbox gauge from the database (at most once per `count_seconds`);
+        without an answer, drop it (never stale)."""
+        async with self._counting:
+            if self._fresh("outbox"):
+                return
+            await self._count_outbox(counts)
+
+    async def _count_outbox(self, counts: Callable[[], Awaitable[OutboxCounts]]) -> None:
         try:
             with pymongo.timeout(OUTBOX_COUNT_TIMEOUT):
                 current = await counts()
@@ -284,7 +309,14 @@ class Metrics:
         self.webhook_latency.observe(latency)
 
     async def refresh_webhooks(self, counts: Callable[[], Awaitable[WebhookCounts]]) -> None:
-        """Set the webhook gauges from the database; without an answer, drop them."""
+        """Set the webhook gauges from the database (at most once per `count_seconds`);
+        without an answer, drop them."""
+        async with self._counting:
+            if self._fresh("webhooks"):
+                return
+            await self._count_webhooks(counts)
+
+    async def _count_webhooks(self, counts: Callable[[], Awaitable[WebhookCounts]]) -> None:
         try:
             with pymongo.timeout(OUTBOX_COUNT_TIMEOUT):
                 current = await counts()

@@ -469,3 +469,28 @@ async def test_an_account_confirmed_after_it_was_listed_is_not_deleted(ashop: As
 
     assert not await ashop.users.transactions.run(delete)
     assert (await ashop.repositories.users.get(listed)).email_verified
+
+
+async def test_an_account_that_cannot_be_expired_does_not_stop_the_others(
+    ashop: AsyncShop, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A hostile document (a wallet whose balance is not a number, written past the
+    validator) fails its own expiry, logged; the accounts after it still expire."""
+    await ashop.users.request_registration(signup(email="poison@example.com"))
+    await ashop.users.request_registration(signup(email="plain@example.com"))
+    poison = await by_email(ashop, "poison@example.com")
+    plain = await by_email(ashop, "plain@example.com")
+    await ashop.repositories.accounts.collection.database.command(
+        "update",
+        "accounts",
+        updates=[{"q": {"user_id": poison.id}, "u": {"$set": {"balance": "lots"}}}],
+        bypassDocumentValidation=True,
+    )
+    for email in ("poison@example.com", "plain@example.com"):
+        await expire_codes_of(ashop, email)
+
+    assert await ashop.users.expire_unconfirmed() == 1
+
+    assert await ashop.repositories.users.find_by_id(plain.id) is None
+    assert await ashop.repositories.users.find_by_id(poison.id) is not None
+    assert "could not be expired" in caplog.text

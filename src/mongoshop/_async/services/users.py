@@ -9,6 +9,7 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import PyMongoError
 
 from mongoshop._async.compat import run_blocking
 from mongoshop._async.repositories.outbox import AsyncOutboxRepository
@@ -287,7 +288,18 @@ class AsyncUserService:
         expired = await self.users.expired_unconfirmed(now, limit=limit)
         deleted = 0
         for user_id in expired:
-            if await self._expire(user_id, now):
+            try:
+                gone = await self._expire(user_id, now)
+            except PyMongoError:
+                raise  # the database's trouble, not this account's: the round ends
+            except Exception:
+                # This account's failed attempt (a document that does not load...): the
+                # others still expire, and it is tried again next round.
+                logger.exception(
+                    "an unconfirmed account could not be expired", extra={"user_id": str(user_id)}
+                )
+                continue
+            if gone:
                 deleted += 1
                 self._evict(user_id)
         if deleted:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
+from pymongo.errors import PyMongoError
 from pymongo.synchronous.client_session import ClientSession
 
 from mongoshop._sync.compat import run_blocking
@@ -288,7 +289,18 @@ class UserService:
         expired = self.users.expired_unconfirmed(now, limit=limit)
         deleted = 0
         for user_id in expired:
-            if self._expire(user_id, now):
+            try:
+                gone = self._expire(user_id, now)
+            except PyMongoError:
+                raise  # the database's trouble, not this account's: the round ends
+            except Exception:
+                # This account's failed attempt (a document that does not load...): the
+                # others still expire, and it is tried again next round.
+                logger.exception(
+                    "an unconfirmed account could not be expired", extra={"user_id": str(user_id)}
+                )
+                continue
+            if gone:
                 deleted += 1
                 self._evict(user_id)
         if deleted:

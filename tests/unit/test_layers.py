@@ -42,6 +42,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "mongoshop.importing",
             "mongoshop.index_plan",
             "mongoshop.validators",
+            "mongoshop.printable",
         ),
     ),
     ("infrastructure", ("mongoshop.db", "mongoshop.observability")),

@@ -21,6 +21,7 @@ from mongoshop.clock import utcnow
 from mongoshop.every import Every
 from mongoshop.mail.transport import MailTransport
 from mongoshop.models.mail import CARRIES_A_SECRET, OutboxItem
+from mongoshop.printable import printable
 from mongoshop.queues.draining import drain
 from mongoshop.settings import Settings
 from mongoshop.streams.graceful import StopRequest
@@ -132,7 +133,9 @@ class OutboxSender:
             await self._record_sent(item)
 
     async def _record_failure(self, item: OutboxItem, exc: Exception) -> None:
-        error = f"{type(exc).__name__}: {exc}"
+        # The server's reply, as it may be stored: a reply that is not UTF-8 (decoded
+        # with surrogates) could not be, and the e-mail was never counted nor failed.
+        error = printable(f"{type(exc).__name__}: {exc}")
         if item.attempts >= self.max_attempts:
             logger.error(
                 "giving up on %s after %d attempts: %s",

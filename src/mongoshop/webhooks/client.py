@@ -18,13 +18,12 @@ from datetime import UTC, datetime
 
 import httpx
 
+from mongoshop.printable import printable
 from mongoshop.webhooks.targets import AsyncResolver, Target, TargetRefused, checked_addresses
 
 logger = logging.getLogger(__name__)
 
 MAX_RESPONSE_BYTES = 64 * 1024
-ERROR_EXCERPT = 200
-"""Characters of a refusing answer's body kept with the attempt (printable only)."""
 USER_AGENT = "mongoshop-webhooks/1"
 CONNECT_SECONDS = 3.0
 """The longest a connection to one address may take to open, within the attempt's deadline."""
@@ -69,11 +68,6 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - now).total_seconds())
-
-
-def printable(text: str, limit: int = ERROR_EXCERPT) -> str:
-    """A receiver's words, safe to keep and show: no control characters, bounded."""
-    return "".join(ch if ch.isprintable() else " " for ch in text[:limit]).strip()
 
 
 class WebhookClient:

@@ -18,6 +18,7 @@ from typing import Protocol
 
 import pymongo
 from bson import ObjectId
+from pymongo.errors import PyMongoError
 
 from mongoshop._async.repositories.webhooks import (
     AsyncDeliveryRepository,
@@ -35,7 +36,7 @@ from mongoshop.models.webhooks import (
 )
 from mongoshop.queues.draining import drain
 from mongoshop.settings import Settings
-from mongoshop.streams.graceful import StopRequest
+from mongoshop.streams.graceful import StopRequest, raise_if_cancelled
 from mongoshop.webhooks.client import Outcome, WebhookClient
 from mongoshop.webhooks.in_flight import InFlight
 from mongoshop.webhooks.signing import canonical_body, signed_headers
@@ -205,7 +206,7 @@ class WebhookDeliverer:
             try:
                 outcome = await self._attempt(delivery, subscription)
                 with pymongo.timeout(self.step_timeout):
-                    await self._record(delivery, subscription, outcome)
+                    outcome = await self._record_safely(delivery, subscription, outcome)
                     subscription = await self._count(subscription, outcome)
             finally:
                 self.in_flight.leave(delivery.subscription_id)
@@ -284,6 +285,25 @@ class WebhookDeliverer:
         except Exception as exc:  # the client turns what it knows into outcomes
             logger.exception("webhook delivery %s failed unexpectedly", delivery.key)
             return Outcome(0.0, error=f"unexpected error: {type(exc).__name__}")
+
+    async def _record_safely(
+        self, delivery: DeliveryInDB, subscription: SubscriptionInDB, outcome: Outcome
+    ) -> Outcome:
+        """Record the attempt; the outcome recorded. If recording it fails in a way no rule
+        foresaw (not the database's trouble), it is recorded as an unexpected failed
+        attempt instead: the delivery is retried and can die and be redriven, rather
+        than be claimed again after each lease, for ever, with nothing recorded."""
+        try:
+            await self._record(delivery, subscription, outcome)
+            return outcome
+        except PyMongoError:
+            raise
+        except Exception as exc:
+            raise_if_cancelled()
+            logger.exception("webhook delivery %s could not be recorded", delivery.key)
+            failed = Outcome(outcome.duration, error=f"unexpected error: {type(exc).__name__}")
+            await self._record(delivery, subscription, failed)
+            return failed
 
     async def _record(
         self, delivery: DeliveryInDB, subscription: SubscriptionInDB, outcome: Outcome

@@ -302,6 +302,31 @@ async def test_an_attempt_that_fails_unexpectedly_is_that_deliverys_failed_attem
     assert failed.next_attempt_at is not None  # tried again later, with back-off
 
 
+async def test_an_attempt_that_cannot_be_recorded_is_recorded_as_a_failed_one(
+    wshop: AsyncShop, subscribe: Subscribe
+) -> None:
+    """An outcome whose record fails in a way no rule foresaw (here an error text BSON
+    cannot encode: a lone surrogate) is recorded as an unexpected failed attempt, so the
+    delivery is retried and can die; before, nothing was recorded and it was claimed
+    again after each lease, for ever."""
+    from mongoshop.webhooks.client import Outcome, WebhookClient
+
+    class Garbled(WebhookClient):
+        async def post(self, target, body, headers):  # type: ignore[no-untyped-def]
+            return Outcome(0.01, status_code=502, error="HTTP 502: \udcff\udcfe")
+
+    subscription = await subscribe(EventType.WALLET_CREDITED)
+    await wshop.webhooks.publish([occurrence(EventType.WALLET_CREDITED, "account:9", 1)])
+    client = Garbled(timeout=1, resolver=None, allow_private=True)  # type: ignore[arg-type]
+    assert await deliverer_of(wshop, client).deliver_some()
+    await client.aclose()
+
+    [delivery] = (await wshop.webhooks.deliveries_of(subscription.id)).items
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.PENDING, 1)
+    assert [a.error for a in delivery.history] == ["unexpected error: UnicodeEncodeError"]
+    assert delivery.next_attempt_at is not None
+
+
 async def test_a_claim_takes_one_event_per_object_and_leaves_the_later_one_in_line(
     wshop: AsyncShop, subscribe: Subscribe
 ) -> None:

@@ -26,10 +26,18 @@ from mongoshop.streams.consumer import (
 )
 
 
+@pytest.mark.parametrize("failure", ["a missing field", "a write the database refuses"])
 async def test_an_event_whose_handler_keeps_failing_is_skipped_and_the_stream_goes_on(
-    ashop: AsyncShop, caplog: pytest.LogCaptureFixture
+    ashop: AsyncShop, caplog: pytest.LogCaptureFixture, failure: str
 ) -> None:
-    collection = ashop.repositories.users.collection.database["poison_events"]
+    """A refusal by the database (here a validator's, code 121) is no outage: it would
+    fail the same way for ever, so it is the event's failure, not the stream's (before,
+    the stream retried that event for ever and handled nothing after it)."""
+    database = ashop.repositories.users.collection.database
+    collection = database["poison_events"]
+    strict = await database.create_collection(
+        "poison_effects", validator={"$jsonSchema": {"required": ["reason"]}}
+    )
     attempts: dict[int, int] = {}
     handled: list[int] = []
     third = asyncio.Event()
@@ -38,7 +46,9 @@ async def test_an_event_whose_handler_keeps_failing_is_skipped_and_the_stream_go
         number = change["fullDocument"]["n"]
         attempts[number] = attempts.get(number, 0) + 1
         if number == 2:
-            raise KeyError("a field this event does not have")
+            if failure == "a missing field":
+                raise KeyError("a field this event does not have")
+            await strict.insert_one({"n": number})  # no reason: refused
         handled.append(number)
         if number == 3:
             third.set()

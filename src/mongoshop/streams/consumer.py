@@ -55,6 +55,20 @@ BATCH_WAIT_SECONDS = 0.5
 stream has nothing more, but under steady traffic (an event each half second) it always
 has one more in time: without this bound, a batch waited for BATCH_SIZE events, and the
 first order's e-mail and webhook for a hundred orders."""
+
+
+def passing(exc: BaseException) -> bool:
+    """Whether a handler's failure is the database's passing trouble (an outage, a
+    deadline, a transient conflict): the event is handled again once it is over. Any
+    other error, a document the database refuses (a validator's, a key's) included,
+    would fail the same way every time."""
+    if not isinstance(exc, PyMongoError):
+        return False
+    return is_unavailable(exc) or any(
+        exc.has_error_label(label) for label in ("TransientTransactionError", "RetryableWriteError")
+    )
+
+
 Handler = Callable[[Mapping[str, Any]], Awaitable[None]]
 BatchHandler = Callable[[Sequence[Mapping[str, Any]]], Awaitable[None]]
 Reconciler = Callable[[datetime], Awaitable[int]]
@@ -215,9 +229,9 @@ class StreamConsumer:
             try:
                 with pymongo.timeout(self.step_timeout):
                     await self.spec.batch(batch)
-            except PyMongoError:
-                raise
-            except Exception:
+            except Exception as exc:
+                if passing(exc):
+                    raise
                 raise_if_cancelled()
                 logger.warning(
                     "change stream %s: a batch of %d event(s) failed; one by one now",
@@ -236,17 +250,18 @@ class StreamConsumer:
                 await self._handle(change)
 
     async def _handle(self, change: Mapping[str, Any]) -> None:
-        """Run the handler on one event. A database error propagates (an outage: the
-        event is handled again after it); any other failure is retried a few times,
-        then logged and the event skipped: one event no handler can take must not
-        stop every later one (nor end the stream's loop)."""
+        """Run the handler on one event. An outage propagates (`passing`: the event is
+        handled again after it); any other failure, a database's refusal of what the
+        handler wrote included, is retried a few times, then logged and the event
+        skipped: one event no handler can take must not stop every later one (nor end
+        the stream's loop, nor hold it for ever: a refusal is not an outage)."""
         for attempt in range(1, HANDLER_ATTEMPTS + 1):
             try:
                 await self.spec.handler(change)
                 return
-            except PyMongoError:
-                raise
-            except Exception:
+            except Exception as exc:
+                if passing(exc):
+                    raise
                 raise_if_cancelled()
                 key = change.get("documentKey")
                 if attempt < HANDLER_ATTEMPTS:

@@ -14,7 +14,9 @@ import ipaddress
 import os
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from pwdlib import PasswordHash
 from pwdlib.exceptions import PwdlibError
@@ -24,6 +26,8 @@ from mongoshop import deadlines
 from mongoshop.errors import Busy
 
 TOKEN_BYTES = 32
+R = TypeVar("R")
+
 HASH_WAIT_SECONDS = 5.0
 """How long a hash or a check may wait for a free slot (less when the request's deadline
 is nearer) before it is refused."""
@@ -56,9 +60,46 @@ class PasswordHasher:
         self._free = threading.BoundedSemaphore(self.slots)
         self._lock = threading.Lock()
         self._waiting = 0
+        self._admitted = 0
+        self._executor: ThreadPoolExecutor | None = None
+
+    @property
+    def executor(self) -> ThreadPoolExecutor:
+        """The async face's threads for argon2: one per admitted call (`admit`), so a call
+        waits for a slot in `_slot` (bounded, then `Busy`), never in a shared pool's queue
+        (the event loop's default pool also resolves webhook hosts)."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(
+                max_workers=self.slots + self.max_waiting, thread_name_prefix="argon2"
+            )
+        return self._executor
+
+    def admit(self) -> None:
+        """Count one call into `executor`; `Busy` at once when every slot is taken and
+        `max_waiting` calls already wait (the async face calls this on the event loop)."""
+        with self._lock:
+            if self._admitted >= self.slots + self.max_waiting:
+                raise Busy("too many passwords being checked at once; try again")
+            self._admitted += 1
+
+    def run_admitted(self, func: Callable[..., R], *args: object) -> R:
+        """Run `func` in an admitted call's thread; the place is given back when it ends."""
+        try:
+            return func(*args)
+        finally:
+            with self._lock:
+                self._admitted -= 1
 
     @contextlib.contextmanager
     def _slot(self) -> Iterator[None]:
+        if not self._free.acquire(blocking=False):  # a free slot: no wait, not a waiter
+            self._wait_for_slot()
+        try:
+            yield
+        finally:
+            self._free.release()
+
+    def _wait_for_slot(self) -> None:
         with self._lock:
             if self._waiting >= self.max_waiting:
                 raise Busy("too many passwords being checked at once; try again")
@@ -72,10 +113,6 @@ class PasswordHasher:
                 self._waiting -= 1
         if not acquired:
             raise Busy("too many passwords being checked at once; try again")
-        try:
-            yield
-        finally:
-            self._free.release()
 
     def hash(self, password: str) -> str:
         with self._slot():

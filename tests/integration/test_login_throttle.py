@@ -11,7 +11,7 @@ from pymongo import AsyncMongoClient
 
 from mongoshop._async.shop import AsyncShop
 from mongoshop.clock import utcnow
-from mongoshop.errors import AuthenticationFailed, TooManyAttempts
+from mongoshop.errors import AuthenticationFailed, Busy, TooManyAttempts
 from mongoshop.models.common import Document
 from mongoshop.models.users import UserCreate
 from mongoshop.security import PasswordHasher
@@ -190,3 +190,23 @@ async def test_without_a_client_address_the_e_mail_limit_still_applies(tight: As
 
     with pytest.raises(TooManyAttempts):
         await tight.auth.login("grace@example.com", PASSWORD)
+
+
+async def test_a_sign_in_the_server_was_too_busy_to_check_is_not_counted(
+    tight: AsyncShop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 21 #6: a 503 `Busy` (argon2's queue full) counted as a failed sign-in, so a
+    flood of other people's requests could lock an account out with 429."""
+    hasher = tight.auth.hasher
+
+    def busy(password: str, password_hash: str | None) -> bool:
+        raise Busy("too many passwords being checked at once; try again")
+
+    monkeypatch.setattr(hasher, "verify", busy)
+    for _ in range(PER_EMAIL + 2):
+        with pytest.raises(Busy):
+            await tight.auth.login("ada@example.com", PASSWORD, "10.0.0.1")
+    monkeypatch.undo()
+
+    issued = await tight.auth.login("ada@example.com", PASSWORD, "10.0.0.1")
+    assert issued.access_token

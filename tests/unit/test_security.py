@@ -91,3 +91,51 @@ def test_argon2_is_a_bounded_resource_past_which_callers_are_refused() -> None:
         holder.join(5)
     gated._hasher = inner
     assert gated.verify("correct horse", stored)
+
+
+async def test_async_callers_are_refused_past_the_queue_bound_at_once_off_the_loops_pool() -> None:
+    """Issue 21 #6: the async face waited for a slot inside the event loop's default pool
+    (min(32, CPUs + 4) threads), so the queue bound was never reached: a flood queued
+    without bound in that pool, which also resolves webhook hosts. Now a call is admitted
+    on the event loop (past slots + max_waiting: `Busy` at once) and waits in the
+    hasher's own threads."""
+    import asyncio
+    import threading
+    import time
+
+    import pytest
+
+    from mongoshop._async.compat import verify_password
+    from mongoshop.errors import Busy
+
+    gated = PasswordHasher(
+        Argon2Hasher(time_cost=1, memory_cost=8 * 1024, parallelism=1),
+        slots=1,
+        max_waiting=40,  # more than any default pool has threads (32 at most)
+        wait_seconds=5,
+    )
+    stored = gated.hash("correct horse")
+    release = threading.Event()
+    inner = gated._hasher
+
+    class Slow:
+        hashers = inner.hashers
+
+        def verify(self, password: str, password_hash: str) -> bool:
+            release.wait(5)
+            return inner.verify(password, password_hash)
+
+    gated._hasher = Slow()  # type: ignore[assignment]
+    admitted = [
+        asyncio.create_task(verify_password(gated, "correct horse", stored)) for _ in range(41)
+    ]
+    await asyncio.sleep(0.2)
+    started = time.monotonic()
+    with pytest.raises(Busy):
+        await asyncio.wait_for(verify_password(gated, "correct horse", stored), 2)
+    assert time.monotonic() - started < 0.5, "refused at once, not after a wait"
+    # The loop's default pool is free for everything else meanwhile.
+    assert await asyncio.wait_for(asyncio.to_thread(lambda: "free"), 1) == "free"
+    release.set()
+    assert await asyncio.gather(*admitted) == [True] * 41
+    assert await verify_password(gated, "correct horse", stored), "places are given back"

@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from typing import Any, ParamSpec, TypeAlias, TypeVar
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from mongoshop.errors import Busy
+from mongoshop.security import PasswordHasher
 from mongoshop.turns import LockTable
 
 P = ParamSpec("P")
@@ -28,9 +30,25 @@ Loader: TypeAlias = Callable[[], Awaitable[T]]
 """A read to run only when needed (a cache miss)."""
 
 
-async def run_blocking(func: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
-    """Run CPU-heavy work (argon2) in a thread, off the event loop."""
-    return await asyncio.to_thread(func, *args, **kwargs)
+async def hash_password(hasher: PasswordHasher, password: str) -> str:
+    """argon2, off the event loop (`_hashing`)."""
+    return await _hashing(hasher, hasher.hash, password)
+
+
+async def verify_password(hasher: PasswordHasher, password: str, password_hash: str | None) -> bool:
+    """argon2's check, off the event loop (`_hashing`)."""
+    return await _hashing(hasher, hasher.verify, password, password_hash)
+
+
+async def _hashing(hasher: PasswordHasher, func: Callable[..., R], *args: object) -> R:
+    """Run argon2 in the hasher's own threads: admitted here, on the event loop, so that
+    past the hasher's queue bound the caller is refused (`Busy`, 503) at once, and the
+    admitted ones wait for a slot in their thread (up to the hasher's wait or the
+    request's deadline, which the thread sees: the context is copied)."""
+    hasher.admit()
+    context = contextvars.copy_context()
+    call = functools.partial(context.run, hasher.run_admitted, func, *args)
+    return await asyncio.get_running_loop().run_in_executor(hasher.executor, call)
 
 
 async def sleep(seconds: float) -> None:

@@ -12,6 +12,7 @@ from typing import ParamSpec, TypeAlias, TypeVar
 from pymongo.synchronous.client_session import ClientSession
 
 from mongoshop.errors import Busy
+from mongoshop.security import PasswordHasher
 from mongoshop.turns import LockTable
 
 P = ParamSpec("P")
@@ -25,9 +26,13 @@ Loader: TypeAlias = Callable[[], T]
 """A read to run only when needed (a cache miss)."""
 
 
-def run_blocking(func: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
-    """Nothing to keep free in the sync face: just call it."""
-    return func(*args, **kwargs)
+def hash_password(hasher: PasswordHasher, password: str) -> str:
+    """Nothing to keep free in the sync face: just call it (the hasher bounds it)."""
+    return hasher.hash(password)
+
+
+def verify_password(hasher: PasswordHasher, password: str, password_hash: str | None) -> bool:
+    return hasher.verify(password, password_hash)
 
 
 def sleep(seconds: float) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from mongoshop._async.compat import run_blocking
+from mongoshop._async.compat import verify_password
 from mongoshop._async.repositories.tokens import AsyncTokenRepository
 from mongoshop._async.repositories.users import AsyncUserRepository
 from mongoshop._async.services.caching import read_through
@@ -64,7 +64,7 @@ class AsyncAuthService:
         """
         user = await self.users.find_by_email(email)
         password_hash = None if user is None else user.password_hash
-        valid = await run_blocking(self.hasher.verify, password, password_hash)
+        valid = await verify_password(self.hasher, password, password_hash)
         if user is None or password_hash is None or not valid or not user.email_verified:
             raise AuthenticationFailed(INVALID_CREDENTIALS)
         if not user.is_active:

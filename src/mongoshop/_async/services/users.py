@@ -11,7 +11,7 @@ from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import PyMongoError
 
-from mongoshop._async.compat import run_blocking
+from mongoshop._async.compat import hash_password, verify_password
 from mongoshop._async.repositories.outbox import AsyncOutboxRepository
 from mongoshop._async.repositories.tokens import AsyncTokenRepository
 from mongoshop._async.repositories.users import AsyncUserRepository
@@ -155,7 +155,7 @@ class AsyncUserService:
         only if the account does, and the worker sends it once. A taken e-mail is
         `DuplicateEmail`, decided by the unique index.
         """
-        password_hash = await run_blocking(self.hasher.hash, data.password)
+        password_hash = await hash_password(self.hasher, data.password)
         return await self._create(data, password_hash, verified=verified)
 
     async def _create(self, data: UserCreate, password_hash: str, *, verified: bool) -> UserInDB:
@@ -195,7 +195,7 @@ class AsyncUserService:
         """
         if self.registration_throttle is not None:
             await self.registration_throttle.record(data.email, client)
-        password_hash = await run_blocking(self.hasher.hash, data.password)
+        password_hash = await hash_password(self.hasher, data.password)
         try:
             await self._create(data, password_hash, verified=False)
             return
@@ -345,7 +345,7 @@ class AsyncUserService:
         Used by ``mongoshop users create-admin`` and the start-up bootstrap; the
         password given always becomes the account's password.
         """
-        password_hash = await run_blocking(self.hasher.hash, password)
+        password_hash = await hash_password(self.hasher, password)
         existing = await self.users.find_by_email(email)
         if existing is None:
             try:
@@ -393,7 +393,7 @@ class AsyncUserService:
         skipped, so seeding twice is safe. They are not welcomed unless `welcome`:
         nobody asked them whether they wanted an account. Returns (inserted, skipped).
         """
-        password_hash = await run_blocking(self.hasher.hash, password)
+        password_hash = await hash_password(self.hasher, password)
         inserted = skipped = 0
         for batch in batched(users, batch_size):
             documents = [
@@ -445,7 +445,7 @@ class AsyncUserService:
             exclude_unset=True, mode="json", exclude={"password", "current_password"}
         )
         if changes.password is not None:
-            fields["password_hash"] = await run_blocking(self.hasher.hash, changes.password)
+            fields["password_hash"] = await hash_password(self.hasher, changes.password)
         if not fields:
             return await self.users.get(target)
         if "roles" in fields:
@@ -486,7 +486,7 @@ class AsyncUserService:
 
         async def check() -> None:
             stored = await self.users.get(target)
-            if not await run_blocking(self.hasher.verify, current_password, stored.password_hash):
+            if not await verify_password(self.hasher, current_password, stored.password_hash):
                 raise PermissionDenied("the current password is wrong")
 
         if self.password_throttle is None:
@@ -500,7 +500,7 @@ class AsyncUserService:
     async def reset_password(self, user_id: str, new_password: str) -> UserInDB:
         """An admin sets a user's password: every session of that user ends at once."""
         target = parse_object_id(user_id)
-        password_hash = await run_blocking(self.hasher.hash, new_password)
+        password_hash = await hash_password(self.hasher, new_password)
         now = self.clock()
         user = await self.users.set_fields(
             target, {"password_hash": password_hash, "updated_at": now, "sessions_revoked_at": now}

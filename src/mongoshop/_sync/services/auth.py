@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from mongoshop._sync.compat import run_blocking
+from mongoshop._sync.compat import verify_password
 from mongoshop._sync.repositories.tokens import TokenRepository
 from mongoshop._sync.repositories.users import UserRepository
 from mongoshop._sync.services.caching import read_through
@@ -65,7 +65,7 @@ class AuthService:
         """
         user = self.users.find_by_email(email)
         password_hash = None if user is None else user.password_hash
-        valid = run_blocking(self.hasher.verify, password, password_hash)
+        valid = verify_password(self.hasher, password, password_hash)
         if user is None or password_hash is None or not valid or not user.email_verified:
             raise AuthenticationFailed(INVALID_CREDENTIALS)
         if not user.is_active:

@@ -22,7 +22,7 @@ from bson import ObjectId
 
 from mongoshop._sync.repositories.login_attempts import LoginAttemptRepository
 from mongoshop.clock import Clock, utcnow
-from mongoshop.errors import TooManyAttempts
+from mongoshop.errors import Busy, TooManyAttempts
 from mongoshop.security import client_network, token_digest
 
 
@@ -80,14 +80,22 @@ class LoginThrottle:
     def attempt(self, email: str | None, client: str | None) -> Iterator[None]:
         """Guard one sign-in: `TooManyAttempts` if over a limit, else run the block.
 
-        If the block raises (a failed sign-in), the attempt stays counted; if
+        If the block raises (a failed sign-in), the attempt stays counted, unless it
+        is `Busy` (the server could not check the password now: not a guess); if
         it completes, the e-mail's failures are forgotten. Without an e-mail (a
         verification code names none), only the client's limit applies.
         """
         attempt = ObjectId()
         keys = self._keys(email, client)
         self._claim_all(keys, attempt, self._clock())
-        yield
+        try:
+            yield
+        except Busy:
+            # The server's trouble (argon2's queue is full), not a guess: not counted, or
+            # a flood of others' requests would lock this account out.
+            for key in keys.values():
+                self.attempts.withdraw(key, attempt)
+            raise
         for key in keys.values():
             self.attempts.withdraw(key, attempt)
         if "email" in keys:

@@ -12,7 +12,7 @@ from bson import ObjectId
 from pymongo.errors import PyMongoError
 from pymongo.synchronous.client_session import ClientSession
 
-from mongoshop._sync.compat import run_blocking
+from mongoshop._sync.compat import hash_password, verify_password
 from mongoshop._sync.repositories.outbox import OutboxRepository
 from mongoshop._sync.repositories.tokens import TokenRepository
 from mongoshop._sync.repositories.users import UserRepository
@@ -156,7 +156,7 @@ class UserService:
         only if the account does, and the worker sends it once. A taken e-mail is
         `DuplicateEmail`, decided by the unique index.
         """
-        password_hash = run_blocking(self.hasher.hash, data.password)
+        password_hash = hash_password(self.hasher, data.password)
         return self._create(data, password_hash, verified=verified)
 
     def _create(self, data: UserCreate, password_hash: str, *, verified: bool) -> UserInDB:
@@ -196,7 +196,7 @@ class UserService:
         """
         if self.registration_throttle is not None:
             self.registration_throttle.record(data.email, client)
-        password_hash = run_blocking(self.hasher.hash, data.password)
+        password_hash = hash_password(self.hasher, data.password)
         try:
             self._create(data, password_hash, verified=False)
             return
@@ -342,7 +342,7 @@ class UserService:
         Used by ``mongoshop users create-admin`` and the start-up bootstrap; the
         password given always becomes the account's password.
         """
-        password_hash = run_blocking(self.hasher.hash, password)
+        password_hash = hash_password(self.hasher, password)
         existing = self.users.find_by_email(email)
         if existing is None:
             try:
@@ -390,7 +390,7 @@ class UserService:
         skipped, so seeding twice is safe. They are not welcomed unless `welcome`:
         nobody asked them whether they wanted an account. Returns (inserted, skipped).
         """
-        password_hash = run_blocking(self.hasher.hash, password)
+        password_hash = hash_password(self.hasher, password)
         inserted = skipped = 0
         for batch in batched(users, batch_size):
             documents = [
@@ -442,7 +442,7 @@ class UserService:
             exclude_unset=True, mode="json", exclude={"password", "current_password"}
         )
         if changes.password is not None:
-            fields["password_hash"] = run_blocking(self.hasher.hash, changes.password)
+            fields["password_hash"] = hash_password(self.hasher, changes.password)
         if not fields:
             return self.users.get(target)
         if "roles" in fields:
@@ -483,7 +483,7 @@ class UserService:
 
         def check() -> None:
             stored = self.users.get(target)
-            if not run_blocking(self.hasher.verify, current_password, stored.password_hash):
+            if not verify_password(self.hasher, current_password, stored.password_hash):
                 raise PermissionDenied("the current password is wrong")
 
         if self.password_throttle is None:
@@ -497,7 +497,7 @@ class UserService:
     def reset_password(self, user_id: str, new_password: str) -> UserInDB:
         """An admin sets a user's password: every session of that user ends at once."""
         target = parse_object_id(user_id)
-        password_hash = run_blocking(self.hasher.hash, new_password)
+        password_hash = hash_password(self.hasher, new_password)
         now = self.clock()
         user = self.users.set_fields(
             target, {"password_hash": password_hash, "updated_at": now, "sessions_revoked_at": now}

@@ -111,7 +111,7 @@ class EventWorker:
         # Several of each, so that one slow SMTP answer or one receiver that hangs holds
         # one claim, not the queue; the first of each also runs its queue's chores (the
         # sweep, the release of held deliveries), which need no more than one per worker.
-        in_flight = InFlight(settings.webhook_per_subscription)
+        in_flight = InFlight(settings.webhook_per_subscription, total=settings.webhook_deliverers)
         self.deliverers = [
             WebhookDeliverer(
                 shop.repositories.webhook_subscriptions,

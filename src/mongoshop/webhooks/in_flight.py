@@ -14,13 +14,20 @@ from collections.abc import Hashable
 
 
 class InFlight:
-    def __init__(self, per_subscription: int) -> None:
+    def __init__(self, per_subscription: int, total: int | None = None) -> None:
+        """`total`: the attempts the worker makes at once, whatever their subscriptions
+        (MONGOSHOP_WEBHOOK_DELIVERERS: a deliverer serves its batch's subscriptions at
+        the same time, so without it a worker could make deliverers x batch at once)."""
         self.per_subscription = per_subscription
+        self.total = total
         self._attempts: Counter[Hashable] = Counter()
 
     def enter(self, subscription: Hashable) -> bool:
-        """Take a place for an attempt to `subscription`; False when it holds its share."""
+        """Take a place for an attempt to `subscription`; False when it holds its share,
+        or the worker has `total` attempts in flight."""
         if self._attempts[subscription] >= self.per_subscription:
+            return False
+        if self.total is not None and self._attempts.total() >= self.total:
             return False
         self._attempts[subscription] += 1
         return True

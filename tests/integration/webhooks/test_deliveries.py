@@ -549,5 +549,57 @@ async def test_a_workers_deliverers_share_one_bound_per_subscription(wshop: Asyn
         assert len(worker.deliverers) == 3
         assert len({id(deliverer.in_flight) for deliverer in worker.deliverers}) == 1
         assert worker.deliverers[0].in_flight.per_subscription == 2
+        assert worker.deliverers[0].in_flight.total == 3, "the worker's attempts at once"
     finally:
         await worker.webhook_client.aclose()
+
+
+async def test_a_worker_makes_at_most_its_deliverers_attempts_at_once(
+    wshop: AsyncShop, subscribe: Subscribe
+) -> None:
+    """A deliverer serves its batch's subscriptions at the same time; the worker's bound
+    (MONGOSHOP_WEBHOOK_DELIVERERS) still holds across all of them: without it, two
+    deliverers with batches of eight subscriptions made sixteen attempts at once."""
+    from mongoshop.webhooks.client import Outcome, WebhookClient
+    from mongoshop.webhooks.in_flight import InFlight
+
+    in_flight_now = 0
+    most = 0
+
+    class Slow(WebhookClient):
+        async def post(self, target, body, headers):  # type: ignore[no-untyped-def]
+            nonlocal in_flight_now, most
+            in_flight_now += 1
+            most = max(most, in_flight_now)
+            await asyncio.sleep(0.2)
+            in_flight_now -= 1
+            return Outcome(0.2, status_code=204)
+
+    subscriptions = [
+        await subscribe(EventType.WALLET_CREDITED, url=f"http://127.0.0.1:9/s{n}") for n in range(8)
+    ]
+    await wshop.webhooks.publish(
+        [occurrence(EventType.WALLET_CREDITED, f"account:{n}", 1, n) for n in range(2)]
+    )
+    client = Slow(timeout=1, resolver=None, allow_private=True)  # type: ignore[arg-type]
+    in_flight = InFlight(per_subscription=2, total=3)
+    deliverers = [deliverer_of(wshop, client, in_flight=in_flight) for _ in range(2)]
+
+    async def delivered() -> int:
+        count = 0
+        for subscription in subscriptions:
+            for made in (await wshop.webhooks.deliveries_of(subscription.id)).items:
+                count += made.status is DeliveryStatus.DELIVERED
+        return count
+
+    async def drain(deliverer: Any) -> None:
+        for _ in range(200):
+            if await delivered() == 16:
+                return
+            if not await deliverer.deliver_some():
+                await asyncio.sleep(0.05)
+
+    await asyncio.gather(*(drain(deliverer) for deliverer in deliverers))
+    await client.aclose()
+    assert await delivered() == 16
+    assert most == 3, "the worker's bound, reached and never passed"

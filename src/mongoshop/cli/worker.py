@@ -50,7 +50,7 @@ async def run_worker(
                 metrics.track_writes(watch)
                 metrics.track_loops(worker.supervisor)
                 metrics_server = MetricsServer(
-                    metrics_app(shop, metrics), metrics_host, metrics_port
+                    metrics_app(shop, metrics), metrics_host, metrics_port, settings
                 )
                 await metrics_server.start()
                 console.print(f"metrics: http://{metrics_server.address}/metrics")

@@ -17,9 +17,11 @@ from fastapi import FastAPI
 
 from mongoshop._async.shop import AsyncShop
 from mongoshop.api.errors import install_error_handlers
+from mongoshop.api.http_protocol import JsonErrorsProtocol
 from mongoshop.errors import ConfigurationError
 from mongoshop.observability import Metrics
 from mongoshop.observability import route as metrics_route
+from mongoshop.settings import Settings
 
 
 def metrics_app(shop: AsyncShop, metrics: Metrics) -> FastAPI:
@@ -41,11 +43,23 @@ class _QuietSignals(uvicorn.Server):
 
 
 class MetricsServer:
-    def __init__(self, app: FastAPI, host: str, port: int) -> None:
+    def __init__(self, app: FastAPI, host: str, port: int, settings: Settings) -> None:
+        """The same socket rules as the API's (`mongoshop serve`): a client that sends its
+        request too slowly is cut off, and past MONGOSHOP_MAX_CONNECTIONS new ones are
+        refused, so no slow or idle peer holds the worker's sockets for ever."""
         self.address = f"{host}:{port}"
         self._host, self._port = host, port
         config = uvicorn.Config(
-            app, host=host, port=port, log_config=None, log_level=None, access_log=False
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            log_level=None,
+            access_log=False,
+            http=JsonErrorsProtocol.with_deadlines(
+                settings.request_head_timeout_seconds, settings.request_body_timeout_seconds
+            ),
+            limit_concurrency=settings.max_connections,
         )
         self._server = _QuietSignals(config)
         self._task: asyncio.Task[None] | None = None

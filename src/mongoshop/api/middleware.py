@@ -190,8 +190,11 @@ class OneClientWarning:
 
     SAMPLE = 200
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, loopback_too: bool = False) -> None:
+        """`loopback_too` (production): a loopback peer is a proxy on the same host (nginx
+        in front, a common setup), not a developer's own machine."""
         self.app = app
+        self.loopback_too = loopback_too
         self.seen: set[str] = set()
         self.counted = 0
 
@@ -201,16 +204,16 @@ class OneClientWarning:
             self.seen.add(client[0] if client else "")
             self.counted += 1
             if self.counted == self.SAMPLE and len(self.seen) == 1:
-                self._warn_if_private(next(iter(self.seen)))
+                self._warn_if_private(next(iter(self.seen)), self.loopback_too)
         await self.app(scope, receive, send)
 
     @staticmethod
-    def _warn_if_private(host: str) -> None:
+    def _warn_if_private(host: str, loopback_too: bool) -> None:
         try:
             address = ipaddress.ip_address(host)
         except ValueError:
             return
-        if address.is_private and not address.is_loopback:
+        if address.is_private and (loopback_too or not address.is_loopback):
             logger.warning(
                 "the first %d requests all came from %s and no proxy is trusted: behind a"
                 " proxy, set MONGOSHOP_TRUSTED_PROXIES, or every client shares one"
@@ -242,4 +245,4 @@ def install_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(HardenedResponses)
     if not settings.trusted_proxies.strip():
-        app.add_middleware(OneClientWarning)
+        app.add_middleware(OneClientWarning, loopback_too=settings.environment == "production")

@@ -22,8 +22,8 @@ async def discard(message: Message) -> None:
     return None
 
 
-async def requests_from(hosts: list[str]) -> None:
-    guard = OneClientWarning(app)
+async def requests_from(hosts: list[str], *, production: bool = False) -> None:
+    guard = OneClientWarning(app, loopback_too=production)
     for host in hosts:
         await guard({"type": "http", "client": (host, 40000)}, nothing, discard)
 
@@ -46,3 +46,12 @@ async def test_a_single_private_peer_is_reported_once(
         await requests_from(hosts)
     warnings = [r for r in caplog.records if "MONGOSHOP_TRUSTED_PROXIES" in r.getMessage()]
     assert len(warnings) == (1 if warned else 0)
+
+
+async def test_in_production_a_proxy_on_the_same_host_is_reported_too(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """nginx on the same machine, not trusted: every client arrives from 127.0.0.1."""
+    with caplog.at_level(logging.WARNING, logger="mongoshop.api.middleware"):
+        await requests_from(["127.0.0.1"] * OneClientWarning.SAMPLE, production=True)
+    assert "MONGOSHOP_TRUSTED_PROXIES" in caplog.text

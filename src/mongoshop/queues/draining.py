@@ -28,11 +28,18 @@ async def drain(
     name: str, step: Step, chores: Chores, stop: StopRequest, *, idle_delay: float
 ) -> None:
     """Run `chores` then `step` until `stop` is requested; sleep `idle_delay` when
-    there was nothing to do, four times that after a failure."""
+    there was nothing to do, four times that after a failure of the step (a failure
+    of the chores does not keep the step from running)."""
     while not stop.requested:
         raise_if_cancelled()
         try:
             await chores()
+        except Exception:
+            # A chore that fails (every time, even: a document the sweep cannot handle)
+            # is logged; the queue's items are still dealt with.
+            raise_if_cancelled()
+            logger.exception("%s: a chore failed; going on", name)
+        try:
             worked = await step()
         except PyMongoError as exc:
             raise_if_cancelled()

@@ -1476,6 +1476,7 @@ QUERIES: dict[str, Entry] = {
                 d.subscriptions[1], utcnow(), 1, timedelta(minutes=1)
             ),
             ID,
+            "url",
             gap=EXPLAIN_UNTRUE,
         ),
     ),

@@ -198,7 +198,8 @@ class WebhookDeliverer:
             if failing:
                 await self._give_back(delivery)
                 continue
-            if not self.in_flight.enter(delivery.subscription_id):
+            # Counted per endpoint: two subscriptions to one URL share its bound.
+            if not self.in_flight.enter(subscription.url):
                 # Other deliverers of this worker hold its share: another one's turn.
                 await self._give_back(delivery)
                 crowded += 1
@@ -209,7 +210,7 @@ class WebhookDeliverer:
                     outcome = await self._record_safely(delivery, subscription, outcome)
                     subscription = await self._count(subscription, outcome)
             finally:
-                self.in_flight.leave(delivery.subscription_id)
+                self.in_flight.leave(subscription.url)
             failing = not outcome.delivered
         return crowded
 

@@ -1,8 +1,9 @@
-"""The webhook attempts one worker has in flight, per subscription.
+"""The webhook attempts one worker has in flight, per endpoint (a subscription's URL).
 
 The worker's deliverers (MONGOSHOP_WEBHOOK_DELIVERERS) are its pool of attempts;
-this bounds how many of them one subscription may hold at once
-(MONGOSHOP_WEBHOOK_PER_SUBSCRIPTION): a slow endpoint with a deep backlog then
+this bounds how many of them one endpoint may hold at once
+(MONGOSHOP_WEBHOOK_PER_SUBSCRIPTION; subscriptions to the same URL share it): a slow
+endpoint with a deep backlog then
 takes its share of the pool, never all of it, and a receiver is not sent more
 requests at once than that by one worker. One event loop: no lock is needed.
 """

@@ -481,6 +481,55 @@ async def test_an_admins_redrive_closes_the_subscriptions_circuit(
     assert closed.failed_attempts == 0
 
 
+async def test_a_circuit_opened_by_one_subscription_holds_every_subscription_to_its_url(
+    wshop: AsyncShop, subscribe: Subscribe
+) -> None:
+    """The circuit is the endpoint's: a second subscription to the same dead URL makes no
+    attempt of its own once the first has opened it (before, each subscription paid
+    its own timeouts to find the endpoint dead)."""
+    from mongoshop.webhooks.client import Outcome, WebhookClient
+
+    calls: list[str] = []
+
+    class Down(WebhookClient):
+        async def post(self, target, body, headers):  # type: ignore[no-untyped-def]
+            calls.append(target.path)
+            return Outcome(0.01, status_code=503 if target.path == "/down" else 204)
+
+    first = await subscribe(EventType.WALLET_CREDITED, url="http://127.0.0.1:9/down")
+    second = await subscribe(EventType.ORDER_PLACED, url="http://127.0.0.1:9/down")
+    elsewhere = await subscribe(EventType.ORDER_PLACED, url="http://127.0.0.1:9/other")
+    settings = wshop.settings.model_copy(
+        update={"webhook_circuit_failures": 2, "webhook_circuit_open_seconds": 60}
+    )
+    client = Down(timeout=1, resolver=None, allow_private=True)  # type: ignore[arg-type]
+    deliverer = deliverer_of(wshop, client, settings=settings)
+    await wshop.webhooks.publish(
+        [occurrence(EventType.WALLET_CREDITED, f"account:{n}", 1, n) for n in range(4)]
+    )
+    while await deliverer.deliver_some():
+        pass
+    assert calls == ["/down", "/down"], "two failures, then the circuit is open"
+    opened = (await wshop.webhooks.get(first.id)).circuit_open_until
+    assert opened is not None
+    assert (await wshop.webhooks.get(second.id)).circuit_open_until == opened
+    assert (await wshop.webhooks.get(elsewhere.id)).circuit_open_until is None
+
+    await wshop.webhooks.publish(
+        [occurrence(EventType.ORDER_PLACED, f"order:{n}", 1) for n in range(3)]
+    )
+    while await deliverer.deliver_some():
+        pass
+    await client.aclose()
+    assert calls.count("/down") == 2, "the second subscription waited, with no attempt"
+    assert calls.count("/other") == 3
+    waiting = await wshop.repositories.webhook_deliveries.collection.find(
+        {"subscription_id": ObjectId(second.id)}
+    ).to_list(None)
+    assert len(waiting) == 3
+    assert {(d["attempts"], d["due_at"]) for d in waiting} == {(0, opened)}
+
+
 async def test_a_workers_deliverers_hold_at_most_its_share_of_attempts_to_one_subscription(
     wshop: AsyncShop, subscribe: Subscribe
 ) -> None:
@@ -534,7 +583,7 @@ async def test_a_workers_deliverers_hold_at_most_its_share_of_attempts_to_one_su
     for subscription in (slow, fast):
         made = (await wshop.webhooks.deliveries_of(subscription.id)).items
         assert {(d.status, d.attempts) for d in made} == {(DeliveryStatus.DELIVERED, 1)}
-    assert in_flight.held(ObjectId(slow.id)) == 0
+    assert in_flight.held("http://127.0.0.1:9/slow") == 0
 
 
 async def test_a_workers_deliverers_share_one_bound_per_subscription(wshop: AsyncShop) -> None:

@@ -66,6 +66,8 @@ class AsyncSubscriptionRepository(AsyncRepository[SubscriptionInDB]):
         IndexModel([("event_types", ASCENDING)], name="event_types"),
         IndexModel([("status", ASCENDING)], name="status"),
         IndexModel([("created_at", DESCENDING)], name="created_at"),
+        # A circuit opens for an endpoint: every subscription to its URL.
+        IndexModel([("url", ASCENDING)], name="url"),
     )
 
     async def subscribed_to(self, kind: EventType) -> list[SubscriptionInDB]:
@@ -107,13 +109,21 @@ class AsyncSubscriptionRepository(AsyncRepository[SubscriptionInDB]):
     ) -> datetime | None:
         """One more attempt failed in a row; when that makes `open_after` of them, the
         circuit opens until `at + open_for`: that time (None: still closed, or the
-        subscription is gone). A trial after the circuit's time that fails opens it again."""
+        subscription is gone). A trial after the circuit's time that fails opens it again.
+
+        The circuit is the endpoint's: it opens for every subscription to the same URL
+        (those not already open for longer), so a dead endpoint costs its timeouts
+        once, not once per subscription to it."""
         found = await self.update_and_get({"_id": id}, {"$inc": {"failed_attempts": 1}})
         if found is None or found.failed_attempts < open_after:
             return None
         until = at + open_for
         await self.update(
             {"_id": id, "failed_attempts": {"$gte": open_after}},
+            {"$set": {"circuit_open_until": until}},
+        )
+        await self.collection.update_many(
+            {"url": found.url, "_id": {"$ne": id}, "circuit_open_until": {"$not": {"$gt": until}}},
             {"$set": {"circuit_open_until": until}},
         )
         return until

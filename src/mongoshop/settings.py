@@ -270,8 +270,9 @@ class Settings(BaseSettings):
         Field(
             ge=1,
             le=64,
-            description="Of those, the attempts one worker makes at once to one subscription:"
-            " a slow endpoint takes its share of the deliverers, never all of them",
+            description="Of those, the attempts one worker makes at once to one endpoint (a"
+            " subscription's URL, shared by every subscription to it): a slow endpoint"
+            " takes its share of the deliverers, never all of them",
         ),
     ] = 2
     webhook_pause_after_dead: Annotated[

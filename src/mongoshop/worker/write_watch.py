@@ -79,7 +79,11 @@ class WriteWatch:
 
     async def run(self) -> None:
         """Probe until stopped; a failure of one round is logged and the next one comes."""
-        await run_every("the write watch", self.every, self.check, self.stop)
+        # A round may restart the embedded server (its stop alone may take 20 s): it gets
+        # as long as the gap between two restarts, its probes their own timeout.
+        await run_every(
+            "the write watch", self.every, self.check, self.stop, round_seconds=RESTART_GAP
+        )
 
     async def check(self) -> list[str]:
         """One round: probe every collection at once, then end a stall if this process can.

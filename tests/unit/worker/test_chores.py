@@ -51,3 +51,27 @@ async def test_a_chore_asked_to_stop_while_it_waits_returns_at_once() -> None:
     chore.stop.request()
     await asyncio.wait_for(task, 1)
     assert rounds == 1
+
+
+async def test_a_round_that_hangs_is_cut_off_and_the_next_one_comes(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A database that stops answering (or anything else that never returns) ends the
+    round at its deadline, not the chore."""
+    rounds = 0
+    second = asyncio.Event()
+
+    async def round() -> None:
+        nonlocal rounds
+        rounds += 1
+        if rounds == 1:
+            await asyncio.Event().wait()  # never set: a silent peer
+        second.set()
+
+    chore = Chore("account-expiry", 0.01, round, round_seconds=0.2)
+    with caplog.at_level(logging.ERROR):
+        task = asyncio.create_task(chore.run())
+        await asyncio.wait_for(second.wait(), 5)
+        chore.stop.request()
+        await asyncio.wait_for(task, 1)
+    assert "TimeoutError" in caplog.text

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pymongo
 import pytest
 from pymongo import MongoClient
 
 from mongoshop.models.common import Document
+from tests.conftest import DROP_TIMEOUT
 from tests.e2e.support import Account, Api, AppProcess, Mailroom, app_environment, new_client
 
 
@@ -65,7 +67,11 @@ def app(
         yield RunningApp(base_url, database, admin_email, admin_password, process)
     finally:
         process.stop()
-        sync_client.drop_database(database)
+        # The session's database is large by now, and the other tiers load the machine:
+        # the drop gets the same room as every other test database's (not the 20 s of
+        # one socket read).
+        with pymongo.timeout(DROP_TIMEOUT):
+            sync_client.drop_database(database)
 
 
 @pytest.fixture(scope="session")

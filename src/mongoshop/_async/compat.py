@@ -11,7 +11,7 @@ import contextlib
 import contextvars
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
-from typing import Any, ParamSpec, TypeAlias, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
@@ -19,7 +19,6 @@ from mongoshop.errors import Busy
 from mongoshop.security import PasswordHasher
 from mongoshop.turns import LockTable
 
-P = ParamSpec("P")
 R = TypeVar("R")
 T = TypeVar("T")
 

@@ -7,7 +7,7 @@ import contextvars
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import ParamSpec, TypeAlias, TypeVar
+from typing import TypeAlias, TypeVar
 
 from pymongo.synchronous.client_session import ClientSession
 
@@ -15,8 +15,6 @@ from mongoshop.errors import Busy
 from mongoshop.security import PasswordHasher
 from mongoshop.turns import LockTable
 
-P = ParamSpec("P")
-R = TypeVar("R")
 T = TypeVar("T")
 
 TransactionCallback: TypeAlias = Callable[[ClientSession], T]

@@ -225,10 +225,15 @@ class FakeTransactions:
         self.runs = 0
         self.keys: list[list[str]] = []
         """The keys each run waited for its turn on (`AsyncTransactions.run`)."""
+        self.batches: list[str | None] = []
+        """The batch each run could share a transaction in."""
 
-    async def run(self, callback: Callable[[Any], Awaitable[T]], *, keys: Any = ()) -> T:
+    async def run(
+        self, callback: Callable[[Any], Awaitable[T]], *, keys: Any = (), batch: str | None = None
+    ) -> T:
         self.runs += 1
         self.keys.append(sorted(keys))
+        self.batches.append(batch)
         saved = [copy.deepcopy(collection.documents) for collection in self.collections]
         try:
             return await callback(None)

@@ -309,6 +309,9 @@ async def test_an_order_and_its_cancellation_wait_their_turn_on_what_they_write(
     placed, cancelled = shop.transactions.keys
     assert placed == sorted([f"products:{cup}", f"products:{mug}", f"accounts:{account}"])
     assert cancelled == sorted([*placed, f"orders:{order.id}"])
+    # Buyers of the order's first product (by id) may share its transaction; a
+    # cancellation runs alone.
+    assert shop.transactions.batches == [f"products:{min(cup, mug)}", None]
 
 
 async def test_a_transfer_waits_its_turn_on_both_accounts(shop: Shop) -> None:

@@ -108,3 +108,68 @@ class KeyedLocks:
     def __len__(self) -> int:
         """How many keys are held or waited for (none are kept beyond that)."""
         return len(self._table)
+
+
+Serve: TypeAlias = Callable[[list[Any]], Awaitable[list[Any]]]
+"""What serves a batch: the queued items in, one outcome per item out, in order."""
+
+
+class Batches:
+    """Calls queued under one name (a hot product), served a batch at a time.
+
+    The first call of a name starts a task that serves its queue: it takes what
+    is waiting (up to `max_size`), hands it to `serve` as one batch, gives each
+    caller its outcome, and goes on while calls keep arriving. A lone call is
+    served at once; under load, the calls that arrive while one batch runs
+    form the next, so the batches grow with the crowd and nobody waits for
+    company. A caller that gives up before its batch starts is left out of it.
+    The server runs in a fresh context (no caller's deadline): `serve` bounds
+    itself.
+    """
+
+    def __init__(self, max_size: int = 32) -> None:
+        self.max_size = max_size
+        self._queues: dict[str, list[tuple[Any, asyncio.Future[Any]]]] = {}
+        self._servers: set[asyncio.Task[None]] = set()
+
+    async def submit(self, name: str, item: Any, serve: Serve) -> Any:
+        """`item`'s outcome, once the batch it joined under `name` is served; `serve`'s
+        exception when the whole batch failed."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        queue = self._queues.get(name)
+        if queue is not None:
+            queue.append((item, future))
+        else:
+            self._queues[name] = [(item, future)]
+            server = loop.create_task(self._serve(name, serve), context=contextvars.Context())
+            self._servers.add(server)
+            server.add_done_callback(self._servers.discard)
+        return await future
+
+    async def _serve(self, name: str, serve: Serve) -> None:
+        while True:
+            waiting = [entry for entry in self._queues[name] if not entry[1].done()]
+            if not waiting:
+                del self._queues[name]
+                return
+            taken, self._queues[name] = waiting[: self.max_size], waiting[self.max_size :]
+            try:
+                outcomes = await serve([item for item, _ in taken])
+            except asyncio.CancelledError:
+                # The loop is closing: nobody will serve the rest either.
+                for _, future in [*taken, *self._queues.pop(name)]:
+                    future.cancel()
+                raise
+            except Exception as exc:  # every caller of the batch gets its failure
+                for _, future in taken:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), outcome in zip(taken, outcomes, strict=True):
+                if not future.done():
+                    future.set_result(outcome)
+
+    def __len__(self) -> int:
+        """How many names have calls waiting or being served."""
+        return len(self._queues)

@@ -26,6 +26,14 @@ So this runner does the retrying itself, with three rules:
   product queue for a few milliseconds each instead of aborting each other.
   Across processes, conflicts remain possible and are retried after a short,
   jittered back-off.
+- **Writers of one hot document share a transaction** when they name a
+  `batch` (the product of an order): the callbacks queued under one name run
+  one after the other in one transaction, committed once (`Batches`). Taking
+  turns still costs each writer a whole transaction (its start, its commit and
+  its hand-over), and on a durable server the commit is the dearest part; a
+  batch pays it once for everyone queued. A callback that refuses (out of
+  stock, a reused key) is taken out and run alone, where it gets its own
+  answer; the others are committed without it.
 
 Retries follow the transactions specification: the whole callback again on
 ``TransientTransactionError``, the commit again on
@@ -39,7 +47,8 @@ import logging
 import random
 import time
 from collections.abc import Iterable
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, cast
 
 import pymongo
 from pymongo import WriteConcern
@@ -48,7 +57,13 @@ from pymongo.asynchronous.mongo_client import AsyncMongoClient
 from pymongo.errors import ConnectionFailure, PyMongoError
 
 from mongoshop import deadlines
-from mongoshop._async.compat import KeyedLocks, TransactionCallback, run_detached, sleep
+from mongoshop._async.compat import (
+    Batches,
+    KeyedLocks,
+    TransactionCallback,
+    run_detached,
+    sleep,
+)
 from mongoshop.errors import Busy
 from mongoshop.models.common import Document
 
@@ -81,6 +96,43 @@ def has_label(exc: BaseException, label: str) -> bool:
     return isinstance(exc, PyMongoError) and exc.has_error_label(label)
 
 
+@dataclass(frozen=True)
+class Member(Generic[T]):
+    """A callback waiting for its batch: what it writes, and when its caller gives up."""
+
+    callback: TransactionCallback[T]
+    keys: tuple[str, ...]
+    ends: float | None
+
+
+ALONE: Any = object()
+"""A batch's answer to a member that must run in a transaction of its own."""
+
+
+def one_after_another(
+    members: list[Member[Any]], refused: list[Member[Any]]
+) -> TransactionCallback[list[Any]]:
+    """One transaction's body: every member's callback in turn, their results in order.
+
+    A member whose callback raises (other than a transient conflict, which is
+    the whole transaction's) is noted in `refused` before the exception aborts
+    the transaction.
+    """
+
+    async def together(session: AsyncClientSession) -> list[Any]:
+        results = []
+        for member in members:
+            try:
+                results.append(await member.callback(session))
+            except Exception as exc:
+                if not has_label(exc, TRANSIENT):
+                    refused.append(member)
+                raise
+        return results
+
+    return together
+
+
 class AsyncTransactions:
     """Runs callbacks as transactions on one client (the unit of work)."""
 
@@ -90,12 +142,14 @@ class AsyncTransactions:
         timeout: float | None = None,
         *,
         locks: KeyedLocks | None = None,
+        batches: Batches | None = None,
     ) -> None:
         """`timeout`: seconds for a whole transaction, turns and retries included
         (None: only the caller's deadline bounds it)."""
         self.client = client
         self.timeout = timeout
         self.locks = locks or KeyedLocks()
+        self.batches = batches or Batches()
 
     def budget(self) -> float | None:
         """The time the attempts may take: `timeout`, and the caller's deadline less the
@@ -106,26 +160,74 @@ class AsyncTransactions:
         room = left - ABORT_RESERVE_SECONDS
         return room if self.timeout is None else min(self.timeout, room)
 
-    async def run(self, callback: TransactionCallback[T], *, keys: Iterable[str] = ()) -> T:
+    async def run(
+        self,
+        callback: TransactionCallback[T],
+        *,
+        keys: Iterable[str] = (),
+        batch: str | None = None,
+    ) -> T:
         """`callback` in a transaction, committed once; retried while the budget lasts.
 
         `keys` name the documents the transaction writes that others write too
-        (``"products:<id>"``): it waits for its turn on them first. Out of
-        budget, whether waiting for its turn or retrying conflicts, it is
-        `Busy`; a deadline that expires mid-statement is the driver's timeout
-        error. Either way, nothing is left open on the server.
+        (``"products:<id>"``): it waits for its turn on them first. `batch`
+        names the hot document (the same as one of `keys`): callbacks queued
+        under one name share a transaction. Out of budget, whether waiting for
+        its turn or retrying conflicts, it is `Busy`; a deadline that expires
+        mid-statement is the driver's timeout error. Either way, nothing is left
+        open on the server.
         """
         budget = self.budget()
         if budget is not None and budget <= 0:
             raise Busy("no time was left for the transaction; try again")
         ends = None if budget is None else time.monotonic() + budget
-        async with self.locks.holding(list(keys), budget):
+        if batch is not None:
+            member = Member(callback, tuple(keys), ends)
+            outcome = await self.batches.submit(batch, member, self._run_batch)
+            if outcome is not ALONE:
+                return cast(T, outcome)
+            budget = self.budget()  # alone, after the batch that set it aside
+            ends = None if budget is None else time.monotonic() + budget
+        return await self._run(callback, keys, ends)
+
+    async def _run(
+        self, callback: TransactionCallback[T], keys: Iterable[str], ends: float | None
+    ) -> T:
+        left = None if ends is None else ends - time.monotonic()
+        if left is not None and left <= 0:
+            raise Busy("no time was left for the transaction; try again")
+        async with self.locks.holding(list(keys), left):
             left = None if ends is None else ends - time.monotonic()
             if left is not None and left <= 0:  # its turn came as the budget ran out
                 raise Busy("no time was left for the transaction after its turn; try again")
             with pymongo.timeout(left):
                 async with self.client.start_session() as session:
                     return await self._attempts(session, callback, ends)
+
+    async def _run_batch(self, members: list[Member[Any]]) -> list[Any]:
+        """Each member's result, committed together; `ALONE` for those that must run alone.
+
+        A member whose callback refuses is taken out and the others tried again
+        together; a lone member is simply run alone. The batch ends when its
+        most hurried member must be answered. A failure that is no member's
+        (out of time, the server gone) is everyone's.
+        """
+        outcomes: dict[int, Any] = {}
+        live = list(members)
+        while len(live) > 1:
+            refused: list[Member[Any]] = []
+            keys = {key for member in live for key in member.keys}
+            ends = min((m.ends for m in live if m.ends is not None), default=None)
+            try:
+                results = await self._run(one_after_another(live, refused), keys, ends)
+            except Exception:
+                if not refused:
+                    raise
+                live.remove(refused[-1])
+                continue
+            outcomes = {id(member): result for member, result in zip(live, results, strict=True)}
+            break
+        return [outcomes.get(id(member), ALONE) for member in members]
 
     async def _attempts(
         self, session: AsyncClientSession, callback: TransactionCallback[T], ends: float | None

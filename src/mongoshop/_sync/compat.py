@@ -7,7 +7,7 @@ import contextvars
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import TypeAlias, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 from pymongo.synchronous.client_session import ClientSession
 
@@ -75,3 +75,21 @@ class KeyedLocks:
     def __len__(self) -> int:
         """How many keys are held or waited for (none are kept beyond that)."""
         return len(self._table)
+
+
+Serve: TypeAlias = Callable[[list[Any]], list[Any]]
+
+
+class Batches:
+    """The sync face serves each call alone, in its caller's thread: its callers (the
+    CLI, scripts, batch jobs) do not crowd one document from many threads, and combining
+    threads' calls would hand one thread's transaction to another's."""
+
+    def __init__(self, max_size: int = 32) -> None:
+        self.max_size = max_size
+
+    def submit(self, name: str, item: Any, serve: Serve) -> Any:
+        return serve([item])[0]
+
+    def __len__(self) -> int:
+        return 0

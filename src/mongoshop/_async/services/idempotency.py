@@ -25,6 +25,7 @@ async def run_once(
     what: str,
     body: TransactionCallback[ModelT],
     keys: Iterable[str] = (),
+    batch: str | None = None,
 ) -> tuple[ModelT, bool]:
     """`body` in a transaction, unless this key was used before; (result, was it a replay).
 
@@ -33,8 +34,8 @@ async def run_once(
     When two requests with one key race past that, the unique index lets one
     commit; the other answers with that one's result. The same key with a
     different request (another fingerprint) is `IdempotencyKeyReused`.
-    `keys`: the documents the body writes that others write too (see
-    `AsyncTransactions.run`).
+    `keys`: the documents the body writes that others write too, `batch` the hot one
+    whose writers may share a transaction (see `AsyncTransactions.run`).
     """
 
     def replay(previous: Any) -> ModelT:
@@ -50,7 +51,7 @@ async def run_once(
         if previous is not None:
             return replay(previous), True
     try:
-        return await transactions.run(body, keys=keys), False
+        return await transactions.run(body, keys=keys, batch=batch), False
     except DuplicateKeyError:
         if key is None:
             raise

@@ -151,8 +151,10 @@ class OrderService:
             request_hash=request_hash,
             what="order",
             body=buy,
-            # Buyers of one product (a flash sale) take turns instead of conflicting.
+            # Buyers of one product (a flash sale) take turns instead of conflicting, and
+            # those who queue at once share one transaction.
             keys=[*map(self.products.key, quantities), self.wallet.account_key(account.id)],
+            batch=self.products.key(min(quantities)),
         )
         if not replayed:
             self._evict(quantities)

@@ -77,6 +77,7 @@ RENAMES = {
     "AsyncLineCounters": "LineCounters",
     "AsyncLine": "Line",
     "AsyncCheckpointRepository": "CheckpointRepository",
+    "AsyncFigureRepository": "FigureRepository",
     "AsyncMailService": "MailService",
     "AsyncLoginAttemptRepository": "LoginAttemptRepository",
     "AsyncVerificationRepository": "VerificationRepository",

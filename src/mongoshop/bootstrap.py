@@ -56,7 +56,10 @@ async def open_async_shop(
                 await AsyncMigrationRecords(shop.repositories.schema).applied(), MIGRATIONS
             )
             await shop.ensure_indexes()
-            yield shop
+            try:
+                yield shop
+            finally:
+                await shop.background.close()
         finally:
             await client.close()
 

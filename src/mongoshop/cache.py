@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -58,6 +60,10 @@ Listing = tuple[list[Any], int]
 """A cached page of a listing: the ids of its documents, in order, and the total."""
 
 
+LAST_PAGES_SECONDS = 3600.0
+"""How long a listing's last computed page may be served while it is recomputed."""
+
+
 class Listings:
     """Pages of a listing by query (ids and total), dropped by any change that could move them.
 
@@ -72,6 +78,12 @@ class Listings:
     them: then every page is dropped (`affected_by`, from a change stream, or
     `clear` by the service that made the change). Other changes (a stock level,
     a login count) leave the pages as they are.
+
+    A dropped page is still remembered as the listing's *last* page (`last`, up
+    to `LAST_PAGES_SECONDS`): served, with its age, while the page is computed
+    again, when that takes longer than a request may wait
+    (`mongoshop._async.services.caching`). A page computed before a change that
+    dropped the pages is not cached as current (`generation`).
     """
 
     def __init__(
@@ -80,17 +92,41 @@ class Listings:
         fields: frozenset[str],
         max_entries: int = 1000,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        patience: float = 1.0,
     ) -> None:
+        """`patience`: how long a request waits for a page being computed again before it
+        is served the last one."""
         self.fields = fields
+        self.patience = patience
+        self._clock = clock
         self._pages: ReadCache[Listing] = ReadCache(ttl, max_entries, clock)
+        self._last: ReadCache[tuple[float, Listing]] = ReadCache(
+            LAST_PAGES_SECONDS if ttl > 0 else 0, max_entries, clock
+        )
+        self.generation = 0
+        """Counts the clears: a page computed across one is already out of date."""
 
     def get(self, key: Hashable) -> Listing | None:
         return self._pages.get(key)
 
-    def put(self, key: Hashable, ids: list[Any], total: int) -> None:
-        self._pages.put(key, (ids, total))
+    def last(self, key: Hashable) -> tuple[float, Listing] | None:
+        """The last page computed for `key`, current or not, and its age in seconds."""
+        found = self._last.get(key)
+        if found is None:
+            return None
+        computed_at, listing = found
+        return self._clock() - computed_at, listing
+
+    def put(self, key: Hashable, ids: list[Any], total: int, generation: int | None = None) -> None:
+        """Remember a page; as current only if no clear came since `generation` (when
+        the computation started), else only as the last one."""
+        self._last.put(key, (self._clock(), (ids, total)))
+        if generation is None or generation == self.generation:
+            self._pages.put(key, (ids, total))
 
     def clear(self) -> None:
+        self.generation += 1
         self._pages.clear()
 
     def affected_by(self, change: Mapping[str, Any]) -> bool:
@@ -107,3 +143,25 @@ class Listings:
 
     def __len__(self) -> int:
         return len(self._pages)
+
+
+_SERVED_AGES: ContextVar[list[float] | None] = ContextVar("mongoshop_served_ages", default=None)
+
+
+@contextmanager
+def noting_ages() -> Iterator[list[float]]:
+    """Collect the ages of the last pages served within (the API answers the oldest as
+    the ``Age`` header: the client sees that the listing may be out of date)."""
+    ages: list[float] = []
+    token = _SERVED_AGES.set(ages)
+    try:
+        yield ages
+    finally:
+        _SERVED_AGES.reset(token)
+
+
+def note_age(seconds: float) -> None:
+    """A page `seconds` old was served in place of a current one."""
+    ages = _SERVED_AGES.get()
+    if ages is not None:
+        ages.append(seconds)

@@ -322,6 +322,26 @@ class Settings(BaseSettings):
             " products, listing pages) while a change stream is down; 0 disables them",
         ),
     ] = 30.0
+    listing_patience_seconds: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=60,
+            description="A cached listing page dropped by a change is computed again in the"
+            " background; a request waits this long for it, then is answered from the page"
+            " as last computed, with an `Age` header (its documents are read fresh)",
+        ),
+    ] = 1.0
+    dashboard_refresh_seconds: Annotated[
+        float,
+        Field(
+            ge=1,
+            le=86_400,
+            description="The admin dashboards' figures (`/admin/stats/*`) are read from"
+            " the database as last computed; a read finding them older than this starts"
+            " their recomputation in the background (each shows when it was computed)",
+        ),
+    ] = 60.0
 
     max_body_bytes: Annotated[
         int,

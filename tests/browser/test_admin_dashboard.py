@@ -160,13 +160,20 @@ def test_the_admin_sees_every_panel_with_the_apis_figures(
     seeded: list[str],
 ) -> None:
     settle_outbox(client, admin_headers)
+    # The dashboards' figures computed now (and stored): the page then reads them.
+    for path in ("/admin/stats/users", "/admin/stats/products"):
+        fresh = client.get(path, headers={**admin_headers, "Cache-Control": "no-cache"})
+        assert fresh.status_code == 200
     sign_in_as_admin(tab, app)
     page = tab.page
     expect(page.locator("#who")).to_contain_text(app.admin_email)
     expect(page.locator("#sign-in")).to_be_hidden()
 
-    # Users: the same answer as GET /admin/stats/users now.
+    # Users: the same answer as GET /admin/stats/users now, and when it was computed.
     users = get(client, admin_headers, "/admin/stats/users")
+    freshness = page.locator('[data-freshness="users"]')
+    expect(freshness).to_contain_text("Figures as of")
+    assert freshness.get_attribute("data-computed-at") == users["computed_at"]
     assert figure(tab, "users-total") == (count_text(users["total"]), str(users["total"]))
     assert figure(tab, "users-signups") == (
         count_text(users["signups_this_month"]),

@@ -373,6 +373,11 @@ def app_environment(
             # Tests register many accounts from 127.0.0.1: the registration throttle is
             # exercised by test_auth on purpose, and must not trip the others.
             "MONGOSHOP_REGISTER_MAX_PER_CLIENT": "10000",
+            # The tests read a listing right after changing it and expect the change:
+            # with three tiers on two cores a small page may take longer than the
+            # default second to compute again, and would be served as last computed
+            # (stale-while-revalidate, tested in test_listing_revalidation.py).
+            "MONGOSHOP_LISTING_PATIENCE_SECONDS": "4",
             "PYTHONUNBUFFERED": "1",
         }
     )

@@ -133,7 +133,8 @@ def test_serve_starts_everything_with_demo_data_shares_its_database_and_restarts
             params={"start": "2000-01-01T00:00:00Z", "end": "2100-01-01T00:00:00Z"},
         ).json()
         assert sales["summary"]["orders_count"] > 0
-        users_before = client.get("/admin/stats/users", headers=admin).json()["total"]
+        fresh = {**admin, "Cache-Control": "no-cache"}
+        users_before = client.get("/admin/stats/users", headers=fresh).json()["total"]
 
         # A second command on the same data directory attaches to the running database.
         seeded = subprocess.run(
@@ -184,7 +185,8 @@ def test_serve_starts_everything_with_demo_data_shares_its_database_and_restarts
     with httpx.Client(base_url=served.url, timeout=30) as client:
         login = client.post("/auth/login", json={"email": email, "password": password})
         admin = {"Authorization": f"Bearer {login.json()['access_token']}"}
-        total = client.get("/admin/stats/users", headers=admin).json()["total"]
+        fresh = {**admin, "Cache-Control": "no-cache"}
+        total = client.get("/admin/stats/users", headers=fresh).json()["total"]
         assert total == users_before + 5 + 1
     served.stop()
 

@@ -770,6 +770,19 @@ QUERIES: dict[str, Entry] = {
             ID,
         ),
     ),
+    "AsyncFigureRepository.load": (
+        uses("a dashboard's figures", lambda s, d: s.repositories.figures.load("users"), ID),
+    ),
+    "AsyncFigureRepository.save": (
+        uses(
+            "a dashboard's figures",
+            lambda s, d: s.repositories.figures.save("products", {"count": 1}, utcnow()),
+            ID,
+            gap="explain() on the embedded server calls an `_id` equality with a second"
+            " condition a collection scan; `figures` holds one document per dashboard (two),"
+            " so whatever the plan the write reads at most two; on MongoDB `_id` serves it",
+        ),
+    ),
     "AsyncCheckpointRepository.load": (
         uses("a stream", lambda s, d: s.repositories.checkpoints.load(STREAMS[1]), ID),
     ),

@@ -82,3 +82,17 @@ async def test_a_failed_batch_fails_its_callers_only_and_the_server_goes_on() ->
         await second
     server.fail_with = None
     assert await batches.submit("p", 3, server) == 30
+
+
+async def test_a_caller_that_gives_up_while_its_batch_runs_stops_it_and_the_rest_go_again() -> None:
+    batches, server = Batches(), Server()
+    calls = {n: asyncio.create_task(batches.submit("p", n, server)) for n in (1, 2, 3)}
+    await asyncio.sleep(0.01)
+    assert server.batches == [[1, 2, 3]]  # being served, held
+    calls[2].cancel()
+    await asyncio.sleep(0.01)
+    server.release.set()
+
+    assert (await calls[1], await calls[3]) == (10, 30)
+    assert server.batches == [[1, 2, 3], [1, 3]]
+    assert len(batches) == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bson import ObjectId
 
-from mongoshop.cache import Listings, ReadCache
+from mongoshop.cache import Listings, ReadCache, note_age, noting_ages
 
 
 class FakeClock:
@@ -89,3 +89,43 @@ def test_listing_pages_expire_and_clear() -> None:
     listings.put(("kitchen", 0, 20), ids, 2)
     listings.clear()
     assert len(listings) == 0
+
+
+def test_a_dropped_page_is_remembered_as_the_last_one_with_its_age() -> None:
+    clock = FakeClock()
+    listings = Listings(ttl=30, fields=PRODUCT_LISTING_FIELDS, clock=clock)
+    ids = [ObjectId()]
+    listings.put(("kitchen", 0, 20), ids, 1)
+    clock.now = 12.0
+    listings.clear()
+
+    assert listings.get(("kitchen", 0, 20)) is None
+    assert listings.last(("kitchen", 0, 20)) == (12.0, (ids, 1))
+    assert listings.last(("garden", 0, 20)) is None
+
+
+def test_a_page_computed_across_a_clear_is_only_the_last_one_not_the_current() -> None:
+    listings = Listings(ttl=30, fields=PRODUCT_LISTING_FIELDS)
+    ids = [ObjectId()]
+    started = listings.generation
+    listings.clear()  # a change while the page was being computed
+    listings.put(("kitchen", 0, 20), ids, 1, started)
+
+    assert listings.get(("kitchen", 0, 20)) is None
+    assert listings.last(("kitchen", 0, 20)) is not None
+    listings.put(("kitchen", 0, 20), ids, 1, listings.generation)
+    assert listings.get(("kitchen", 0, 20)) == (ids, 1)
+
+
+def test_with_caching_off_no_last_page_is_kept_either() -> None:
+    listings = Listings(ttl=0, fields=PRODUCT_LISTING_FIELDS)
+    listings.put(("kitchen", 0, 20), [ObjectId()], 1)
+    assert listings.last(("kitchen", 0, 20)) is None
+
+
+def test_the_ages_of_last_pages_served_are_noted_only_where_asked() -> None:
+    note_age(5.0)  # nobody is noting: nothing happens
+    with noting_ages() as ages:
+        note_age(3.0)
+        note_age(7.5)
+    assert ages == [3.0, 7.5]

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import contextvars
 import functools
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeAlias, TypeVar
 
@@ -21,6 +22,8 @@ from mongoshop.turns import LockTable
 
 R = TypeVar("R")
 T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
 
 TransactionCallback: TypeAlias = Callable[[AsyncClientSession], Awaitable[T]]
 """What a transaction runs: the body of one transaction attempt."""
@@ -110,7 +113,7 @@ class KeyedLocks:
         return len(self._table)
 
 
-Serve: TypeAlias = Callable[[list[Any]], Awaitable[list[Any]]]
+Serve: TypeAlias = Callable[[list[Any]], Coroutine[Any, Any, list[Any]]]
 """What serves a batch: the queued items in, one outcome per item out, in order."""
 
 
@@ -122,14 +125,16 @@ class Batches:
     caller its outcome, and goes on while calls keep arriving. A lone call is
     served at once; under load, the calls that arrive while one batch runs
     form the next, so the batches grow with the crowd and nobody waits for
-    company. A caller that gives up before its batch starts is left out of it.
-    The server runs in a fresh context (no caller's deadline): `serve` bounds
-    itself.
+    company. A caller that gives up before its batch starts is left out of it;
+    one that gives up while its batch runs stops the batch (its transaction is
+    aborted), and the others are served again without it. The server runs in
+    a fresh context (no caller's deadline): `serve` bounds itself.
     """
 
     def __init__(self, max_size: int = 32) -> None:
         self.max_size = max_size
         self._queues: dict[str, list[tuple[Any, asyncio.Future[Any]]]] = {}
+        self._flights: dict[str, tuple[asyncio.Task[list[Any]], list[asyncio.Future[Any]]]] = {}
         self._servers: set[asyncio.Task[None]] = set()
 
     async def submit(self, name: str, item: Any, serve: Serve) -> Any:
@@ -145,7 +150,13 @@ class Batches:
             server = loop.create_task(self._serve(name, serve), context=contextvars.Context())
             self._servers.add(server)
             server.add_done_callback(self._servers.discard)
-        return await future
+        try:
+            return await future
+        except asyncio.CancelledError:
+            flight = self._flights.get(name)
+            if flight is not None and future in flight[1]:
+                flight[0].cancel()  # its batch is running: stop it, the others go again
+            raise
 
     async def _serve(self, name: str, serve: Serve) -> None:
         while True:
@@ -154,22 +165,86 @@ class Batches:
                 del self._queues[name]
                 return
             taken, self._queues[name] = waiting[: self.max_size], waiting[self.max_size :]
+            futures = [future for _, future in taken]
+            flight: asyncio.Task[list[Any]] = asyncio.get_running_loop().create_task(
+                serve([item for item, _ in taken])
+            )
+            self._flights[name] = (flight, futures)
             try:
-                outcomes = await serve([item for item, _ in taken])
+                await asyncio.wait([flight])
             except asyncio.CancelledError:
                 # The loop is closing: nobody will serve the rest either.
-                for _, future in [*taken, *self._queues.pop(name)]:
+                flight.cancel()
+                for future in [*futures, *(f for _, f in self._queues.pop(name))]:
                     future.cancel()
                 raise
-            except Exception as exc:  # every caller of the batch gets its failure
-                for _, future in taken:
-                    if not future.done():
-                        future.set_exception(exc)
+            finally:
+                del self._flights[name]
+            if flight.cancelled():  # a caller gave up: the others, first in line again
+                self._queues[name][:0] = [entry for entry in taken if not entry[1].done()]
                 continue
-            for (_, future), outcome in zip(taken, outcomes, strict=True):
+            error = flight.exception()
+            if error is not None:
+                for future in futures:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            for future, outcome in zip(futures, flight.result(), strict=True):
                 if not future.done():
                     future.set_result(outcome)
 
     def __len__(self) -> int:
         """How many names have calls waiting or being served."""
         return len(self._queues)
+
+
+class Background:
+    """Work a request starts and must not wait for (a refresh), one at a time per name.
+
+    Each runs as its own task in a fresh context (no request's deadline: the
+    work bounds itself), and is supervised: its failure is logged, and the next
+    `start` of the name tries again.
+    """
+
+    def __init__(self, limit: int = 8) -> None:
+        self.limit = limit
+        self._running: dict[str, asyncio.Task[None]] = {}
+
+    def start(self, name: str, work: Callable[[], Awaitable[object]]) -> bool:
+        """Start `work` unless `name`'s is running; False when `limit` works are running
+        already (the caller does without: the database is busy enough)."""
+        if name in self._running:
+            return True
+        if len(self._running) >= self.limit:
+            return False
+        task = asyncio.get_running_loop().create_task(
+            self._supervised(name, work), context=contextvars.Context()
+        )
+        self._running[name] = task
+        return True
+
+    async def wait(self, name: str, seconds: float | None) -> bool:
+        """Wait up to `seconds` for `name`'s work; whether none is running any more."""
+        task = self._running.get(name)
+        if task is None:
+            return True
+        done, _ = await asyncio.wait([task], timeout=seconds)
+        return bool(done)
+
+    async def _supervised(self, name: str, work: Callable[[], Awaitable[object]]) -> None:
+        try:
+            await work()
+        except Exception:
+            logger.exception("background work %r failed; it is tried again when next due", name)
+        finally:
+            del self._running[name]
+
+    async def close(self) -> None:
+        """Cancel what is running (the process is stopping)."""
+        tasks = list(self._running.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def __len__(self) -> int:
+        return len(self._running)

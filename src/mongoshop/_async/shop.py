@@ -12,9 +12,11 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from mongoshop._async.compat import Background
 from mongoshop._async.reconcile import AsyncReconciler
 from mongoshop._async.repositories.base import AsyncRepository
 from mongoshop._async.repositories.checkpoints import AsyncCheckpointRepository
+from mongoshop._async.repositories.figures import AsyncFigureRepository
 from mongoshop._async.repositories.login_attempts import AsyncLoginAttemptRepository
 from mongoshop._async.repositories.orders import AsyncOrderRepository
 from mongoshop._async.repositories.outbox import AsyncOutboxRepository
@@ -66,6 +68,7 @@ class AsyncRepositories:
     orders: AsyncOrderRepository
     outbox: AsyncOutboxRepository
     checkpoints: AsyncCheckpointRepository
+    figures: AsyncFigureRepository
     login_attempts: AsyncLoginAttemptRepository
     verifications: AsyncVerificationRepository
     schema: AsyncSchemaRepository
@@ -84,6 +87,7 @@ class AsyncRepositories:
             orders=AsyncOrderRepository(database),
             outbox=AsyncOutboxRepository(database),
             checkpoints=AsyncCheckpointRepository(database),
+            figures=AsyncFigureRepository(database),
             login_attempts=AsyncLoginAttemptRepository(database),
             verifications=AsyncVerificationRepository(database),
             schema=AsyncSchemaRepository(database),
@@ -140,6 +144,9 @@ class AsyncShop:
                 clock=clock,
             )
 
+        self.background = Background()
+        """Work requests start and do not wait for: the dashboards' figures and the broad
+        listings, recomputed while their last are served."""
         sign_in_throttle = throttle(
             "login", settings.login_max_failures, settings.login_max_failures_per_client
         )
@@ -152,6 +159,7 @@ class AsyncShop:
             currency,
             cache=user_cache,
             listings=user_listings,
+            background=self.background,
             verifications=self.repositories.verifications,
             outbox=self.repositories.outbox,
             ledger=self.repositories.ledger,
@@ -182,6 +190,7 @@ class AsyncShop:
             currency,
             cache=product_cache,
             listings=product_listings,
+            background=self.background,
             clock=clock,
         )
         self.wallet = AsyncWalletService(
@@ -201,6 +210,7 @@ class AsyncShop:
             users=self.repositories.users,
             product_cache=product_cache,
             listings=order_listings,
+            background=self.background,
             cancel_window=timedelta(seconds=settings.cancel_window_seconds),
             clock=clock,
         )
@@ -209,6 +219,7 @@ class AsyncShop:
             self.repositories.users,
             self.repositories.orders,
             totals=outbox_totals,
+            background=self.background,
             clock=clock,
         )
         self.webhooks = AsyncWebhookService(
@@ -220,7 +231,14 @@ class AsyncShop:
             clock=clock,
         )
         self.analytics = AsyncAnalyticsService(
-            self.repositories.products, self.repositories.orders, currency
+            self.repositories.products,
+            self.repositories.orders,
+            currency,
+            users=self.repositories.users,
+            figures=self.repositories.figures,
+            refresh_seconds=settings.dashboard_refresh_seconds,
+            background=self.background,
+            clock=clock,
         )
 
     def repository_named(self, collection: str) -> AsyncRepository[Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -16,6 +17,8 @@ from mongoshop.security import PasswordHasher
 from mongoshop.turns import LockTable
 
 T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
 
 TransactionCallback: TypeAlias = Callable[[ClientSession], T]
 """What a transaction runs: the body of one transaction attempt."""
@@ -90,6 +93,30 @@ class Batches:
 
     def submit(self, name: str, item: Any, serve: Serve) -> Any:
         return serve([item])[0]
+
+    def __len__(self) -> int:
+        return 0
+
+
+class Background:
+    """The sync face has no loop to leave work on: a refresh runs in its caller, now,
+    supervised as in the async face (its failure is logged, the caller goes on)."""
+
+    def __init__(self, limit: int = 8) -> None:
+        self.limit = limit
+
+    def start(self, name: str, work: Callable[[], object]) -> bool:
+        try:
+            work()
+        except Exception:
+            logger.exception("background work %r failed; it is tried again when next due", name)
+        return True
+
+    def wait(self, name: str, seconds: float | None) -> bool:
+        return True
+
+    def close(self) -> None:
+        return None
 
     def __len__(self) -> int:
         return 0

@@ -13,9 +13,11 @@ from typing import Any
 
 from pymongo.synchronous.database import Database
 
+from mongoshop._sync.compat import Background
 from mongoshop._sync.reconcile import Reconciler
 from mongoshop._sync.repositories.base import Repository
 from mongoshop._sync.repositories.checkpoints import CheckpointRepository
+from mongoshop._sync.repositories.figures import FigureRepository
 from mongoshop._sync.repositories.login_attempts import LoginAttemptRepository
 from mongoshop._sync.repositories.orders import OrderRepository
 from mongoshop._sync.repositories.outbox import OutboxRepository
@@ -67,6 +69,7 @@ class Repositories:
     orders: OrderRepository
     outbox: OutboxRepository
     checkpoints: CheckpointRepository
+    figures: FigureRepository
     login_attempts: LoginAttemptRepository
     verifications: VerificationRepository
     schema: SchemaRepository
@@ -85,6 +88,7 @@ class Repositories:
             orders=OrderRepository(database),
             outbox=OutboxRepository(database),
             checkpoints=CheckpointRepository(database),
+            figures=FigureRepository(database),
             login_attempts=LoginAttemptRepository(database),
             verifications=VerificationRepository(database),
             schema=SchemaRepository(database),
@@ -139,6 +143,9 @@ class Shop:
                 clock=clock,
             )
 
+        self.background = Background()
+        """Work requests start and do not wait for: the dashboards' figures and the broad
+        listings, recomputed while their last are served."""
         sign_in_throttle = throttle(
             "login", settings.login_max_failures, settings.login_max_failures_per_client
         )
@@ -151,6 +158,7 @@ class Shop:
             currency,
             cache=user_cache,
             listings=user_listings,
+            background=self.background,
             verifications=self.repositories.verifications,
             outbox=self.repositories.outbox,
             ledger=self.repositories.ledger,
@@ -181,6 +189,7 @@ class Shop:
             currency,
             cache=product_cache,
             listings=product_listings,
+            background=self.background,
             clock=clock,
         )
         self.wallet = WalletService(
@@ -200,6 +209,7 @@ class Shop:
             users=self.repositories.users,
             product_cache=product_cache,
             listings=order_listings,
+            background=self.background,
             cancel_window=timedelta(seconds=settings.cancel_window_seconds),
             clock=clock,
         )
@@ -208,6 +218,7 @@ class Shop:
             self.repositories.users,
             self.repositories.orders,
             totals=outbox_totals,
+            background=self.background,
             clock=clock,
         )
         self.webhooks = WebhookService(
@@ -219,7 +230,14 @@ class Shop:
             clock=clock,
         )
         self.analytics = AnalyticsService(
-            self.repositories.products, self.repositories.orders, currency
+            self.repositories.products,
+            self.repositories.orders,
+            currency,
+            users=self.repositories.users,
+            figures=self.repositories.figures,
+            refresh_seconds=settings.dashboard_refresh_seconds,
+            background=self.background,
+            clock=clock,
         )
 
     def repository_named(self, collection: str) -> Repository[Any]:

@@ -110,6 +110,13 @@ ALONE: Any = object()
 """A batch's answer to a member that must run in a transaction of its own."""
 
 
+@dataclass(frozen=True)
+class Failed:
+    """A batch's answer to a member whose own transaction failed: its caller raises it."""
+
+    error: Exception
+
+
 def one_after_another(
     members: list[Member[Any]], refused: list[Member[Any]]
 ) -> TransactionCallback[list[Any]]:
@@ -149,8 +156,8 @@ class Transactions:
         (None: only the caller's deadline bounds it)."""
         self.client = client
         self.timeout = timeout
-        self.locks = locks or KeyedLocks()
-        self.batches = batches or Batches()
+        self.locks = locks if locks is not None else KeyedLocks()
+        self.batches = batches if batches is not None else Batches()
 
     def budget(self) -> float | None:
         """The time the attempts may take: `timeout`, and the caller's deadline less the
@@ -185,6 +192,8 @@ class Transactions:
         if batch is not None:
             member = Member(callback, tuple(keys), ends)
             outcome = self.batches.submit(batch, member, self._run_batch)
+            if isinstance(outcome, Failed):
+                raise outcome.error
             if outcome is not ALONE:
                 return cast(T, outcome)
             budget = self.budget()  # alone, after the batch that set it aside
@@ -205,10 +214,12 @@ class Transactions:
     def _run_batch(self, members: list[Member[Any]]) -> list[Any]:
         """Each member's result, committed together; `ALONE` for those that must run alone.
 
-        A member whose callback refuses is taken out and the others tried again
-        together; a lone member is simply run alone. The batch ends when its
-        most hurried member must be answered. A failure that is no member's
-        (out of time, the server gone) is everyone's.
+        A member whose callback refuses is taken out (to run alone, where it
+        gets its own answer) and the others are tried again together. A lone
+        member runs here too, as the batch (so the next batch waits for it),
+        its failure its own (`Failed`). The batch ends when its most hurried
+        member must be answered. A failure that is no member's (out of time,
+        the server gone) is everyone's.
         """
         outcomes: dict[int, Any] = {}
         live = list(members)
@@ -224,7 +235,13 @@ class Transactions:
                 live.remove(refused[-1])
                 continue
             outcomes = {id(member): result for member, result in zip(live, results, strict=True)}
-            break
+            live = []
+        if len(live) == 1:
+            (member,) = live
+            try:
+                outcomes[id(member)] = self._run(member.callback, member.keys, member.ends)
+            except Exception as exc:
+                outcomes[id(member)] = Failed(exc)
         return [outcomes.get(id(member), ALONE) for member in members]
 
     def _attempts(

@@ -17,6 +17,8 @@ from mongoshop import __version__
 from mongoshop._async.repositories.orders import AsyncOrderRepository
 from mongoshop._async.repositories.products import AsyncProductRepository
 from mongoshop._async.repositories.users import AsyncUserRepository
+from mongoshop._async.services.caching import REFRESH_TIMEOUT_SECONDS
+from mongoshop._async.warming import WARM_SECONDS, warm_listings
 from mongoshop.api.cache_invalidation import CACHE_STREAM, Invalidation, invalidation_spec
 from mongoshop.api.errors import install_error_handlers
 from mongoshop.api.middleware import install_middleware
@@ -44,6 +46,7 @@ from mongoshop.observability import route as metrics_route
 from mongoshop.settings import Settings, get_settings
 from mongoshop.streams.consumer import StreamConsumer
 from mongoshop.streams.graceful import StopRequest, stop_loops
+from mongoshop.worker.chores import Chore
 from mongoshop.worker.schema_watch import schema_watch
 from mongoshop.worker.supervision import Supervisor
 from mongoshop.worker.write_watch import write_watch
@@ -74,13 +77,17 @@ def create_app(
         user_cache: ReadCache[UserInDB] = ReadCache(settings.cache_ttl_seconds)
         product_cache: ReadCache[ProductInDB] = ReadCache(settings.cache_ttl_seconds)
         token_cache: ReadCache[TokenInDB] = ReadCache(settings.cache_ttl_seconds)
-        user_listings = Listings(settings.cache_ttl_seconds, AsyncUserRepository.listing_fields)
-        product_listings = Listings(
-            settings.cache_ttl_seconds, AsyncProductRepository.listing_fields
-        )
-        order_listings = Listings(settings.cache_ttl_seconds, AsyncOrderRepository.listing_fields)
+
+        def listings(fields: frozenset[str]) -> Listings:
+            return Listings(
+                settings.cache_ttl_seconds, fields, patience=settings.listing_patience_seconds
+            )
+
+        user_listings = listings(AsyncUserRepository.listing_fields)
+        product_listings = listings(AsyncProductRepository.listing_fields)
+        order_listings = listings(AsyncOrderRepository.listing_fields)
         # The outbox's size: only an insert or a delete moves it (no field does).
-        outbox_totals = Listings(settings.cache_ttl_seconds, frozenset())
+        outbox_totals = listings(frozenset())
         background: list[asyncio.Task[None]] = []
         stops: list[StopRequest] = []
         consumers: list[StreamConsumer] = []
@@ -146,6 +153,18 @@ def create_app(
                     metrics.track_loops(supervisor)
                     if worker is not None:
                         metrics.track_loops(worker.supervisor)
+                # The dashboards' figures and the common broad listings, computed in the
+                # background if missing or due: the first visitors read them at once.
+                await shop.analytics.warm_up()
+                if settings.cache_ttl_seconds > 0:
+                    warmer = Chore(
+                        "listing-warmer",
+                        WARM_SECONDS,
+                        lambda: warm_listings(shop),
+                        round_seconds=REFRESH_TIMEOUT_SECONDS,
+                    )
+                    background.append(supervisor.start(warmer.name, warmer.run, warmer.stop))
+                    stops.append(warmer.stop)
                 app.state.shop = shop
                 logger.info("mongoshop API ready on database %s", settings.mongodb_database)
                 yield

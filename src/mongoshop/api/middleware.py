@@ -9,12 +9,14 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import math
 
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mongoshop.cache import noting_ages
 from mongoshop.deadlines import deadline
 from mongoshop.settings import Settings
 
@@ -182,6 +184,34 @@ class OperationDeadline:
             await self.app(scope, receive, send)
 
 
+class ListingAge:
+    """An answer built from a listing's last computed page says how old it is (``Age``).
+
+    A broad listing that takes longer to compute than a request may wait is
+    served as it was last computed while it is computed again
+    (`mongoshop._async.services.caching`); the page's documents are read fresh,
+    but which documents are on it, and the total, may be out of date by this
+    many seconds (RFC 9111 section 5.1).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with noting_ages() as ages:
+
+            async def send_with_age(message: Message) -> None:
+                if message["type"] == "http.response.start" and ages:
+                    age = str(math.ceil(max(ages))).encode()
+                    message = {**message, "headers": [*message.get("headers", []), (b"age", age)]}
+                await send(message)
+
+            await self.app(scope, receive, send_with_age)
+
+
 class OneClientWarning:
     """Say once if the first `SAMPLE` requests all came from one private address while no
     proxy is trusted: the shop then sits behind a proxy whose address every client
@@ -240,7 +270,8 @@ def install_middleware(app: FastAPI, settings: Settings) -> None:
             allow_credentials=False,
             max_age=600,
         )
-    # Innermost: the deadline covers the route's work, not the reading of a slow body.
+    app.add_middleware(ListingAge)
+    # Innermost but one: the deadline covers the route's work, not the reading of a slow body.
     app.add_middleware(OperationDeadline, seconds=settings.operation_timeout_seconds)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(HardenedResponses)

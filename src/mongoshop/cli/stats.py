@@ -48,7 +48,7 @@ def stats(
     with open_shop(settings_from_env()) as shop:
         currency = shop.settings.currency
         if dashboard is Dashboard.USERS:
-            users = shop.users.statistics()
+            users = shop.analytics.user_dashboard(fresh=True)
             table = _table("users", "figure", "value")
             table.add_row("total", str(users.total))
             for status, count in users.by_status.items():
@@ -60,7 +60,7 @@ def stats(
                 top.add_row(user.name, user.email, str(user.login_count))
             console.print(top)
         elif dashboard is Dashboard.PRODUCTS:
-            products = shop.analytics.product_dashboard()
+            products = shop.analytics.product_dashboard(fresh=True)
             totals = products.totals
             table = _table("products", "figure", "value")
             table.add_row("products", str(totals.count))

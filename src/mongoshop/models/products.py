@@ -205,6 +205,12 @@ class ProductStats(BaseModel):
     by_category: list[CategoryStats]
     price_distribution: list[PriceBucket]
     top_rated: list[TopProduct]
+    computed_at: datetime | None = Field(
+        default=None,
+        description="When these figures were computed: a dashboard serves its last figures"
+        " and recomputes them in the background once they are older than"
+        " MONGOSHOP_DASHBOARD_REFRESH_SECONDS",
+    )
 
 
 UpsertField = Literal["name"]

@@ -345,6 +345,12 @@ class UserStats(BaseModel):
     by_status: dict[UserStatus, int]
     signups_this_month: int
     top_by_logins: list[UserSummary]
+    computed_at: datetime | None = Field(
+        default=None,
+        description="When these figures were computed: a dashboard serves its last figures"
+        " and recomputes them in the background once they are older than"
+        " MONGOSHOP_DASHBOARD_REFRESH_SECONDS",
+    )
 
 
 class BulkStatusUpdate(InputModel):

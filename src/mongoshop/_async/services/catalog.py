@@ -8,6 +8,7 @@ from datetime import datetime
 
 from bson import ObjectId
 
+from mongoshop._async.compat import Background
 from mongoshop._async.repositories.products import AsyncProductRepository
 from mongoshop._async.services.caching import cached_page, read_through
 from mongoshop.cache import Listings, ReadCache
@@ -52,6 +53,7 @@ class AsyncCatalogService:
         *,
         cache: ReadCache[ProductInDB] | None = None,
         listings: Listings | None = None,
+        background: Background | None = None,
         clock: Clock = utcnow,
     ) -> None:
         self.clock = clock
@@ -59,6 +61,7 @@ class AsyncCatalogService:
         self.currency = currency
         self.cache = cache
         self.listings = listings
+        self.background = background
 
     def _listings_changed(self) -> None:
         """Drop the cached catalog pages after a change made here (the stream does it too,
@@ -167,6 +170,7 @@ class AsyncCatalogService:
             (query.model_dump_json(), paging.skip, paging.page_size),
             self.products,
             lambda: self.products.search(query, skip=paging.skip, limit=paging.page_size),
+            self.background,
         )
         return Page[ProductInDB].build(items, total, paging.page, paging.page_size)
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from mongoshop._async.compat import Background
 from mongoshop._async.repositories.orders import AsyncOrderRepository
 from mongoshop._async.repositories.outbox import AsyncOutboxRepository
 from mongoshop._async.repositories.users import AsyncUserRepository
@@ -68,6 +69,7 @@ class AsyncMailService:
         orders: AsyncOrderRepository,
         *,
         totals: Listings | None = None,
+        background: Background | None = None,
         clock: Clock = utcnow,
     ) -> None:
         """`totals`: the outbox's size, cached where a change stream drops it on every
@@ -77,6 +79,7 @@ class AsyncMailService:
         self.users = users
         self.orders = orders
         self.totals = totals
+        self.background = background
 
     async def welcome(self, user: Mapping[str, Any]) -> bool:
         """Enqueue the welcome e-mail of a new user (a users insert event's document)."""
@@ -150,7 +153,7 @@ class AsyncMailService:
         only an insert or a delete changes it, so it is cached where the shop
         has `totals`, and every status change is still counted fresh.
         """
-        total = await cached_total(self.totals, "outbox", self.outbox.count)
+        total = await cached_total(self.totals, "outbox", self.outbox.count, self.background)
         return await self.outbox.counts(total)
 
     async def outbox_stats(self) -> OutboxStats:

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
 
+from mongoshop._async.compat import Background
 from mongoshop._async.repositories.idempotent import with_key
 from mongoshop._async.repositories.orders import AsyncOrderRepository
 from mongoshop._async.repositories.products import AsyncProductRepository
@@ -50,6 +51,7 @@ class AsyncOrderService:
         users: AsyncUserRepository,
         product_cache: ReadCache[ProductInDB] | None = None,
         listings: Listings | None = None,
+        background: Background | None = None,
         cancel_window: timedelta = timedelta(days=1),
         clock: Clock = utcnow,
     ) -> None:
@@ -64,6 +66,7 @@ class AsyncOrderService:
         self.currency = currency
         self.product_cache = product_cache
         self.listings = listings
+        self.background = background
         self.cancel_window = cancel_window
 
     def _evict(self, product_ids: Iterable[ObjectId]) -> None:
@@ -195,8 +198,8 @@ class AsyncOrderService:
 
         if owner is None:
             key = (paging.after, paging.skip, size)
-            items, _ = await cached_page(self.listings, key, self.orders, page)
-            total = await cached_total(self.listings, "total", count)
+            items, _ = await cached_page(self.listings, key, self.orders, page, self.background)
+            total = await cached_total(self.listings, "total", count, self.background)
         else:
             items, total = (await page())[0], await count()
         return Page[OrderInDB].after_lookahead(items, total, paging, lambda order: order.id)

@@ -11,7 +11,7 @@ from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import PyMongoError
 
-from mongoshop._async.compat import hash_password, verify_password
+from mongoshop._async.compat import Background, hash_password, verify_password
 from mongoshop._async.repositories.outbox import AsyncOutboxRepository
 from mongoshop._async.repositories.tokens import AsyncTokenRepository
 from mongoshop._async.repositories.users import AsyncUserRepository
@@ -116,6 +116,7 @@ class AsyncUserService:
         *,
         cache: ReadCache[UserInDB] | None = None,
         listings: Listings | None = None,
+        background: Background | None = None,
         verifications: AsyncVerificationRepository,
         outbox: AsyncOutboxRepository,
         ledger: AsyncLedgerRepository,
@@ -144,6 +145,7 @@ class AsyncUserService:
         self.currency = currency
         self.cache = cache
         self.listings = listings
+        self.background = background
 
     async def register(self, data: UserCreate, *, verified: bool = True) -> UserInDB:
         """Create an active user with the `user` role and its wallet, in one transaction:
@@ -540,6 +542,7 @@ class AsyncUserService:
             (criteria.model_dump_json(), paging.skip, paging.page_size),
             self.users,
             lambda: self.users.list_page(criteria, skip=paging.skip, limit=paging.page_size),
+            self.background,
         )
         return Page[UserInDB].build(items, total, paging.page, paging.page_size)
 

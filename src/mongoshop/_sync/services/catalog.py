@@ -9,6 +9,7 @@ from datetime import datetime
 
 from bson import ObjectId
 
+from mongoshop._sync.compat import Background
 from mongoshop._sync.repositories.products import ProductRepository
 from mongoshop._sync.services.caching import cached_page, read_through
 from mongoshop.cache import Listings, ReadCache
@@ -53,6 +54,7 @@ class CatalogService:
         *,
         cache: ReadCache[ProductInDB] | None = None,
         listings: Listings | None = None,
+        background: Background | None = None,
         clock: Clock = utcnow,
     ) -> None:
         self.clock = clock
@@ -60,6 +62,7 @@ class CatalogService:
         self.currency = currency
         self.cache = cache
         self.listings = listings
+        self.background = background
 
     def _listings_changed(self) -> None:
         """Drop the cached catalog pages after a change made here (the stream does it too,
@@ -168,6 +171,7 @@ class CatalogService:
             (query.model_dump_json(), paging.skip, paging.page_size),
             self.products,
             lambda: self.products.search(query, skip=paging.skip, limit=paging.page_size),
+            self.background,
         )
         return Page[ProductInDB].build(items, total, paging.page, paging.page_size)
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from mongoshop._sync.compat import Background
 from mongoshop._sync.repositories.orders import OrderRepository
 from mongoshop._sync.repositories.outbox import OutboxRepository
 from mongoshop._sync.repositories.users import UserRepository
@@ -69,6 +70,7 @@ class MailService:
         orders: OrderRepository,
         *,
         totals: Listings | None = None,
+        background: Background | None = None,
         clock: Clock = utcnow,
     ) -> None:
         """`totals`: the outbox's size, cached where a change stream drops it on every
@@ -78,6 +80,7 @@ class MailService:
         self.users = users
         self.orders = orders
         self.totals = totals
+        self.background = background
 
     def welcome(self, user: Mapping[str, Any]) -> bool:
         """Enqueue the welcome e-mail of a new user (a users insert event's document)."""
@@ -151,7 +154,7 @@ class MailService:
         only an insert or a delete changes it, so it is cached where the shop
         has `totals`, and every status change is still counted fresh.
         """
-        total = cached_total(self.totals, "outbox", self.outbox.count)
+        total = cached_total(self.totals, "outbox", self.outbox.count, self.background)
         return self.outbox.counts(total)
 
     def outbox_stats(self) -> OutboxStats:

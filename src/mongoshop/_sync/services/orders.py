@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from bson import ObjectId
 from pymongo.synchronous.client_session import ClientSession
 
+from mongoshop._sync.compat import Background
 from mongoshop._sync.repositories.idempotent import with_key
 from mongoshop._sync.repositories.orders import OrderRepository
 from mongoshop._sync.repositories.products import ProductRepository
@@ -51,6 +52,7 @@ class OrderService:
         users: UserRepository,
         product_cache: ReadCache[ProductInDB] | None = None,
         listings: Listings | None = None,
+        background: Background | None = None,
         cancel_window: timedelta = timedelta(days=1),
         clock: Clock = utcnow,
     ) -> None:
@@ -65,6 +67,7 @@ class OrderService:
         self.currency = currency
         self.product_cache = product_cache
         self.listings = listings
+        self.background = background
         self.cancel_window = cancel_window
 
     def _evict(self, product_ids: Iterable[ObjectId]) -> None:
@@ -192,8 +195,8 @@ class OrderService:
 
         if owner is None:
             key = (paging.after, paging.skip, size)
-            items, _ = cached_page(self.listings, key, self.orders, page)
-            total = cached_total(self.listings, "total", count)
+            items, _ = cached_page(self.listings, key, self.orders, page, self.background)
+            total = cached_total(self.listings, "total", count, self.background)
         else:
             items, total = (page())[0], count()
         return Page[OrderInDB].after_lookahead(items, total, paging, lambda order: order.id)

@@ -12,7 +12,7 @@ from bson import ObjectId
 from pymongo.errors import PyMongoError
 from pymongo.synchronous.client_session import ClientSession
 
-from mongoshop._sync.compat import hash_password, verify_password
+from mongoshop._sync.compat import Background, hash_password, verify_password
 from mongoshop._sync.repositories.outbox import OutboxRepository
 from mongoshop._sync.repositories.tokens import TokenRepository
 from mongoshop._sync.repositories.users import UserRepository
@@ -117,6 +117,7 @@ class UserService:
         *,
         cache: ReadCache[UserInDB] | None = None,
         listings: Listings | None = None,
+        background: Background | None = None,
         verifications: VerificationRepository,
         outbox: OutboxRepository,
         ledger: LedgerRepository,
@@ -145,6 +146,7 @@ class UserService:
         self.currency = currency
         self.cache = cache
         self.listings = listings
+        self.background = background
 
     def register(self, data: UserCreate, *, verified: bool = True) -> UserInDB:
         """Create an active user with the `user` role and its wallet, in one transaction:
@@ -537,6 +539,7 @@ class UserService:
             (criteria.model_dump_json(), paging.skip, paging.page_size),
             self.users,
             lambda: self.users.list_page(criteria, skip=paging.skip, limit=paging.page_size),
+            self.background,
         )
         return Page[UserInDB].build(items, total, paging.page, paging.page_size)
 

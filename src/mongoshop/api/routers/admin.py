@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query
 from pydantic import ValidationError
 
 from mongoshop.api.deps import AdminUser, ShopDep
@@ -21,16 +21,42 @@ from mongoshop.validation import describe_errors
 router = APIRouter(prefix="/admin", tags=["admin"], route_class=SingleValuedQueryRoute)
 
 
+CacheControl = Annotated[
+    str | None,
+    Header(
+        description="`no-cache` (or `max-age=0`): compute the figures now instead of"
+        " serving the last ones (this reads the whole collection)"
+    ),
+]
+
+
+def wants_fresh(cache_control: str | None) -> bool:
+    """Does the request's Cache-Control refuse stored figures (RFC 9111 section 5.2.1)?"""
+    directives = {part.strip().lower() for part in (cache_control or "").split(",")}
+    return bool(directives & {"no-cache", "max-age=0"})
+
+
 @router.get("/stats/users", responses=responses(401, 403))
-async def user_stats(admin: AdminUser, shop: ShopDep) -> UserStats:
-    """Totals, statuses, sign-ups this month (UTC) and the top 10 by logins."""
-    return await shop.users.statistics()
+async def user_stats(
+    admin: AdminUser, shop: ShopDep, cache_control: CacheControl = None
+) -> UserStats:
+    """Totals, statuses, sign-ups this month (UTC) and the top 10 by logins.
+
+    The figures as last computed (`computed_at`), recomputed in the background once
+    older than MONGOSHOP_DASHBOARD_REFRESH_SECONDS: one read at any size.
+    """
+    return await shop.analytics.user_dashboard(fresh=wants_fresh(cache_control))
 
 
 @router.get("/stats/products", responses=responses(401, 403))
-async def product_stats(admin: AdminUser, shop: ShopDep) -> ProductStats:
-    """Totals, categories, price distribution (minor units) and the top 10 by rating."""
-    return await shop.analytics.product_dashboard()
+async def product_stats(
+    admin: AdminUser, shop: ShopDep, cache_control: CacheControl = None
+) -> ProductStats:
+    """Totals, categories, price distribution (minor units) and the top 10 by rating.
+
+    The figures as last computed (`computed_at`), like `/admin/stats/users`.
+    """
+    return await shop.analytics.product_dashboard(fresh=wants_fresh(cache_control))
 
 
 @router.get("/analytics/sales", responses=responses(401, 403, 422))

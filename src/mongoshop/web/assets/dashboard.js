@@ -103,6 +103,18 @@ function fillTable(table, rows, columns, emptyText) {
 
 // --- panels -------------------------------------------------------------------------
 
+// The dashboards' figures are computed now and then, not at each visit: say when.
+function showFreshness(panel, computedAt) {
+  const line = document.querySelector(`[data-freshness="${panel}"]`);
+  if (!computedAt) {
+    line.textContent = "";
+    return;
+  }
+  const age = Math.max(0, Math.round((Date.now() - Date.parse(computedAt)) / 1000));
+  line.textContent = `Figures as of ${format.dateTime(computedAt)} (${format.duration(age)} ago)`;
+  line.dataset.computedAt = computedAt;
+}
+
 async function loadUsers() {
   const error = panelError("users-panel");
   error.hidden = true;
@@ -113,6 +125,7 @@ async function loadUsers() {
     handle(failure, error);
     return;
   }
+  showFreshness("users", stats.computed_at);
   setFigure("users-total", format.count(stats.total), stats.total);
   setFigure("users-signups", format.count(stats.signups_this_month), stats.signups_this_month);
   barChart(
@@ -156,6 +169,7 @@ async function loadProducts() {
     handle(failure, error);
     return;
   }
+  showFreshness("products", stats.computed_at);
   const totals = stats.totals;
   setFigure("products-count", format.count(totals.count), totals.count);
   setFigure("products-avg-price", format.money(totals.avg_price, currency), totals.avg_price);

@@ -1,0 +1,1 @@
+"""The load benchmark: Locust against `mongoshop serve` on a large shop (see `run.py`)."""

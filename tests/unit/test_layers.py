@@ -43,6 +43,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "mongoshop.index_plan",
             "mongoshop.validators",
             "mongoshop.printable",
+            "mongoshop.deferral",
         ),
     ),
     ("infrastructure", ("mongoshop.db", "mongoshop.observability")),

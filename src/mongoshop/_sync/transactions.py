@@ -32,9 +32,12 @@ So this runner does the retrying itself, with three rules:
   one after the other in one transaction, committed once (`Batches`). Taking
   turns still costs each writer a whole transaction (its start, its commit and
   its hand-over), and on a durable server the commit is the dearest part; a
-  batch pays it once for everyone queued. A callback that refuses (out of
-  stock, a reused key) is taken out and run alone, where it gets its own
-  answer; the others are committed without it.
+  batch pays it once for everyone queued, and its inserts (each order, each
+  ledger entry) are held and sent as one ``insert_many`` per collection
+  (`mongoshop.deferral`), so the round trips in series are the guarded updates
+  alone. A callback that refuses (out of stock, no funds) is taken out and run
+  alone, where it gets its own answer; the others are committed without it.
+  Held inserts refused together (a reused key) send everyone alone.
 
 Retries follow the transactions specification: the whole callback again on
 ``TransientTransactionError``, the commit again on
@@ -65,6 +68,7 @@ from mongoshop._sync.compat import (
     run_detached,
     sleep,
 )
+from mongoshop.deferral import holding_inserts
 from mongoshop.errors import Busy
 from mongoshop.models.common import Document
 
@@ -117,6 +121,10 @@ class Failed:
     error: Exception
 
 
+class HeldInsertsRefused(Exception):
+    """The batch's held inserts were refused together (a reused key): nobody's alone."""
+
+
 def one_after_another(
     members: list[Member[Any]], refused: list[Member[Any]]
 ) -> TransactionCallback[list[Any]]:
@@ -124,18 +132,27 @@ def one_after_another(
 
     A member whose callback raises (other than a transient conflict, which is
     the whole transaction's) is noted in `refused` before the exception aborts
-    the transaction.
+    the transaction. The callbacks' inserts are held and sent together at the
+    end (`mongoshop.deferral`): a refusal there is `HeldInsertsRefused`.
     """
 
     def together(session: ClientSession) -> list[Any]:
         results = []
-        for member in members:
-            try:
-                results.append(member.callback(session))
-            except Exception as exc:
-                if not has_label(exc, TRANSIENT):
-                    refused.append(member)
+        with holding_inserts(session) as held:
+            for member in members:
+                try:
+                    results.append(member.callback(session))
+                except Exception as exc:
+                    if not has_label(exc, TRANSIENT):
+                        refused.append(member)
+                    raise
+        try:
+            for collection, documents in held.runs():
+                collection.insert_many(documents, session=session)
+        except PyMongoError as exc:
+            if has_label(exc, TRANSIENT) or isinstance(exc, ConnectionFailure):
                 raise
+            raise HeldInsertsRefused(str(exc)) from exc
         return results
 
     return together
@@ -229,6 +246,9 @@ class Transactions:
             ends = min((m.ends for m in live if m.ends is not None), default=None)
             try:
                 results = self._run(one_after_another(live, refused), keys, ends)
+            except HeldInsertsRefused:
+                live = []  # each alone, where each gets its own answer
+                break
             except Exception:
                 if not refused:
                     raise

@@ -20,6 +20,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
+from mongoshop.deferral import held_for
 from mongoshop.errors import MongoshopError, NotFound
 from mongoshop.models.common import Document, parse_object_id
 from mongoshop.validation import collector_paused, describe_errors
@@ -287,7 +288,14 @@ class AsyncRepository(Generic[ModelT]):
     async def create(
         self, document: Mapping[str, Any], *, session: AsyncClientSession | None = None
     ) -> ObjectId:
-        """Insert one document; its new id."""
+        """Insert one document; its new id. In a batch's transaction the insert is held
+        and sent with the batch's others (`mongoshop.deferral`)."""
+        held = held_for(session)
+        if held is not None:
+            stored = {"_id": ObjectId(), **document}
+            held.add(self.collection, stored)
+            made: ObjectId = stored["_id"]
+            return made
         result = await self.collection.insert_one(dict(document), session=session)
         inserted: ObjectId = result.inserted_id
         return inserted

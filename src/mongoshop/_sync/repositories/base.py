@@ -21,6 +21,7 @@ from pymongo.synchronous.client_session import ClientSession
 from pymongo.synchronous.collection import Collection
 from pymongo.synchronous.database import Database
 
+from mongoshop.deferral import held_for
 from mongoshop.errors import MongoshopError, NotFound
 from mongoshop.models.common import Document, parse_object_id
 from mongoshop.validation import collector_paused, describe_errors
@@ -286,7 +287,14 @@ class Repository(Generic[ModelT]):
     def create(
         self, document: Mapping[str, Any], *, session: ClientSession | None = None
     ) -> ObjectId:
-        """Insert one document; its new id."""
+        """Insert one document; its new id. In a batch's transaction the insert is held
+        and sent with the batch's others (`mongoshop.deferral`)."""
+        held = held_for(session)
+        if held is not None:
+            stored = {"_id": ObjectId(), **document}
+            held.add(self.collection, stored)
+            made: ObjectId = stored["_id"]
+            return made
         result = self.collection.insert_one(dict(document), session=session)
         inserted: ObjectId = result.inserted_id
         return inserted

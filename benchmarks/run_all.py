@@ -19,6 +19,7 @@ FULL = [
     ["benchmarks.bench_write_probe", "--sizes", "1000", "100000"],
     ["benchmarks.bench_flash_sale", "--pause", "60", "--import", "30000"],
     ["benchmarks.bench_burst", "--shop", "20000", "--signups", "1000", "--orders", "1000"],
+    ["benchmarks.load.run", "--size", "100000", "--users", "32", "--minutes", "5"],
 ]
 QUICK = [
     ["benchmarks.bench_read", "--sizes", "1000", "--rounds", "3"],
@@ -29,6 +30,7 @@ QUICK = [
     ["benchmarks.bench_write_probe", "--sizes", "1000", "10000", "--rounds", "2"],
     ["benchmarks.bench_flash_sale", "--pause", "5", "--import", "5000"],
     ["benchmarks.bench_burst", "--shop", "2000", "--signups", "200", "--orders", "200"],
+    ["benchmarks.load.run", "--size", "2000", "--users", "8", "--minutes", "0.5"],
 ]
 
 

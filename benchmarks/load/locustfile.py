@@ -40,7 +40,33 @@ def judge(response: ResponseContextManager) -> None:
         response.failure(f"{response.status_code}: {response.text[:200]}")
 
 
-class Customer(HttpUser):
+class SignedIn(HttpUser):
+    """Signs in at start; its reads carry the token and are judged like every answer."""
+
+    abstract = True
+
+    def sign_in(self, email: str, password: str) -> None:
+        response = self.client.post("/auth/login", json={"email": email, "password": password})
+        response.raise_for_status()
+        self.auth = {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+    def get(self, path: str, name: str, **params: Any) -> None:
+        with self.client.get(
+            path, params=params, headers=self.auth, name=name, catch_response=True
+        ) as response:
+            judge(response)
+
+    def post(self, path: str, name: str, body: Any = None, *, key: bool = False) -> Any:
+        """POST `body`; with `key`, a fresh Idempotency-Key. The created document or None."""
+        headers = {**self.auth, **({"Idempotency-Key": uuid.uuid4().hex} if key else {})}
+        with self.client.post(
+            path, json=body, headers=headers, name=name, catch_response=True
+        ) as response:
+            judge(response)
+            return response.json() if response.status_code == 201 else None
+
+
+class Customer(SignedIn):
     """A signed-in customer with a funded wallet."""
 
     weight = 1
@@ -48,20 +74,10 @@ class Customer(HttpUser):
 
     def on_start(self) -> None:
         me = PLAN["customers"][next(_customers) % len(PLAN["customers"])]
-        response = self.client.post(
-            "/auth/login", json={"email": me["email"], "password": PLAN["password"]}
-        )
-        response.raise_for_status()
-        self.auth = {"Authorization": f"Bearer {response.json()['access_token']}"}
+        self.sign_in(me["email"], PLAN["password"])
         self.account = me["account"]
         self.rng = random.Random(me["email"])
         self.orders: list[str] = []
-
-    def get(self, path: str, name: str, **params: Any) -> None:
-        with self.client.get(
-            path, params=params, headers=self.auth, name=name, catch_response=True
-        ) as response:
-            judge(response)
 
     @task(10)
     def browse_a_category(self) -> None:
@@ -87,42 +103,23 @@ class Customer(HttpUser):
 
     @task(4)
     def place_an_order(self) -> None:
-        product = self.rng.choice(PLAN["products"])
-        with self.client.post(
-            "/orders",
-            json={"items": [{"product_id": product, "quantity": 1}]},
-            headers={**self.auth, "Idempotency-Key": uuid.uuid4().hex},
-            name="POST /orders",
-            catch_response=True,
-        ) as response:
-            judge(response)
-            if response.status_code == 201:
-                self.orders.append(response.json()["id"])
+        item = {"product_id": self.rng.choice(PLAN["products"]), "quantity": 1}
+        placed = self.post("/orders", "POST /orders", {"items": [item]}, key=True)
+        if placed is not None:
+            self.orders.append(placed["id"])
 
     @task(1)
     def cancel_an_order(self) -> None:
-        if not self.orders:
-            return
-        order = self.orders.pop(self.rng.randrange(len(self.orders)))
-        with self.client.post(
-            f"/orders/{order}/cancel",
-            headers=self.auth,
-            name="POST /orders/{id}/cancel",
-            catch_response=True,
-        ) as response:
-            judge(response)
+        if self.orders:
+            order = self.orders.pop(self.rng.randrange(len(self.orders)))
+            self.post(f"/orders/{order}/cancel", "POST /orders/{id}/cancel")
 
     @task(3)
     def transfer(self) -> None:
         to = self.rng.choice([a for a in PLAN["accounts"] if a != self.account])
-        with self.client.post(
-            "/transfers",
-            json={"to_account_id": to, "amount": self.rng.randint(1, 500), "currency": "EUR"},
-            headers={**self.auth, "Idempotency-Key": uuid.uuid4().hex},
-            name="POST /transfers",
-            catch_response=True,
-        ) as response:
-            judge(response)
+        amount = self.rng.randint(1, 500)
+        body = {"to_account_id": to, "amount": amount, "currency": "EUR"}
+        self.post("/transfers", "POST /transfers", body, key=True)
 
     @task(2)
     def my_orders(self) -> None:
@@ -133,25 +130,15 @@ class Customer(HttpUser):
         self.get("/accounts/me", "GET /accounts/me")
 
 
-class Admin(HttpUser):
+class Admin(SignedIn):
     """The shop's admin, on the dashboards and the lists all day."""
 
     fixed_count = 1
     wait_time = between(1.0, 3.0)
 
     def on_start(self) -> None:
-        response = self.client.post(
-            "/auth/login", json={"email": PLAN["admin_email"], "password": PLAN["admin_password"]}
-        )
-        response.raise_for_status()
-        self.auth = {"Authorization": f"Bearer {response.json()['access_token']}"}
+        self.sign_in(PLAN["admin_email"], PLAN["admin_password"])
         self.rng = random.Random("admin")
-
-    def get(self, path: str, name: str, **params: Any) -> None:
-        with self.client.get(
-            path, params=params, headers=self.auth, name=name, catch_response=True
-        ) as response:
-            judge(response)
 
     @task(2)
     def user_dashboard(self) -> None:

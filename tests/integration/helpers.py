@@ -9,7 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from pymongo.errors import OperationFailure
 
 from mongoshop._async.services.users import new_user_document
 from mongoshop._async.shop import AsyncShop
+from mongoshop.clock import utcnow
 from mongoshop.db import client_options
 from mongoshop.models.common import Document
 from mongoshop.models.money import Money
@@ -286,3 +287,16 @@ def cli_env(settings: Settings, mongodb_uri: str, tmp_path: Path) -> dict[str, s
         "MONGODB_DATABASE": settings.mongodb_database,
         "MONGOSHOP_DATA_DIR": str(tmp_path / "data"),
     }
+
+
+class MovingClock:
+    """A clock the test moves: a window passes without waiting for it."""
+
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)

@@ -4,36 +4,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
 
 import pytest
 from pymongo import AsyncMongoClient
 
 from mongoshop._async.shop import AsyncShop
-from mongoshop.clock import utcnow
 from mongoshop.errors import AuthenticationFailed, Busy, TooManyAttempts
 from mongoshop.models.common import Document
 from mongoshop.models.users import UserCreate
 from mongoshop.security import PasswordHasher
 from mongoshop.settings import Settings
+from tests.integration.helpers import MovingClock
 
 PASSWORD = "correct-horse-1"
 WINDOW = 3
 PER_EMAIL = 3
 PER_CLIENT = 5
-
-
-class MovingClock:
-    """A clock the test moves: a window passes without waiting for it."""
-
-    def __init__(self) -> None:
-        self.now = utcnow()
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @pytest.fixture

@@ -11,31 +11,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from pymongo import AsyncMongoClient
 
 from mongoshop._async.shop import AsyncShop
-from mongoshop.clock import utcnow
 from mongoshop.models.common import Document
 from mongoshop.models.products import ProductCreate
 from mongoshop.security import PasswordHasher
 from mongoshop.settings import Settings
+from tests.integration.helpers import MovingClock
 
 REFRESH = 60.0
-
-
-class MovingClock:
-    def __init__(self) -> None:
-        self.now = utcnow()
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @pytest.fixture

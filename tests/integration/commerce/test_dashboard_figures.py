@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
+from mongoshop._async.services.analytics import WARM_UP
 from mongoshop._async.shop import AsyncShop
 from mongoshop.models.common import Document
 from mongoshop.models.products import ProductCreate
@@ -181,8 +182,7 @@ async def test_the_warm_up_computes_missing_figures_in_the_background(
 ) -> None:
     await add_product(dshop, "First")
     await dshop.analytics.warm_up()
-    await settle(dshop)
-    assert await dshop.background.wait("users", 10)
+    assert await dshop.background.wait(WARM_UP, 10)
 
     for name in ("users", "products"):
         stored = await dshop.repositories.figures.load(name)

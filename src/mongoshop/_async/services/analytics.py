@@ -31,6 +31,7 @@ FiguresT = TypeVar("FiguresT", bound=BaseModel)
 
 USERS = "users"
 PRODUCTS = "products"
+WARM_UP = "dashboards' warm-up"
 
 
 class AsyncAnalyticsService:
@@ -67,11 +68,21 @@ class AsyncAnalyticsService:
         return await self.orders.sales_report(period, self.currency)
 
     async def warm_up(self) -> None:
-        """Start computing every dashboard whose figures are missing or due (start-up)."""
-        for name, compute in ((USERS, self._user_figures), (PRODUCTS, self.products.statistics)):
+        """Start computing, in the background, the dashboards whose figures are missing or
+        due (start-up): one after the other, as each reads a whole collection, and one
+        such read at a time leaves the server to the requests in between."""
+        due = []
+        for name, compute in ((PRODUCTS, self.products.statistics), (USERS, self._user_figures)):
             stored = await self.figures.load(name)
             if stored is None or self.clock() - stored.computed_at >= self.refresh:
-                self.background.start(name, self._recompute(name, compute))
+                due.append(self._recompute(name, compute))
+
+        async def in_turn() -> None:
+            for recompute in due:
+                await recompute()
+
+        if due:
+            self.background.start(WARM_UP, in_turn)
 
     async def _user_figures(self) -> UserStats:
         return await self.users.statistics(start_of_month(self.clock()))
@@ -84,8 +95,11 @@ class AsyncAnalyticsService:
         fresh: bool,
     ) -> FiguresT:
         stored = None if fresh else await self.figures.load(name)
-        if stored is None and not fresh and await self.background.wait(name, None):
-            stored = await self.figures.load(name)  # the warm-up's, if it was computing them
+        if stored is None and not fresh:
+            # The warm-up's, if it was computing them: wait rather than compute them twice.
+            await self.background.wait(WARM_UP, None)
+            await self.background.wait(name, None)
+            stored = await self.figures.load(name)
         if stored is None:
             return await self._recompute(name, compute)()
         if self.clock() - stored.computed_at >= self.refresh:

@@ -32,6 +32,7 @@ FiguresT = TypeVar("FiguresT", bound=BaseModel)
 
 USERS = "users"
 PRODUCTS = "products"
+WARM_UP = "dashboards' warm-up"
 
 
 class AnalyticsService:
@@ -68,11 +69,21 @@ class AnalyticsService:
         return self.orders.sales_report(period, self.currency)
 
     def warm_up(self) -> None:
-        """Start computing every dashboard whose figures are missing or due (start-up)."""
-        for name, compute in ((USERS, self._user_figures), (PRODUCTS, self.products.statistics)):
+        """Start computing, in the background, the dashboards whose figures are missing or
+        due (start-up): one after the other, as each reads a whole collection, and one
+        such read at a time leaves the server to the requests in between."""
+        due = []
+        for name, compute in ((PRODUCTS, self.products.statistics), (USERS, self._user_figures)):
             stored = self.figures.load(name)
             if stored is None or self.clock() - stored.computed_at >= self.refresh:
-                self.background.start(name, self._recompute(name, compute))
+                due.append(self._recompute(name, compute))
+
+        def in_turn() -> None:
+            for recompute in due:
+                recompute()
+
+        if due:
+            self.background.start(WARM_UP, in_turn)
 
     def _user_figures(self) -> UserStats:
         return self.users.statistics(start_of_month(self.clock()))
@@ -85,8 +96,11 @@ class AnalyticsService:
         fresh: bool,
     ) -> FiguresT:
         stored = None if fresh else self.figures.load(name)
-        if stored is None and not fresh and self.background.wait(name, None):
-            stored = self.figures.load(name)  # the warm-up's, if it was computing them
+        if stored is None and not fresh:
+            # The warm-up's, if it was computing them: wait rather than compute them twice.
+            self.background.wait(WARM_UP, None)
+            self.background.wait(name, None)
+            stored = self.figures.load(name)
         if stored is None:
             return self._recompute(name, compute)()
         if self.clock() - stored.computed_at >= self.refresh:

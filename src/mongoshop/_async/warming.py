@@ -29,8 +29,7 @@ WARM_SECONDS = 30.0
 async def warm_listings(shop: AsyncShop) -> int:
     """Compute (or confirm) the common listings' first pages; how many were visited."""
     first = PageRequest()
-    figures = await shop.analytics.product_dashboard()
-    categories = [row.category for row in figures.by_category[:WARM_CATEGORIES]]
+    categories = (await shop.analytics.categories())[:WARM_CATEGORIES]
     for category in [None, *categories]:
         await shop.catalog.search(ProductQuery(category=category), first)
     await shop.users.list_page(UserFilter(), first)

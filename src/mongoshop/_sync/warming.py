@@ -30,8 +30,7 @@ WARM_SECONDS = 30.0
 def warm_listings(shop: Shop) -> int:
     """Compute (or confirm) the common listings' first pages; how many were visited."""
     first = PageRequest()
-    figures = shop.analytics.product_dashboard()
-    categories = [row.category for row in figures.by_category[:WARM_CATEGORIES]]
+    categories = (shop.analytics.categories())[:WARM_CATEGORIES]
     for category in [None, *categories]:
         shop.catalog.search(ProductQuery(category=category), first)
     shop.users.list_page(UserFilter(), first)

@@ -188,3 +188,14 @@ async def test_the_warm_up_computes_missing_figures_in_the_background(
         stored = await dshop.repositories.figures.load(name)
         assert stored is not None
         assert stored.computed_at == clock.now
+
+
+async def test_the_categories_for_the_listing_warmer_do_not_recompute_due_figures(
+    dshop: AsyncShop, clock: MovingClock
+) -> None:
+    await add_product(dshop, "First")
+    await dshop.analytics.product_dashboard()
+    clock.advance(REFRESH + 1)
+
+    assert await dshop.analytics.categories() == ["books"]
+    assert len(dshop.background) == 0, "the warmer's every-30-s read started a recomputation"

@@ -43,7 +43,7 @@ class AsyncAnalyticsService:
         *,
         users: AsyncUserRepository,
         figures: AsyncFigureRepository,
-        refresh_seconds: float = 60.0,
+        refresh_seconds: float = 300.0,
         background: Background | None = None,
         clock: Clock = utcnow,
     ) -> None:
@@ -63,6 +63,14 @@ class AsyncAnalyticsService:
     async def product_dashboard(self, *, fresh: bool = False) -> ProductStats:
         """Totals, categories, price buckets and the top 10 by rating, as last computed."""
         return await self._figures(PRODUCTS, ProductStats, self.products.statistics, fresh)
+
+    async def categories(self) -> list[str]:
+        """The categories as last counted, largest first (the listing warmer's list): the
+        stored figures, not a reason to recompute them."""
+        stored = await self.figures.load(PRODUCTS)
+        if stored is None:
+            return [row.category for row in (await self.product_dashboard()).by_category]
+        return [row.category for row in ProductStats.model_validate(stored.value).by_category]
 
     async def sales(self, period: SalesPeriod) -> SalesReport:
         return await self.orders.sales_report(period, self.currency)

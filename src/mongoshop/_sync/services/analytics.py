@@ -44,7 +44,7 @@ class AnalyticsService:
         *,
         users: UserRepository,
         figures: FigureRepository,
-        refresh_seconds: float = 60.0,
+        refresh_seconds: float = 300.0,
         background: Background | None = None,
         clock: Clock = utcnow,
     ) -> None:
@@ -64,6 +64,14 @@ class AnalyticsService:
     def product_dashboard(self, *, fresh: bool = False) -> ProductStats:
         """Totals, categories, price buckets and the top 10 by rating, as last computed."""
         return self._figures(PRODUCTS, ProductStats, self.products.statistics, fresh)
+
+    def categories(self) -> list[str]:
+        """The categories as last counted, largest first (the listing warmer's list): the
+        stored figures, not a reason to recompute them."""
+        stored = self.figures.load(PRODUCTS)
+        if stored is None:
+            return [row.category for row in (self.product_dashboard()).by_category]
+        return [row.category for row in ProductStats.model_validate(stored.value).by_category]
 
     def sales(self, period: SalesPeriod) -> SalesReport:
         return self.orders.sales_report(period, self.currency)

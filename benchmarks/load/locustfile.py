@@ -24,10 +24,12 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
+import gevent
 from locust import HttpUser, between, task
 from locust.clients import ResponseContextManager
 
 PLAN: dict[str, Any] = json.loads(Path(os.environ["MONGOSHOP_LOAD_PLAN"]).read_text())
+SIGN_IN_ATTEMPTS = 20
 ANSWERS = {409}
 """Refusals that are answers: out of stock, insufficient funds, already cancelled."""
 _customers = count()
@@ -46,7 +48,15 @@ class SignedIn(HttpUser):
     abstract = True
 
     def sign_in(self, email: str, password: str) -> None:
-        response = self.client.post("/auth/login", json={"email": email, "password": password})
+        """Sign in as a well-behaved client: a 503 (password checks are bounded: a crowd
+        signing in at once is told to come back) is sent again after its Retry-After."""
+        for _ in range(SIGN_IN_ATTEMPTS):
+            response = self.client.post(
+                "/auth/login", json={"email": email, "password": password}, name="POST /auth/login"
+            )
+            if response.status_code != 503:
+                break
+            gevent.sleep(float(response.headers.get("retry-after", "1")))
         response.raise_for_status()
         self.auth = {"Authorization": f"Bearer {response.json()['access_token']}"}
 

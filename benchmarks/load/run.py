@@ -35,7 +35,6 @@ import os
 import random
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -356,7 +355,6 @@ def main() -> None:
     out = RESULTS / f"load-{stamp}"
     out.mkdir(parents=True)
     with contextlib.ExitStack() as stack:
-        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-load-"))
         if args.data is None:
             uri = stack.enter_context(embedded_server())
         else:
@@ -380,8 +378,9 @@ def main() -> None:
             "MONGOSHOP_ADMIN_EMAIL": ADMIN_EMAIL,
             "MONGOSHOP_ADMIN_PASSWORD": ADMIN_PASSWORD,
         }
+        # The work directory is the results' (serve's log is kept with Locust's reports).
         with serving(
-            uri, Path(tmp), args.size, "EUR", worker=True, database=DATABASE, extra_env=extra
+            uri, out, args.size, "EUR", worker=True, database=DATABASE, extra_env=extra
         ) as base:
             prepare(base, plan)
             run_locust(base, plan_path, out, args.users, args.minutes)

@@ -319,9 +319,22 @@ class Settings(BaseSettings):
             ge=0,
             le=3600,
             description="Upper bound on the staleness of the API's read caches (profiles,"
-            " products, listing pages) while a change stream is down; 0 disables them",
+            " products, tokens) while a change stream is down; 0 disables them and the"
+            " listing caches",
         ),
     ] = 30.0
+    listing_ttl_seconds: Annotated[
+        float,
+        Field(
+            ge=1,
+            le=86_400,
+            description="How long a cached listing page (ids and total) is current when no"
+            " change drops it first (the change streams do); then it is computed again in"
+            " the background, served as last computed meanwhile. A broad page at 100,000"
+            " documents reads every match on the embedded server: a short period keeps"
+            " it busy recomputing",
+        ),
+    ] = 300.0
     listing_patience_seconds: Annotated[
         float,
         Field(

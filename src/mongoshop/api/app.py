@@ -79,9 +79,8 @@ def create_app(
         token_cache: ReadCache[TokenInDB] = ReadCache(settings.cache_ttl_seconds)
 
         def listings(fields: frozenset[str]) -> Listings:
-            return Listings(
-                settings.cache_ttl_seconds, fields, patience=settings.listing_patience_seconds
-            )
+            ttl = settings.listing_ttl_seconds if settings.cache_ttl_seconds > 0 else 0
+            return Listings(ttl, fields, patience=settings.listing_patience_seconds)
 
         user_listings = listings(AsyncUserRepository.listing_fields)
         product_listings = listings(AsyncProductRepository.listing_fields)

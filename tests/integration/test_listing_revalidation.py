@@ -160,3 +160,20 @@ async def test_the_warmer_computes_each_categorys_first_page_before_anyone_asks(
     for category in (None, "kitchen", "garden"):
         key = (ProductQuery(category=category).model_dump_json(), 0, PageRequest().page_size)
         assert listings.get(key) is not None, category
+
+
+async def test_a_page_waits_for_the_background_to_have_room_within_its_patience(
+    cshop: AsyncShop,
+) -> None:
+    await add(cshop, "Cup")
+    await names(cshop)
+    await add(cshop, "Pan")
+
+    async def other_work() -> None:  # a dashboard's recomputation, say: one at a time
+        await asyncio.sleep(0.3)
+
+    assert cshop.background.start("other", other_work)
+    served, ages, _ = await names(cshop)
+
+    assert served == ["Pan", "Cup"], "computed once the other work was done, within patience"
+    assert ages == []

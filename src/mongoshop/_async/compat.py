@@ -203,10 +203,15 @@ class Background:
 
     Each runs as its own task in a fresh context (no request's deadline: the
     work bounds itself), and is supervised: its failure is logged, and the next
-    `start` of the name tries again.
+    `start` of the name tries again. At most `limit` run at once (one, by
+    default): such work reads whole collections, and on a server that runs one
+    query at a time at full speed (the embedded one) eight such reads at once,
+    when a shop's pages expired together, left every request waiting for
+    minutes (benchmarks/RESULTS.md section 10); past the limit the caller does
+    without (serves what it has, and tries again on the next request).
     """
 
-    def __init__(self, limit: int = 8) -> None:
+    def __init__(self, limit: int = 1) -> None:
         self.limit = limit
         self._running: dict[str, asyncio.Task[None]] = {}
 
@@ -221,6 +226,19 @@ class Background:
             self._supervised(name, work), context=contextvars.Context()
         )
         self._running[name] = task
+        return True
+
+    async def room(self, seconds: float | None) -> bool:
+        """Wait up to `seconds` until fewer than `limit` works run; whether they do."""
+        loop = asyncio.get_running_loop()
+        ends = None if seconds is None else loop.time() + seconds
+        while len(self._running) >= self.limit:
+            left = None if ends is None else ends - loop.time()
+            if not self._running or (left is not None and left <= 0):
+                return False
+            await asyncio.wait(
+                list(self._running.values()), timeout=left, return_when=asyncio.FIRST_COMPLETED
+            )
         return True
 
     async def wait(self, name: str, seconds: float | None) -> bool:

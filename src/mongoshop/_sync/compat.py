@@ -102,7 +102,7 @@ class Background:
     """The sync face has no loop to leave work on: a refresh runs in its caller, now,
     supervised as in the async face (its failure is logged, the caller goes on)."""
 
-    def __init__(self, limit: int = 8) -> None:
+    def __init__(self, limit: int = 1) -> None:
         self.limit = limit
 
     def start(self, name: str, work: Callable[[], object]) -> bool:
@@ -110,6 +110,9 @@ class Background:
             work()
         except Exception:
             logger.exception("background work %r failed; it is tried again when next due", name)
+        return True
+
+    def room(self, seconds: float | None) -> bool:
         return True
 
     def wait(self, name: str, seconds: float | None) -> bool:

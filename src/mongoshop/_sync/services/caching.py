@@ -22,6 +22,7 @@ it has been; the API computes the common ones before anyone asks
 
 from __future__ import annotations
 
+import time
 from collections.abc import Hashable
 from typing import TypeVar
 
@@ -131,14 +132,17 @@ def _revalidated(
         listings.put(key, ids, total, generation)
 
     name = f"listing {id(listings)} {key!r}"
-    started = background.start(name, refresh)
     last = listings.last(key)
+    left = deadlines.remaining()
+    patience = None if left is None else max(0.0, left - ANSWER_RESERVE_SECONDS)
+    if last is not None:
+        patience = listings.patience if patience is None else min(listings.patience, patience)
+    ends = None if patience is None else time.monotonic() + patience
+    started = background.start(name, refresh)
+    if not started and background.room(patience):  # another's work, done in time
+        started = background.start(name, refresh)
     if started:
-        left = deadlines.remaining()
-        patience = None if left is None else max(0.0, left - ANSWER_RESERVE_SECONDS)
-        if last is not None:
-            patience = listings.patience if patience is None else min(listings.patience, patience)
-        if background.wait(name, patience):
+        if background.wait(name, None if ends is None else ends - time.monotonic()):
             current = listings.get(key)
             if current is not None:
                 return current

@@ -5,7 +5,7 @@ in turn in one transaction: each callback's round trips are in series, one after
 the other's. Its inserts (the order, the ledger entry) need nothing back from
 the server but an `_id`, which the driver makes anyway: held here while the
 callbacks run, they are sent as one ``insert_many`` per collection before the
-commit, in the order they were made. A refusal among them (a reused
+commit, each collection's in the order they were made. A refusal among them (a reused
 Idempotency-Key) fails the batch as a whole: its members then run alone.
 """
 
@@ -28,15 +28,14 @@ class HeldInserts:
     def add(self, collection: Any, document: dict[str, Any]) -> None:
         self.pending.append((collection, document))
 
-    def runs(self) -> list[tuple[Any, list[dict[str, Any]]]]:
-        """The held documents as runs of one collection each, in the order they came."""
-        runs: list[tuple[Any, list[dict[str, Any]]]] = []
+    def by_collection(self) -> list[tuple[Any, list[dict[str, Any]]]]:
+        """The held documents of each collection, in the order they came (the collections
+        in the order of their first insert): one ``insert_many`` each. Inserts into
+        different collections commit together, so their relative order does not matter."""
+        grouped: dict[int, tuple[Any, list[dict[str, Any]]]] = {}
         for collection, document in self.pending:
-            if runs and runs[-1][0] is collection:
-                runs[-1][1].append(document)
-            else:
-                runs.append((collection, [document]))
-        return runs
+            grouped.setdefault(id(collection), (collection, []))[1].append(document)
+        return list(grouped.values())
 
 
 _HELD: ContextVar[HeldInserts | None] = ContextVar("mongoshop_held_inserts", default=None)

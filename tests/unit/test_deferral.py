@@ -15,15 +15,14 @@ def test_inserts_are_held_for_the_holding_session_only() -> None:
     assert held_for(session) is None
 
 
-def test_held_inserts_come_back_as_runs_of_one_collection_in_their_order() -> None:
+def test_held_inserts_come_back_by_collection_each_in_its_order() -> None:
     orders, ledger = object(), object()
     with holding_inserts(object()) as held:
         held.add(orders, {"n": 1})
         held.add(ledger, {"n": 2})
-        held.add(ledger, {"n": 3})
-        held.add(orders, {"n": 4})
-    assert held.runs() == [
-        (orders, [{"n": 1}]),
-        (ledger, [{"n": 2}, {"n": 3}]),
-        (orders, [{"n": 4}]),
+        held.add(orders, {"n": 3})
+        held.add(ledger, {"n": 4})
+    assert held.by_collection() == [
+        (orders, [{"n": 1}, {"n": 3}]),
+        (ledger, [{"n": 2}, {"n": 4}]),
     ]

@@ -147,7 +147,7 @@ def one_after_another(
                         refused.append(member)
                     raise
         try:
-            for collection, documents in held.runs():
+            for collection, documents in held.by_collection():
                 collection.insert_many(documents, session=session)
         except PyMongoError as exc:
             if has_label(exc, TRANSIENT) or isinstance(exc, ConnectionFailure):

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from bson import ObjectId
+from pymongo.asynchronous.collection import AsyncCollection
 
 from mongoshop._async.shop import AsyncShop
 from mongoshop._async.transactions import AsyncTransactions
@@ -53,10 +54,23 @@ def commits(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 async def test_orders_placed_at_once_share_commits_and_each_is_taken_once(
-    ashop: AsyncShop, customers: Customers, products: Products, commits: list[int]
+    ashop: AsyncShop,
+    customers: Customers,
+    products: Products,
+    commits: list[int],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     people = await customers.create(10, balance=10_000)
     product = await products.create(quantity=100, price=100)
+    inserts: list[str] = []
+    for method in ("insert_one", "insert_many"):
+        original = getattr(AsyncCollection, method)
+
+        async def counted(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            inserts.append(self.name)
+            return await _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(AsyncCollection, method, counted)
 
     async def buy(n: int) -> None:
         with deadline(REQUEST_DEADLINE):
@@ -77,6 +91,9 @@ async def test_orders_placed_at_once_share_commits_and_each_is_taken_once(
         assert await balance_of(ashop, person.account_id) == 10_000 - 4 * 100
     await assert_books_balance(ashop)
     assert len(commits) - funded <= 4, "the queued orders did not share their commits"
+    # Each batch sends its orders and its ledger entries as one insert each.
+    assert inserts.count("orders") <= 4, inserts
+    assert inserts.count("ledger") <= 4, inserts
     assert len(ashop.orders.transactions.batches) == 0, "a batch's queue was left behind"
     assert len(ashop.orders.transactions.locks) == 0
 

@@ -21,6 +21,7 @@ from mongoshop._async.shop import AsyncShop
 from mongoshop._async.warming import warm_listings
 from mongoshop.cache import Listings, noting_ages
 from mongoshop.deadlines import deadline
+from mongoshop.errors import ValidationFailed
 from mongoshop.models.common import Document, PageRequest
 from mongoshop.models.money import Money
 from mongoshop.models.products import ProductCreate, ProductQuery
@@ -177,3 +178,15 @@ async def test_a_page_waits_for_the_background_to_have_room_within_its_patience(
 
     assert served == ["Pan", "Cup"], "computed once the other work was done, within patience"
     assert ages == []
+
+
+async def test_a_listing_the_query_refuses_gives_its_refusal_not_busy(
+    cshop: AsyncShop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def refused(*args: Any, **kwargs: Any) -> Any:
+        raise ValidationFailed("no such page")
+
+    monkeypatch.setattr(cshop.repositories.products, "search", refused)
+
+    with pytest.raises(ValidationFailed), deadline(5.0):
+        await cshop.catalog.search(QUERY, PageRequest())

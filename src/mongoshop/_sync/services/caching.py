@@ -32,7 +32,7 @@ from mongoshop import deadlines
 from mongoshop._sync.compat import Background, Loader
 from mongoshop._sync.repositories.base import Repository
 from mongoshop.cache import Listing, Listings, ReadCache, note_age
-from mongoshop.errors import Busy
+from mongoshop.errors import Busy, MongoshopError
 from mongoshop.models.common import StoredModel
 
 ItemT = TypeVar("ItemT", bound=StoredModel)
@@ -122,13 +122,16 @@ def _revalidated(
     """The page computed now, in the background, if it is ready within the request's
     patience; else the last one (its age noted). A page never computed is waited for
     until the request's deadline, and is `Busy` past it (its computation goes on, for the
-    next request). None when the background is too busy to take it and there is no last
-    page: the caller computes it itself."""
+    next request). None when there is no last page and the background is busy, or its
+    computation failed: the caller computes it itself (and so gets its error)."""
 
     def refresh() -> None:
         generation = listings.generation
-        with pymongo.timeout(REFRESH_TIMEOUT_SECONDS):
-            ids, total = load()
+        try:
+            with pymongo.timeout(REFRESH_TIMEOUT_SECONDS):
+                ids, total = load()
+        except MongoshopError:
+            return  # the request's answer (a 404, a 422), not a failure: it says it itself
         listings.put(key, ids, total, generation)
 
     name = f"listing {id(listings)} {key!r}"
@@ -139,15 +142,18 @@ def _revalidated(
         patience = listings.patience if patience is None else min(listings.patience, patience)
     ends = None if patience is None else time.monotonic() + patience
     started = background.start(name, refresh)
-    if not started and background.room(patience):  # another's work, done in time
-        started = background.start(name, refresh)
+    if not started and last is not None and background.room(patience):
+        started = background.start(name, refresh)  # another's work was done in time
     if started:
-        if background.wait(name, None if ends is None else ends - time.monotonic()):
+        finished = background.wait(name, None if ends is None else ends - time.monotonic())
+        if finished:
             current = listings.get(key)
             if current is not None:
                 return current
         last = listings.last(key)  # computed meanwhile, across a change
         if last is None:
+            if finished:  # it failed (a bad `after`, say): the caller's own try says why
+                return None
             raise Busy(
                 "this listing is being computed (it reads every match); try again in a few seconds"
             )

@@ -93,7 +93,7 @@ def test_sync_update_search_list_and_statistics(shop: Shop) -> None:
     page = shop.users.list_page(UserFilter(status=UserStatus.ACTIVE), PageRequest(page_size=1))
     assert (page.total, page.total_pages, len(page.items)) == (2, 2, 1)
     assert [user.id for user in shop.users.find_by_role(Role.ADMIN)] == [admin.id]
-    stats = shop.users.statistics()
+    stats = shop.analytics.user_dashboard(fresh=True)
     assert stats.total == 3
     assert stats.by_status[UserStatus.INACTIVE] == 1
     assert stats.signups_this_month == 3

@@ -179,7 +179,7 @@ async def test_find_by_role_returns_only_users_with_that_role(ashop: AsyncShop) 
 
 
 async def test_statistics_of_an_empty_collection_are_zeros(ashop: AsyncShop) -> None:
-    stats = await ashop.users.statistics()
+    stats = await ashop.analytics.user_dashboard(fresh=True)
 
     assert stats.total == 0
     assert stats.by_status == dict.fromkeys(UserStatus, 0)
@@ -195,7 +195,7 @@ async def test_statistics_count_by_status_with_zeros_for_absent_statuses(
     await register(ashop, "Linus Torvalds", "linus@example.com")
     await ashop.users.suspend(str(grace.id))
 
-    stats = await ashop.users.statistics()
+    stats = await ashop.analytics.user_dashboard(fresh=True)
 
     assert stats.total == 3
     assert stats.by_status == {
@@ -227,7 +227,7 @@ async def test_signups_this_month_count_only_users_created_since_the_first_utc(
         ]
     )
 
-    stats = await ashop.users.statistics()
+    stats = await ashop.analytics.user_dashboard(fresh=True)
 
     assert stats.total == 5
     assert stats.signups_this_month == 2
@@ -243,7 +243,7 @@ async def test_top_by_logins_lists_the_ten_most_active_users_in_order(
         ]
     )
 
-    stats = await ashop.users.statistics()
+    stats = await ashop.analytics.user_dashboard(fresh=True)
 
     assert [row.login_count for row in stats.top_by_logins] == list(range(11, 1, -1))
     assert [row.name for row in stats.top_by_logins][:2] == ["Logger 11", "Logger 10"]
@@ -260,7 +260,7 @@ async def test_top_by_logins_follows_real_logins(ashop: AsyncShop) -> None:
         await ashop.auth.authenticate("grace@example.com", "password-1")
     await ashop.auth.authenticate("ada@example.com", "password-1")
 
-    stats = await ashop.users.statistics()
+    stats = await ashop.analytics.user_dashboard(fresh=True)
 
     assert [(row.name, row.login_count) for row in stats.top_by_logins] == [
         ("Grace Hopper", 3),

@@ -21,7 +21,7 @@ from mongoshop._async.services.caching import cached_page, read_through
 from mongoshop._async.services.throttle import AsyncLoginThrottle
 from mongoshop._async.transactions import AsyncTransactions
 from mongoshop.cache import Listings, ReadCache
-from mongoshop.clock import Clock, start_of_month, utcnow
+from mongoshop.clock import Clock, utcnow
 from mongoshop.errors import (
     Conflict,
     DuplicateEmail,
@@ -38,7 +38,6 @@ from mongoshop.models.users import (
     UserFilter,
     UserInDB,
     UserPreferences,
-    UserStats,
     UserStatus,
     UserUpdate,
 )
@@ -548,6 +547,3 @@ class AsyncUserService:
 
     async def find_by_role(self, role: Role, *, limit: int = 100) -> list[UserInDB]:
         return await self.users.find_by_role(role, limit=limit)
-
-    async def statistics(self) -> UserStats:
-        return await self.users.statistics(start_of_month(self.clock()))

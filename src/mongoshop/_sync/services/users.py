@@ -22,7 +22,7 @@ from mongoshop._sync.services.caching import cached_page, read_through
 from mongoshop._sync.services.throttle import LoginThrottle
 from mongoshop._sync.transactions import Transactions
 from mongoshop.cache import Listings, ReadCache
-from mongoshop.clock import Clock, start_of_month, utcnow
+from mongoshop.clock import Clock, utcnow
 from mongoshop.errors import (
     Conflict,
     DuplicateEmail,
@@ -39,7 +39,6 @@ from mongoshop.models.users import (
     UserFilter,
     UserInDB,
     UserPreferences,
-    UserStats,
     UserStatus,
     UserUpdate,
 )
@@ -545,6 +544,3 @@ class UserService:
 
     def find_by_role(self, role: Role, *, limit: int = 100) -> list[UserInDB]:
         return self.users.find_by_role(role, limit=limit)
-
-    def statistics(self) -> UserStats:
-        return self.users.statistics(start_of_month(self.clock()))

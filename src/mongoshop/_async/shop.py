@@ -208,6 +208,7 @@ class AsyncShop:
             transactions,
             currency,
             users=self.repositories.users,
+            figures=self.repositories.figures,
             product_cache=product_cache,
             listings=order_listings,
             background=self.background,

@@ -207,6 +207,7 @@ class Shop:
             transactions,
             currency,
             users=self.repositories.users,
+            figures=self.repositories.figures,
             product_cache=product_cache,
             listings=order_listings,
             background=self.background,

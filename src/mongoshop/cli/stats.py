@@ -39,7 +39,8 @@ def stats(
         datetime | None, typer.Option(help="sales: end (exclusive, UTC if no zone)")
     ] = None,
 ) -> None:
-    """Print a dashboard: the same figures as the admin API.
+    """Print a dashboard: the same figures as the admin API, computed now and kept
+    (sales: the full days of the period), as the API's own are when next read.
 
     Examples:
       mongoshop stats users
@@ -92,7 +93,7 @@ def stats(
                 raise ValidationFailed(describe_errors(exc.errors(), limit=1)) from None
             if period.is_empty:  # the API answers an empty report; here it is surely a typo
                 raise ValidationFailed("--end must be after --start")
-            report = shop.analytics.sales(period)
+            report = shop.analytics.sales(period, fresh=True)
             table = _table(
                 f"sales {period.start:%Y-%m-%d} to {period.end:%Y-%m-%d}",
                 "category",

@@ -16,3 +16,10 @@ class StoredFigures(BaseModel):
     name: str = Field(alias="_id")
     value: dict[str, Any]
     computed_at: datetime
+    stale_at: datetime | None = None
+    """Set by a change that figures computed before it miss (a day of sales)."""
+
+    @property
+    def is_stale(self) -> bool:
+        """Whether a change came after the computation began."""
+        return self.stale_at is not None and self.stale_at >= self.computed_at

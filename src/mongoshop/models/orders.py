@@ -167,3 +167,9 @@ class SalesReport(BaseModel):
     period: SalesPeriod
     summary: SalesSummary
     by_category: list[CategorySales]
+    computed_at: datetime | None = Field(
+        default=None,
+        description="When the oldest figures in this report were computed: each full UTC day"
+        " is kept as figures, recomputed when one of its orders is cancelled and, until the"
+        " day is over, once older than MONGOSHOP_DASHBOARD_REFRESH_SECONDS",
+    )

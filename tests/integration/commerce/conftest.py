@@ -1,13 +1,18 @@
-"""Fixtures of the commerce tests: funded customers, an admin, products."""
+"""Fixtures of the commerce tests: funded customers, an admin, products, a shop whose
+clock the test moves (`dshop`, for figures that age)."""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
 
 import pytest
 from pymongo import AsyncMongoClient
 
 from mongoshop._async.shop import AsyncShop
 from mongoshop.models.common import Document
-from tests.integration.helpers import Customer, Customers, Products
+from mongoshop.security import PasswordHasher
+from mongoshop.settings import Settings
+from tests.integration.helpers import Customer, Customers, MovingClock, Products
 
 
 @pytest.fixture
@@ -38,3 +43,28 @@ async def on_secantus(async_client: AsyncMongoClient[Document]) -> bool:
     """True on the embedded SecantusDB (its buildInfo names its own version)."""
     info = await async_client.admin.command("buildInfo")
     return "secantusVersion" in info
+
+
+REFRESH = 60.0
+
+
+@pytest.fixture
+def clock() -> MovingClock:
+    return MovingClock()
+
+
+@pytest.fixture
+async def dshop(
+    async_client: AsyncMongoClient[Document],
+    settings: Settings,
+    hasher: PasswordHasher,
+    clock: MovingClock,
+) -> AsyncIterator[AsyncShop]:
+    configured = settings.model_copy(update={"dashboard_refresh_seconds": REFRESH})
+    shop = AsyncShop(
+        async_client[configured.mongodb_database], configured, hasher=hasher, clock=clock
+    )
+    await shop.ensure_indexes()
+    yield shop
+    await shop.background.close()
+    await async_client.drop_database(configured.mongodb_database)

@@ -10,44 +10,16 @@ recomputed in the background, once at a time.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient
 
 from mongoshop._async.services.analytics import WARM_UP
 from mongoshop._async.shop import AsyncShop
-from mongoshop.models.common import Document
 from mongoshop.models.products import ProductCreate
-from mongoshop.security import PasswordHasher
-from mongoshop.settings import Settings
+from tests.integration.commerce.conftest import REFRESH
 from tests.integration.helpers import MovingClock
-
-REFRESH = 60.0
-
-
-@pytest.fixture
-def clock() -> MovingClock:
-    return MovingClock()
-
-
-@pytest.fixture
-async def dshop(
-    async_client: AsyncMongoClient[Document],
-    settings: Settings,
-    hasher: PasswordHasher,
-    clock: MovingClock,
-) -> AsyncIterator[AsyncShop]:
-    configured = settings.model_copy(update={"dashboard_refresh_seconds": REFRESH})
-    shop = AsyncShop(
-        async_client[configured.mongodb_database], configured, hasher=hasher, clock=clock
-    )
-    await shop.ensure_indexes()
-    yield shop
-    await shop.background.close()
-    await async_client.drop_database(configured.mongodb_database)
 
 
 async def add_product(shop: AsyncShop, name: str) -> None:

@@ -11,6 +11,7 @@ from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from mongoshop._async.compat import Background
+from mongoshop._async.repositories.figures import AsyncFigureRepository
 from mongoshop._async.repositories.idempotent import with_key
 from mongoshop._async.repositories.orders import AsyncOrderRepository
 from mongoshop._async.repositories.products import AsyncProductRepository
@@ -35,6 +36,7 @@ from mongoshop.models.orders import (
     RecentOrder,
 )
 from mongoshop.models.products import ProductInDB
+from mongoshop.models.sales import day_of, figures_name, needs_mark
 from mongoshop.models.users import UserInDB
 from mongoshop.models.wallet import EntryKind
 
@@ -49,6 +51,7 @@ class AsyncOrderService:
         currency: str,
         *,
         users: AsyncUserRepository,
+        figures: AsyncFigureRepository | None = None,
         product_cache: ReadCache[ProductInDB] | None = None,
         listings: Listings | None = None,
         background: Background | None = None,
@@ -56,8 +59,10 @@ class AsyncOrderService:
         clock: Clock = utcnow,
     ) -> None:
         """`listings`: everyone's orders by page, and their total (the API's, evicted by
-        the orders' change stream; see `mongoshop.cache.Listings`)."""
+        the orders' change stream; see `mongoshop.cache.Listings`); `figures`: where the
+        days of sales are kept, told when a change reaches a day already over."""
         self.clock = clock
+        self.figures = figures
         self.orders = orders
         self.users = users
         self.products = products
@@ -144,6 +149,7 @@ class AsyncOrderService:
                 idempotency_key,
             )
             order_id = await self.orders.create(document, session=session)
+            await self._touch_sales_day(now, session)
             await self.wallet.post(
                 account.id, EntryKind.ORDER, -total, now, reference_id=order_id, session=session
             )
@@ -167,6 +173,14 @@ class AsyncOrderService:
             if self.listings is not None:
                 self.listings.clear()  # a new order heads everyone's list
         return placed, replayed
+
+    async def _touch_sales_day(self, created_at: datetime, session: AsyncClientSession) -> None:
+        """Mark the sales figures of the order's day stale, in the change's transaction,
+        when that day is over (a cancellation, or a backdated order): an order of today
+        reaches today's figures when they are next refreshed, at no cost here."""
+        now = self.clock()
+        if self.figures is not None and needs_mark(created_at, now):
+            await self.figures.mark_stale(figures_name(day_of(created_at)), now, session=session)
 
     async def get_visible_to(self, user: UserInDB, order_id: str) -> OrderInDB:
         """The buyer's own order, or any order for an admin; others get `NotFound`."""
@@ -235,6 +249,7 @@ class AsyncOrderService:
             cancelled = await self.orders.mark_cancelled(order.id, now, session=session)
             if cancelled is None:
                 raise Conflict(f"order {order_id} is already {OrderStatus.CANCELLED.value}")
+            await self._touch_sales_day(cancelled.created_at, session)
             for item in cancelled.items:
                 # The guarded path: past the stock bound the cancellation is refused whole
                 # (nothing changes); a product deleted since has nothing to restock.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, IndexModel
@@ -15,14 +15,8 @@ from mongoshop._sync.repositories.base import NEWEST_FIRST, RECENT_WINDOWS
 from mongoshop._sync.repositories.idempotent import IdempotentRepository, idempotency_index
 from mongoshop.clock import utcnow
 from mongoshop.models.common import Document
-from mongoshop.models.orders import (
-    CategorySales,
-    OrderInDB,
-    OrderStatus,
-    SalesPeriod,
-    SalesReport,
-    SalesSummary,
-)
+from mongoshop.models.orders import OrderInDB, OrderStatus
+from mongoshop.models.sales import DELETED, CategoryDay, DaySales
 
 
 class OrderRepository(IdempotentRepository[OrderInDB]):
@@ -107,23 +101,21 @@ class OrderRepository(IdempotentRepository[OrderInDB]):
         )
 
     @staticmethod
-    def sales_pipeline(period: SalesPeriod) -> list[Document]:
-        """The guide's pipeline, with integer money, a correct average order value, and
-        distinct counts that never hold a growing set in one document.
+    def sales_pipeline(start: datetime, end: datetime) -> list[Document]:
+        """The guide's pipeline, with integer money and distinct counts that never hold a
+        growing set in one document, one row per (UTC day, category, order).
 
         The guide collects every order of a category with ``$addToSet``: one
         document that grows with the period's orders until it meets MongoDB's
-        16 MB document and 100 MB stage limits. Here each order line is grouped
-        by (category, order) and by (category, product) first, so the distinct
-        orders and products of a category are counted as groups, in two
-        branches of one ``$facet`` whose outputs hold one row per category.
+        16 MB document and 100 MB stage limits. Here the rows stay the size of
+        one order, and `sales_by_day` adds them up per day as they stream in.
         """
-        category = {"$ifNull": ["$product.category", "(deleted products)"]}
+        category = {"$ifNull": ["$product.category", DELETED]}
         return [
             {
                 "$match": {
                     "status": OrderStatus.COMPLETED.value,
-                    "created_at": {"$gte": period.start, "$lt": period.end},
+                    "created_at": {"$gte": start, "$lt": end},
                 }
             },
             {"$unwind": "$items"},
@@ -137,68 +129,44 @@ class OrderRepository(IdempotentRepository[OrderInDB]):
             },
             {"$unwind": {"path": "$product", "preserveNullAndEmptyArrays": True}},
             {
-                "$facet": {
-                    "orders": [
-                        {
-                            "$group": {
-                                "_id": {"category": category, "order": "$_id"},
-                                "sales": {
-                                    "$sum": {"$multiply": ["$items.quantity", "$items.unit_price"]}
-                                },
-                                "items": {"$sum": "$items.quantity"},
-                                "order_total": {"$first": "$total.amount"},
-                            }
-                        },
-                        {
-                            "$group": {
-                                "_id": "$_id.category",
-                                "total_sales": {"$sum": "$sales"},
-                                "total_items": {"$sum": "$items"},
-                                "orders_count": {"$sum": 1},
-                                "avg_order_value": {"$avg": "$order_total"},
-                            }
-                        },
-                    ],
-                    "products": [
-                        {"$group": {"_id": {"category": category, "product": "$items.product_id"}}},
-                        {"$group": {"_id": "$_id.category", "count": {"$sum": 1}}},
-                    ],
+                "$group": {
+                    "_id": {"category": category, "order": "$_id"},
+                    "day": {
+                        "$first": {"$dateToString": {"format": "%Y-%m-%d", "date": "$created_at"}}
+                    },
+                    "sales": {"$sum": {"$multiply": ["$items.quantity", "$items.unit_price"]}},
+                    "items": {"$sum": "$items.quantity"},
+                    "order_total": {"$first": "$total.amount"},
+                    "products": {"$addToSet": "$items.product_id"},
                 }
             },
         ]
 
-    def sales_report(self, period: SalesPeriod, currency: str) -> SalesReport:
-        cursor = self.collection.aggregate(self.sales_pipeline(period))
-        facets: dict[str, Any] = (cursor.to_list())[0]
-        products = {row["_id"]: row["count"] for row in facets["products"]}
-        by_category = sorted(
-            (
-                CategorySales(
-                    category=row["_id"],
-                    total_sales=int(row["total_sales"]),
-                    total_items=int(row["total_items"]),
-                    unique_products_count=products.get(row["_id"], 0),
-                    orders_count=row["orders_count"],
-                    avg_order_value=round(row["avg_order_value"] or 0),
-                )
-                for row in facets["orders"]
-            ),
-            key=lambda row: (-row.total_sales, row.category),
-        )
-        orders_count = self.count(
-            {
-                "status": OrderStatus.COMPLETED.value,
-                "created_at": {"$gte": period.start, "$lt": period.end},
-            }
-        )
-        return SalesReport(
-            period=period,
-            summary=SalesSummary(
-                total_sales=sum(row.total_sales for row in by_category),
-                total_items=sum(row.total_items for row in by_category),
-                orders_count=orders_count,
-                categories_count=len(by_category),
-                currency=currency,
-            ),
-            by_category=by_category,
-        )
+    def sales_by_day(self, start: datetime, end: datetime) -> list[DaySales]:
+        """The completed orders created in [start, end), added up per UTC day (a day of
+        the span with no order has no piece)."""
+        days: dict[str, DaySales] = {}
+        rows: dict[tuple[str, str], CategoryDay] = {}
+        orders: dict[str, set[ObjectId]] = {}
+        products: dict[tuple[str, str], set[str]] = {}
+        cursor = self.collection.aggregate(self.sales_pipeline(start, end))
+        for found in cursor:
+            day, category = found["day"], found["_id"]["category"]
+            piece = days.get(day)
+            if piece is None:
+                piece = days[day] = DaySales(day=day)
+            row = rows.get((day, category))
+            if row is None:
+                row = rows[(day, category)] = CategoryDay(category=category)
+                piece.categories.append(row)
+            row.total_sales += int(found["sales"])
+            row.total_items += int(found["items"])
+            row.orders_count += 1
+            row.order_totals += int(found["order_total"])
+            products.setdefault((day, category), set()).update(map(str, found["products"]))
+            orders.setdefault(day, set()).add(found["_id"]["order"])
+        for (day, category), ids in products.items():
+            rows[(day, category)].products = sorted(ids)
+        for day, piece in days.items():
+            piece.orders_count = len(orders[day])
+        return [days[day] for day in sorted(days)]

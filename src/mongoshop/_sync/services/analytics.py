@@ -13,7 +13,8 @@ for the computation.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
 from typing import TypeVar
 
 from pydantic import BaseModel
@@ -24,8 +25,10 @@ from mongoshop._sync.repositories.orders import OrderRepository
 from mongoshop._sync.repositories.products import ProductRepository
 from mongoshop._sync.repositories.users import UserRepository
 from mongoshop.clock import Clock, start_of_month, utcnow
+from mongoshop.models import sales as sales_days
 from mongoshop.models.orders import SalesPeriod, SalesReport
 from mongoshop.models.products import ProductStats
+from mongoshop.models.sales import DaySales
 from mongoshop.models.users import UserStats
 
 FiguresT = TypeVar("FiguresT", bound=BaseModel)
@@ -33,6 +36,7 @@ FiguresT = TypeVar("FiguresT", bound=BaseModel)
 USERS = "users"
 PRODUCTS = "products"
 WARM_UP = "dashboards' warm-up"
+SALES_DAYS = "days of sales"
 
 
 class AnalyticsService:
@@ -73,8 +77,60 @@ class AnalyticsService:
             return [row.category for row in (self.product_dashboard()).by_category]
         return [row.category for row in ProductStats.model_validate(stored.value).by_category]
 
-    def sales(self, period: SalesPeriod) -> SalesReport:
-        return self.orders.sales_report(period, self.currency)
+    def sales(self, period: SalesPeriod, *, fresh: bool = False) -> SalesReport:
+        """Completed orders' sales in the period, by category: its full UTC days from their
+        figures (`mongoshop.models.sales`), the parts of days at its edges from the orders.
+
+        Days never computed are computed now, in one read of their span's orders;
+        stale ones (a cancellation since, or a day not over and older than
+        `refresh_seconds`) are served and recomputed in the background. `fresh`
+        computes the whole period from the orders now (and keeps its full days).
+        """
+        if period.is_empty:
+            return sales_days.report(period, self.currency, [], self.clock())
+        days = sales_days.full_days(period)
+        if fresh or not days:
+            at = self.clock()
+            pieces = self.orders.sales_by_day(period.start, period.end)
+            if days:
+                self._keep_days(days, pieces, at)
+            return sales_days.report(period, self.currency, pieces, at)
+        stored = self.figures.load_many([sales_days.figures_name(day) for day in days])
+        by_day = {
+            day: (DaySales.model_validate(found.value), found.computed_at)
+            for day in days
+            if (found := stored.get(sales_days.figures_name(day))) is not None
+        }
+        missing = [day for day in days if day not in by_day]
+        if missing:
+            computed, at = self._compute_days(missing[0], missing[-1])
+            by_day.update({day: (piece, at) for day, piece in computed.items()})
+        now = self.clock()
+        due = [
+            day
+            for day in days
+            if (found := stored.get(sales_days.figures_name(day))) is not None
+            and by_day[day][1] == found.computed_at
+            and (
+                found.is_stale
+                or (
+                    not sales_days.is_final(day, found.computed_at)
+                    and now - found.computed_at >= self.refresh
+                )
+            )
+        ]
+        if due:
+            first, last = due[0], due[-1]
+            self.background.start(SALES_DAYS, lambda: self._compute_days(first, last))
+        pieces = [piece for piece, _ in by_day.values()]
+        for start, end in (
+            (period.start, sales_days.start_of(days[0])),
+            (sales_days.start_of(days[-1] + timedelta(days=1)), period.end),
+        ):
+            if start < end:
+                pieces += self.orders.sales_by_day(start, end)
+        oldest = min(at for _, at in by_day.values())
+        return sales_days.report(period, self.currency, pieces, oldest)
 
     def warm_up(self) -> None:
         """Start computing, in the background, the dashboards whose figures are missing or
@@ -92,6 +148,25 @@ class AnalyticsService:
 
         if due:
             self.background.start(WARM_UP, in_turn)
+
+    def _compute_days(self, first: date, last: date) -> tuple[dict[date, DaySales], datetime]:
+        """Compute the days from `first` to `last` from their orders, and keep them."""
+        at = self.clock()
+        end = sales_days.start_of(last + timedelta(days=1))
+        pieces = self.orders.sales_by_day(sales_days.start_of(first), end)
+        return self._keep_days(sales_days.days_between(first, last), pieces, at), at
+
+    def _keep_days(
+        self, days: Sequence[date], pieces: Sequence[DaySales], at: datetime
+    ) -> dict[date, DaySales]:
+        """Store the figures of `days` (a day without a piece sold nothing) from pieces
+        computed at `at`."""
+        by_name = {piece.day: piece for piece in pieces}
+        kept = {day: by_name.get(day.isoformat(), DaySales(day=day.isoformat())) for day in days}
+        self.figures.save_many(
+            {sales_days.figures_name(day): piece.model_dump() for day, piece in kept.items()}, at
+        )
+        return kept
 
     def _user_figures(self) -> UserStats:
         return self.users.statistics(start_of_month(self.clock()))

@@ -12,6 +12,7 @@ from bson import ObjectId
 from pymongo.synchronous.client_session import ClientSession
 
 from mongoshop._sync.compat import Background
+from mongoshop._sync.repositories.figures import FigureRepository
 from mongoshop._sync.repositories.idempotent import with_key
 from mongoshop._sync.repositories.orders import OrderRepository
 from mongoshop._sync.repositories.products import ProductRepository
@@ -36,6 +37,7 @@ from mongoshop.models.orders import (
     RecentOrder,
 )
 from mongoshop.models.products import ProductInDB
+from mongoshop.models.sales import day_of, figures_name, needs_mark
 from mongoshop.models.users import UserInDB
 from mongoshop.models.wallet import EntryKind
 
@@ -50,6 +52,7 @@ class OrderService:
         currency: str,
         *,
         users: UserRepository,
+        figures: FigureRepository | None = None,
         product_cache: ReadCache[ProductInDB] | None = None,
         listings: Listings | None = None,
         background: Background | None = None,
@@ -57,8 +60,10 @@ class OrderService:
         clock: Clock = utcnow,
     ) -> None:
         """`listings`: everyone's orders by page, and their total (the API's, evicted by
-        the orders' change stream; see `mongoshop.cache.Listings`)."""
+        the orders' change stream; see `mongoshop.cache.Listings`); `figures`: where the
+        days of sales are kept, told when a change reaches a day already over."""
         self.clock = clock
+        self.figures = figures
         self.orders = orders
         self.users = users
         self.products = products
@@ -141,6 +146,7 @@ class OrderService:
                 idempotency_key,
             )
             order_id = self.orders.create(document, session=session)
+            self._touch_sales_day(now, session)
             self.wallet.post(
                 account.id, EntryKind.ORDER, -total, now, reference_id=order_id, session=session
             )
@@ -164,6 +170,14 @@ class OrderService:
             if self.listings is not None:
                 self.listings.clear()  # a new order heads everyone's list
         return placed, replayed
+
+    def _touch_sales_day(self, created_at: datetime, session: ClientSession) -> None:
+        """Mark the sales figures of the order's day stale, in the change's transaction,
+        when that day is over (a cancellation, or a backdated order): an order of today
+        reaches today's figures when they are next refreshed, at no cost here."""
+        now = self.clock()
+        if self.figures is not None and needs_mark(created_at, now):
+            self.figures.mark_stale(figures_name(day_of(created_at)), now, session=session)
 
     def get_visible_to(self, user: UserInDB, order_id: str) -> OrderInDB:
         """The buyer's own order, or any order for an admin; others get `NotFound`."""
@@ -232,6 +246,7 @@ class OrderService:
             cancelled = self.orders.mark_cancelled(order.id, now, session=session)
             if cancelled is None:
                 raise Conflict(f"order {order_id} is already {OrderStatus.CANCELLED.value}")
+            self._touch_sales_day(cancelled.created_at, session)
             for item in cancelled.items:
                 # The guarded path: past the stock bound the cancellation is refused whole
                 # (nothing changes); a product deleted since has nothing to restock.

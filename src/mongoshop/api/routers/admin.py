@@ -65,16 +65,20 @@ async def sales(
     shop: ShopDep,
     start: Annotated[datetime, Query(description="Inclusive, with a time zone")],
     end: Annotated[datetime, Query(description="Exclusive, with a time zone")],
+    cache_control: CacheControl = None,
 ) -> SalesReport:
     """Completed orders' sales in [start, end), by category, with a summary.
 
-    An `end` at or before `start` is an empty period: a report of zeros.
+    An `end` at or before `start` is an empty period: a report of zeros. Each full
+    UTC day of the period is read from its figures, kept until one of its orders is
+    cancelled (and, until the day is over, refreshed like the other dashboards); the
+    oldest used is `computed_at`. `Cache-Control: no-cache` computes the period now.
     """
     try:
         period = SalesPeriod(start=start, end=end)
     except ValidationError as exc:
         raise ValidationFailed(describe_errors(exc.errors(include_url=False), limit=1)) from None
-    return await shop.analytics.sales(period)
+    return await shop.analytics.sales(period, fresh=wants_fresh(cache_control))
 
 
 @router.get("/orders/recent", responses=responses(401, 403, 422))

@@ -223,6 +223,7 @@ async function loadSales() {
     handle(failure, error);
     return;
   }
+  showFreshness("sales", report.computed_at);
   const summary = report.summary;
   currency = summary.currency;
   setFigure("sales-total", format.money(summary.total_sales, currency), summary.total_sales);

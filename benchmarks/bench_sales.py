@@ -6,8 +6,9 @@
 The shop is the load benchmark's (`benchmarks/load/run.py`, the same filler and
 plan: each filler user has an order, one every 30 minutes back from when the shop
 was filled, so a week holds the same 336 filler orders at either size); `--data`
-reuses one filled before (with the orders of the runs since). `mongoshop serve` runs with its worker, as users run it, and customers
-place orders all along the measured reads (the burst). For the dashboard's
+reuses one filled before (with the orders of the runs since). `mongoshop serve`
+runs with its worker, as users run it, and a customer places orders all along the
+measured reads (the burst). For the dashboard's
 periods (the last 7 and 30 UTC days, as its form asks), it times over HTTP:
 
 - the first report (its days computed from the orders and kept),

@@ -1,7 +1,7 @@
 """Domain errors: what went wrong, in the words of the business, not the driver.
 
 Repositories and services raise these; the API maps each ``code`` to an HTTP
-status in one place (``mongoshop.api.errors``) and the CLI prints the message.
+status in one place (``mongoshop.http.errors``) and the CLI prints the message.
 Errors this module does not know are never swallowed: they propagate.
 """
 

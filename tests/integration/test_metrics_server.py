@@ -11,7 +11,7 @@ import httpx
 
 from mongoshop._async.shop import AsyncShop
 from mongoshop.observability import Metrics
-from mongoshop.observability.server import MetricsServer, metrics_app
+from mongoshop.worker.metrics_server import MetricsServer, metrics_app
 
 
 def free_port() -> int:

@@ -32,7 +32,7 @@ from mongoshop.models.mail import MailKind, MailStatus
 from mongoshop.observability import Metrics, context
 from mongoshop.observability.logs import JsonFormatter
 from mongoshop.settings import Settings
-from mongoshop.streams.consumer import StreamConsumer, StreamSpec
+from mongoshop.worker.streams import StreamConsumer, StreamSpec
 
 
 class Records(logging.Handler):

@@ -18,7 +18,7 @@ from mongoshop.models.products import ProductCreate, ProductInDB, ProductQuery, 
 from mongoshop.models.users import UserCreate, UserInDB
 from mongoshop.security import PasswordHasher
 from mongoshop.settings import Settings
-from mongoshop.streams.consumer import StreamConsumer
+from mongoshop.worker.streams import StreamConsumer
 
 
 async def test_cached_reads_are_served_until_a_change_stream_evicts_them(

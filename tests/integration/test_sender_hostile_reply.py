@@ -7,8 +7,8 @@ from bson import ObjectId
 
 from mongoshop._async.shop import AsyncShop
 from mongoshop.mail.documents import outbox_document
-from mongoshop.mail.sender import OutboxSender
 from mongoshop.models.mail import MailKind, OutboxItem
+from mongoshop.worker.mail_sender import OutboxSender
 
 
 class GarbledServer:

@@ -16,7 +16,7 @@ import pytest
 from mongoshop._async.repositories.checkpoints import AsyncCheckpointRepository
 from mongoshop._async.shop import AsyncShop
 from mongoshop.models.common import Document
-from mongoshop.streams.consumer import (
+from mongoshop.worker.streams import (
     BATCH_SIZE,
     BATCH_WAIT_SECONDS,
     HANDLER_ATTEMPTS,

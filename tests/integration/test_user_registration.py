@@ -164,8 +164,8 @@ async def test_a_new_address_gets_an_unconfirmed_account_and_one_code(ashop: Asy
 async def test_a_sent_code_is_not_kept_in_the_outbox(ashop: AsyncShop) -> None:
     """The e-mail carried the code to its owner; at rest, the outbox keeps no copy (issue 21:
     it stayed there for good, readable by anyone with the database or an export)."""
-    from mongoshop.mail.sender import OutboxSender
     from mongoshop.models.mail import SCRUBBED, OutboxItem
+    from mongoshop.worker.mail_sender import OutboxSender
 
     sent: list[OutboxItem] = []
 

@@ -47,10 +47,10 @@ import pytest
 from pymongo import MongoClient
 
 from mongoshop.db import EmbeddedServer
-from mongoshop.events.worker import ORDERS_STREAM, USERS_STREAM
 from mongoshop.models.common import Document
+from mongoshop.worker.event_worker import ORDERS_STREAM, USERS_STREAM
 from tests.e2e.support import AppProcess, app_environment, verification_code
-from tests.integration.events.conftest import WorkerProcess
+from tests.integration.worker.conftest import WorkerProcess
 
 THREADS = 4
 ADMIN_EMAIL = "soak-admin@example.com"

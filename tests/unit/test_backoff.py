@@ -2,14 +2,14 @@
 
 Through the webhook deliverer, which passes its settings and a receiver's
 Retry-After to the rule every queue shares (the mail sender's is in
-tests/unit/mail/test_sender.py)."""
+tests/unit/worker/test_mail_sender.py)."""
 
 from __future__ import annotations
 
 import pytest
 
 from mongoshop.settings import Settings
-from mongoshop.webhooks.deliverer import WebhookDeliverer
+from mongoshop.worker.webhook_deliverer import WebhookDeliverer
 
 
 def deliverer(**settings: float) -> WebhookDeliverer:

@@ -1,12 +1,20 @@
 """Imports only go down the layers: a module never imports one from a layer above it.
 
-The layers, from the bottom: the core (models, settings, errors: no I/O), the
-infrastructure (the database client, observability), the repositories, mail and
-change-stream plumbing, the services, the applications (API, worker, the
-`/metrics` route), the command line, and the package's own facade. A module
-belongs to the layer of its longest listed prefix; a module in no layer fails
-the test, so a new package has to be placed. Imports inside functions count
-too: a lazy import is still a dependency.
+The layers, from the bottom: the core (models, settings, errors: no I/O), the pure
+packages both faces use (mail documents and transport, webhook events, signing and
+targets, what a change event says), the infrastructure (the database client,
+observability, HTTP plumbing), the repositories, the services (the two faces), the
+jobs on the sync face (migrations, seeding), the worker (every background loop),
+the applications (bootstrap, API, dashboard), the command line, and the package's
+own facade. A module belongs to the layer of its longest listed prefix; a module in
+no layer fails the test, so a new package has to be placed. Imports inside
+functions count too (a lazy import is still a dependency), and so does what a
+package's `__init__` imports: importing `mongoshop.a.b` runs `mongoshop/a/__init__.py`.
+
+Two rules cut across the layers: nothing under `_sync` imports `_async` (the sync
+face is generated from the async one and stands alone), and nothing outside
+`mongoshop.api` and `mongoshop.cli` imports `mongoshop.api` (the worker never
+loads the API).
 """
 
 from __future__ import annotations
@@ -46,7 +54,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "mongoshop.deferral",
         ),
     ),
-    ("infrastructure", ("mongoshop.db", "mongoshop.observability")),
+    ("pure packages", ("mongoshop.mail", "mongoshop.streams", "mongoshop.webhooks")),
+    ("infrastructure", ("mongoshop.db", "mongoshop.observability", "mongoshop.http")),
     (
         "repositories",
         (
@@ -61,10 +70,6 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         ),
     ),
     (
-        "mail and streams",
-        ("mongoshop.mail", "mongoshop.streams", "mongoshop.webhooks", "mongoshop.queues"),
-    ),
-    (
         "services",
         (
             "mongoshop._async",
@@ -75,18 +80,15 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "mongoshop._sync.shop",
         ),
     ),
+    ("jobs", ("mongoshop.seeding", "mongoshop.migrations")),
+    ("worker", ("mongoshop.worker",)),
     (
         "applications",
         (
             "mongoshop.bootstrap",
-            "mongoshop.seeding",
-            "mongoshop.migrations",
-            "mongoshop.events",
-            "mongoshop.worker",
             "mongoshop.api",
             "mongoshop.web",
             "mongoshop.observability.route",
-            "mongoshop.observability.server",
         ),
     ),
     ("command line", ("mongoshop.cli",)),
@@ -131,18 +133,61 @@ def imported(tree: ast.AST) -> Iterator[tuple[int, str]]:
                 yield node.lineno, node.module
 
 
+def ancestors(module: str) -> list[str]:
+    """The packages whose `__init__` importing `module` runs (the facade's is lazy)."""
+    parts = module.split(".")
+    return [".".join(parts[:n]) for n in range(2, len(parts))]
+
+
+def init_imports(package: str, root: Path, seen: set[str] | None = None) -> Iterator[str]:
+    """What importing `package` (its `__init__`, and theirs in turn) imports."""
+    seen = set() if seen is None else seen
+    if package in seen:
+        return
+    seen.add(package)
+    init = root.joinpath(*package.split("."), "__init__.py")
+    if not init.exists():
+        return
+    for _, target in imported(ast.parse(init.read_text())):
+        yield target
+        for parent in [*ancestors(target), target]:
+            yield from init_imports(parent, root, seen)
+
+
+def rule_broken(module: str, target: str) -> str | None:
+    """The cross-layer rule `module` importing `target` breaks, if any."""
+    if module.startswith("mongoshop._sync") and target.startswith("mongoshop._async"):
+        return "the sync face imports the async one"
+    inside = module.startswith(("mongoshop.api", "mongoshop.cli"))
+    if not inside and (target == "mongoshop.api" or target.startswith("mongoshop.api.")):
+        return "only mongoshop.api and mongoshop.cli import mongoshop.api"
+    return None
+
+
 def violations(root: Path = SOURCE) -> list[str]:
     found = []
     for path in sorted((root / "mongoshop").rglob("*.py")):
         module = module_name(path, root)
         here = layer_of(module)
+        where = f"{path.relative_to(root)}"
         for line, target in imported(ast.parse(path.read_text())):
-            there = layer_of(target)
-            if there > here:
-                found.append(
-                    f"{path.relative_to(root)}:{line}: {module} ({LAYERS[here][0]}) imports"
-                    f" {target} ({LAYERS[there][0]})"
-                )
+            # Importing `target` runs its packages' `__init__`s, and so does importing
+            # `module` itself (its own packages').
+            loaded = [(target, "")]
+            for package in dict.fromkeys([*ancestors(target), *ancestors(module)]):
+                loaded += [
+                    (side, f" through {package}'s __init__") for side in init_imports(package, root)
+                ]
+            for imports, how in loaded:
+                there = layer_of(imports)
+                if there > here:
+                    found.append(
+                        f"{where}:{line}: {module} ({LAYERS[here][0]}) imports"
+                        f" {imports} ({LAYERS[there][0]}){how}"
+                    )
+                rule = rule_broken(module, imports)
+                if rule is not None:
+                    found.append(f"{where}:{line}: {module} imports {imports}{how}: {rule}")
     return found
 
 
@@ -161,9 +206,55 @@ def test_the_check_catches_an_upward_import(tmp_path: Path) -> None:
     package.mkdir(parents=True)
     (package / "bad.py").write_text("from mongoshop.api.app import create_app\n")
 
+    problems = violations(tmp_path)
+
+    assert any(
+        "mongoshop.models.bad (core) imports mongoshop.api.app (applications)" in problem
+        for problem in problems
+    ), problems
+
+
+def test_the_check_sees_what_a_package_init_imports(tmp_path: Path) -> None:
+    """A repository that imports `mongoshop._async.compat` runs `_async/__init__.py`: if
+    that imported the shop, the repository would load the services above it."""
+    package = tmp_path / "mongoshop" / "_async"
+    (package / "repositories").mkdir(parents=True)
+    (package / "__init__.py").write_text("from mongoshop._async.shop import AsyncShop\n")
+    (package / "compat.py").write_text("")
+    (package / "repositories" / "users.py").write_text(
+        "from mongoshop._async.compat import Background\n"
+    )
+
+    problems = violations(tmp_path)
+
+    assert any(
+        "mongoshop._async.repositories.users (repositories) imports mongoshop._async.shop"
+        " (services) through mongoshop._async's __init__" in problem
+        for problem in problems
+    ), problems
+
+
+def test_the_check_catches_the_sync_face_importing_the_async_one(tmp_path: Path) -> None:
+    package = tmp_path / "mongoshop" / "_sync" / "services"
+    package.mkdir(parents=True)
+    (package / "users.py").write_text("from mongoshop._async.compat import Background\n")
+
     (problem,) = violations(tmp_path)
 
-    assert "mongoshop.models.bad (core) imports mongoshop.api.app (applications)" in problem
+    assert "the sync face imports the async one" in problem
+
+
+def test_the_check_catches_an_import_of_the_api_from_below_it(tmp_path: Path) -> None:
+    """The worker is below the API (its import is upward) and must not load it;
+    `mongoshop.web` is beside the API and must not either."""
+    for name, source in (("worker", "metrics_server.py"), ("web", "pages.py")):
+        package = tmp_path / "mongoshop" / name
+        package.mkdir(parents=True)
+        (package / source).write_text("from mongoshop.api.deps import ShopDep\n")
+
+    problems = violations(tmp_path)
+
+    assert sum("only mongoshop.api and mongoshop.cli import" in p for p in problems) == 2, problems
 
 
 @pytest.mark.parametrize(
@@ -181,7 +272,8 @@ def test_the_longest_prefix_decides(module: str, layer: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "module", ["mongoshop.observability.server", "mongoshop.events.worker", "mongoshop.cli.worker"]
+    "module",
+    ["mongoshop.worker.metrics_server", "mongoshop.worker.event_worker", "mongoshop.cli.worker"],
 )
 def test_the_worker_side_never_loads_the_api(module: str) -> None:
     """A worker deployed alone serves `/metrics` with the API's error answers, and nothing

@@ -33,7 +33,7 @@ from mongoshop.observability.metrics import UNMATCHED_ROUTE, Metrics
 from mongoshop.observability.requests import RequestObserver, parse_request_id
 from mongoshop.settings import Settings, load_settings
 from mongoshop.streams.changes import event_time
-from mongoshop.streams.consumer import StreamConsumer, StreamSpec
+from mongoshop.worker.streams import StreamConsumer, StreamSpec
 
 # --- helpers ---------------------------------------------------------------------------------
 

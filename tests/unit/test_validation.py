@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mongoshop.api.errors import describe_validation
+from mongoshop.http.errors import describe_validation
 
 
 def test_the_collector_is_paused_for_a_batch_and_restored_even_on_error() -> None:

@@ -1,6 +1,6 @@
 """The HTTP API (FastAPI) over the async face: `mongoshop.api.app.create_app`.
 
-Importing this package imports nothing else: a worker deployed alone uses the API's
-error answers (`mongoshop.api.errors`) for its `/metrics` server without loading a
-single router.
+Importing this package imports nothing else, and nothing outside `mongoshop.api` and
+`mongoshop.cli` imports it: a worker deployed alone answers its `/metrics` errors
+with `mongoshop.http.errors`, without loading a single router.
 """

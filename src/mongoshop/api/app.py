@@ -20,7 +20,6 @@ from mongoshop._async.repositories.users import AsyncUserRepository
 from mongoshop._async.services.caching import REFRESH_TIMEOUT_SECONDS
 from mongoshop._async.warming import WARM_SECONDS, warm_listings
 from mongoshop.api.cache_invalidation import CACHE_STREAM, Invalidation, invalidation_spec
-from mongoshop.api.errors import install_error_handlers
 from mongoshop.api.middleware import install_middleware
 from mongoshop.api.openapi import install_openapi
 from mongoshop.api.routers import (
@@ -37,17 +36,18 @@ from mongoshop.api.routers import (
 from mongoshop.bootstrap import open_async_shop
 from mongoshop.cache import Listings, ReadCache
 from mongoshop.db.embedded import EmbeddedServer
-from mongoshop.events.worker import EventWorker
+from mongoshop.http.errors import install_error_handlers
 from mongoshop.models.products import ProductInDB
 from mongoshop.models.tokens import TokenInDB
 from mongoshop.models.users import UserInDB
 from mongoshop.observability import Metrics, RequestObserver
 from mongoshop.observability import route as metrics_route
 from mongoshop.settings import Settings, get_settings
-from mongoshop.streams.consumer import StreamConsumer
-from mongoshop.streams.graceful import StopRequest, stop_loops
 from mongoshop.worker.chores import Chore
+from mongoshop.worker.event_worker import EventWorker
+from mongoshop.worker.graceful import StopRequest, stop_loops
 from mongoshop.worker.schema_watch import schema_watch
+from mongoshop.worker.streams import StreamConsumer
 from mongoshop.worker.supervision import Supervisor
 from mongoshop.worker.write_watch import write_watch
 

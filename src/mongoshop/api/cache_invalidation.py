@@ -22,7 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from mongoshop.cache import Listings, ReadCache
 from mongoshop.models.common import Document
-from mongoshop.streams.consumer import StreamSpec
+from mongoshop.worker.streams import StreamSpec
 
 EVERY_CHANGE = ("insert", "update", "replace", "delete")
 CACHE_STREAM = "cache"

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mongoshop.cache import noting_ages
 from mongoshop.deadlines import deadline
+from mongoshop.http.headers import COMMON_HEADERS
 from mongoshop.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -38,15 +39,6 @@ DOCS_POLICY = (
 Swagger UI / ReDoc from their CDN. Only those two pages get this policy."""
 
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
-
-COMMON_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"cross-origin-opener-policy", b"same-origin"),
-    (b"cross-origin-resource-policy", b"same-origin"),
-    (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=()"),
-]
 
 
 class BodySizeLimit:

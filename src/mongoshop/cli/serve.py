@@ -14,7 +14,6 @@ import uvicorn
 
 from mongoshop._sync.shop import Shop
 from mongoshop.api.app import create_app
-from mongoshop.api.http_protocol import JsonErrorsProtocol
 from mongoshop.cli.common import (
     console,
     open_shop,
@@ -23,6 +22,7 @@ from mongoshop.cli.common import (
     stop_on_sigterm,
 )
 from mongoshop.db.embedded import EmbeddedServer
+from mongoshop.http.protocol import JsonErrorsProtocol
 from mongoshop.observability import configure_logging
 from mongoshop.settings import Settings
 

@@ -11,11 +11,11 @@ import typer
 from mongoshop.bootstrap import open_async_shop
 from mongoshop.cli.common import console, settings_from_env
 from mongoshop.db.embedded import EmbeddedServer
-from mongoshop.events.worker import EventWorker
 from mongoshop.observability import Metrics, configure_logging
-from mongoshop.observability.server import MetricsServer, metrics_app
 from mongoshop.settings import Settings
-from mongoshop.streams.graceful import stop_loops
+from mongoshop.worker.event_worker import EventWorker
+from mongoshop.worker.graceful import stop_loops
+from mongoshop.worker.metrics_server import MetricsServer, metrics_app
 from mongoshop.worker.schema_watch import schema_watch
 from mongoshop.worker.write_watch import write_watch
 

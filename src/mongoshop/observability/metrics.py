@@ -34,7 +34,7 @@ from mongoshop.models.webhooks import WebhookCounts
 
 
 class LagSource(Protocol):
-    """A change-stream consumer, as the lag gauge sees it (`mongoshop.streams.consumer`)."""
+    """A change-stream consumer, as the lag gauge sees it (`mongoshop.worker.streams`)."""
 
     @property
     def name(self) -> str: ...

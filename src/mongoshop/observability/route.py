@@ -4,7 +4,7 @@ Open by default, as scrapers usually reach it on an internal network; with
 MONGOSHOP_METRICS_TOKEN set, it wants ``Authorization: Bearer <token>``.
 MONGOSHOP_METRICS_ENABLED=false leaves it out of the app. Not in the OpenAPI schema.
 
-Mounted by the API and by a worker deployed alone (`mongoshop.observability.server`):
+Mounted by the API and by a worker deployed alone (`mongoshop.worker.metrics_server`):
 it needs of its app only what `MetricsSource` says, so a worker that serves it does
 not load the API.
 """

@@ -1,8 +1,4 @@
-"""Change-stream plumbing shared by the worker and the API's cache invalidation.
+"""What a change event says, as pure code both faces may import (`changes.event_time`).
 
-`consumer.StreamConsumer` runs one stream (resume tokens checkpointed after each
-event's effects, or not at all for caches), `graceful` stops a set of them
-without losing an event. What the events mean lives with their users: the
-worker's handlers (`mongoshop.events.worker`) and the API's caches
-(`mongoshop.api.cache_invalidation`).
+The loops that read the streams are the worker's (`mongoshop.worker.streams`).
 """

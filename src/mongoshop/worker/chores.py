@@ -8,7 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from mongoshop.deadlines import deadline
-from mongoshop.streams.graceful import StopRequest, raise_if_cancelled
+from mongoshop.worker.graceful import StopRequest, raise_if_cancelled
 
 logger = logging.getLogger(__name__)
 

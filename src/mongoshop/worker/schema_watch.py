@@ -21,8 +21,8 @@ from mongoshop._async.shop import AsyncShop
 from mongoshop.errors import ConfigurationError
 from mongoshop.migrations import MIGRATIONS
 from mongoshop.migrations.runner import check_applied
-from mongoshop.streams.graceful import StopRequest
 from mongoshop.worker.chores import run_every
+from mongoshop.worker.graceful import StopRequest
 
 logger = logging.getLogger(__name__)
 

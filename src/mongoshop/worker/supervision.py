@@ -17,7 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from mongoshop.streams.graceful import StopRequest, raise_if_cancelled
+from mongoshop.worker.graceful import StopRequest, raise_if_cancelled
 
 logger = logging.getLogger(__name__)
 

@@ -30,8 +30,8 @@ import pymongo
 from mongoshop._async.repositories.base import AsyncRepository
 from mongoshop._async.shop import AsyncShop
 from mongoshop.db.embedded import EmbeddedServer
-from mongoshop.streams.graceful import StopRequest, raise_if_cancelled
 from mongoshop.worker.chores import run_every
+from mongoshop.worker.graceful import StopRequest, raise_if_cancelled
 
 logger = logging.getLogger(__name__)
 

@@ -12,11 +12,11 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from mongoshop._async.shop import AsyncShop
-from mongoshop.events.worker import EventWorker
 from mongoshop.models.common import Document
 from mongoshop.models.webhooks import EventType, SubscriptionCreated, SubscriptionRequest
 from mongoshop.security import PasswordHasher
 from mongoshop.settings import Settings
+from mongoshop.worker.event_worker import EventWorker
 from tests.conftest import DROP_TIMEOUT
 from tests.integration.webhooks.receiver import Receiver
 

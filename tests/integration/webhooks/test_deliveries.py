@@ -27,7 +27,7 @@ LEASE = timedelta(seconds=30)
 
 def deliverer_of(wshop: AsyncShop, client: Any, **options: Any) -> Any:
     """A deliverer of `wshop`'s deliveries through `client` (its settings unless given)."""
-    from mongoshop.webhooks.deliverer import WebhookDeliverer
+    from mongoshop.worker.webhook_deliverer import WebhookDeliverer
 
     settings = options.pop("settings", wshop.settings)
     repositories = wshop.repositories
@@ -245,7 +245,7 @@ async def test_the_deliverer_releases_what_a_resume_racing_a_pause_left_held(
     """A deliverer that read "paused" just before a resume holds the delivery after the
     resume released the others: the deliverer's periodic sweep releases it."""
     from mongoshop.webhooks.client import WebhookClient
-    from mongoshop.webhooks.deliverer import WebhookDeliverer
+    from mongoshop.worker.webhook_deliverer import WebhookDeliverer
 
     subscription = await subscribe(EventType.WALLET_CREDITED)
     await wshop.webhooks.publish([occurrence(EventType.WALLET_CREDITED, "account:5", 1, 1)])
@@ -588,7 +588,7 @@ async def test_a_workers_deliverers_hold_at_most_its_share_of_attempts_to_one_su
 
 async def test_a_workers_deliverers_share_one_bound_per_subscription(wshop: AsyncShop) -> None:
     """The share holds across the worker's deliverers only if they hold the same one."""
-    from mongoshop.events.worker import EventWorker
+    from mongoshop.worker.event_worker import EventWorker
 
     settings = wshop.settings.model_copy(
         update={"webhook_deliverers": 3, "webhook_per_subscription": 2}

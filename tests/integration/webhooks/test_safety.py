@@ -9,8 +9,8 @@ import pytest
 from mongoshop._async.services.webhooks import AsyncWebhookService
 from mongoshop._async.shop import AsyncShop
 from mongoshop.errors import ValidationFailed
-from mongoshop.events.worker import EventWorker
 from mongoshop.models.webhooks import DeliveryStatus, EventType, SubscriptionRequest
+from mongoshop.worker.event_worker import EventWorker
 from tests.integration.helpers import Customers
 from tests.integration.webhooks.conftest import eventually
 from tests.integration.webhooks.receiver import Receiver

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from mongoshop._async.shop import AsyncShop
-from mongoshop.events.webhook_streams import ORDERS_STREAM
 from mongoshop.models.orders import OrderItemRequest, OrderRequest
 from mongoshop.models.webhooks import DeliveryStatus, EventType
 from mongoshop.settings import Settings
-from tests.integration.events.conftest import WorkerProcess
+from mongoshop.worker.webhook_streams import ORDERS_STREAM
+from tests.integration.worker.conftest import WorkerProcess
 from tests.integration.helpers import Customers, Products, cli_env
 from tests.integration.webhooks.conftest import Subscribe, eventually
 from tests.integration.webhooks.receiver import Answer, Receiver

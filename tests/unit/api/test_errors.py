@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from mongoshop.api.errors import status_for
 from mongoshop.errors import (
     AccountDisabled,
     AuthenticationFailed,
@@ -16,6 +15,7 @@ from mongoshop.errors import (
     PermissionDenied,
     ValidationFailed,
 )
+from mongoshop.http.errors import status_for
 
 
 @pytest.mark.parametrize(

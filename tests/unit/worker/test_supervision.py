@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from mongoshop.observability import Metrics
-from mongoshop.streams.graceful import StopRequest
+from mongoshop.worker.graceful import StopRequest
 from mongoshop.worker.supervision import Supervisor
 
 

@@ -14,8 +14,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mongoshop._async.shop import AsyncShop
-from mongoshop.streams.consumer import BatchHandler as Batch
-from mongoshop.streams.consumer import StreamSpec
 from mongoshop.webhooks.events import (
     Occurrence,
     from_ledger_change,
@@ -23,6 +21,8 @@ from mongoshop.webhooks.events import (
     from_product_change,
     from_user_change,
 )
+from mongoshop.worker.streams import BatchHandler as Batch
+from mongoshop.worker.streams import StreamSpec
 
 ORDERS_STREAM = "webhooks-orders"
 USERS_STREAM = "webhooks-users"

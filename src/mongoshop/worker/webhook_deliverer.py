@@ -34,13 +34,13 @@ from mongoshop.models.webhooks import (
     SubscriptionInDB,
     SubscriptionStatus,
 )
-from mongoshop.queues.draining import drain
 from mongoshop.settings import Settings
-from mongoshop.streams.graceful import StopRequest, raise_if_cancelled
 from mongoshop.webhooks.client import Outcome, WebhookClient
 from mongoshop.webhooks.in_flight import InFlight
 from mongoshop.webhooks.signing import canonical_body, signed_headers
 from mongoshop.webhooks.targets import parse_target
+from mongoshop.worker.draining import drain
+from mongoshop.worker.graceful import StopRequest, raise_if_cancelled
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ class WebhookDeliverer:
         return jittered_backoff(attempts, self.retry_base, self.max_backoff, retry_after)
 
     async def run(self) -> None:
-        """Deliver until stopped (`mongoshop.queues.draining.drain`)."""
+        """Deliver until stopped (`mongoshop.worker.draining.drain`)."""
         # When idle, only the worker's first one polls the line often; the others
         # look four times less often (the first finds new work within its delay).
         idle = self.idle_delay if self.chores else self.idle_delay * 4

@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from mongoshop.queues.draining import drain
-from mongoshop.streams.graceful import StopRequest
+from mongoshop.worker.draining import drain
+from mongoshop.worker.graceful import StopRequest
 
 
 async def test_a_chore_that_always_fails_does_not_keep_the_items_waiting(

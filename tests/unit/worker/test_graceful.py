@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from mongoshop.streams.graceful import StopRequest, stop_loops
+from mongoshop.worker.graceful import StopRequest, stop_loops
 
 
 async def test_a_stop_request_ends_a_sleep_early() -> None:
@@ -52,7 +52,7 @@ async def test_a_loop_that_ignores_the_request_is_cancelled_after_the_grace() ->
 
 async def test_a_cancellation_swallowed_below_is_raised_again() -> None:
     """A retry loop that catches what a lost cancellation became still stops."""
-    from mongoshop.streams.graceful import raise_if_cancelled
+    from mongoshop.worker.graceful import raise_if_cancelled
 
     started = asyncio.Event()
     rounds = 0

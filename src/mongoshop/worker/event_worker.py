@@ -13,17 +13,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mongoshop._async.shop import AsyncShop
-from mongoshop.events.webhook_streams import webhook_streams
-from mongoshop.mail.sender import OutboxSender
 from mongoshop.mail.transport import MailTransport, transport_for
-from mongoshop.streams.consumer import StreamConsumer, StreamSpec
-from mongoshop.streams.graceful import STOP_GRACE_SECONDS, stop_loops
 from mongoshop.webhooks.client import WebhookClient
-from mongoshop.webhooks.deliverer import DeliveryObserver, WebhookDeliverer
 from mongoshop.webhooks.in_flight import InFlight
 from mongoshop.webhooks.targets import AsyncResolver, async_system_resolver
 from mongoshop.worker.chores import Chore
+from mongoshop.worker.graceful import STOP_GRACE_SECONDS, stop_loops
+from mongoshop.worker.mail_sender import OutboxSender
+from mongoshop.worker.streams import StreamConsumer, StreamSpec
 from mongoshop.worker.supervision import Supervisor
+from mongoshop.worker.webhook_deliverer import DeliveryObserver, WebhookDeliverer
+from mongoshop.worker.webhook_streams import webhook_streams
 
 logger = logging.getLogger(__name__)
 

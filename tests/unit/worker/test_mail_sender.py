@@ -42,7 +42,7 @@ def test_messages_carry_a_stable_message_id_and_both_parts() -> None:
 
 
 def test_sender_logs_name_the_e_mail_but_not_the_address() -> None:
-    from mongoshop.mail.sender import loggable
+    from mongoshop.worker.mail_sender import loggable
 
     assert loggable(welcome_item()) == "welcome:6650f1c2a1b2c3d4e5f60718"
 
@@ -79,7 +79,7 @@ class RefusingTransport:
 async def test_an_smtp_refusal_quoting_the_address_is_logged_without_it(
     attempts: int, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from mongoshop.mail.sender import OutboxSender
+    from mongoshop.worker.mail_sender import OutboxSender
 
     item = welcome_item().model_copy(update={"attempts": attempts})
     outbox = OneItemOutbox(item)
@@ -96,8 +96,8 @@ async def test_an_smtp_refusal_quoting_the_address_is_logged_without_it(
 
 
 def test_sender_backoff_doubles_with_jitter_and_is_capped() -> None:
-    from mongoshop.mail.sender import MAX_BACKOFF, OutboxSender
     from mongoshop.settings import Settings
+    from mongoshop.worker.mail_sender import MAX_BACKOFF, OutboxSender
 
     sender = OutboxSender(
         outbox=None,  # type: ignore[arg-type]
@@ -150,7 +150,7 @@ class SlowTransport:
 async def test_a_batch_is_sent_only_while_each_lease_outlives_an_attempt() -> None:
     """Lease 2 s, SMTP timeout 1 s: an item whose turn comes more than 1 s after the claim
     is given back (its attempt not counted), never sent on a lease about to run out."""
-    from mongoshop.mail.sender import OutboxSender
+    from mongoshop.worker.mail_sender import OutboxSender
 
     items = [
         welcome_item().model_copy(update={"key": f"welcome:{n}:zoe@example.com", "attempts": 1})

@@ -17,10 +17,10 @@ from pymongo import MongoClient
 
 from mongoshop._sync.shop import Shop
 from mongoshop.errors import InvalidVerificationToken
-from mongoshop.events.worker import ORDERS_STREAM, USERS_STREAM
 from mongoshop.models.common import Document
 from mongoshop.models.users import UserCreate
 from mongoshop.settings import Settings
+from mongoshop.worker.event_worker import ORDERS_STREAM, USERS_STREAM
 
 from .conftest import SmtpServer, WorkerProcess, outbox_status, wait_for, worker_env
 

@@ -22,9 +22,9 @@ from mongoshop.every import Every
 from mongoshop.mail.transport import MailTransport
 from mongoshop.models.mail import CARRIES_A_SECRET, OutboxItem
 from mongoshop.printable import printable
-from mongoshop.queues.draining import drain
 from mongoshop.settings import Settings
-from mongoshop.streams.graceful import StopRequest
+from mongoshop.worker.draining import drain
+from mongoshop.worker.graceful import StopRequest
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class OutboxSender:
         return timedelta(seconds=seconds)
 
     async def run(self) -> None:
-        """Send until stopped (`mongoshop.queues.draining.drain`)."""
+        """Send until stopped (`mongoshop.worker.draining.drain`)."""
         # When idle, only the worker's first one polls the line often; the others
         # look four times less often (the first finds new work within its delay).
         idle = self.idle_delay if self.chores else self.idle_delay * 4

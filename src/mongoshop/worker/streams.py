@@ -28,7 +28,7 @@ from mongoshop.clock import utcnow
 from mongoshop.errors import is_unavailable
 from mongoshop.models.common import Document
 from mongoshop.streams.changes import event_time
-from mongoshop.streams.graceful import StopRequest, raise_if_cancelled
+from mongoshop.worker.graceful import StopRequest, raise_if_cancelled
 
 logger = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from mongoshop.api.middleware import COMMON_HEADERS
+from mongoshop.http.headers import COMMON_HEADERS
 
 logger = logging.getLogger(__name__)
 

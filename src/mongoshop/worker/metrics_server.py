@@ -16,9 +16,9 @@ import uvicorn
 from fastapi import FastAPI
 
 from mongoshop._async.shop import AsyncShop
-from mongoshop.api.errors import install_error_handlers
-from mongoshop.api.http_protocol import JsonErrorsProtocol
 from mongoshop.errors import ConfigurationError
+from mongoshop.http.errors import install_error_handlers
+from mongoshop.http.protocol import JsonErrorsProtocol
 from mongoshop.observability import Metrics
 from mongoshop.observability import route as metrics_route
 from mongoshop.settings import Settings

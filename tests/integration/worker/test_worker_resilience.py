@@ -15,11 +15,11 @@ from pymongo.errors import OperationFailure
 
 from mongoshop._sync.shop import Shop
 from mongoshop.db import EmbeddedServer, create_sync_client
-from mongoshop.events.worker import USERS_STREAM
 from mongoshop.models.common import Document
 from mongoshop.security import PasswordHasher
 from mongoshop.settings import Settings
-from mongoshop.streams.consumer import HISTORY_LOST_CODES
+from mongoshop.worker.event_worker import USERS_STREAM
+from mongoshop.worker.streams import HISTORY_LOST_CODES
 
 from .conftest import SmtpServer, WorkerProcess, outbox_status, wait_for, worker_env
 from .test_worker_mail import register, wait_until_watching

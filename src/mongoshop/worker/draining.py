@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from pymongo.errors import PyMongoError
 
 from mongoshop.errors import is_unavailable
-from mongoshop.streams.graceful import StopRequest, raise_if_cancelled
+from mongoshop.worker.graceful import StopRequest, raise_if_cancelled
 
 logger = logging.getLogger(__name__)
 

@@ -41,6 +41,9 @@ from mongoshop.iterables import batched
 logger = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=30)
+MODULE_CHECKSUM = "module:"
+"""The prefix of a checksum that covers its migration's whole module (those recorded by
+earlier versions covered its function only, and have none)."""
 WAIT_POLL_SECONDS = 0.5
 
 
@@ -54,8 +57,19 @@ class Migration:
 
     @property
     def checksum(self) -> str:
-        """Of the migration's code: an applied migration must never change."""
-        return hashlib.sha256(inspect.getsource(self.up).encode()).hexdigest()[:16]
+        """Of the migration's whole module, its helpers and constants with its function:
+        an applied migration must never change (migrations pin the values they use
+        rather than import ones that move, such as a model's current version)."""
+        module = inspect.getmodule(self.up)
+        source = inspect.getsource(module) if module is not None else inspect.getsource(self.up)
+        return MODULE_CHECKSUM + hashlib.sha256(source.encode()).hexdigest()[:16]
+
+    def matches(self, recorded: str) -> bool:
+        """Whether the code is the one recorded: a checksum recorded by a version that
+        covered only the function (no prefix) is compared with the function's."""
+        if recorded.startswith(MODULE_CHECKSUM):
+            return recorded == self.checksum
+        return recorded == hashlib.sha256(inspect.getsource(self.up).encode()).hexdigest()[:16]
 
     @property
     def label(self) -> str:
@@ -158,7 +172,7 @@ def check_applied(applied: Sequence[Mapping[str, Any]], known: Sequence[Migratio
                 " which this code does not know: it is newer than the code; deploy the"
                 " newer code (or restore the database from before that migration)"
             )
-        if record["checksum"] != migration.checksum:
+        if not migration.matches(record["checksum"]):
             raise ConfigurationError(
                 f"migration {migration.label} was changed after it was applied (checksum"
                 f" {record['checksum']} in the database, {migration.checksum} in the code):"

@@ -19,10 +19,10 @@ from mongoshop.models.orders import OrderItemRequest, OrderRequest
 from mongoshop.models.webhooks import DeliveryStatus, EventType
 from mongoshop.settings import Settings
 from mongoshop.worker.webhook_streams import ORDERS_STREAM
-from tests.integration.worker.conftest import WorkerProcess
 from tests.integration.helpers import Customers, Products, cli_env
 from tests.integration.webhooks.conftest import Subscribe, eventually
 from tests.integration.webhooks.receiver import Answer, Receiver
+from tests.integration.worker.conftest import WorkerProcess
 
 MONGOSHOP = Path(sys.executable).with_name("mongoshop")
 

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from mongoshop.iterables import prefetched
 from mongoshop.models.products import ImportResult, ProductCreate, UpsertField
+from mongoshop.printable import printable
 from mongoshop.validation import collector_paused, describe_errors
 
 Format = Literal["jsonl", "csv"]
@@ -35,7 +36,10 @@ CSV_COLUMNS = (
     "rating",
     "review_count",
 )
-"""CSV header: `tags` are separated by ``;``; amounts are minor units."""
+"""CSV header: `tags` are separated by ``;``; amounts are minor units. A column not
+listed is refused, not ignored: a misspelled `quantiy` would import every product out
+of stock without a word."""
+REQUIRED_COLUMNS = frozenset({"name", "category", "price_amount", "price_currency"})
 
 
 @dataclass(frozen=True)
@@ -78,9 +82,16 @@ def _jsonl_records(stream: TextIO) -> Iterator[tuple[int, str, Any]]:
 
 def _csv_records(stream: TextIO) -> Iterator[tuple[int, str, Any]]:
     reader = csv.DictReader(stream)
-    missing = {"name", "category", "price_amount", "price_currency"} - set(reader.fieldnames or ())
+    columns = set(reader.fieldnames or ())
+    missing = REQUIRED_COLUMNS - columns
     if missing:
         raise ValueError(f"CSV header lacks column(s): {', '.join(sorted(missing))}")
+    unknown = columns - set(CSV_COLUMNS)
+    if unknown:
+        named = ", ".join(repr(printable(column, 40)) for column in sorted(unknown)[:5])
+        raise ValueError(
+            f"CSV header has unknown column(s): {named}; the columns are {', '.join(CSV_COLUMNS)}"
+        )
     for row in reader:
         number = reader.line_num
         raw = ",".join(str(value) for value in row.values())

@@ -35,9 +35,6 @@ class FileFormat(StrEnum):
     csv = "csv"
 
 
-FORMATS: dict[FileFormat, Format] = {FileFormat.jsonl: "jsonl", FileFormat.csv: "csv"}
-
-
 class MatchField(StrEnum):
     name = "name"
 

@@ -37,6 +37,7 @@ from mongoshop._sync.shop import Shop
 from mongoshop.clock import utcnow
 from mongoshop.errors import ConfigurationError
 from mongoshop.iterables import batched
+from mongoshop.validators import MODERATE, STRICT
 
 logger = logging.getLogger(__name__)
 
@@ -250,7 +251,7 @@ def _run(
     if progress is not None:
         step.progress = progress(migration.label)
     for collection in migration.changes_shape:
-        _validation_level(shop, collection, "moderate")
+        _validation_level(shop, collection, MODERATE)
     try:
         migration.up(step)
         # Still ours? A holder that stalled past its lease must not record what another
@@ -268,7 +269,7 @@ def _run(
         # was lost: the process that holds it now decides.
         if records.take_lease(holder, LEASE):
             for collection in migration.changes_shape:
-                _validation_level(shop, collection, "strict")
+                _validation_level(shop, collection, STRICT)
 
 
 def _validation_level(shop: Shop, collection: str, level: str) -> None:

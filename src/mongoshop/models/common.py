@@ -27,7 +27,6 @@ from mongoshop.errors import InvalidId
 Document = dict[str, Any]
 
 OBJECT_ID_PATTERN = r"^[0-9a-fA-F]{24}$"
-EXAMPLE_ID = "6650f1c2a1b2c3d4e5f60718"
 
 
 def parse_object_id(value: object) -> ObjectId:

@@ -101,7 +101,7 @@ class CollectionPlan:
     conflicts: list[tuple[IndexSpec, IndexSpec]] = field(default_factory=list)
     """(as it is, as declared): a declared name taken by an index mongoshop does not own."""
     validator: dict[str, Any] | None = None
-    """The validator to set (`mongoshop.validators`), when the server's is another one."""
+    """The validator to set (`mongoshop.collection_schemas`), when the server's is another one."""
     validator_missing: bool = False
     """No validator at all yet: set at start-up, as a missing index is created."""
 

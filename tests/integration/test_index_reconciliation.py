@@ -18,9 +18,9 @@ from typer.testing import CliRunner
 
 from mongoshop._sync.shop import Shop
 from mongoshop.cli.main import app
+from mongoshop.collection_schemas import json_schema_for
 from mongoshop.models.common import Document
 from mongoshop.settings import Settings
-from mongoshop.validators import json_schema_for
 from tests.integration.helpers import cli_env
 
 FOREIGN = "reporting_by_name"

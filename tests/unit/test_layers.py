@@ -49,7 +49,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "mongoshop.demo",
             "mongoshop.importing",
             "mongoshop.index_plan",
-            "mongoshop.validators",
+            "mongoshop.collection_schemas",
             "mongoshop.printable",
             "mongoshop.deferral",
         ),

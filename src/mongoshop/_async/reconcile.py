@@ -17,8 +17,8 @@ from pymongo.errors import OperationFailure
 
 from mongoshop._async.repositories.base import AsyncRepository
 from mongoshop._async.repositories.schema import AsyncSchemaRepository
+from mongoshop.collection_schemas import STRICT, json_schema_for
 from mongoshop.index_plan import CollectionPlan, IndexSpec, plan_indexes
-from mongoshop.validators import STRICT, json_schema_for
 
 logger = logging.getLogger(__name__)
 

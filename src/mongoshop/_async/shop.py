@@ -1,7 +1,7 @@
 """`AsyncShop`: every repository and service over one database, wired once.
 
-This is the composition root (cosmicpython's ``bootstrap``) for the API, the
-worker, the CLI and the tests alike.
+`mongoshop.bootstrap` (the composition root) builds it from settings for the
+API, the worker and the CLI; the tests build it over their own database.
 """
 
 from __future__ import annotations

@@ -18,8 +18,8 @@ from pymongo.errors import OperationFailure
 
 from mongoshop._sync.repositories.base import Repository
 from mongoshop._sync.repositories.schema import SchemaRepository
+from mongoshop.collection_schemas import STRICT, json_schema_for
 from mongoshop.index_plan import CollectionPlan, IndexSpec, plan_indexes
-from mongoshop.validators import STRICT, json_schema_for
 
 logger = logging.getLogger(__name__)
 

@@ -35,9 +35,9 @@ from pymongo import UpdateOne
 from mongoshop._sync.repositories.schema import MigrationRecords
 from mongoshop._sync.shop import Shop
 from mongoshop.clock import utcnow
+from mongoshop.collection_schemas import MODERATE, STRICT
 from mongoshop.errors import ConfigurationError
 from mongoshop.iterables import batched
-from mongoshop.validators import MODERATE, STRICT
 
 logger = logging.getLogger(__name__)
 

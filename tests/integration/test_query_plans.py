@@ -64,9 +64,16 @@ from mongoshop.models.orders import OrderStatus, SalesPeriod
 from mongoshop.models.products import ProductCreate, ProductQuery, SortField
 from mongoshop.models.users import Role, UserFilter, UserStatus
 from mongoshop.models.wallet import EntryKind
-from mongoshop.models.webhooks import Attempt, DeliveryStatus, EventType
+from mongoshop.models.webhooks import (
+    Attempt,
+    DeliveryStatus,
+    EventType,
+    SubscriptionUpdate,
+    WebhookEvent,
+)
 from mongoshop.security import PasswordHasher
 from mongoshop.settings import Settings
+from mongoshop.webhooks.events import Occurrence
 from tests.conftest import DROP_TIMEOUT
 from tests.integration.conftest import CommandRecorder
 from tests.integration.helpers import FAKE_HASH, user_document
@@ -602,6 +609,17 @@ WHOLE_COLLECTION_FACET = (
     "on an admin's request only, never on a customer path"
 )
 ID = "_id_"
+
+
+def new_occurrence() -> Occurrence:
+    """An order's event, never seen before."""
+    event_id = f"evt_{uuid.uuid4().hex}"
+    event = WebhookEvent(
+        id=event_id, type=EventType.ORDER_PLACED, created_at=utcnow(), data={"id": event_id}
+    )
+    return Occurrence(event=event, object_key=f"order:{event_id}", sequence=1)
+
+
 FIGURES_GUARD = (
     "explain() on the embedded server calls an `_id` equality with a second condition a"
     " collection scan; `figures` holds a document per dashboard and per day of sales, and"
@@ -1483,6 +1501,23 @@ QUERIES: dict[str, Entry] = {
             "event_types",
         ),
     ),
+    "AsyncSubscriptionRepository.add": SendsNoQuery(
+        lambda s, d: s.repositories.webhook_subscriptions.add(
+            "https://hooks.example.com/new", [EventType.ORDER_PLACED], "s" * 32, None, utcnow()
+        )
+    ),
+    "AsyncSubscriptionRepository.change": (
+        uses(
+            "one subscription",
+            lambda s, d: s.repositories.webhook_subscriptions.change(
+                d.subscriptions[1],
+                SubscriptionUpdate(description="renamed"),
+                "https://hooks.example.com/moved",
+                utcnow(),
+            ),
+            ID,
+        ),
+    ),
     "AsyncSubscriptionRepository.newest": (
         uses(
             "the list",
@@ -1677,6 +1712,29 @@ QUERIES: dict[str, Entry] = {
                 limit=20,
             ),
             "subscription_newest",
+        ),
+    ),
+    "AsyncDeliveryRepository.enqueue_for": (
+        uses(
+            "an event for two subscriptions",
+            lambda s, d: s.repositories.webhook_deliveries.enqueue_for(
+                [(new_occurrence(), d.subscriptions[0]), (new_occurrence(), d.subscriptions[1])],
+                utcnow(),
+            ),
+            ID,
+        ),
+    ),
+    "AsyncDeliveryRepository.by_key": (
+        uses(
+            "a delivery", lambda s, d: s.repositories.webhook_deliveries.by_key(d.deliveries[5]), ID
+        ),
+        uses(
+            "a subscription's delivery (a listing's `after`)",
+            lambda s, d: s.repositories.webhook_deliveries.by_key(
+                d.deliveries[6], d.subscriptions[6 % WEBHOOK_SUBSCRIPTIONS]
+            ),
+            ID,
+            gap=EXPLAIN_UNTRUE,
         ),
     ),
     "AsyncDeliveryRepository.newest_dead": (

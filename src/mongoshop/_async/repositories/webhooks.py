@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import ClassVar
 
@@ -27,7 +27,9 @@ from mongoshop.models.webhooks import (
     EventType,
     SubscriptionInDB,
     SubscriptionStatus,
+    SubscriptionUpdate,
 )
+from mongoshop.webhooks.events import Occurrence
 
 HISTORY_KEPT = 20
 """Attempts kept with a delivery (the latest)."""
@@ -69,6 +71,45 @@ class AsyncSubscriptionRepository(AsyncRepository[SubscriptionInDB]):
         # A circuit opens for an endpoint: every subscription to its URL.
         IndexModel([("url", ASCENDING)], name="url"),
     )
+
+    async def add(
+        self,
+        url: str,
+        event_types: Iterable[EventType],
+        secret: str,
+        description: str | None,
+        at: datetime,
+    ) -> SubscriptionInDB:
+        """A new active subscription to `event_types` (its URL checked by the caller)."""
+        document: Document = {
+            "url": url,
+            "event_types": sorted({kind.value for kind in event_types}),
+            "secret": secret,
+            "description": description,
+            "status": SubscriptionStatus.ACTIVE.value,
+            "paused_reason": None,
+            "paused_at": None,
+            "consecutive_dead": 0,
+            "created_at": at,
+            "updated_at": at,
+        }
+        document["_id"] = await self.create(document)
+        return self.to_model(document)
+
+    async def change(
+        self, id: ObjectId, changes: SubscriptionUpdate, url: str | None, at: datetime
+    ) -> None:
+        """Apply the URL (`url`, checked by the caller), the events and the description of
+        `changes`; its status is paused or resumed through `pause` and `resume`."""
+        fields: Document = {}
+        if url is not None:
+            fields["url"] = url
+        if changes.event_types is not None:
+            fields["event_types"] = sorted({kind.value for kind in changes.event_types})
+        if "description" in changes.model_fields_set:
+            fields["description"] = changes.description
+        if fields:
+            await self.update({"_id": id}, {"$set": {**fields, "updated_at": at}})
 
     async def subscribed_to(self, kind: EventType) -> list[SubscriptionInDB]:
         """Every subscription to `kind`, active or paused (a paused one keeps its events)."""
@@ -199,6 +240,42 @@ class AsyncDeliveryRepository(AsyncLinedRepository[DeliveryInDB]):
         # field); pending, held and dead ones stay until they are dealt with.
         IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="expires_ttl"),
     )
+
+    async def enqueue_for(
+        self, deliveries: Sequence[tuple[Occurrence, ObjectId]], at: datetime
+    ) -> int:
+        """A pending delivery of each (occurrence, subscription), in line; how many were
+        new. Its key is the event's id and the subscription's: the same change seen
+        again (a restarted or second worker) adds nothing."""
+        return await self.enqueue_many(
+            [
+                {
+                    "_id": f"{occurrence.event.id}.{subscription_id}",
+                    "event": {**occurrence.event.model_dump(), "type": occurrence.event.type.value},
+                    "subscription_id": subscription_id,
+                    "object_key": occurrence.object_key,
+                    "sequence": occurrence.sequence,
+                    "status": DeliveryStatus.PENDING.value,
+                    "attempts": 0,
+                    "available_at": at,
+                    "claimed_by": None,
+                    "last_error": None,
+                    "history": [],
+                    "created_at": at,
+                    "finished_at": None,
+                }
+                for occurrence, subscription_id in deliveries
+            ]
+        )
+
+    async def by_key(
+        self, key: str, subscription_id: ObjectId | None = None
+    ) -> DeliveryInDB | None:
+        """The delivery `key` (of that subscription only, when one is given)."""
+        filter: Document = {"_id": key}
+        if subscription_id is not None:
+            filter["subscription_id"] = subscription_id
+        return await self.find_one(filter)
 
     async def claim(self, owner: str, now: datetime, lease: timedelta) -> DeliveryInDB | None:
         """Take the next delivery in line for `owner` until `now + lease` (`claim_some`)."""

@@ -14,7 +14,7 @@ from mongoshop._async.repositories.webhooks import (
 )
 from mongoshop.clock import Clock, utcnow
 from mongoshop.errors import Conflict, NotFound, ValidationFailed
-from mongoshop.models.common import Document, parse_object_id
+from mongoshop.models.common import parse_object_id
 from mongoshop.models.webhooks import (
     DeliveryList,
     DeliveryPublic,
@@ -91,22 +91,10 @@ class AsyncWebhookService:
         url = await self.check_url(request.url)
         if await self.subscriptions.count() >= MAX_SUBSCRIPTIONS:
             raise Conflict(f"at most {MAX_SUBSCRIPTIONS} webhook subscriptions; delete one first")
-        now = self.clock()
         secret = new_secret()
-        document: Document = {
-            "url": url,
-            "event_types": sorted({kind.value for kind in request.event_types}),
-            "secret": secret,
-            "description": request.description,
-            "status": SubscriptionStatus.ACTIVE.value,
-            "paused_reason": None,
-            "paused_at": None,
-            "consecutive_dead": 0,
-            "created_at": now,
-            "updated_at": now,
-        }
-        document["_id"] = await self.subscriptions.create(document)
-        created = self.subscriptions.to_model(document)
+        created = await self.subscriptions.add(
+            url, request.event_types, secret, request.description, self.clock()
+        )
         logger.info(
             "webhook subscription %s created for %s", created.id, ",".join(created.event_types)
         )
@@ -131,16 +119,8 @@ class AsyncWebhookService:
     ) -> SubscriptionPublic:
         """Change the URL, the events or the description; pause or resume."""
         subscription = await self._get(subscription_id)
-        fields: Document = {}
-        if changes.url is not None:
-            fields["url"] = await self.check_url(changes.url)
-        if changes.event_types is not None:
-            fields["event_types"] = sorted({kind.value for kind in changes.event_types})
-        if "description" in changes.model_fields_set:
-            fields["description"] = changes.description
-        if fields:
-            fields["updated_at"] = self.clock()
-            await self.subscriptions.update({"_id": subscription.id}, {"$set": fields})
+        url = None if changes.url is None else await self.check_url(changes.url)
+        await self.subscriptions.change(subscription.id, changes, url, self.clock())
         if changes.status is SubscriptionStatus.PAUSED:
             await self.pause(subscription.id)
         elif changes.status is SubscriptionStatus.ACTIVE:
@@ -162,7 +142,7 @@ class AsyncWebhookService:
     async def delete(self, subscription_id: ObjectId | str) -> None:
         """Remove it, and every delivery to it (pending ones are never sent)."""
         subscription = await self._get(subscription_id)
-        await self.subscriptions.delete({"_id": subscription.id})
+        await self.subscriptions.delete_by_id(subscription.id)
         await self.deliveries.delete_for_subscription(subscription.id)
 
     async def deliveries_of(
@@ -177,9 +157,7 @@ class AsyncWebhookService:
         subscription = await self._get(subscription_id)
         anchor = None
         if after is not None:
-            found = await self.deliveries.find_one(
-                {"_id": after, "subscription_id": subscription.id}
-            )
+            found = await self.deliveries.by_key(after, subscription.id)
             if found is None:
                 raise NotFound(f"delivery {after} not found: `after` must be an id from this list")
             anchor = (found.created_at, found.key)
@@ -194,7 +172,7 @@ class AsyncWebhookService:
         )
 
     async def delivery(self, key: str) -> DeliveryPublic:
-        found = await self.deliveries.find_one({"_id": key})
+        found = await self.deliveries.by_key(key)
         if found is None:
             raise NotFound(f"delivery {key} not found")
         return DeliveryPublic.of(found)
@@ -229,34 +207,18 @@ class AsyncWebhookService:
         is the event id and the subscription's: the same change seen again (a
         restarted or second worker) adds nothing.
         """
-        documents: list[Document] = []
-        now = self.clock()
+        deliveries: list[tuple[Occurrence, ObjectId]] = []
         subscribers: dict[EventType, list[SubscriptionInDB]] = {}
         for occurrence in occurrences:
             event = occurrence.event
             if event.type not in subscribers:  # one read per type of event in the batch
                 subscribers[event.type] = await self.subscriptions.subscribed_to(event.type)
-            for subscription in subscribers[event.type]:
-                if subscription.created_at > event.created_at:
-                    continue
-                documents.append(
-                    {
-                        "_id": f"{event.id}.{subscription.id}",
-                        "event": {**event.model_dump(), "type": event.type.value},
-                        "subscription_id": subscription.id,
-                        "object_key": occurrence.object_key,
-                        "sequence": occurrence.sequence,
-                        "status": DeliveryStatus.PENDING.value,
-                        "attempts": 0,
-                        "available_at": now,
-                        "claimed_by": None,
-                        "last_error": None,
-                        "history": [],
-                        "created_at": now,
-                        "finished_at": None,
-                    }
-                )
-        return await self.deliveries.enqueue_many(documents)
+            deliveries += [
+                (occurrence, subscription.id)
+                for subscription in subscribers[event.type]
+                if subscription.created_at <= event.created_at
+            ]
+        return await self.deliveries.enqueue_for(deliveries, self.clock())
 
     async def release_held(self) -> int:
         """Held deliveries of active subscriptions become due (a resume that raced with a

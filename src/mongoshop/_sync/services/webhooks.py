@@ -15,7 +15,7 @@ from mongoshop._sync.repositories.webhooks import (
 )
 from mongoshop.clock import Clock, utcnow
 from mongoshop.errors import Conflict, NotFound, ValidationFailed
-from mongoshop.models.common import Document, parse_object_id
+from mongoshop.models.common import parse_object_id
 from mongoshop.models.webhooks import (
     DeliveryList,
     DeliveryPublic,
@@ -92,22 +92,10 @@ class WebhookService:
         url = self.check_url(request.url)
         if self.subscriptions.count() >= MAX_SUBSCRIPTIONS:
             raise Conflict(f"at most {MAX_SUBSCRIPTIONS} webhook subscriptions; delete one first")
-        now = self.clock()
         secret = new_secret()
-        document: Document = {
-            "url": url,
-            "event_types": sorted({kind.value for kind in request.event_types}),
-            "secret": secret,
-            "description": request.description,
-            "status": SubscriptionStatus.ACTIVE.value,
-            "paused_reason": None,
-            "paused_at": None,
-            "consecutive_dead": 0,
-            "created_at": now,
-            "updated_at": now,
-        }
-        document["_id"] = self.subscriptions.create(document)
-        created = self.subscriptions.to_model(document)
+        created = self.subscriptions.add(
+            url, request.event_types, secret, request.description, self.clock()
+        )
         logger.info(
             "webhook subscription %s created for %s", created.id, ",".join(created.event_types)
         )
@@ -130,16 +118,8 @@ class WebhookService:
     ) -> SubscriptionPublic:
         """Change the URL, the events or the description; pause or resume."""
         subscription = self._get(subscription_id)
-        fields: Document = {}
-        if changes.url is not None:
-            fields["url"] = self.check_url(changes.url)
-        if changes.event_types is not None:
-            fields["event_types"] = sorted({kind.value for kind in changes.event_types})
-        if "description" in changes.model_fields_set:
-            fields["description"] = changes.description
-        if fields:
-            fields["updated_at"] = self.clock()
-            self.subscriptions.update({"_id": subscription.id}, {"$set": fields})
+        url = None if changes.url is None else self.check_url(changes.url)
+        self.subscriptions.change(subscription.id, changes, url, self.clock())
         if changes.status is SubscriptionStatus.PAUSED:
             self.pause(subscription.id)
         elif changes.status is SubscriptionStatus.ACTIVE:
@@ -161,7 +141,7 @@ class WebhookService:
     def delete(self, subscription_id: ObjectId | str) -> None:
         """Remove it, and every delivery to it (pending ones are never sent)."""
         subscription = self._get(subscription_id)
-        self.subscriptions.delete({"_id": subscription.id})
+        self.subscriptions.delete_by_id(subscription.id)
         self.deliveries.delete_for_subscription(subscription.id)
 
     def deliveries_of(
@@ -176,7 +156,7 @@ class WebhookService:
         subscription = self._get(subscription_id)
         anchor = None
         if after is not None:
-            found = self.deliveries.find_one({"_id": after, "subscription_id": subscription.id})
+            found = self.deliveries.by_key(after, subscription.id)
             if found is None:
                 raise NotFound(f"delivery {after} not found: `after` must be an id from this list")
             anchor = (found.created_at, found.key)
@@ -191,7 +171,7 @@ class WebhookService:
         )
 
     def delivery(self, key: str) -> DeliveryPublic:
-        found = self.deliveries.find_one({"_id": key})
+        found = self.deliveries.by_key(key)
         if found is None:
             raise NotFound(f"delivery {key} not found")
         return DeliveryPublic.of(found)
@@ -226,34 +206,18 @@ class WebhookService:
         is the event id and the subscription's: the same change seen again (a
         restarted or second worker) adds nothing.
         """
-        documents: list[Document] = []
-        now = self.clock()
+        deliveries: list[tuple[Occurrence, ObjectId]] = []
         subscribers: dict[EventType, list[SubscriptionInDB]] = {}
         for occurrence in occurrences:
             event = occurrence.event
             if event.type not in subscribers:  # one read per type of event in the batch
                 subscribers[event.type] = self.subscriptions.subscribed_to(event.type)
-            for subscription in subscribers[event.type]:
-                if subscription.created_at > event.created_at:
-                    continue
-                documents.append(
-                    {
-                        "_id": f"{event.id}.{subscription.id}",
-                        "event": {**event.model_dump(), "type": event.type.value},
-                        "subscription_id": subscription.id,
-                        "object_key": occurrence.object_key,
-                        "sequence": occurrence.sequence,
-                        "status": DeliveryStatus.PENDING.value,
-                        "attempts": 0,
-                        "available_at": now,
-                        "claimed_by": None,
-                        "last_error": None,
-                        "history": [],
-                        "created_at": now,
-                        "finished_at": None,
-                    }
-                )
-        return self.deliveries.enqueue_many(documents)
+            deliveries += [
+                (occurrence, subscription.id)
+                for subscription in subscribers[event.type]
+                if subscription.created_at <= event.created_at
+            ]
+        return self.deliveries.enqueue_for(deliveries, self.clock())
 
     def release_held(self) -> int:
         """Held deliveries of active subscriptions become due (a resume that raced with a

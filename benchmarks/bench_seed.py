@@ -22,7 +22,7 @@ from bson import ObjectId
 from pymongo import MongoClient
 
 from benchmarks.harness import console, embedded_server
-from mongoshop._async.services.catalog import new_product_document
+from mongoshop._async.repositories.products import product_document
 from mongoshop.clock import utcnow
 from mongoshop.models.common import Document
 from mongoshop.models.money import Money
@@ -55,7 +55,7 @@ def main() -> None:
                 [
                     {
                         "_id": ObjectId(),
-                        **new_product_document(
+                        **product_document(
                             ProductCreate(
                                 name=f"Filler {n}",
                                 category=f"c{n % 10}",

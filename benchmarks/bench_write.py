@@ -21,7 +21,7 @@ from typing import Any
 from pymongo import MongoClient
 
 from benchmarks.harness import Contender, console, embedded_server, measure, report, save
-from mongoshop._async.services.catalog import new_product_document
+from mongoshop._async.repositories.products import product_document
 from mongoshop._async.services.users import new_user_document
 from mongoshop._sync.shop import Shop
 from mongoshop.clock import utcnow
@@ -113,7 +113,7 @@ def main() -> None:
         from mongoshop.models.products import ProductCreate
 
         documents = [
-            new_product_document(ProductCreate.model_validate_json(line), now) for line in lines
+            product_document(ProductCreate.model_validate_json(line), now) for line in lines
         ]
 
         def empty_products() -> None:

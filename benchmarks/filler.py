@@ -16,7 +16,7 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import AutoReconnect, BulkWriteError
 
-from mongoshop._async.services.catalog import new_product_document
+from mongoshop._async.repositories.products import product_document
 from mongoshop._async.services.users import new_user_document
 from mongoshop.clock import utcnow
 from mongoshop.mail.documents import welcome_document
@@ -118,7 +118,7 @@ def fill(
         products: list[Document] = [
             {
                 "_id": ObjectId(),
-                **new_product_document(
+                **product_document(
                     ProductCreate(
                         name=f"{ADJECTIVES[n % len(ADJECTIVES)].title()} {COMMON_PRODUCT_WORD} {n}",
                         category=CATEGORIES[n % len(CATEGORIES)],

@@ -52,7 +52,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 import mongoshop._async.repositories as repositories_package
 from mongoshop._async.repositories.base import AsyncRepository
-from mongoshop._async.services.catalog import new_product_document
+from mongoshop._async.repositories.products import product_document
 from mongoshop._async.shop import AsyncShop
 from mongoshop.clock import utcnow
 from mongoshop.errors import InsufficientFunds, OutOfStock
@@ -61,7 +61,7 @@ from mongoshop.models.common import Document
 from mongoshop.models.mail import MailKind, MailStatus
 from mongoshop.models.money import Money
 from mongoshop.models.orders import OrderStatus, SalesPeriod
-from mongoshop.models.products import ProductCreate, ProductQuery, SortField
+from mongoshop.models.products import ProductCreate, ProductQuery, ProductUpdate, SortField
 from mongoshop.models.users import Role, UserFilter, UserStatus
 from mongoshop.models.wallet import EntryKind
 from mongoshop.models.webhooks import (
@@ -170,7 +170,7 @@ async def populate(shop: AsyncShop) -> Data:
     catalog = []
     for n, product_id in enumerate(products):
         tags = ["common", *(["rare", "gift"] if n % 97 == 0 else []), f"t{n % 20}"]
-        document = new_product_document(
+        document = product_document(
             ProductCreate(
                 name=f"Item {n} {'Teapot' if n % 50 == 0 else 'Widget'}",
                 category=CATEGORIES[n % len(CATEGORIES)],
@@ -609,6 +609,18 @@ WHOLE_COLLECTION_FACET = (
     "on an admin's request only, never on a customer path"
 )
 ID = "_id_"
+
+
+def new_product(name: str, amount: int, currency: str) -> ProductCreate:
+    return ProductCreate(
+        name=name, category="aisle0", price=Money(amount=amount, currency=currency)
+    )
+
+
+async def apply_rename(shop: AsyncShop, product_id: ObjectId) -> None:
+    """Rename a product through `apply`: the read by `_id` is the test's, not the entry's."""
+    current = await shop.repositories.products.get(product_id)
+    await shop.repositories.products.apply(current, ProductUpdate(name="Renamed"), utcnow())
 
 
 def new_occurrence() -> Occurrence:
@@ -1128,34 +1140,36 @@ QUERIES: dict[str, Entry] = {
     ),
     "AsyncProductRepository.insert_unordered": SendsNoQuery(
         lambda s, d: s.repositories.products.insert_unordered(
-            [
-                new_product_document(
-                    ProductCreate(
-                        name="Brand new",
-                        category="aisle0",
-                        price=Money(amount=500, currency=s.settings.currency),
-                    ),
-                    utcnow(),
-                )
-            ]
+            [new_product("Brand new", 500, s.settings.currency)], utcnow()
         )
+    ),
+    "AsyncProductRepository.add": SendsNoQuery(
+        lambda s, d: s.repositories.products.add(
+            new_product("Added", 700, s.settings.currency), utcnow()
+        )
+    ),
+    "AsyncProductRepository.add_new": SendsNoQuery(
+        lambda s, d: s.repositories.products.add_new(
+            [(ObjectId(), new_product("Seeded", 800, s.settings.currency))], utcnow()
+        )
+    ),
+    "AsyncProductRepository.apply": (
+        uses(
+            "a rename (new search tokens)",
+            lambda s, d: apply_rename(s, d.products[3]),
+            ID,
+        ),
     ),
     "AsyncProductRepository.upsert_unordered": (
         uses(
             "on the name (the import's --upsert-on)",
             lambda s, d: s.repositories.products.upsert_unordered(
                 [
-                    new_product_document(
-                        ProductCreate(
-                            name=name,
-                            category="aisle0",
-                            price=Money(amount=900, currency=s.settings.currency),
-                        ),
-                        BASE,
-                    )
+                    new_product(name, 900, s.settings.currency)
                     for name in ("Item 48 Widget", "Upserted")
                 ],
                 "name",
+                BASE,
             ),
             "name_id",
         ),

@@ -13,19 +13,36 @@ from pymongo.errors import BulkWriteError
 
 from mongoshop._async.repositories.base import AsyncRepository
 from mongoshop.errors import Conflict, NotFound, OutOfStock, StockLimitExceeded
-from mongoshop.models.common import Document
+from mongoshop.models.common import Document, dotted
 from mongoshop.models.products import (
     MAX_QUANTITY,
     SORT_PATHS,
     CategoryStats,
     PriceBucket,
+    ProductCreate,
     ProductInDB,
     ProductQuery,
     ProductStats,
     ProductTotals,
+    ProductUpdate,
     TopProduct,
 )
-from mongoshop.search import query_tokens, split_all
+from mongoshop.search import index_tokens, query_tokens, split_all
+
+
+def product_tokens(name: str, category: str, tags: Sequence[str]) -> list[str]:
+    """What a product is found by: the words of its name, its category and its tags."""
+    return index_tokens(name, category, *tags)
+
+
+def product_document(data: ProductCreate, at: datetime) -> Document:
+    """The stored shape of a new product (the fillers of the benchmarks insert it raw)."""
+    return {
+        **data.model_dump(),
+        "created_at": at,
+        "updated_at": at,
+        "search_tokens": product_tokens(data.name, data.category, data.tags),
+    }
 
 
 def _write_errors(exc: BulkWriteError) -> list[tuple[int, str]]:
@@ -183,25 +200,53 @@ class AsyncProductRepository(AsyncRepository[ProductInDB]):
             current = fresh
         raise Conflict(f"product {seen.id} changed while it was being ordered; try again")
 
+    async def add(self, data: ProductCreate, at: datetime) -> ProductInDB:
+        """A new product."""
+        document = product_document(data, at)
+        document["_id"] = await self.create(document)
+        return self.to_model(document)
+
+    async def add_new(
+        self, products: Sequence[tuple[ObjectId, ProductCreate]], at: datetime
+    ) -> tuple[int, int]:
+        """Insert (id, product) pairs with one unordered bulk write, skipping the ids
+        already there; (inserted, skipped)."""
+        return await self.insert_many_new(
+            [{"_id": product_id, **product_document(data, at)} for product_id, data in products]
+        )
+
+    async def apply(self, current: ProductInDB, changes: ProductUpdate, at: datetime) -> None:
+        """Write `changes` to the product (its search tokens too, when its words change)."""
+        fields = changes.model_dump(exclude_unset=True)
+        if not fields:
+            return
+        if fields.keys() & {"name", "category", "tags"}:
+            merged = current.model_copy(update=fields)
+            fields["search_tokens"] = product_tokens(merged.name, merged.category, merged.tags)
+        fields["updated_at"] = at
+        # `reviews` by path: a new rating alone keeps the stored count (and the reverse).
+        await self.update_by_id(current.id, {"$set": dotted(fields, {"reviews"})})
+
     async def insert_unordered(
-        self, documents: Sequence[Document]
+        self, products: Sequence[ProductCreate], at: datetime
     ) -> tuple[int, list[tuple[int, str]]]:
         """Insert with one unordered bulk write; (inserted, [(index, reason)] of refusals)."""
+        documents = [product_document(data, at) for data in products]
         try:
-            result = await self.collection.insert_many(list(documents), ordered=False)
+            result = await self.collection.insert_many(documents, ordered=False)
         except BulkWriteError as exc:
             return exc.details.get("nInserted", 0), _write_errors(exc)
         return len(result.inserted_ids), []
 
     async def upsert_unordered(
-        self, documents: Sequence[Document], field: str
+        self, products: Sequence[ProductCreate], field: str, at: datetime
     ) -> tuple[int, int, list[tuple[int, str]]]:
         """Update the product with the same `field` value, or insert it.
 
         Returns (inserted, updated, [(index, reason)] of refusals).
         """
         operations = []
-        for document in documents:
+        for document in (product_document(data, at) for data in products):
             fields = {key: value for key, value in document.items() if key != "created_at"}
             operations.append(
                 UpdateOne(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
 
 from bson import ObjectId
 
@@ -15,7 +14,7 @@ from mongoshop.cache import Listings, ReadCache
 from mongoshop.clock import Clock, utcnow
 from mongoshop.errors import InvalidId, ValidationFailed
 from mongoshop.iterables import batched
-from mongoshop.models.common import Document, Page, PageRequest, dotted, parse_object_id
+from mongoshop.models.common import Page, PageRequest, parse_object_id
 from mongoshop.models.money import Money, require_currency
 from mongoshop.models.products import (
     BulkItemError,
@@ -28,21 +27,6 @@ from mongoshop.models.products import (
     ProductUpdate,
     UpsertField,
 )
-from mongoshop.search import index_tokens
-
-
-def product_tokens(name: str, category: str, tags: Sequence[str]) -> list[str]:
-    return index_tokens(name, category, *tags)
-
-
-def new_product_document(data: ProductCreate, at: datetime) -> Document:
-    """The stored shape of a new product."""
-    return {
-        **data.model_dump(),
-        "created_at": at,
-        "updated_at": at,
-        "search_tokens": product_tokens(data.name, data.category, data.tags),
-    }
 
 
 class AsyncCatalogService:
@@ -74,10 +58,9 @@ class AsyncCatalogService:
 
     async def create(self, data: ProductCreate) -> ProductInDB:
         self._check_currency(data.price)
-        document = new_product_document(data, self.clock())
-        new_id = await self.products.create(document)
+        created = await self.products.add(data, self.clock())
         self._listings_changed()
-        return self.products.to_model({**document, "_id": new_id})
+        return created
 
     async def add_many(
         self,
@@ -92,12 +75,9 @@ class AsyncCatalogService:
         """
         inserted = skipped = 0
         for batch in batched(products, batch_size):
-            now = self.clock()
-            documents = []
-            for product_id, data in batch:
+            for _, data in batch:
                 self._check_currency(data.price)
-                documents.append({"_id": product_id, **new_product_document(data, now)})
-            added, duplicates = await self.products.insert_many_new(documents)
+            added, duplicates = await self.products.add_new(batch, self.clock())
             self._listings_changed()
             inserted += added
             skipped += duplicates
@@ -115,7 +95,7 @@ class AsyncCatalogService:
         product whose field matches an existing one updates it instead.
         """
         result = ImportResult()
-        accepted: list[tuple[int, Document]] = []
+        accepted: list[tuple[int, ProductCreate]] = []
         now = self.clock()
         for line, product in items:
             try:
@@ -123,15 +103,16 @@ class AsyncCatalogService:
             except ValidationFailed as exc:
                 result.rejected.append((line, exc.detail))
                 continue
-            accepted.append((line, new_product_document(product, now)))
+            accepted.append((line, product))
         if not accepted:
             return result
+        products = [product for _, product in accepted]
         if upsert_on is None:
-            inserted, errors = await self.products.insert_unordered([doc for _, doc in accepted])
+            inserted, errors = await self.products.insert_unordered(products, now)
             result.inserted = inserted
         else:
             inserted, updated, errors = await self.products.upsert_unordered(
-                [doc for _, doc in accepted], upsert_on
+                products, upsert_on, now
             )
             result.inserted, result.updated = inserted, updated
         self._listings_changed()
@@ -148,16 +129,10 @@ class AsyncCatalogService:
         target = parse_object_id(product_id)
         if changes.price is not None:
             self._check_currency(changes.price)
-        fields = changes.model_dump(exclude_unset=True)
         current = await self.products.get(target)
-        if not fields:
+        if not changes.model_fields_set:
             return current
-        if fields.keys() & {"name", "category", "tags"}:
-            merged = current.model_copy(update=fields)
-            fields["search_tokens"] = product_tokens(merged.name, merged.category, merged.tags)
-        fields["updated_at"] = self.clock()
-        # `reviews` by path: a new rating alone keeps the stored count (and the reverse).
-        await self.products.update_by_id(target, {"$set": dotted(fields, {"reviews"})})
+        await self.products.apply(current, changes, self.clock())
         if self.cache is not None:
             self.cache.invalidate(target)
         self._listings_changed()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
 
 from bson import ObjectId
 
@@ -16,7 +15,7 @@ from mongoshop.cache import Listings, ReadCache
 from mongoshop.clock import Clock, utcnow
 from mongoshop.errors import InvalidId, ValidationFailed
 from mongoshop.iterables import batched
-from mongoshop.models.common import Document, Page, PageRequest, dotted, parse_object_id
+from mongoshop.models.common import Page, PageRequest, parse_object_id
 from mongoshop.models.money import Money, require_currency
 from mongoshop.models.products import (
     BulkItemError,
@@ -29,21 +28,6 @@ from mongoshop.models.products import (
     ProductUpdate,
     UpsertField,
 )
-from mongoshop.search import index_tokens
-
-
-def product_tokens(name: str, category: str, tags: Sequence[str]) -> list[str]:
-    return index_tokens(name, category, *tags)
-
-
-def new_product_document(data: ProductCreate, at: datetime) -> Document:
-    """The stored shape of a new product."""
-    return {
-        **data.model_dump(),
-        "created_at": at,
-        "updated_at": at,
-        "search_tokens": product_tokens(data.name, data.category, data.tags),
-    }
 
 
 class CatalogService:
@@ -75,10 +59,9 @@ class CatalogService:
 
     def create(self, data: ProductCreate) -> ProductInDB:
         self._check_currency(data.price)
-        document = new_product_document(data, self.clock())
-        new_id = self.products.create(document)
+        created = self.products.add(data, self.clock())
         self._listings_changed()
-        return self.products.to_model({**document, "_id": new_id})
+        return created
 
     def add_many(
         self,
@@ -93,12 +76,9 @@ class CatalogService:
         """
         inserted = skipped = 0
         for batch in batched(products, batch_size):
-            now = self.clock()
-            documents = []
-            for product_id, data in batch:
+            for _, data in batch:
                 self._check_currency(data.price)
-                documents.append({"_id": product_id, **new_product_document(data, now)})
-            added, duplicates = self.products.insert_many_new(documents)
+            added, duplicates = self.products.add_new(batch, self.clock())
             self._listings_changed()
             inserted += added
             skipped += duplicates
@@ -116,7 +96,7 @@ class CatalogService:
         product whose field matches an existing one updates it instead.
         """
         result = ImportResult()
-        accepted: list[tuple[int, Document]] = []
+        accepted: list[tuple[int, ProductCreate]] = []
         now = self.clock()
         for line, product in items:
             try:
@@ -124,16 +104,15 @@ class CatalogService:
             except ValidationFailed as exc:
                 result.rejected.append((line, exc.detail))
                 continue
-            accepted.append((line, new_product_document(product, now)))
+            accepted.append((line, product))
         if not accepted:
             return result
+        products = [product for _, product in accepted]
         if upsert_on is None:
-            inserted, errors = self.products.insert_unordered([doc for _, doc in accepted])
+            inserted, errors = self.products.insert_unordered(products, now)
             result.inserted = inserted
         else:
-            inserted, updated, errors = self.products.upsert_unordered(
-                [doc for _, doc in accepted], upsert_on
-            )
+            inserted, updated, errors = self.products.upsert_unordered(products, upsert_on, now)
             result.inserted, result.updated = inserted, updated
         self._listings_changed()
         result.rejected.extend((accepted[index][0], reason) for index, reason in errors)
@@ -149,16 +128,10 @@ class CatalogService:
         target = parse_object_id(product_id)
         if changes.price is not None:
             self._check_currency(changes.price)
-        fields = changes.model_dump(exclude_unset=True)
         current = self.products.get(target)
-        if not fields:
+        if not changes.model_fields_set:
             return current
-        if fields.keys() & {"name", "category", "tags"}:
-            merged = current.model_copy(update=fields)
-            fields["search_tokens"] = product_tokens(merged.name, merged.category, merged.tags)
-        fields["updated_at"] = self.clock()
-        # `reviews` by path: a new rating alone keeps the stored count (and the reverse).
-        self.products.update_by_id(target, {"$set": dotted(fields, {"reviews"})})
+        self.products.apply(current, changes, self.clock())
         if self.cache is not None:
             self.cache.invalidate(target)
         self._listings_changed()

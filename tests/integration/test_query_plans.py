@@ -60,7 +60,7 @@ from mongoshop.mail.documents import outbox_document
 from mongoshop.models.common import Document
 from mongoshop.models.mail import MailKind, MailStatus
 from mongoshop.models.money import Money
-from mongoshop.models.orders import OrderStatus, SalesPeriod
+from mongoshop.models.orders import OrderItem, OrderStatus, SalesPeriod
 from mongoshop.models.products import ProductCreate, ProductQuery, ProductUpdate, SortField
 from mongoshop.models.users import Role, UserFilter, UserStatus
 from mongoshop.models.wallet import EntryKind
@@ -853,6 +853,30 @@ QUERIES: dict[str, Entry] = {
         ),
     ),
     # --- AsyncOrderRepository (orders.py) ---
+    "AsyncOrderRepository.record": SendsNoQuery(
+        lambda s, d: s.repositories.orders.record(
+            user_id=d.users[6],
+            account_id=d.accounts[6],
+            items=[OrderItem(product_id=d.products[6], name="Item", quantity=2, unit_price=300)],
+            currency=s.settings.currency,
+            request_hash="plans",
+            key=None,
+            at=utcnow(),
+        )
+    ),
+    "AsyncTransferRepository.record": SendsNoQuery(
+        lambda s, d: s.repositories.transfers.record(
+            ObjectId(),
+            user_id=d.users[7],
+            from_account_id=d.accounts[7],
+            to_account_id=d.accounts[8],
+            amount=100,
+            currency=s.settings.currency,
+            request_hash="plans",
+            key=None,
+            at=utcnow(),
+        )
+    ),
     "AsyncOrderRepository.page_for": (
         uses(
             "a buyer's",
@@ -1449,6 +1473,27 @@ QUERIES: dict[str, Entry] = {
             gap=EXPLAIN_UNTRUE,
         ),
     ),
+    "AsyncAccountRepository.credit_many": (
+        uses(
+            "three accounts, in a transaction",
+            in_transaction(
+                lambda s, d, session: s.repositories.accounts.credit_many(
+                    d.accounts[35:38], 100, s.settings.currency, utcnow(), session=session
+                )
+            ),
+            ID,
+            gap=EXPLAIN_UNTRUE,
+        ),
+    ),
+    "AsyncAccountRepository.open_many": (
+        uses(
+            "users with and without accounts (seeding)",
+            lambda s, d: s.repositories.accounts.open_many(
+                [*d.users[44:46], ObjectId(), ObjectId()], s.settings.currency, utcnow()
+            ),
+            "user_id_unique",
+        ),
+    ),
     "AsyncAccountRepository.debit": (
         uses(
             "in a transaction",
@@ -1475,6 +1520,11 @@ QUERIES: dict[str, Entry] = {
     "AsyncLedgerRepository.record": SendsNoQuery(
         lambda s, d: s.repositories.ledger.record(
             d.accounts[201], EntryKind.CREDIT, 1, s.settings.currency, utcnow()
+        )
+    ),
+    "AsyncLedgerRepository.record_many": SendsNoQuery(
+        lambda s, d: s.repositories.ledger.record_many(
+            d.accounts[202:205], EntryKind.CREDIT, 1, s.settings.currency, utcnow()
         )
     ),
     "AsyncLedgerRepository.history": (

@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 
 from bson import ObjectId
 
+from mongoshop._async.repositories.orders import AsyncOrderRepository
+from mongoshop._async.repositories.transfers import AsyncTransferRepository
 from mongoshop.errors import InsufficientFunds, NotFound, OutOfStock
 from mongoshop.models.common import Document
 from mongoshop.models.orders import OrderInDB, OrderStatus
@@ -200,6 +202,8 @@ class FakeLedger(FakeCollection):
 class FakeOrders(FakeCollection):
     model = OrderInDB
     name = "orders"
+    record = AsyncOrderRepository.record
+    """The real stored shape, written through the fake's `create`."""
 
     async def mark_cancelled(
         self, order_id: ObjectId, at: datetime, *, session: Any = None
@@ -215,6 +219,8 @@ class FakeOrders(FakeCollection):
 class FakeTransfers(FakeCollection):
     model = TransferInDB
     name = "transfers"
+    record = AsyncTransferRepository.record
+    """The real stored shape, written through the fake's `create`."""
 
 
 class FakeTransactions:

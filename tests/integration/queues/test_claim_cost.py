@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
-import pymongo
 import pytest
 from bson import ObjectId
 from pymongo import MongoClient
@@ -31,7 +30,7 @@ from mongoshop.models.mail import MailKind, MailStatus
 from mongoshop.models.webhooks import Attempt, DeliveryStatus
 from mongoshop.security import PasswordHasher
 from mongoshop.settings import Settings
-from tests.conftest import DROP_TIMEOUT, new_database_name
+from tests.conftest import drop_large_database, new_database_name
 
 SMALL = 50
 LARGE = 5_000
@@ -137,8 +136,7 @@ def queues(
         yield shops
     finally:
         for name in names.values():
-            with pymongo.timeout(DROP_TIMEOUT):  # 30,000 documents, on a busy machine
-                sync_client.drop_database(name)
+            drop_large_database(sync_client, name)
 
 
 @pytest.mark.parametrize("name", STEPS)

@@ -11,10 +11,14 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from mongoshop._async.repositories.base import NEWEST_FIRST, RECENT_WINDOWS
-from mongoshop._async.repositories.idempotent import AsyncIdempotentRepository, idempotency_index
+from mongoshop._async.repositories.idempotent import (
+    AsyncIdempotentRepository,
+    idempotency_index,
+    with_key,
+)
 from mongoshop.clock import utcnow
 from mongoshop.models.common import Document
-from mongoshop.models.orders import OrderInDB, OrderStatus
+from mongoshop.models.orders import ORDER_VERSION, OrderInDB, OrderItem, OrderStatus
 from mongoshop.models.sales import DELETED, CategoryDay, DaySales
 
 
@@ -33,6 +37,41 @@ class AsyncOrderRepository(AsyncIdempotentRepository[OrderInDB]):
         IndexModel([("status", ASCENDING), ("created_at", ASCENDING)], name="status_created"),
         IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="newest"),
     )
+
+    async def record(
+        self,
+        *,
+        user_id: ObjectId,
+        account_id: ObjectId,
+        items: Sequence[OrderItem],
+        currency: str,
+        request_hash: str,
+        key: str | None,
+        at: datetime,
+        session: AsyncClientSession | None = None,
+    ) -> OrderInDB:
+        """A completed order of `items` at their snapshotted prices, with its total and
+        its Idempotency-Key (`key`, or none: the partial index then skips it)."""
+        document = with_key(
+            {
+                "user_id": user_id,
+                "account_id": account_id,
+                "items": [item.model_dump() for item in items],
+                "total": {
+                    "amount": sum(item.quantity * item.unit_price for item in items),
+                    "currency": currency,
+                },
+                "status": OrderStatus.COMPLETED.value,
+                "request_hash": request_hash,
+                "schema_version": ORDER_VERSION,
+                "item_count": sum(item.quantity for item in items),
+                "created_at": at,
+                "cancelled_at": None,
+            },
+            key,
+        )
+        document["_id"] = await self.create(document, session=session)
+        return self.to_model(document)
 
     async def page_for(
         self, user_id: ObjectId | None, *, skip: int, limit: int, after: ObjectId | None = None

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import ClassVar
 
 from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from mongoshop._async.repositories.base import NEWEST_FIRST, AsyncRepository
@@ -56,6 +56,32 @@ class AsyncAccountRepository(AsyncRepository[AccountInDB]):
             raise NotFound(f"account of user {user_id} could not be opened")
         return account
 
+    async def open_many(
+        self,
+        user_ids: Sequence[ObjectId],
+        currency: str,
+        at: datetime,
+        *,
+        session: AsyncClientSession | None = None,
+    ) -> list[ObjectId]:
+        """Open a zero-balance account for each of these users that has none; their ids."""
+        have = await self.users_with_accounts(user_ids, session=session)
+        new: list[Document] = [
+            {
+                "_id": ObjectId(),
+                "user_id": user_id,
+                "balance": 0,
+                "currency": currency,
+                "created_at": at,
+                "updated_at": at,
+            }
+            for user_id in user_ids
+            if user_id not in have
+        ]
+        await self.create_many(new, session=session)
+        opened: list[ObjectId] = [account["_id"] for account in new]
+        return opened
+
     async def users_with_accounts(
         self, user_ids: Sequence[ObjectId], *, session: AsyncClientSession | None = None
     ) -> set[ObjectId]:
@@ -103,6 +129,40 @@ class AsyncAccountRepository(AsyncRepository[AccountInDB]):
             session,
         )
 
+    async def credit_many(
+        self,
+        account_ids: Sequence[ObjectId],
+        amount: int,
+        currency: str,
+        at: datetime,
+        *,
+        session: AsyncClientSession | None = None,
+    ) -> None:
+        """Add `amount` to each account in one bulk write, under `credit`'s guard; an
+        account missing, in another currency or past `MAX_AMOUNT` fails them all (in
+        the caller's transaction)."""
+        if not account_ids:
+            return
+        result = await self.collection.bulk_write(
+            [
+                UpdateOne(
+                    {
+                        "_id": account_id,
+                        "currency": currency,
+                        "balance": {"$lte": MAX_AMOUNT - amount},
+                    },
+                    {"$inc": {"balance": amount}, "$set": {"updated_at": at}},
+                )
+                for account_id in account_ids
+            ],
+            session=session,
+        )
+        if result.matched_count != len(account_ids):
+            raise BalanceLimitExceeded(
+                f"{len(account_ids) - result.matched_count} of {len(account_ids)} accounts could"
+                f" not be credited (missing, not in {currency}, or past {MAX_AMOUNT})"
+            )
+
     async def debit(
         self,
         account_id: ObjectId,
@@ -144,6 +204,27 @@ class AsyncAccountRepository(AsyncRepository[AccountInDB]):
         )
 
 
+def ledger_entry(
+    account_id: ObjectId,
+    kind: EntryKind,
+    amount: int,
+    currency: str,
+    at: datetime,
+    reference_id: ObjectId | None,
+    reason: str | None,
+) -> Document:
+    """The stored shape of a ledger entry: one place for one entry and for many."""
+    return {
+        "account_id": account_id,
+        "kind": kind.value,
+        "amount": amount,
+        "currency": currency,
+        "reference_id": reference_id,
+        "reason": reason,
+        "created_at": at,
+    }
+
+
 class AsyncLedgerRepository(AsyncRepository[LedgerEntryInDB]):
     collection_name = "ledger"
     model = LedgerEntryInDB
@@ -167,16 +248,28 @@ class AsyncLedgerRepository(AsyncRepository[LedgerEntryInDB]):
         reason: str | None = None,
         session: AsyncClientSession | None = None,
     ) -> ObjectId:
-        entry: Document = {
-            "account_id": account_id,
-            "kind": kind.value,
-            "amount": amount,
-            "currency": currency,
-            "reference_id": reference_id,
-            "reason": reason,
-            "created_at": at,
-        }
+        entry = ledger_entry(account_id, kind, amount, currency, at, reference_id, reason)
         return await self.create(entry, session=session)
+
+    async def record_many(
+        self,
+        account_ids: Sequence[ObjectId],
+        kind: EntryKind,
+        amount: int,
+        currency: str,
+        at: datetime,
+        *,
+        reason: str | None = None,
+        session: AsyncClientSession | None = None,
+    ) -> None:
+        """The same entry for each account, in one insert."""
+        await self.create_many(
+            [
+                ledger_entry(account, kind, amount, currency, at, None, reason)
+                for account in account_ids
+            ],
+            session=session,
+        )
 
     async def history(
         self, account_id: ObjectId, *, skip: int, limit: int, after: ObjectId | None = None

@@ -12,7 +12,6 @@ from datetime import datetime
 from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from mongoshop._async.repositories.idempotent import with_key
 from mongoshop._async.repositories.transfers import AsyncTransferRepository
 from mongoshop._async.repositories.wallet import AsyncAccountRepository, AsyncLedgerRepository
 from mongoshop._async.services.idempotency import run_once
@@ -126,6 +125,25 @@ class AsyncWalletService:
             session=session,
         )
 
+    async def post_many(
+        self,
+        account_ids: Sequence[ObjectId],
+        kind: EntryKind,
+        amount: int,
+        at: datetime,
+        *,
+        reason: str | None = None,
+        session: AsyncClientSession,
+    ) -> None:
+        """Credit each account with `amount`, each with its ledger entry: `post` for many
+        accounts at once (seeding), in two bulk writes, under the same guard."""
+        if amount < 0:
+            raise ValueError("post_many credits; a debit goes through post, one account at a time")
+        await self.accounts.credit_many(account_ids, amount, self.currency, at, session=session)
+        await self.ledger.record_many(
+            account_ids, kind, amount, self.currency, at, reason=reason, session=session
+        )
+
     async def open_funded_accounts(
         self, user_ids: Sequence[ObjectId], amount: int, reason: str
     ) -> int:
@@ -135,39 +153,12 @@ class AsyncWalletService:
 
         async def open_batch(session: AsyncClientSession) -> int:
             now = self.clock()
-            have = await self.accounts.users_with_accounts(user_ids, session=session)
-            new = [
-                {
-                    "_id": ObjectId(),
-                    "user_id": user_id,
-                    "balance": amount,
-                    "currency": self.currency,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for user_id in user_ids
-                if user_id not in have
-            ]
-            if not new:
-                return 0
+            opened = await self.accounts.open_many(user_ids, self.currency, now, session=session)
             # Opened with their opening credit's entry: balance and ledger agree from the start.
-            await self.accounts.create_many(new, session=session)
-            await self.ledger.create_many(
-                [
-                    {
-                        "account_id": account["_id"],
-                        "kind": EntryKind.CREDIT.value,
-                        "amount": amount,
-                        "currency": self.currency,
-                        "reference_id": None,
-                        "reason": reason,
-                        "created_at": now,
-                    }
-                    for account in new
-                ],
-                session=session,
+            await self.post_many(
+                opened, EntryKind.CREDIT, amount, now, reason=reason, session=session
             )
-            return len(new)
+            return len(opened)
 
         return await self.transactions.run(open_batch)
 
@@ -212,21 +203,18 @@ class AsyncWalletService:
                 reference_id=transfer_id,
                 session=session,
             )
-            document = with_key(
-                {
-                    "_id": transfer_id,
-                    "user_id": user.id,
-                    "from_account_id": source.id,
-                    "to_account_id": target,
-                    "amount": request.amount,
-                    "currency": request.currency,
-                    "request_hash": request_hash,
-                    "created_at": now,
-                },
-                idempotency_key,
+            return await self.transfers.record(
+                transfer_id,
+                user_id=user.id,
+                from_account_id=source.id,
+                to_account_id=target,
+                amount=request.amount,
+                currency=request.currency,
+                request_hash=request_hash,
+                key=idempotency_key,
+                at=now,
+                session=session,
             )
-            await self.transfers.create(document, session=session)
-            return self.transfers.to_model(document)
 
         return await run_once(
             self.transactions,

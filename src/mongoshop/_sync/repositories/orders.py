@@ -12,10 +12,14 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.synchronous.client_session import ClientSession
 
 from mongoshop._sync.repositories.base import NEWEST_FIRST, RECENT_WINDOWS
-from mongoshop._sync.repositories.idempotent import IdempotentRepository, idempotency_index
+from mongoshop._sync.repositories.idempotent import (
+    IdempotentRepository,
+    idempotency_index,
+    with_key,
+)
 from mongoshop.clock import utcnow
 from mongoshop.models.common import Document
-from mongoshop.models.orders import OrderInDB, OrderStatus
+from mongoshop.models.orders import ORDER_VERSION, OrderInDB, OrderItem, OrderStatus
 from mongoshop.models.sales import DELETED, CategoryDay, DaySales
 
 
@@ -34,6 +38,41 @@ class OrderRepository(IdempotentRepository[OrderInDB]):
         IndexModel([("status", ASCENDING), ("created_at", ASCENDING)], name="status_created"),
         IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="newest"),
     )
+
+    def record(
+        self,
+        *,
+        user_id: ObjectId,
+        account_id: ObjectId,
+        items: Sequence[OrderItem],
+        currency: str,
+        request_hash: str,
+        key: str | None,
+        at: datetime,
+        session: ClientSession | None = None,
+    ) -> OrderInDB:
+        """A completed order of `items` at their snapshotted prices, with its total and
+        its Idempotency-Key (`key`, or none: the partial index then skips it)."""
+        document = with_key(
+            {
+                "user_id": user_id,
+                "account_id": account_id,
+                "items": [item.model_dump() for item in items],
+                "total": {
+                    "amount": sum(item.quantity * item.unit_price for item in items),
+                    "currency": currency,
+                },
+                "status": OrderStatus.COMPLETED.value,
+                "request_hash": request_hash,
+                "schema_version": ORDER_VERSION,
+                "item_count": sum(item.quantity for item in items),
+                "created_at": at,
+                "cancelled_at": None,
+            },
+            key,
+        )
+        document["_id"] = self.create(document, session=session)
+        return self.to_model(document)
 
     def page_for(
         self, user_id: ObjectId | None, *, skip: int, limit: int, after: ObjectId | None = None

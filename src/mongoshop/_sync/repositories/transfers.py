@@ -4,11 +4,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import ClassVar
 
+from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.synchronous.client_session import ClientSession
 
-from mongoshop._sync.repositories.idempotent import IdempotentRepository, idempotency_index
+from mongoshop._sync.repositories.idempotent import (
+    IdempotentRepository,
+    idempotency_index,
+    with_key,
+)
 from mongoshop.models.wallet import TransferInDB
 
 
@@ -26,3 +33,35 @@ class TransferRepository(IdempotentRepository[TransferInDB]):
             name="user_newest",
         ),
     )
+
+    def record(
+        self,
+        transfer_id: ObjectId,
+        *,
+        user_id: ObjectId,
+        from_account_id: ObjectId,
+        to_account_id: ObjectId,
+        amount: int,
+        currency: str,
+        request_hash: str,
+        key: str | None,
+        at: datetime,
+        session: ClientSession | None = None,
+    ) -> TransferInDB:
+        """The record of a transfer whose ledger entries the caller posts in the same
+        transaction, with its Idempotency-Key (`key`, or none)."""
+        document = with_key(
+            {
+                "_id": transfer_id,
+                "user_id": user_id,
+                "from_account_id": from_account_id,
+                "to_account_id": to_account_id,
+                "amount": amount,
+                "currency": currency,
+                "request_hash": request_hash,
+                "created_at": at,
+            },
+            key,
+        )
+        self.create(document, session=session)
+        return self.to_model(document)

@@ -13,7 +13,6 @@ from pymongo.synchronous.client_session import ClientSession
 
 from mongoshop._sync.compat import Background
 from mongoshop._sync.repositories.figures import FigureRepository
-from mongoshop._sync.repositories.idempotent import with_key
 from mongoshop._sync.repositories.orders import OrderRepository
 from mongoshop._sync.repositories.products import ProductRepository
 from mongoshop._sync.repositories.users import UserRepository
@@ -29,8 +28,8 @@ from mongoshop.models.common import Page, PageRequest, parse_object_id
 from mongoshop.models.money import require_currency
 from mongoshop.models.orders import (
     MAX_RECENT_ORDERS,
-    ORDER_VERSION,
     OrderInDB,
+    OrderItem,
     OrderPublic,
     OrderRequest,
     OrderStatus,
@@ -113,7 +112,6 @@ class OrderService:
         def buy(session: ClientSession) -> OrderInDB:
             now = placed_at or self.clock()
             items = []
-            total = 0
             for product_id, quantity in quantities.items():
                 if product_id not in seen:
                     raise NotFound(f"product {product_id} not found")
@@ -122,35 +120,33 @@ class OrderService:
                     product.price.currency, self.currency, f"the price of product {product_id}"
                 )
                 items.append(
-                    {
-                        "product_id": product_id,
-                        "name": product.name,
-                        "quantity": quantity,
-                        "unit_price": product.price.amount,
-                    }
+                    OrderItem(
+                        product_id=product_id,
+                        name=product.name,
+                        quantity=quantity,
+                        unit_price=product.price.amount,
+                    )
                 )
-                total += quantity * product.price.amount
-            document = with_key(
-                {
-                    "user_id": user.id,
-                    "account_id": account.id,
-                    "items": items,
-                    "total": {"amount": total, "currency": self.currency},
-                    "status": OrderStatus.COMPLETED.value,
-                    "request_hash": request_hash,
-                    "schema_version": ORDER_VERSION,
-                    "item_count": sum(quantities.values()),
-                    "created_at": now,
-                    "cancelled_at": None,
-                },
-                idempotency_key,
+            order = self.orders.record(
+                user_id=user.id,
+                account_id=account.id,
+                items=items,
+                currency=self.currency,
+                request_hash=request_hash,
+                key=idempotency_key,
+                at=now,
+                session=session,
             )
-            order_id = self.orders.create(document, session=session)
             self._touch_sales_day(now, session)
             self.wallet.post(
-                account.id, EntryKind.ORDER, -total, now, reference_id=order_id, session=session
+                account.id,
+                EntryKind.ORDER,
+                -order.total.amount,
+                now,
+                reference_id=order.id,
+                session=session,
             )
-            return self.orders.to_model({**document, "_id": order_id})
+            return order
 
         placed, replayed = run_once(
             self.transactions,

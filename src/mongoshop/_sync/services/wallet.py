@@ -13,7 +13,6 @@ from datetime import datetime
 from bson import ObjectId
 from pymongo.synchronous.client_session import ClientSession
 
-from mongoshop._sync.repositories.idempotent import with_key
 from mongoshop._sync.repositories.transfers import TransferRepository
 from mongoshop._sync.repositories.wallet import AccountRepository, LedgerRepository
 from mongoshop._sync.services.idempotency import run_once
@@ -125,6 +124,25 @@ class WalletService:
             session=session,
         )
 
+    def post_many(
+        self,
+        account_ids: Sequence[ObjectId],
+        kind: EntryKind,
+        amount: int,
+        at: datetime,
+        *,
+        reason: str | None = None,
+        session: ClientSession,
+    ) -> None:
+        """Credit each account with `amount`, each with its ledger entry: `post` for many
+        accounts at once (seeding), in two bulk writes, under the same guard."""
+        if amount < 0:
+            raise ValueError("post_many credits; a debit goes through post, one account at a time")
+        self.accounts.credit_many(account_ids, amount, self.currency, at, session=session)
+        self.ledger.record_many(
+            account_ids, kind, amount, self.currency, at, reason=reason, session=session
+        )
+
     def open_funded_accounts(self, user_ids: Sequence[ObjectId], amount: int, reason: str) -> int:
         """Open accounts with an opening credit for users that have none (seeding); how many."""
         if not user_ids:
@@ -132,39 +150,10 @@ class WalletService:
 
         def open_batch(session: ClientSession) -> int:
             now = self.clock()
-            have = self.accounts.users_with_accounts(user_ids, session=session)
-            new = [
-                {
-                    "_id": ObjectId(),
-                    "user_id": user_id,
-                    "balance": amount,
-                    "currency": self.currency,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for user_id in user_ids
-                if user_id not in have
-            ]
-            if not new:
-                return 0
+            opened = self.accounts.open_many(user_ids, self.currency, now, session=session)
             # Opened with their opening credit's entry: balance and ledger agree from the start.
-            self.accounts.create_many(new, session=session)
-            self.ledger.create_many(
-                [
-                    {
-                        "account_id": account["_id"],
-                        "kind": EntryKind.CREDIT.value,
-                        "amount": amount,
-                        "currency": self.currency,
-                        "reference_id": None,
-                        "reason": reason,
-                        "created_at": now,
-                    }
-                    for account in new
-                ],
-                session=session,
-            )
-            return len(new)
+            self.post_many(opened, EntryKind.CREDIT, amount, now, reason=reason, session=session)
+            return len(opened)
 
         return self.transactions.run(open_batch)
 
@@ -209,21 +198,18 @@ class WalletService:
                 reference_id=transfer_id,
                 session=session,
             )
-            document = with_key(
-                {
-                    "_id": transfer_id,
-                    "user_id": user.id,
-                    "from_account_id": source.id,
-                    "to_account_id": target,
-                    "amount": request.amount,
-                    "currency": request.currency,
-                    "request_hash": request_hash,
-                    "created_at": now,
-                },
-                idempotency_key,
+            return self.transfers.record(
+                transfer_id,
+                user_id=user.id,
+                from_account_id=source.id,
+                to_account_id=target,
+                amount=request.amount,
+                currency=request.currency,
+                request_hash=request_hash,
+                key=idempotency_key,
+                at=now,
+                session=session,
             )
-            self.transfers.create(document, session=session)
-            return self.transfers.to_model(document)
 
         return run_once(
             self.transactions,

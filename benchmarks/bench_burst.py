@@ -62,7 +62,7 @@ from benchmarks.bench_growth import (
 )
 from benchmarks.filler import fill, insert_all
 from benchmarks.harness import console, embedded_server, save
-from mongoshop._async.services.users import new_user_document
+from mongoshop._async.repositories.users import user_document
 from mongoshop._sync.shop import Shop
 from mongoshop.clock import utcnow
 from mongoshop.mail.documents import outbox_document
@@ -144,7 +144,7 @@ def write_burst(database: Database[Document], tag: str, signups: int, orders: in
     assert password_hash is not None
     users: list[Document] = []
     for n in range(signups):
-        user = new_user_document(
+        user = user_document(
             name=f"Burst Person {tag} {n}",
             email=f"burst-{tag}-{n}@example.com",
             password_hash=password_hash["password_hash"],

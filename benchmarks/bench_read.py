@@ -26,7 +26,7 @@ from benchmarks.harness import (
     report,
     save,
 )
-from mongoshop._async.services.users import new_user_document
+from mongoshop._async.repositories.users import user_document
 from mongoshop._async.shop import AsyncShop
 from mongoshop._sync.shop import Shop
 from mongoshop.demo import demo_user_fields
@@ -38,7 +38,7 @@ from mongoshop.settings import Settings
 def user_documents(count: int) -> list[dict[str, Any]]:
     password_hash = PasswordHasher().hash("benchmark-password")
     return [
-        new_user_document(password_hash=password_hash, **fields)
+        user_document(password_hash=password_hash, **fields)
         for fields in demo_user_fields(count, seed=11)
     ]  # type: ignore[arg-type]
 

@@ -22,7 +22,7 @@ from pymongo import MongoClient
 
 from benchmarks.harness import Contender, console, embedded_server, measure, report, save
 from mongoshop._async.repositories.products import product_document
-from mongoshop._async.services.users import new_user_document
+from mongoshop._async.repositories.users import user_document
 from mongoshop._sync.shop import Shop
 from mongoshop.clock import utcnow
 from mongoshop.demo import DEMO_PASSWORD, demo_products, demo_user_fields
@@ -89,7 +89,7 @@ def main() -> None:
             shop.repositories.users.ensure_indexes()
 
         def raw_users() -> float:
-            documents = [new_user_document(password_hash=password_hash, **f) for f in fields]  # type: ignore[arg-type]
+            documents = [user_document(password_hash=password_hash, **f) for f in fields]  # type: ignore[arg-type]
             for batch in batched(documents, 500):
                 users.insert_many(list(batch), ordered=False)
             return len(documents)

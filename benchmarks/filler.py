@@ -17,7 +17,7 @@ from pymongo.database import Database
 from pymongo.errors import AutoReconnect, BulkWriteError
 
 from mongoshop._async.repositories.products import product_document
-from mongoshop._async.services.users import new_user_document
+from mongoshop._async.repositories.users import user_document
 from mongoshop.clock import utcnow
 from mongoshop.mail.documents import welcome_document
 from mongoshop.models.common import Document
@@ -97,7 +97,7 @@ def fill(
         numbers = range(first, min(stop, first + BATCH))
         users: list[Document] = []
         for n in numbers:
-            document = new_user_document(
+            document = user_document(
                 name=f"{COMMON_USER_WORD.title()} Person {n}",
                 email=f"{COMMON_USER_WORD}{n}@example.com",
                 password_hash=password_hash,

@@ -18,7 +18,7 @@ from bson import ObjectId
 from pymongo import AsyncMongoClient, monitoring
 from pymongo.errors import OperationFailure
 
-from mongoshop._async.services.users import new_user_document
+from mongoshop._async.repositories.users import user_document as stored_user_document
 from mongoshop._async.shop import AsyncShop
 from mongoshop.clock import utcnow
 from mongoshop.db import client_options
@@ -44,7 +44,7 @@ def user_document(
     login_count: int = 0,
 ) -> Document:
     """A user exactly as the service stores one, with the fields a test wants to pin."""
-    document = new_user_document(
+    document = stored_user_document(
         name=name, email=email, password_hash=FAKE_HASH, roles=roles, status=status
     )
     if created_at is not None:

@@ -1259,6 +1259,13 @@ QUERIES: dict[str, Entry] = {
             "email_unique",
         ),
     ),
+    "AsyncUserRepository.contact_by_email": (
+        uses(
+            "a taken address (a registration's notice)",
+            lambda s, d: s.repositories.users.contact_by_email(email_of(10).upper()),
+            "email_unique",
+        ),
+    ),
     "AsyncUserRepository.contacts": (
         uses("a few buyers", lambda s, d: s.repositories.users.contacts(d.users[20:23]), ID),
     ),

@@ -14,7 +14,11 @@ from pymongo.errors import PyMongoError
 from mongoshop._async.compat import Background, hash_password, verify_password
 from mongoshop._async.repositories.outbox import AsyncOutboxRepository
 from mongoshop._async.repositories.tokens import AsyncTokenRepository
-from mongoshop._async.repositories.users import AsyncUserRepository
+from mongoshop._async.repositories.users import (
+    AsyncUserRepository,
+    registration_fields,
+    user_document,
+)
 from mongoshop._async.repositories.verifications import AsyncVerificationRepository
 from mongoshop._async.repositories.wallet import AsyncAccountRepository, AsyncLedgerRepository
 from mongoshop._async.services.caching import cached_page, read_through
@@ -31,13 +35,12 @@ from mongoshop.errors import (
 )
 from mongoshop.iterables import batched
 from mongoshop.mail.documents import registration_notice_document, verification_document
-from mongoshop.models.common import Document, Page, PageRequest, dotted, parse_object_id
+from mongoshop.models.common import Page, PageRequest, dotted, parse_object_id
 from mongoshop.models.users import (
     Role,
     UserCreate,
     UserFilter,
     UserInDB,
-    UserPreferences,
     UserStatus,
     UserUpdate,
 )
@@ -48,59 +51,6 @@ logger = logging.getLogger(__name__)
 
 EXPIRY_BATCH = 100
 """Expired unconfirmed accounts deleted per round of the worker's chore."""
-
-
-def new_user_document(
-    *,
-    name: str,
-    email: str,
-    password_hash: str,
-    age: int | None = None,
-    preferences: UserPreferences | None = None,
-    roles: Sequence[Role] = (Role.USER,),
-    status: UserStatus = UserStatus.ACTIVE,
-    email_verified: bool = True,
-    welcome: bool = True,
-) -> Document:
-    """The stored shape of a new user (shared with the seed command's batch insert).
-
-    `email_verified` is False only for a self-registration, until its code is used.
-    `welcome` False: the worker never welcomes this account (users created in bulk,
-    who did not ask for an account; a welcome each would be a burst of mail).
-    """
-    now = utcnow()
-    return {
-        **registration_fields(name, email, password_hash, age, preferences, now),
-        "email": email.lower(),
-        "status": status.value,
-        "roles": [role.value for role in roles],
-        "created_at": now,
-        "last_login": None,
-        "login_count": 0,
-        "email_verified": email_verified,
-        "email_verified_at": now if email_verified else None,
-        "welcome": welcome,
-    }
-
-
-def registration_fields(
-    name: str,
-    email: str,
-    password_hash: str,
-    age: int | None,
-    preferences: UserPreferences | None,
-    now: datetime,
-) -> Document:
-    """What a registration decides of an account: stored when it is created, and written
-    again by the next registration of an address nobody has confirmed yet."""
-    return {
-        "name": name,
-        "age": age,
-        "preferences": (preferences or UserPreferences()).model_dump(),
-        "password_hash": password_hash,
-        "search_tokens": index_tokens(name, email),
-        "updated_at": now,
-    }
 
 
 class AsyncUserService:
@@ -160,7 +110,7 @@ class AsyncUserService:
         return await self._create(data, password_hash, verified=verified)
 
     async def _create(self, data: UserCreate, password_hash: str, *, verified: bool) -> UserInDB:
-        document = new_user_document(
+        document = user_document(
             name=data.name,
             email=data.email,
             password_hash=password_hash,
@@ -202,14 +152,9 @@ class AsyncUserService:
             return
         except DuplicateEmail:
             pass
-        existing = await self.users.find_documents(
-            {"email": data.email.lower()},
-            projection={"name": 1, "email": 1, "preferences": 1, "email_verified": 1},
-            limit=1,
-        )
-        if not existing:  # deleted in between: nothing to tell anyone
+        owner = await self.users.contact_by_email(data.email)
+        if owner is None:  # deleted in between: nothing to tell anyone
             return
-        owner = existing[0]
         if owner.get("email_verified", True) is True:
             await self.outbox.enqueue(
                 registration_notice_document(owner, self.clock().strftime("%Y-%m-%d"))
@@ -217,12 +162,9 @@ class AsyncUserService:
             return
 
         now = self.clock()
-        fields = {
-            **registration_fields(
-                data.name, data.email, password_hash, data.age, data.preferences, now
-            ),
-            "sessions_revoked_at": now,
-        }
+        fields = registration_fields(
+            data.name, data.email, password_hash, data.age, data.preferences, now
+        )
 
         async def replace(session: AsyncClientSession) -> None:
             user = await self.users.replace_unconfirmed(owner["_id"], fields, session=session)
@@ -351,7 +293,7 @@ class AsyncUserService:
         if existing is None:
             try:
                 admin = await self.users.insert_user(
-                    new_user_document(
+                    user_document(
                         name=name,
                         email=email,
                         password_hash=password_hash,
@@ -398,7 +340,7 @@ class AsyncUserService:
         inserted = skipped = 0
         for batch in batched(users, batch_size):
             documents = [
-                new_user_document(password_hash=password_hash, welcome=welcome, **fields)
+                user_document(password_hash=password_hash, welcome=welcome, **fields)
                 for fields in batch
             ]
             added, duplicates = await self.users.insert_many_new(documents)

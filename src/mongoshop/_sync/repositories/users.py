@@ -13,6 +13,7 @@ from pymongo.errors import DuplicateKeyError
 from pymongo.synchronous.client_session import ClientSession
 
 from mongoshop._sync.repositories.base import NEWEST_FIRST, Repository
+from mongoshop.clock import utcnow
 from mongoshop.errors import DuplicateEmail, NotFound
 from mongoshop.models.common import Document, parse_object_id
 from mongoshop.models.users import (
@@ -20,11 +21,66 @@ from mongoshop.models.users import (
     UserContact,
     UserFilter,
     UserInDB,
+    UserPreferences,
     UserStats,
     UserStatus,
     UserSummary,
 )
-from mongoshop.search import query_tokens, split_all
+from mongoshop.search import index_tokens, query_tokens, split_all
+
+
+def user_document(
+    *,
+    name: str,
+    email: str,
+    password_hash: str,
+    age: int | None = None,
+    preferences: UserPreferences | None = None,
+    roles: Sequence[Role] = (Role.USER,),
+    status: UserStatus = UserStatus.ACTIVE,
+    email_verified: bool = True,
+    welcome: bool = True,
+) -> Document:
+    """The stored shape of a new user (shared with the seed command's batch insert).
+
+    `email_verified` is False only for a self-registration, until its code is used.
+    `welcome` False: the worker never welcomes this account (users created in bulk,
+    who did not ask for an account; a welcome each would be a burst of mail).
+    """
+    now = utcnow()
+    return {
+        **registration_fields(name, email, password_hash, age, preferences, now),
+        "email": email.lower(),
+        "status": status.value,
+        "roles": [role.value for role in roles],
+        "created_at": now,
+        "last_login": None,
+        "login_count": 0,
+        "email_verified": email_verified,
+        "email_verified_at": now if email_verified else None,
+        "welcome": welcome,
+    }
+
+
+def registration_fields(
+    name: str,
+    email: str,
+    password_hash: str,
+    age: int | None,
+    preferences: UserPreferences | None,
+    now: datetime,
+) -> Document:
+    """What a registration decides of an account: stored when it is created, and written
+    again by the next registration of an address nobody has confirmed yet (which also
+    ends the account's sessions)."""
+    return {
+        "name": name,
+        "age": age,
+        "preferences": (preferences or UserPreferences()).model_dump(),
+        "password_hash": password_hash,
+        "search_tokens": index_tokens(name, email),
+        "updated_at": now,
+    }
 
 
 class UserRepository(Repository[UserInDB]):
@@ -56,6 +112,16 @@ class UserRepository(Repository[UserInDB]):
         # Unconfirmed accounts past their code: only they carry the field.
         IndexModel([("unconfirmed_until", ASCENDING)], name="unconfirmed_until", sparse=True),
     )
+
+    def contact_by_email(self, email: str) -> Document | None:
+        """The name, address, preferences and confirmation of the account of `email`
+        (what telling its owner about a registration needs), None if there is none."""
+        found = self.find_documents(
+            {"email": email.lower()},
+            projection={"name": 1, "email": 1, "preferences": 1, "email_verified": 1},
+            limit=1,
+        )
+        return found[0] if found else None
 
     def insert_user(
         self, document: Mapping[str, Any], *, session: ClientSession | None = None
@@ -137,10 +203,12 @@ class UserRepository(Repository[UserInDB]):
         *,
         session: ClientSession | None = None,
     ) -> UserInDB | None:
-        """``$set`` the fields only while the account's address is unconfirmed; the user after
-        it, or None when it was confirmed (or removed) meanwhile."""
+        """``$set`` a new registration's fields (`registration_fields`) only while the
+        account's address is unconfirmed, and end its sessions; the user after it, or None
+        when it was confirmed (or removed) meanwhile."""
+        update = {**fields, "sessions_revoked_at": fields["updated_at"]}
         return self.update_and_get(
-            {"_id": user_id, "email_verified": False}, {"$set": dict(fields)}, session=session
+            {"_id": user_id, "email_verified": False}, {"$set": update}, session=session
         )
 
     def code_sent(

@@ -15,7 +15,11 @@ from pymongo.synchronous.client_session import ClientSession
 from mongoshop._sync.compat import Background, hash_password, verify_password
 from mongoshop._sync.repositories.outbox import OutboxRepository
 from mongoshop._sync.repositories.tokens import TokenRepository
-from mongoshop._sync.repositories.users import UserRepository
+from mongoshop._sync.repositories.users import (
+    UserRepository,
+    registration_fields,
+    user_document,
+)
 from mongoshop._sync.repositories.verifications import VerificationRepository
 from mongoshop._sync.repositories.wallet import AccountRepository, LedgerRepository
 from mongoshop._sync.services.caching import cached_page, read_through
@@ -32,13 +36,12 @@ from mongoshop.errors import (
 )
 from mongoshop.iterables import batched
 from mongoshop.mail.documents import registration_notice_document, verification_document
-from mongoshop.models.common import Document, Page, PageRequest, dotted, parse_object_id
+from mongoshop.models.common import Page, PageRequest, dotted, parse_object_id
 from mongoshop.models.users import (
     Role,
     UserCreate,
     UserFilter,
     UserInDB,
-    UserPreferences,
     UserStatus,
     UserUpdate,
 )
@@ -49,59 +52,6 @@ logger = logging.getLogger(__name__)
 
 EXPIRY_BATCH = 100
 """Expired unconfirmed accounts deleted per round of the worker's chore."""
-
-
-def new_user_document(
-    *,
-    name: str,
-    email: str,
-    password_hash: str,
-    age: int | None = None,
-    preferences: UserPreferences | None = None,
-    roles: Sequence[Role] = (Role.USER,),
-    status: UserStatus = UserStatus.ACTIVE,
-    email_verified: bool = True,
-    welcome: bool = True,
-) -> Document:
-    """The stored shape of a new user (shared with the seed command's batch insert).
-
-    `email_verified` is False only for a self-registration, until its code is used.
-    `welcome` False: the worker never welcomes this account (users created in bulk,
-    who did not ask for an account; a welcome each would be a burst of mail).
-    """
-    now = utcnow()
-    return {
-        **registration_fields(name, email, password_hash, age, preferences, now),
-        "email": email.lower(),
-        "status": status.value,
-        "roles": [role.value for role in roles],
-        "created_at": now,
-        "last_login": None,
-        "login_count": 0,
-        "email_verified": email_verified,
-        "email_verified_at": now if email_verified else None,
-        "welcome": welcome,
-    }
-
-
-def registration_fields(
-    name: str,
-    email: str,
-    password_hash: str,
-    age: int | None,
-    preferences: UserPreferences | None,
-    now: datetime,
-) -> Document:
-    """What a registration decides of an account: stored when it is created, and written
-    again by the next registration of an address nobody has confirmed yet."""
-    return {
-        "name": name,
-        "age": age,
-        "preferences": (preferences or UserPreferences()).model_dump(),
-        "password_hash": password_hash,
-        "search_tokens": index_tokens(name, email),
-        "updated_at": now,
-    }
 
 
 class UserService:
@@ -161,7 +111,7 @@ class UserService:
         return self._create(data, password_hash, verified=verified)
 
     def _create(self, data: UserCreate, password_hash: str, *, verified: bool) -> UserInDB:
-        document = new_user_document(
+        document = user_document(
             name=data.name,
             email=data.email,
             password_hash=password_hash,
@@ -203,14 +153,9 @@ class UserService:
             return
         except DuplicateEmail:
             pass
-        existing = self.users.find_documents(
-            {"email": data.email.lower()},
-            projection={"name": 1, "email": 1, "preferences": 1, "email_verified": 1},
-            limit=1,
-        )
-        if not existing:  # deleted in between: nothing to tell anyone
+        owner = self.users.contact_by_email(data.email)
+        if owner is None:  # deleted in between: nothing to tell anyone
             return
-        owner = existing[0]
         if owner.get("email_verified", True) is True:
             self.outbox.enqueue(
                 registration_notice_document(owner, self.clock().strftime("%Y-%m-%d"))
@@ -218,12 +163,9 @@ class UserService:
             return
 
         now = self.clock()
-        fields = {
-            **registration_fields(
-                data.name, data.email, password_hash, data.age, data.preferences, now
-            ),
-            "sessions_revoked_at": now,
-        }
+        fields = registration_fields(
+            data.name, data.email, password_hash, data.age, data.preferences, now
+        )
 
         def replace(session: ClientSession) -> None:
             user = self.users.replace_unconfirmed(owner["_id"], fields, session=session)
@@ -348,7 +290,7 @@ class UserService:
         if existing is None:
             try:
                 admin = self.users.insert_user(
-                    new_user_document(
+                    user_document(
                         name=name,
                         email=email,
                         password_hash=password_hash,
@@ -395,7 +337,7 @@ class UserService:
         inserted = skipped = 0
         for batch in batched(users, batch_size):
             documents = [
-                new_user_document(password_hash=password_hash, welcome=welcome, **fields)
+                user_document(password_hash=password_hash, welcome=welcome, **fields)
                 for fields in batch
             ]
             added, duplicates = self.users.insert_many_new(documents)

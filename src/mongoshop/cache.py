@@ -1,7 +1,7 @@
 """A small in-process read cache (TTL + LRU), shared by both faces; no I/O.
 
 The API keeps one per collection and evicts entries from change streams
-(`mongoshop.api.cache_invalidation`); services also evict what they change themselves.
+(`mongoshop.api.caches`); services also evict what they change themselves.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from pymongo import AsyncMongoClient
 
 from mongoshop._async.repositories.products import AsyncProductRepository
 from mongoshop._async.shop import AsyncShop
-from mongoshop.api.cache_invalidation import Invalidation, invalidation_spec
+from mongoshop.api.caches import Invalidation, invalidation_spec
 from mongoshop.cache import Listings, ReadCache
 from mongoshop.models.common import Document, PageRequest
 from mongoshop.models.money import Money

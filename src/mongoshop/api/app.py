@@ -14,12 +14,9 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from mongoshop import __version__
-from mongoshop._async.repositories.orders import AsyncOrderRepository
-from mongoshop._async.repositories.products import AsyncProductRepository
-from mongoshop._async.repositories.users import AsyncUserRepository
 from mongoshop._async.services.caching import REFRESH_TIMEOUT_SECONDS
 from mongoshop._async.warming import WARM_SECONDS, warm_listings
-from mongoshop.api.cache_invalidation import CACHE_STREAM, Invalidation, invalidation_spec
+from mongoshop.api.caches import ApiCaches
 from mongoshop.api.middleware import install_middleware
 from mongoshop.api.openapi import install_openapi
 from mongoshop.api.routers import (
@@ -34,12 +31,8 @@ from mongoshop.api.routers import (
     webhooks,
 )
 from mongoshop.bootstrap import open_async_shop
-from mongoshop.cache import Listings, ReadCache
 from mongoshop.db.embedded import EmbeddedServer
 from mongoshop.http.errors import install_error_handlers
-from mongoshop.models.products import ProductInDB
-from mongoshop.models.tokens import TokenInDB
-from mongoshop.models.users import UserInDB
 from mongoshop.observability import Metrics, RequestObserver
 from mongoshop.observability import route as metrics_route
 from mongoshop.settings import Settings, get_settings
@@ -74,19 +67,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        user_cache: ReadCache[UserInDB] = ReadCache(settings.cache_ttl_seconds)
-        product_cache: ReadCache[ProductInDB] = ReadCache(settings.cache_ttl_seconds)
-        token_cache: ReadCache[TokenInDB] = ReadCache(settings.cache_ttl_seconds)
-
-        def listings(fields: frozenset[str]) -> Listings:
-            ttl = settings.listing_ttl_seconds if settings.cache_ttl_seconds > 0 else 0
-            return Listings(ttl, fields, patience=settings.listing_patience_seconds)
-
-        user_listings = listings(AsyncUserRepository.listing_fields)
-        product_listings = listings(AsyncProductRepository.listing_fields)
-        order_listings = listings(AsyncOrderRepository.listing_fields)
-        # The outbox's size: only an insert or a delete moves it (no field does).
-        outbox_totals = listings(frozenset())
+        caches = ApiCaches.from_settings(settings)
         background: list[asyncio.Task[None]] = []
         stops: list[StopRequest] = []
         consumers: list[StreamConsumer] = []
@@ -95,13 +76,7 @@ def create_app(
         async with open_async_shop(
             settings,
             command_latency=metrics.command_duration if metrics else None,
-            user_cache=user_cache,
-            product_cache=product_cache,
-            token_cache=token_cache,
-            user_listings=user_listings,
-            product_listings=product_listings,
-            order_listings=order_listings,
-            outbox_totals=outbox_totals,
+            **caches.for_shop(),
         ) as shop:
             try:
                 await shop.bootstrap_admin()
@@ -114,34 +89,14 @@ def create_app(
                 app.state.schema_watch = schema
                 background.append(supervisor.start("schema-watch", schema.run, schema.stop))
                 stops.append(schema.stop)
-                repositories = shop.repositories
-                caches = invalidation_spec(
-                    CACHE_STREAM,
-                    shop.database,
-                    [
-                        Invalidation(repositories.users.collection_name, user_cache, user_listings),
-                        Invalidation(
-                            repositories.products.collection_name, product_cache, product_listings
-                        ),
-                        Invalidation(repositories.tokens.collection_name, token_cache),
-                        Invalidation(repositories.orders.collection_name, None, order_listings),
-                        # Its size only: not the status changes.
-                        Invalidation(
-                            repositories.outbox.collection_name,
-                            None,
-                            outbox_totals,
-                            operations=("insert", "replace", "delete"),
-                        ),
-                    ],
+                spec = caches.invalidation(shop)
+                consumer = StreamConsumer(
+                    spec,
+                    shop.repositories.checkpoints,
+                    step_timeout=settings.operation_timeout_seconds,
                 )
-                for spec in (caches,):
-                    consumer = StreamConsumer(
-                        spec,
-                        shop.repositories.checkpoints,
-                        step_timeout=settings.operation_timeout_seconds,
-                    )
-                    consumers.append(consumer)
-                    background.append(supervisor.start(spec.name, consumer.run, consumer.stop))
+                consumers.append(consumer)
+                background.append(supervisor.start(spec.name, consumer.run, consumer.stop))
                 if run_worker:
                     worker = EventWorker(shop, observer=metrics)
                     await worker.start()

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import random
 import statistics
 import threading
@@ -37,10 +36,9 @@ import httpx
 from pymongo import MongoClient
 
 from benchmarks.bench_growth import serving
-from benchmarks.harness import RESULTS, console, embedded_server, save
-from benchmarks.load.run import ADMIN_EMAIL, ADMIN_PASSWORD, DATABASE, build, prepare
+from benchmarks.harness import RESULTS, console, save
+from benchmarks.load.run import ADMIN_EMAIL, ADMIN_PASSWORD, DATABASE, filled_shop, prepare
 from mongoshop._sync.repositories.orders import OrderRepository
-from mongoshop.db.embedded import EmbeddedServer
 from mongoshop.models.common import Document
 from mongoshop.models.sales import PREFIX
 
@@ -172,20 +170,7 @@ def main() -> None:
     out = RESULTS / f"sales-{stamp}"
     out.mkdir(parents=True)
     with contextlib.ExitStack() as stack:
-        if args.data is None:
-            uri = stack.enter_context(embedded_server())
-        else:
-            args.data.mkdir(parents=True, exist_ok=True)
-            uri = stack.enter_context(
-                EmbeddedServer(args.data, extra_args=["--sync-on-commit"])
-            ).uri
-        kept = None if args.data is None else args.data / f"plan-{args.size}.json"
-        if kept is not None and kept.exists():
-            plan = json.loads(kept.read_text())
-        else:
-            plan = build(uri, args.size)
-            if kept is not None:
-                kept.write_text(json.dumps(plan))
+        uri, plan = filled_shop(stack, args.size, args.data)
         extra = {"MONGOSHOP_ADMIN_EMAIL": ADMIN_EMAIL, "MONGOSHOP_ADMIN_PASSWORD": ADMIN_PASSWORD}
         with serving(
             uri, out, args.size, "EUR", worker=True, database=DATABASE, extra_env=extra

@@ -339,6 +339,26 @@ def report(rows: list[dict[str, Any]]) -> bool:
     return met
 
 
+def filled_shop(
+    stack: contextlib.ExitStack, size: int, data: Path | None
+) -> tuple[str, dict[str, Any]]:
+    """An embedded server (kept in `stack`) with a shop of `size` and its plan: filled now,
+    or found filled before in `data` (filling 100,000 takes ~11 minutes)."""
+    if data is None:
+        uri = stack.enter_context(embedded_server())
+    else:
+        data.mkdir(parents=True, exist_ok=True)
+        uri = stack.enter_context(EmbeddedServer(data, extra_args=["--sync-on-commit"])).uri
+    kept = None if data is None else data / f"plan-{size}.json"
+    if kept is not None and kept.exists():
+        console.print(f"the shop of {size:,} in {data}, filled before")
+        return uri, json.loads(kept.read_text())
+    plan = build(uri, size)
+    if kept is not None:
+        kept.write_text(json.dumps(plan))
+    return uri, plan
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=100_000)
@@ -355,21 +375,7 @@ def main() -> None:
     out = RESULTS / f"load-{stamp}"
     out.mkdir(parents=True)
     with contextlib.ExitStack() as stack:
-        if args.data is None:
-            uri = stack.enter_context(embedded_server())
-        else:
-            args.data.mkdir(parents=True, exist_ok=True)
-            uri = stack.enter_context(
-                EmbeddedServer(args.data, extra_args=["--sync-on-commit"])
-            ).uri
-        kept = None if args.data is None else args.data / f"plan-{args.size}.json"
-        if kept is not None and kept.exists():
-            plan = json.loads(kept.read_text())
-            console.print(f"the shop of {args.size:,} in {args.data}, filled before")
-        else:
-            plan = build(uri, args.size)
-            if kept is not None:
-                kept.write_text(json.dumps(plan))
+        uri, plan = filled_shop(stack, args.size, args.data)
         plan_path = out / "plan.json"
         plan_path.write_text(json.dumps(plan))
         extra = {

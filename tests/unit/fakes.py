@@ -20,6 +20,7 @@ from bson import ObjectId
 
 from mongoshop._async.repositories.orders import AsyncOrderRepository
 from mongoshop._async.repositories.transfers import AsyncTransferRepository
+from mongoshop._async.repositories.wallet import ledger_entry
 from mongoshop.errors import InsufficientFunds, NotFound, OutOfStock
 from mongoshop.models.common import Document
 from mongoshop.models.orders import OrderInDB, OrderStatus
@@ -180,15 +181,7 @@ class FakeLedger(FakeCollection):
         session: Any = None,
     ) -> ObjectId:
         return await self.create(
-            {
-                "account_id": account_id,
-                "kind": kind.value,
-                "amount": amount,
-                "currency": currency,
-                "reference_id": reference_id,
-                "reason": reason,
-                "created_at": at,
-            }
+            ledger_entry(account_id, kind, amount, currency, at, reference_id, reason)
         )
 
     def entries(self, account_id: ObjectId) -> list[tuple[str, int]]:

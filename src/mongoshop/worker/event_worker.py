@@ -14,6 +14,7 @@ from typing import Any
 
 from mongoshop._async.shop import AsyncShop
 from mongoshop.mail.transport import MailTransport, transport_for
+from mongoshop.streams.filters import NEW_OR_VERIFIED_USERS
 from mongoshop.webhooks.client import WebhookClient
 from mongoshop.webhooks.in_flight import InFlight
 from mongoshop.webhooks.targets import AsyncResolver, async_system_resolver
@@ -66,17 +67,8 @@ class EventWorker:
                     name=USERS_STREAM,
                     collection=shop.repositories.users.collection,
                     operations=("insert", "update"),
-                    # New users, and the verification of a self-registered one (not every
-                    # sign-in's login count): the server filters, then looks the user up.
-                    match={
-                        "$or": [
-                            {"operationType": "insert"},
-                            {
-                                "operationType": "update",
-                                "updateDescription.updatedFields.email_verified": True,
-                            },
-                        ]
-                    },
+                    # The server filters, then looks the user up.
+                    match=NEW_OR_VERIFIED_USERS,
                     full_document="updateLookup",
                     handler=on_user,
                     batch=on_users,

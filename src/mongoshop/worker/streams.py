@@ -91,15 +91,15 @@ class StreamSpec:
     on_restart: Callable[[], None] | None = None
     """Called whenever the stream (re)starts without resuming (e.g. to clear a cache)."""
     match: Document | None = None
-    """The server-side filter of the events; by default, every event of `operations`."""
+    """A further server-side filter of the events of `operations` (which always apply)."""
     batch: BatchHandler | None = None
     """The handler of many events at once (their effects in one write): used for the events
     a poll returns together; `handler` then serves only to isolate an event that fails."""
     pipeline: list[Document] = field(init=False)
 
     def __post_init__(self) -> None:
-        match = self.match or {"operationType": {"$in": list(self.operations)}}
-        self.pipeline = [{"$match": match}]
+        kinds: Document = {"operationType": {"$in": list(self.operations)}}
+        self.pipeline = [{"$match": kinds if self.match is None else {"$and": [kinds, self.match]}}]
 
 
 def is_history_lost(exc: PyMongoError) -> bool:

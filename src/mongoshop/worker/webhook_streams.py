@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mongoshop._async.shop import AsyncShop
+from mongoshop.streams.filters import CREDITS, NEW_OR_VERIFIED_USERS, PLACED_OR_CANCELLED_ORDERS
 from mongoshop.webhooks.events import (
     Occurrence,
     from_ledger_change,
@@ -101,15 +102,7 @@ def webhook_streams(shop: AsyncShop) -> list[StreamSpec]:
             name=ORDERS_STREAM,
             collection=repositories.orders.collection,
             operations=("insert", "update"),
-            match={
-                "$or": [
-                    {"operationType": "insert"},
-                    {
-                        "operationType": "update",
-                        "updateDescription.updatedFields.status": "cancelled",
-                    },
-                ]
-            },
+            match=PLACED_OR_CANCELLED_ORDERS,
             full_document="updateLookup",
             handler=on_order,
             batch=publishing(of_order),
@@ -119,15 +112,7 @@ def webhook_streams(shop: AsyncShop) -> list[StreamSpec]:
             name=USERS_STREAM,
             collection=repositories.users.collection,
             operations=("insert", "update"),
-            match={
-                "$or": [
-                    {"operationType": "insert"},
-                    {
-                        "operationType": "update",
-                        "updateDescription.updatedFields.email_verified": True,
-                    },
-                ]
-            },
+            match=NEW_OR_VERIFIED_USERS,
             full_document="updateLookup",
             handler=on_user,
             batch=publishing(of_user),
@@ -146,7 +131,7 @@ def webhook_streams(shop: AsyncShop) -> list[StreamSpec]:
             name=LEDGER_STREAM,
             collection=repositories.ledger.collection,
             operations=("insert",),
-            match={"operationType": "insert", "fullDocument.amount": {"$gt": 0}},
+            match=CREDITS,
             handler=on_ledger,
             batch=publishing(of_ledger),
         ),

@@ -11,6 +11,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -165,3 +166,19 @@ def note_age(seconds: float) -> None:
     ages = _SERVED_AGES.get()
     if ages is not None:
         ages.append(seconds)
+
+
+@dataclass(frozen=True)
+class ShopCaches:
+    """A shop's caches, each optional: only a process whose change streams evict changed
+    entries may keep them (the API, `mongoshop.api.caches.ApiCaches`); scripts, the CLI
+    and the worker read the database each time (the default: none)."""
+
+    users: ReadCache[Any] | None = None
+    products: ReadCache[Any] | None = None
+    tokens: ReadCache[Any] | None = None
+    user_listings: Listings | None = None
+    product_listings: Listings | None = None
+    order_listings: Listings | None = None
+    outbox_totals: Listings | None = None
+    """The outbox's size: only an insert or a delete moves it (no field does)."""

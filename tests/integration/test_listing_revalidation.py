@@ -19,7 +19,7 @@ from pymongo import AsyncMongoClient
 
 from mongoshop._async.shop import AsyncShop
 from mongoshop._async.warming import warm_listings
-from mongoshop.cache import Listings, noting_ages
+from mongoshop.cache import Listings, ShopCaches, noting_ages
 from mongoshop.deadlines import deadline
 from mongoshop.errors import ValidationFailed
 from mongoshop.models.common import Document, PageRequest
@@ -39,7 +39,10 @@ async def cshop(
 ) -> AsyncIterator[AsyncShop]:
     listings = Listings(ttl=300, fields=frozenset({"category", "created_at", "name"}))
     shop = AsyncShop(
-        async_client[settings.mongodb_database], settings, hasher=hasher, product_listings=listings
+        async_client[settings.mongodb_database],
+        settings,
+        hasher=hasher,
+        caches=ShopCaches(product_listings=listings),
     )
     await shop.ensure_indexes()
     yield shop

@@ -11,7 +11,7 @@ from pymongo import AsyncMongoClient
 from mongoshop._async.repositories.products import AsyncProductRepository
 from mongoshop._async.shop import AsyncShop
 from mongoshop.api.caches import Invalidation, invalidation_spec
-from mongoshop.cache import Listings, ReadCache
+from mongoshop.cache import Listings, ReadCache, ShopCaches
 from mongoshop.models.common import Document, PageRequest
 from mongoshop.models.money import Money
 from mongoshop.models.products import ProductCreate, ProductInDB, ProductQuery, SortField
@@ -27,7 +27,9 @@ async def test_cached_reads_are_served_until_a_change_stream_evicts_them(
     users: ReadCache[UserInDB] = ReadCache(ttl=300)
     products: ReadCache[ProductInDB] = ReadCache(ttl=300)
     database = async_client[settings.mongodb_database]
-    shop = AsyncShop(database, settings, hasher=hasher, user_cache=users, product_cache=products)
+    shop = AsyncShop(
+        database, settings, hasher=hasher, caches=ShopCaches(users=users, products=products)
+    )
     await shop.ensure_indexes()
     try:
         user = await shop.users.register(
@@ -106,7 +108,9 @@ async def test_listing_pages_are_cached_by_query_with_fresh_documents_and_droppe
 ) -> None:
     listings = Listings(ttl=300, fields=AsyncProductRepository.listing_fields)
     database = async_client[settings.mongodb_database]
-    shop = AsyncShop(database, settings, hasher=hasher, product_listings=listings)
+    shop = AsyncShop(
+        database, settings, hasher=hasher, caches=ShopCaches(product_listings=listings)
+    )
     await shop.ensure_indexes()
     query = ProductQuery(category="kitchen", sort=SortField.PRICE, order="asc")
 

@@ -42,13 +42,10 @@ from mongoshop._sync.services.users import UserService
 from mongoshop._sync.services.wallet import WalletService
 from mongoshop._sync.services.webhooks import WebhookService
 from mongoshop._sync.transactions import Transactions
-from mongoshop.cache import Listings, ReadCache
+from mongoshop.cache import ShopCaches
 from mongoshop.clock import Clock, utcnow
 from mongoshop.errors import NotFound
 from mongoshop.models.common import Document
-from mongoshop.models.products import ProductInDB
-from mongoshop.models.tokens import TokenInDB
-from mongoshop.models.users import UserInDB
 from mongoshop.security import PasswordHasher
 from mongoshop.settings import Settings
 from mongoshop.webhooks.targets import Resolver, system_resolver
@@ -100,6 +97,9 @@ class Repositories:
         return [getattr(self, field.name) for field in fields(self)]
 
 
+NO_CACHES = ShopCaches()
+
+
 class Shop:
     def __init__(
         self,
@@ -107,17 +107,11 @@ class Shop:
         settings: Settings,
         *,
         hasher: PasswordHasher | None = None,
-        user_cache: ReadCache[UserInDB] | None = None,
-        product_cache: ReadCache[ProductInDB] | None = None,
-        token_cache: ReadCache[TokenInDB] | None = None,
-        user_listings: Listings | None = None,
-        product_listings: Listings | None = None,
-        order_listings: Listings | None = None,
-        outbox_totals: Listings | None = None,
+        caches: ShopCaches = NO_CACHES,
         clock: Clock = utcnow,
         resolver: Resolver = system_resolver,
     ) -> None:
-        """The caches: only where change streams evict changed entries (the API).
+        """`caches`: only where change streams evict changed entries (the API).
 
         `clock`: what the sign-in and registration throttles tell the time with (a test
         moves it instead of waiting for a window to pass). `resolver`: how webhook host
@@ -156,8 +150,8 @@ class Shop:
             transactions,
             hasher,
             currency,
-            cache=user_cache,
-            listings=user_listings,
+            cache=caches.users,
+            listings=caches.user_listings,
             background=self.background,
             verifications=self.repositories.verifications,
             outbox=self.repositories.outbox,
@@ -179,16 +173,16 @@ class Shop:
             hasher,
             token_secret=secret,
             token_ttl=timedelta(seconds=settings.token_ttl_seconds),
-            token_cache=token_cache,
-            user_cache=user_cache,
+            token_cache=caches.tokens,
+            user_cache=caches.users,
             throttle=sign_in_throttle,
             clock=clock,
         )
         self.catalog = CatalogService(
             self.repositories.products,
             currency,
-            cache=product_cache,
-            listings=product_listings,
+            cache=caches.products,
+            listings=caches.product_listings,
             background=self.background,
             clock=clock,
         )
@@ -208,8 +202,8 @@ class Shop:
             currency,
             users=self.repositories.users,
             figures=self.repositories.figures,
-            product_cache=product_cache,
-            listings=order_listings,
+            product_cache=caches.products,
+            listings=caches.order_listings,
             background=self.background,
             cancel_window=timedelta(seconds=settings.cancel_window_seconds),
             clock=clock,
@@ -218,7 +212,7 @@ class Shop:
             self.repositories.outbox,
             self.repositories.users,
             self.repositories.orders,
-            totals=outbox_totals,
+            totals=caches.outbox_totals,
             background=self.background,
             clock=clock,
         )

@@ -76,7 +76,7 @@ def create_app(
         async with open_async_shop(
             settings,
             command_latency=metrics.command_duration if metrics else None,
-            **caches.for_shop(),
+            caches=caches.for_shop(),
         ) as shop:
             try:
                 await shop.bootstrap_admin()

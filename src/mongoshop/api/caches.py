@@ -24,7 +24,7 @@ from mongoshop._async.repositories.orders import AsyncOrderRepository
 from mongoshop._async.repositories.products import AsyncProductRepository
 from mongoshop._async.repositories.users import AsyncUserRepository
 from mongoshop._async.shop import AsyncShop
-from mongoshop.cache import Listings, ReadCache
+from mongoshop.cache import Listings, ReadCache, ShopCaches
 from mongoshop.models.common import Document
 from mongoshop.models.products import ProductInDB
 from mongoshop.models.tokens import TokenInDB
@@ -125,17 +125,17 @@ class ApiCaches:
             outbox_totals=listings(frozenset()),
         )
 
-    def for_shop(self) -> dict[str, Any]:
-        """The keyword arguments `open_async_shop` takes them as."""
-        return {
-            "user_cache": self.users,
-            "product_cache": self.products,
-            "token_cache": self.tokens,
-            "user_listings": self.user_listings,
-            "product_listings": self.product_listings,
-            "order_listings": self.order_listings,
-            "outbox_totals": self.outbox_totals,
-        }
+    def for_shop(self) -> ShopCaches:
+        """The same caches, as the shop takes them."""
+        return ShopCaches(
+            users=self.users,
+            products=self.products,
+            tokens=self.tokens,
+            user_listings=self.user_listings,
+            product_listings=self.product_listings,
+            order_listings=self.order_listings,
+            outbox_totals=self.outbox_totals,
+        )
 
     def invalidation(self, shop: AsyncShop) -> StreamSpec:
         """The one stream that keeps them all current."""

@@ -58,7 +58,7 @@ RENAMES = {
     "AsyncAuthService": "AuthService",
     "AsyncShop": "Shop",
     "AsyncRepositories": "Repositories",
-    "AsyncReconciler": "Reconciler",
+    "AsyncDeclarations": "Declarations",
     "AsyncSchemaRepository": "SchemaRepository",
     "AsyncMigrationRecords": "MigrationRecords",
     "AsyncTransactions": "Transactions",

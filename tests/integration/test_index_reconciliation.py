@@ -48,7 +48,7 @@ def declared_users_indexes(shop: Shop) -> dict[str, list[tuple[str, int]]]:
 
 
 def test_the_plan_names_all_four_cases(drifted: Shop) -> None:
-    (users,) = [plan for plan in drifted.schema.plan() if plan.collection == "users"]
+    (users,) = [plan for plan in drifted.declarations.plan() if plan.collection == "users"]
 
     assert [spec.name for spec in users.create] == ["status"]
     assert [(old.name, old.keys, new.keys) for old, new in users.rebuild] == [
@@ -142,16 +142,16 @@ def test_a_write_that_bypasses_the_application_and_breaks_the_shape_is_refused(
 def test_a_changed_validator_is_planned_and_replaced_by_apply(shop: Shop) -> None:
     shop.database.command("collMod", "accounts", validator={"$jsonSchema": {"bsonType": "object"}})
 
-    (accounts,) = [plan for plan in shop.schema.plan() if plan.collection == "accounts"]
+    (accounts,) = [plan for plan in shop.declarations.plan() if plan.collection == "accounts"]
     assert accounts.validator == {"$jsonSchema": json_schema_for(shop.repositories.accounts.model)}
     assert "accounts: replace the validator (generated from the model)" in list(accounts.lines())
     shop.ensure_indexes()  # start-up leaves a differing validator to the operator
-    (still,) = [plan for plan in shop.schema.plan() if plan.collection == "accounts"]
+    (still,) = [plan for plan in shop.declarations.plan() if plan.collection == "accounts"]
     assert still.validator is not None
 
-    shop.schema.apply([still])
+    shop.declarations.apply([still])
 
-    (after,) = [plan for plan in shop.schema.plan() if plan.collection == "accounts"]
+    (after,) = [plan for plan in shop.declarations.plan() if plan.collection == "accounts"]
     assert after.validator is None
 
 
@@ -160,6 +160,6 @@ def test_start_up_records_the_products_pre_images_for_the_stock_webhooks(shop: S
     options = {info["name"]: info.get("options", {}) for info in shop.database.list_collections()}
     assert options["products"]["changeStreamPreAndPostImages"] == {"enabled": True}
     assert "changeStreamPreAndPostImages" not in options.get("orders", {})
-    assert shop.schema.enable_pre_images() == [], "idempotent: nothing more to enable"
+    assert shop.declarations.enable_pre_images() == [], "idempotent: nothing more to enable"
     shop.database.command("collMod", "products", changeStreamPreAndPostImages={"enabled": False})
-    assert shop.schema.enable_pre_images() == ["products"]
+    assert shop.declarations.enable_pre_images() == ["products"]

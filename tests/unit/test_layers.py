@@ -62,11 +62,11 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "mongoshop._async.compat",
             "mongoshop._async.repositories",
             "mongoshop._async.transactions",
-            "mongoshop._async.reconcile",
+            "mongoshop._async.declarations",
             "mongoshop._sync.compat",
             "mongoshop._sync.repositories",
             "mongoshop._sync.transactions",
-            "mongoshop._sync.reconcile",
+            "mongoshop._sync.declarations",
         ),
     ),
     (

@@ -13,7 +13,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from mongoshop._async.compat import Background
-from mongoshop._async.reconcile import AsyncReconciler
+from mongoshop._async.declarations import AsyncDeclarations
 from mongoshop._async.repositories.base import AsyncRepository
 from mongoshop._async.repositories.checkpoints import AsyncCheckpointRepository
 from mongoshop._async.repositories.figures import AsyncFigureRepository
@@ -124,7 +124,7 @@ class AsyncShop:
         )
 
         self.repositories = AsyncRepositories.over(database)
-        self.schema = AsyncReconciler(self.repositories.all(), self.repositories.schema)
+        self.declarations = AsyncDeclarations(self.repositories.all(), self.repositories.schema)
         secret = settings.token_secret.get_secret_value()
 
         def throttle(purpose: str, per_email: int, per_client: int) -> AsyncLoginThrottle:
@@ -247,7 +247,7 @@ class AsyncShop:
     async def ensure_indexes(self) -> dict[str, list[str]]:
         """Create the declared indexes that are missing (idempotent); the declared names
         present, per collection. Never drops or rebuilds one: see `indexes`."""
-        return await self.schema.create_missing()
+        return await self.declarations.create_missing()
 
     async def ping(self) -> bool:
         """True when the database answers; driver errors propagate to the caller."""

@@ -14,7 +14,7 @@ from typing import Any
 from pymongo.synchronous.database import Database
 
 from mongoshop._sync.compat import Background
-from mongoshop._sync.reconcile import Reconciler
+from mongoshop._sync.declarations import Declarations
 from mongoshop._sync.repositories.base import Repository
 from mongoshop._sync.repositories.checkpoints import CheckpointRepository
 from mongoshop._sync.repositories.figures import FigureRepository
@@ -123,7 +123,7 @@ class Shop:
         transactions = Transactions(database.client, timeout=settings.transaction_timeout_ms / 1000)
 
         self.repositories = Repositories.over(database)
-        self.schema = Reconciler(self.repositories.all(), self.repositories.schema)
+        self.declarations = Declarations(self.repositories.all(), self.repositories.schema)
         secret = settings.token_secret.get_secret_value()
 
         def throttle(purpose: str, per_email: int, per_client: int) -> LoginThrottle:
@@ -246,7 +246,7 @@ class Shop:
     def ensure_indexes(self) -> dict[str, list[str]]:
         """Create the declared indexes that are missing (idempotent); the declared names
         present, per collection. Never drops or rebuilds one: see `indexes`."""
-        return self.schema.create_missing()
+        return self.declarations.create_missing()
 
     def ping(self) -> bool:
         """True when the database answers; driver errors propagate to the caller."""

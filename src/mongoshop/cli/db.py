@@ -77,7 +77,7 @@ def indexes(
       mongoshop db indexes --apply
     """
     with open_shop(settings_from_env(), ensure_indexes=False) as shop:
-        plans = shop.schema.plan()
+        plans = shop.declarations.plan()
         for plan in plans:
             for line in plan.lines():
                 console.print(line, highlight=False, markup=False)
@@ -87,7 +87,7 @@ def indexes(
         if not apply:
             console.print("nothing changed: run `mongoshop db indexes --apply` to apply this plan")
             return
-        shop.schema.apply(plans)
+        shop.declarations.apply(plans)
         console.print("applied")
 
 

@@ -1,4 +1,5 @@
-"""Declared indexes and validators, reconciled with the server's: plan, apply, start-up.
+"""The declarations of every collection (indexes, validators, pre-images) against the
+server's: plan, apply, start-up (`AsyncShop.declarations`).
 
 Start-up (`create_missing`) only creates what is missing and warns about the
 rest; dropping or rebuilding an index is a decision an operator takes with
@@ -26,7 +27,7 @@ APPLY_COMMAND = "mongoshop db indexes --apply"
 NAMESPACE_NOT_FOUND = 26
 
 
-class AsyncReconciler:
+class AsyncDeclarations:
     def __init__(
         self, repositories: Sequence[AsyncRepository[Any]], registry: AsyncSchemaRepository
     ) -> None:

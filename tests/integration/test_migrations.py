@@ -3,6 +3,8 @@ after SIGKILL, refused when edited or when the database is ahead of the code."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import signal
 import subprocess
 import sys
@@ -28,6 +30,7 @@ from mongoshop.migrations import MIGRATIONS
 from mongoshop.migrations.runner import migrate
 from mongoshop.models.common import Document
 from mongoshop.models.mail import MailKind
+from mongoshop.observability.commands import COMMAND_LOGGER
 from mongoshop.settings import Settings
 from tests.integration.helpers import cli_env
 
@@ -199,6 +202,26 @@ def test_an_applied_migration_that_was_edited_is_refused(shop: Shop) -> None:
         migrate(shop, MIGRATIONS, on_line=lambda line: None)
 
 
+@contextlib.contextmanager
+def own_logging() -> Iterator[None]:
+    """Each command with the logging a process of its own starts with: `worker` installs a
+    handler on the stream CliRunner gave it, which is closed by the next command (whose
+    slow-command warnings then failed to print, and their tracebacks made the output)."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    commands = logging.getLogger(COMMAND_LOGGER)
+    commands_level = commands.level
+    try:
+        yield
+    finally:
+        for handler in root.handlers[:]:
+            root.removeHandler(handler)
+        for handler in handlers:
+            root.addHandler(handler)
+        root.setLevel(level)
+        commands.setLevel(commands_level)
+
+
 def test_code_older_than_the_database_refuses_to_start_with_one_line(
     shop: Shop, settings: Settings, mongodb_uri: str, tmp_path: Path
 ) -> None:
@@ -210,7 +233,8 @@ def test_code_older_than_the_database_refuses_to_start_with_one_line(
         pass
     env = cli_env(settings, mongodb_uri, tmp_path)
     for command in (["worker"], ["db", "status"], ["db", "migrate"]):
-        result = CliRunner().invoke(app, command, env=env)
+        with own_logging():
+            result = CliRunner().invoke(app, command, env=env)
         assert result.exit_code == 1, (command, result.output)
         assert "newer than the code" in result.output
         assert len(result.output.strip().splitlines()) == 1, result.output

@@ -209,7 +209,7 @@ class AsyncUserRepository(AsyncRepository[UserInDB]):
         """``$set`` a new registration's fields (`registration_fields`) only while the
         account's address is unconfirmed, and end its sessions; the user after it, or None
         when it was confirmed (or removed) meanwhile."""
-        update = {**fields, "sessions_revoked_at": fields["updated_at"]}
+        update = {**fields, "sessions_revoked_at": fields.get("updated_at") or utcnow()}
         return await self.update_and_get(
             {"_id": user_id, "email_verified": False}, {"$set": update}, session=session
         )

@@ -99,6 +99,153 @@ class AsyncRepositories:
 NO_CACHES = ShopCaches()
 
 
+@dataclass(frozen=True)
+class _Wiring:
+    """What the services are built from, and one small builder per service: the shop's
+    constructor reads as the list of its services."""
+
+    repositories: AsyncRepositories
+    settings: Settings
+    hasher: PasswordHasher
+    caches: ShopCaches
+    clock: Clock
+    background: Background
+    transactions: AsyncTransactions
+
+    @property
+    def secret(self) -> str:
+        return self.settings.token_secret.get_secret_value()
+
+    def throttle(self, purpose: str, per_email: int, per_client: int) -> AsyncLoginThrottle:
+        return AsyncLoginThrottle(
+            self.repositories.login_attempts,
+            secret=self.secret,
+            max_per_email=per_email,
+            max_per_client=per_client,
+            window=timedelta(seconds=self.settings.login_window_seconds),
+            purpose=purpose,
+            clock=self.clock,
+        )
+
+    def sign_in_throttle(self) -> AsyncLoginThrottle:
+        settings = self.settings
+        return self.throttle(
+            "login", settings.login_max_failures, settings.login_max_failures_per_client
+        )
+
+    def users(self, sign_in_throttle: AsyncLoginThrottle) -> AsyncUserService:
+        repositories, settings, caches = self.repositories, self.settings, self.caches
+        return AsyncUserService(
+            repositories.users,
+            repositories.tokens,
+            repositories.accounts,
+            self.transactions,
+            self.hasher,
+            settings.currency,
+            cache=caches.users,
+            listings=caches.user_listings,
+            background=self.background,
+            verifications=repositories.verifications,
+            outbox=repositories.outbox,
+            ledger=repositories.ledger,
+            secret=self.secret,
+            verification_ttl=timedelta(seconds=settings.verification_ttl_seconds),
+            registration_throttle=self.throttle(
+                "register", settings.register_max_per_email, settings.register_max_per_client
+            ),
+            password_throttle=sign_in_throttle,
+            verification_throttle=self.throttle(
+                "verify", settings.login_max_failures, settings.login_max_failures_per_client
+            ),
+            clock=self.clock,
+        )
+
+    def auth(self, sign_in_throttle: AsyncLoginThrottle) -> AsyncAuthService:
+        return AsyncAuthService(
+            self.repositories.users,
+            self.repositories.tokens,
+            self.hasher,
+            token_secret=self.secret,
+            token_ttl=timedelta(seconds=self.settings.token_ttl_seconds),
+            token_cache=self.caches.tokens,
+            user_cache=self.caches.users,
+            throttle=sign_in_throttle,
+            clock=self.clock,
+        )
+
+    def catalog(self) -> AsyncCatalogService:
+        return AsyncCatalogService(
+            self.repositories.products,
+            self.settings.currency,
+            cache=self.caches.products,
+            listings=self.caches.product_listings,
+            background=self.background,
+            clock=self.clock,
+        )
+
+    def wallet(self) -> AsyncWalletService:
+        repositories = self.repositories
+        return AsyncWalletService(
+            repositories.accounts,
+            repositories.ledger,
+            repositories.transfers,
+            self.transactions,
+            self.settings.currency,
+            clock=self.clock,
+        )
+
+    def orders(self, wallet: AsyncWalletService) -> AsyncOrderService:
+        repositories = self.repositories
+        return AsyncOrderService(
+            repositories.orders,
+            repositories.products,
+            wallet,
+            self.transactions,
+            self.settings.currency,
+            users=repositories.users,
+            figures=repositories.figures,
+            product_cache=self.caches.products,
+            listings=self.caches.order_listings,
+            background=self.background,
+            cancel_window=timedelta(seconds=self.settings.cancel_window_seconds),
+            clock=self.clock,
+        )
+
+    def mail(self) -> AsyncMailService:
+        repositories = self.repositories
+        return AsyncMailService(
+            repositories.outbox,
+            repositories.users,
+            repositories.orders,
+            totals=self.caches.outbox_totals,
+            background=self.background,
+            clock=self.clock,
+        )
+
+    def webhooks(self, resolver: AsyncResolver) -> AsyncWebhookService:
+        return AsyncWebhookService(
+            self.repositories.webhook_subscriptions,
+            self.repositories.webhook_deliveries,
+            resolver=resolver,
+            require_https=self.settings.environment == "production",
+            allow_private=self.settings.webhook_allow_private_targets,
+            clock=self.clock,
+        )
+
+    def analytics(self) -> AsyncAnalyticsService:
+        repositories = self.repositories
+        return AsyncAnalyticsService(
+            repositories.products,
+            repositories.orders,
+            self.settings.currency,
+            users=repositories.users,
+            figures=repositories.figures,
+            refresh_seconds=self.settings.dashboard_refresh_seconds,
+            background=self.background,
+            clock=self.clock,
+        )
+
+
 class AsyncShop:
     def __init__(
         self,
@@ -117,124 +264,30 @@ class AsyncShop:
         names are looked up (a test makes one resolve where it wants)."""
         self.database = database
         self.settings = settings
-        hasher = hasher or PasswordHasher()
-        currency = settings.currency
-        transactions = AsyncTransactions(
-            database.client, timeout=settings.transaction_timeout_ms / 1000
-        )
-
         self.repositories = AsyncRepositories.over(database)
         self.declarations = AsyncDeclarations(self.repositories.all(), self.repositories.schema)
-        secret = settings.token_secret.get_secret_value()
-
-        def throttle(purpose: str, per_email: int, per_client: int) -> AsyncLoginThrottle:
-            return AsyncLoginThrottle(
-                self.repositories.login_attempts,
-                secret=secret,
-                max_per_email=per_email,
-                max_per_client=per_client,
-                window=timedelta(seconds=settings.login_window_seconds),
-                purpose=purpose,
-                clock=clock,
-            )
-
         self.background = Background()
         """Work requests start and do not wait for: the dashboards' figures and the broad
         listings, recomputed while their last are served."""
-        sign_in_throttle = throttle(
-            "login", settings.login_max_failures, settings.login_max_failures_per_client
+        wiring = _Wiring(
+            self.repositories,
+            settings,
+            hasher or PasswordHasher(),
+            caches,
+            clock,
+            self.background,
+            AsyncTransactions(database.client, timeout=settings.transaction_timeout_ms / 1000),
         )
-        self.users = AsyncUserService(
-            self.repositories.users,
-            self.repositories.tokens,
-            self.repositories.accounts,
-            transactions,
-            hasher,
-            currency,
-            cache=caches.users,
-            listings=caches.user_listings,
-            background=self.background,
-            verifications=self.repositories.verifications,
-            outbox=self.repositories.outbox,
-            ledger=self.repositories.ledger,
-            secret=secret,
-            verification_ttl=timedelta(seconds=settings.verification_ttl_seconds),
-            registration_throttle=throttle(
-                "register", settings.register_max_per_email, settings.register_max_per_client
-            ),
-            password_throttle=sign_in_throttle,
-            verification_throttle=throttle(
-                "verify", settings.login_max_failures, settings.login_max_failures_per_client
-            ),
-            clock=clock,
-        )
-        self.auth = AsyncAuthService(
-            self.repositories.users,
-            self.repositories.tokens,
-            hasher,
-            token_secret=secret,
-            token_ttl=timedelta(seconds=settings.token_ttl_seconds),
-            token_cache=caches.tokens,
-            user_cache=caches.users,
-            throttle=sign_in_throttle,
-            clock=clock,
-        )
-        self.catalog = AsyncCatalogService(
-            self.repositories.products,
-            currency,
-            cache=caches.products,
-            listings=caches.product_listings,
-            background=self.background,
-            clock=clock,
-        )
-        self.wallet = AsyncWalletService(
-            self.repositories.accounts,
-            self.repositories.ledger,
-            self.repositories.transfers,
-            transactions,
-            currency,
-            clock=clock,
-        )
-        self.orders = AsyncOrderService(
-            self.repositories.orders,
-            self.repositories.products,
-            self.wallet,
-            transactions,
-            currency,
-            users=self.repositories.users,
-            figures=self.repositories.figures,
-            product_cache=caches.products,
-            listings=caches.order_listings,
-            background=self.background,
-            cancel_window=timedelta(seconds=settings.cancel_window_seconds),
-            clock=clock,
-        )
-        self.mail = AsyncMailService(
-            self.repositories.outbox,
-            self.repositories.users,
-            self.repositories.orders,
-            totals=caches.outbox_totals,
-            background=self.background,
-            clock=clock,
-        )
-        self.webhooks = AsyncWebhookService(
-            self.repositories.webhook_subscriptions,
-            self.repositories.webhook_deliveries,
-            resolver=resolver,
-            require_https=settings.environment == "production",
-            allow_private=settings.webhook_allow_private_targets,
-            clock=clock,
-        )
-        self.analytics = AsyncAnalyticsService(
-            self.repositories.products,
-            self.repositories.orders,
-            currency,
-            users=self.repositories.users,
-            figures=self.repositories.figures,
-            refresh_seconds=settings.dashboard_refresh_seconds,
-            background=self.background,
-            clock=clock,
-        )
+        sign_in_throttle = wiring.sign_in_throttle()
+        """One for the password sign-in and the password check of sensitive changes."""
+        self.users = wiring.users(sign_in_throttle)
+        self.auth = wiring.auth(sign_in_throttle)
+        self.catalog = wiring.catalog()
+        self.wallet = wiring.wallet()
+        self.orders = wiring.orders(self.wallet)
+        self.mail = wiring.mail()
+        self.webhooks = wiring.webhooks(resolver)
+        self.analytics = wiring.analytics()
 
     def repository_named(self, collection: str) -> AsyncRepository[Any]:
         """The repository of a collection, by name; `NotFound` for any other name."""

@@ -6,17 +6,16 @@ passed to `AsyncShop`, and closed on shutdown. Nothing connects at import time.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 
 from fastapi import FastAPI
 
 from mongoshop import __version__
-from mongoshop._async.services.caching import REFRESH_TIMEOUT_SECONDS
-from mongoshop._async.warming import WARM_SECONDS, warm_listings
 from mongoshop.api.caches import ApiCaches
+from mongoshop.api.loops import ApiLoops
 from mongoshop.api.middleware import install_middleware
 from mongoshop.api.openapi import install_openapi
 from mongoshop.api.routers import (
@@ -36,15 +35,52 @@ from mongoshop.http.errors import install_error_handlers
 from mongoshop.observability import Metrics, RequestObserver
 from mongoshop.observability import route as metrics_route
 from mongoshop.settings import Settings, get_settings
-from mongoshop.worker.chores import Chore
-from mongoshop.worker.event_worker import EventWorker
-from mongoshop.worker.graceful import StopRequest, stop_loops
-from mongoshop.worker.schema_watch import schema_watch
-from mongoshop.worker.streams import StreamConsumer
-from mongoshop.worker.supervision import Supervisor
-from mongoshop.worker.write_watch import write_watch
 
 logger = logging.getLogger(__name__)
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def _lifespan(
+    settings: Settings,
+    metrics: Metrics | None,
+    *,
+    run_worker: bool,
+    embedded: EmbeddedServer | None,
+) -> Lifespan:
+    """Open the shop and start the loops (`ApiLoops`) before the first request; stop them
+    and close the client once uvicorn has answered the requests in flight."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        caches = ApiCaches.from_settings(settings)
+        async with open_async_shop(
+            settings,
+            command_latency=metrics.command_duration if metrics else None,
+            caches=caches.for_shop(),
+        ) as shop:
+            loops = ApiLoops(shop)
+            try:
+                await shop.bootstrap_admin()
+                app.state.write_watch = watch = loops.watch_writes(embedded)
+                app.state.schema_watch = loops.watch_schema()
+                loops.consume(caches.invalidation(shop))
+                if run_worker:
+                    await loops.start_worker(metrics)
+                if metrics is not None:
+                    loops.show(metrics, watch)
+                # The dashboards' figures and the common broad listings, computed in the
+                # background if missing or due: the first visitors read them at once.
+                await shop.analytics.warm_up()
+                loops.warm_listings()
+                app.state.shop = shop
+                logger.info("mongoshop API ready on database %s", settings.mongodb_database)
+                yield
+            finally:
+                await loops.stop()
+        logger.info("mongoshop API stopped, database client closed")
+
+    return lifespan
 
 
 def create_app(
@@ -65,75 +101,11 @@ def create_app(
         Metrics(count_seconds=settings.metrics_count_seconds) if settings.metrics_enabled else None
     )
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        caches = ApiCaches.from_settings(settings)
-        background: list[asyncio.Task[None]] = []
-        stops: list[StopRequest] = []
-        consumers: list[StreamConsumer] = []
-        worker: EventWorker | None = None
-        supervisor = Supervisor()
-        async with open_async_shop(
-            settings,
-            command_latency=metrics.command_duration if metrics else None,
-            caches=caches.for_shop(),
-        ) as shop:
-            try:
-                await shop.bootstrap_admin()
-                watch = write_watch(shop, embedded)
-                app.state.write_watch = watch
-                if settings.write_probe_seconds:
-                    background.append(supervisor.start("write-watch", watch.run, watch.stop))
-                    stops.append(watch.stop)
-                schema = schema_watch(shop)
-                app.state.schema_watch = schema
-                background.append(supervisor.start("schema-watch", schema.run, schema.stop))
-                stops.append(schema.stop)
-                spec = caches.invalidation(shop)
-                consumer = StreamConsumer(
-                    spec,
-                    shop.repositories.checkpoints,
-                    step_timeout=settings.operation_timeout_seconds,
-                )
-                consumers.append(consumer)
-                background.append(supervisor.start(spec.name, consumer.run, consumer.stop))
-                if run_worker:
-                    worker = EventWorker(shop, observer=metrics)
-                    await worker.start()
-                    consumers.extend(worker.consumers)
-                if metrics is not None:
-                    metrics.track_streams(consumers)
-                    metrics.track_writes(watch)
-                    metrics.track_loops(supervisor)
-                    if worker is not None:
-                        metrics.track_loops(worker.supervisor)
-                # The dashboards' figures and the common broad listings, computed in the
-                # background if missing or due: the first visitors read them at once.
-                await shop.analytics.warm_up()
-                if settings.cache_ttl_seconds > 0:
-                    warmer = Chore(
-                        "listing-warmer",
-                        WARM_SECONDS,
-                        lambda: warm_listings(shop),
-                        round_seconds=REFRESH_TIMEOUT_SECONDS,
-                    )
-                    background.append(supervisor.start(warmer.name, warmer.run, warmer.stop))
-                    stops.append(warmer.stop)
-                app.state.shop = shop
-                logger.info("mongoshop API ready on database %s", settings.mongodb_database)
-                yield
-            finally:
-                # Uvicorn calls this once the requests in flight are answered.
-                if worker is not None:
-                    await worker.stop()
-                await stop_loops(background, [*stops, *(consumer.stop for consumer in consumers)])
-        logger.info("mongoshop API stopped, database client closed")
-
     app = FastAPI(
         title="mongoshop",
         version=__version__,
         summary="A shop backend on MongoDB: accounts, catalog, orders, wallets.",
-        lifespan=lifespan,
+        lifespan=_lifespan(settings, metrics, run_worker=run_worker, embedded=embedded),
     )
     install_error_handlers(app)
     install_middleware(app, settings)

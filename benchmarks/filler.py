@@ -25,6 +25,7 @@ from mongoshop.models.mail import MailStatus
 from mongoshop.models.money import Money
 from mongoshop.models.orders import OrderStatus
 from mongoshop.models.products import Inventory, ProductCreate
+from mongoshop.models.users import UserInDB
 from mongoshop.models.wallet import EntryKind
 
 BATCH = 2000
@@ -182,7 +183,7 @@ def fill(
             )
         mail: list[Document] = []
         for user in users:
-            item = welcome_document(user)
+            item = welcome_document(UserInDB.model_validate(user))
             item.update(
                 status=MailStatus.SENT.value,
                 attempts=1,

@@ -15,6 +15,7 @@ from mongoshop.clock import utcnow
 from mongoshop.mail.documents import outbox_document
 from mongoshop.models.common import Document
 from mongoshop.models.mail import MailKind, MailStatus
+from mongoshop.models.orders import OrderInDB
 from tests.integration.conftest import CommandRecorder
 from tests.integration.helpers import user_document
 from tests.plans import assert_index_scan
@@ -153,7 +154,17 @@ async def test_order_confirmations_read_their_buyers_at_once_and_skip_a_gone_one
     total = {"amount": 1250, "currency": "EUR"}
     item = {"name": "Mug", "quantity": 2, "unit_price": 625}
     orders = [
-        {"_id": ObjectId(), "user_id": user_id, "total": total, "items": [item]}
+        OrderInDB.model_validate(
+            {
+                "_id": ObjectId(),
+                "user_id": user_id,
+                "account_id": ObjectId(),
+                "status": "completed",
+                "total": total,
+                "items": [{**item, "product_id": ObjectId()}],
+                "created_at": utcnow(),
+            }
+        )
         for user_id in [*buyers, ObjectId()]
     ]
     assert await ashop.mail.confirm_orders(orders) == 2

@@ -24,6 +24,7 @@ from mongoshop.models.users import Role, UserCreate, UserInDB, UserStatus
 from mongoshop.models.wallet import CreditRequest, TransferRequest
 from mongoshop.search import index_tokens
 from mongoshop.security import new_token, token_digest
+from mongoshop.streams.changes import Change
 
 PASSWORD = "correct horse battery"
 
@@ -363,11 +364,13 @@ async def test_users_created_in_bulk_are_not_welcomed_unless_asked(ashop: AsyncS
     assert loud["welcome"] is True
 
     assert not await ashop.mail.welcome_if_verified(
-        {"operationType": "insert", "fullDocument": quiet}
+        Change.of({"operationType": "insert", "fullDocument": quiet}, UserInDB)
     )
     outbox = ashop.repositories.outbox
     assert await outbox.count({"kind": "welcome"}) == 0
-    assert await ashop.mail.welcome_if_verified({"operationType": "insert", "fullDocument": loud})
+    assert await ashop.mail.welcome_if_verified(
+        Change.of({"operationType": "insert", "fullDocument": loud}, UserInDB)
+    )
     # The reconciliation (a stream's history lost) skips them too: the other two only.
     assert await ashop.mail.reconcile_welcomes(since) == 1  # loud's is already there
     welcomed = {item["to"] for item in await outbox.find_documents({"kind": "welcome"})}

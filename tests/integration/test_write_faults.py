@@ -43,7 +43,7 @@ class World:
     token: str
     product_id: str
     account_id: str
-    newcomer: dict[str, Any]
+    newcomer: UserInDB
     """A users insert event's document, not yet welcomed."""
     pending_key: str
     """The outbox key of the target's welcome e-mail, enqueued and due."""
@@ -73,7 +73,7 @@ async def world(faulty: Faulty) -> World:
     account = await shop.wallet.account_of(user)
     target = await shop.repositories.users.collection.find_one({"_id": user.id})
     assert target is not None
-    await shop.mail.welcome(target)
+    await shop.mail.welcome(UserInDB.model_validate(target))
     return World(
         shop,
         user,
@@ -82,7 +82,9 @@ async def world(faulty: Faulty) -> World:
         issued.access_token,
         str(product.id),
         str(account.id),
-        newcomer={**target, "_id": ObjectId(), "email": "newcomer@example.com"},
+        newcomer=UserInDB.model_validate(
+            {**target, "_id": ObjectId(), "email": "newcomer@example.com"}
+        ),
         pending_key=outbox_key(MailKind.WELCOME, user.id, user.email),
     )
 

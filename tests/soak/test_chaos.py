@@ -48,7 +48,7 @@ from pymongo import MongoClient
 
 from mongoshop.db import EmbeddedServer
 from mongoshop.models.common import Document
-from mongoshop.worker.event_worker import ORDERS_STREAM, USERS_STREAM
+from mongoshop.worker.event_streams import ORDERS_STREAM, USERS_STREAM
 from tests.e2e.support import AppProcess, app_environment, verification_code
 from tests.integration.worker.conftest import WorkerProcess
 

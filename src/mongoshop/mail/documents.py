@@ -18,6 +18,7 @@ from mongoshop.clock import utcnow
 from mongoshop.mail.templates import render
 from mongoshop.models.common import Document
 from mongoshop.models.mail import MailKind, MailStatus, outbox_key
+from mongoshop.models.users import UserInDB
 
 
 def outbox_document(
@@ -47,14 +48,13 @@ def outbox_document(
     }
 
 
-def welcome_document(user: Mapping[str, Any]) -> Document:
-    preferences = user.get("preferences") or {}
+def welcome_document(user: UserInDB) -> Document:
     return outbox_document(
         MailKind.WELCOME,
-        user["_id"],
-        user["email"],
-        preferences.get("language"),
-        {"name": user.get("name", ""), "email": user["email"]},
+        user.id,
+        user.email,
+        user.preferences.language,
+        {"name": user.name, "email": user.email},
     )
 
 

@@ -17,6 +17,9 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from mongoshop.models.common import InputModel, PyObjectId, StoredModel
+from mongoshop.models.products import ProductInDB
+from mongoshop.models.users import UserContact, UserInDB
+from mongoshop.models.wallet import LedgerEntryInDB, LedgerEntryPublic
 
 
 class EventType(StrEnum):
@@ -62,12 +65,57 @@ def event_id(kind: EventType, object_key: str, discriminator: str) -> str:
 
 
 class WebhookEvent(BaseModel):
-    """The body a receiver gets, as JSON: its `id` is the de-duplication key."""
+    """The body a receiver gets, as JSON: its `id` is the de-duplication key.
+
+    `data` is one of the API's own models (`OrderPublic` for the order events;
+    `RegisteredUser`, `StockLevel`, `WalletCredit` built from the public ones),
+    stored as the JSON it is sent as, so a delivery enqueued by an older
+    version is sent as it was told.
+    """
 
     id: str
     type: EventType
     created_at: datetime
     data: dict[str, Any]
+
+
+class RegisteredUser(UserContact):
+    """`user.registered`'s data: the user as the API names them in lists, and since when."""
+
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: UserInDB) -> RegisteredUser:
+        return cls(id=str(user.id), name=user.name, email=user.email, created_at=user.created_at)
+
+
+class StockLevel(BaseModel):
+    """The stock events' data: the product (`id` and `name` as in `ProductPublic`) and the
+    stock the change left (never below 0: an oversold product has none)."""
+
+    id: str
+    name: str | None
+    stock: int
+
+    @classmethod
+    def of(cls, product_id: object, product: ProductInDB | None, stock: int) -> StockLevel:
+        return cls(id=str(product_id), name=None if product is None else product.name, stock=stock)
+
+
+class WalletCredit(LedgerEntryPublic):
+    """`wallet.credited`'s data: the ledger entry as the API lists it, with its account and
+    the account's owner (null when the account is gone)."""
+
+    account_id: str
+    user_id: str | None
+
+    @classmethod
+    def of_entry(cls, entry: LedgerEntryInDB, user_id: object | None) -> WalletCredit:
+        return cls(
+            **LedgerEntryPublic.of(entry).model_dump(),
+            account_id=str(entry.account_id),
+            user_id=None if user_id is None else str(user_id),
+        )
 
 
 class SubscriptionInDB(StoredModel):

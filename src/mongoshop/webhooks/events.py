@@ -1,22 +1,37 @@
-"""Committed changes, as webhook events: pure functions of change-stream events.
+"""Committed changes, as webhook events: pure functions of typed changes.
 
-Each function takes one change event (as the worker's streams deliver it) and
-returns the webhook events it means, with what the delivery needs to keep the
-order of one object's events. No I/O: what it needs from elsewhere (an
-account's owner) is passed in.
+Each function takes one change (`mongoshop.streams.changes.Change`, its
+document already the stored model) and returns the webhook events it means,
+with what the delivery needs to keep the order of one object's events. Their
+data are the API's public models, so a receiver and an API client see an
+order in the same shape. No I/O: what it needs from elsewhere (an account's
+owner) is passed in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bson import ObjectId, Timestamp
+from pydantic import BaseModel
 
-from mongoshop.models.webhooks import EventType, WebhookEvent, event_id
-from mongoshop.streams.changes import event_time
+from mongoshop.models.orders import OrderInDB, OrderPublic, OrderStatus
+from mongoshop.models.products import ProductInDB
+from mongoshop.models.users import UserInDB
+from mongoshop.models.wallet import LedgerEntryInDB
+from mongoshop.models.webhooks import (
+    EventType,
+    RegisteredUser,
+    StockLevel,
+    WalletCredit,
+    WebhookEvent,
+    event_id,
+)
+from mongoshop.streams.changes import Change
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -28,27 +43,9 @@ class Occurrence:
     sequence: int
 
 
-def sequence_of(change: Mapping[str, Any]) -> int:
-    """The change's cluster time as one integer (seconds, then the increment): the
-    order in which the database committed the changes, the same for every reader."""
-    cluster_time = change.get("clusterTime")
-    if isinstance(cluster_time, Timestamp):
-        return (cluster_time.time << 32) | cluster_time.inc
-    at = event_time(change) or datetime.now(UTC)
-    return int(at.timestamp() * 1000) << 22
-
-
-def _money(amount: int, currency: str) -> dict[str, Any]:
-    return {"amount": amount, "currency": currency}
-
-
-def _when(change: Mapping[str, Any], fallback: Any) -> datetime:
-    at = event_time(change)
-    if at is not None:
-        return at
-    if isinstance(fallback, datetime):
-        return fallback if fallback.tzinfo else fallback.replace(tzinfo=UTC)
-    return datetime.now(UTC)
+def _when(change: Change[Any], fallback: datetime | None) -> datetime:
+    at = change.at or fallback or datetime.now(UTC)
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def _occurrence(
@@ -56,138 +53,81 @@ def _occurrence(
     object_key: str,
     discriminator: str,
     at: datetime,
-    data: dict[str, Any],
-    change: Mapping[str, Any],
+    data: BaseModel,
+    sequence: int,
 ) -> Occurrence:
     return Occurrence(
         WebhookEvent(
             id=event_id(kind, object_key, discriminator),
             type=kind,
             created_at=at.astimezone(UTC),
-            data=data,
+            data=data.model_dump(mode="json"),
         ),
         object_key,
-        sequence_of(change),
+        sequence,
     )
 
 
-def order_data(order: Mapping[str, Any]) -> dict[str, Any]:
-    currency = order["total"]["currency"]
-    data: dict[str, Any] = {
-        "order_id": str(order["_id"]),
-        "user_id": str(order["user_id"]),
-        "status": order.get("status"),
-        "total": _money(order["total"]["amount"], currency),
-        "items": [
-            {
-                "product_id": str(item["product_id"]),
-                "name": item["name"],
-                "quantity": item["quantity"],
-                "unit_price": _money(item["unit_price"], currency),
-            }
-            for item in order.get("items", [])
-        ],
-        "placed_at": _iso(order.get("created_at")),
-    }
-    if order.get("cancelled_at") is not None:
-        data["cancelled_at"] = _iso(order["cancelled_at"])
-    return data
-
-
-def _iso(value: Any) -> str | None:
-    if not isinstance(value, datetime):
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
-
-
-def from_order_change(change: Mapping[str, Any]) -> list[Occurrence]:
+def from_order_change(change: Change[OrderInDB]) -> list[Occurrence]:
     """An insert is `order.placed`; an update that sets the status to cancelled is
-    `order.cancelled` (each happens once to an order: the order's id names it)."""
-    order = change.get("fullDocument")
-    operation = change.get("operationType")
-    key = f"order:{change['documentKey']['_id']}"
-    if operation == "insert" and order:
-        return [
-            _occurrence(
-                EventType.ORDER_PLACED,
-                key,
-                "placed",
-                _when(change, order.get("created_at")),
-                order_data(order),
-                change,
-            )
-        ]
-    fields = (change.get("updateDescription") or {}).get("updatedFields") or {}
-    if operation == "update" and fields.get("status") == "cancelled":
-        data = order_data(order) if order else {"order_id": str(change["documentKey"]["_id"])}
-        data["status"] = "cancelled"
-        return [
-            _occurrence(
-                EventType.ORDER_CANCELLED,
-                key,
-                "cancelled",
-                _when(change, fields.get("cancelled_at")),
-                data,
-                change,
-            )
-        ]
-    return []
+    `order.cancelled` (each happens once to an order: the order's id names it).
+
+    The data is the order as `GET /orders/{id}` answers it. An order deleted before
+    its event is read has nothing to tell (the shop never deletes orders)."""
+    order = change.document
+    key = f"order:{change.key}"
+    if order is None:
+        if change.operation in ("insert", "update"):
+            logger.warning("order %s is gone before its event was read; not told", change.key)
+        return []
+    at: datetime | None
+    if change.operation == "insert":
+        kind, discriminator, at = EventType.ORDER_PLACED, "placed", order.created_at
+    elif change.sets("status", OrderStatus.CANCELLED.value):
+        kind, discriminator, at = EventType.ORDER_CANCELLED, "cancelled", order.cancelled_at
+    else:
+        return []
+    public = OrderPublic.of(order)
+    if kind is EventType.ORDER_CANCELLED:
+        # The looked-up order is a later state; the event is its cancellation.
+        public.status = OrderStatus.CANCELLED
+    return [_occurrence(kind, key, discriminator, _when(change, at), public, change.sequence)]
 
 
-def user_data(user: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "user_id": str(user["_id"]),
-        "email": user.get("email"),
-        "name": user.get("name"),
-        "registered_at": _iso(user.get("created_at")),
-    }
-
-
-def from_user_change(change: Mapping[str, Any]) -> list[Occurrence]:
+def from_user_change(change: Change[UserInDB]) -> list[Occurrence]:
     """`user.registered`: an account created verified, or verified later (as the welcome)."""
-    user = change.get("fullDocument")
-    if not user or user.get("email_verified", True) is not True:
+    user = change.document
+    if user is None or not user.email_verified:
         return []
-    if change.get("operationType") == "update":
-        fields = (change.get("updateDescription") or {}).get("updatedFields") or {}
-        if fields.get("email_verified") is not True:
+    if change.operation == "update":
+        if not change.sets("email_verified", True):
             return []
-    elif change.get("operationType") != "insert":
+    elif change.operation != "insert":
         return []
-    key = f"user:{user['_id']}"
     return [
         _occurrence(
             EventType.USER_REGISTERED,
-            key,
+            f"user:{user.id}",
             "registered",
-            _when(change, user.get("created_at")),
-            user_data(user),
-            change,
+            _when(change, user.created_at),
+            RegisteredUser.of(user),
+            change.sequence,
         )
     ]
 
 
-def _quantity(document: Mapping[str, Any] | None) -> int | None:
-    if not document:
-        return None
-    inventory = document.get("inventory")
-    quantity = inventory.get("quantity") if isinstance(inventory, Mapping) else None
-    return quantity if isinstance(quantity, int) else None
-
-
-def _quantity_after(change: Mapping[str, Any]) -> int | None:
+def _quantity_after(change: Change[ProductInDB]) -> int | None:
     """The stock this change left: from the change itself where it says, else the
     looked-up document (a later state, only used when the change does not say)."""
-    fields = (change.get("updateDescription") or {}).get("updatedFields") or {}
-    if isinstance(fields.get("inventory.quantity"), int):
-        quantity: int = fields["inventory.quantity"]
-        return quantity
-    if change.get("operationType") == "update" and "inventory" not in fields:
+    told = change.updated_fields.get("inventory.quantity")
+    if isinstance(told, int):
+        return told
+    if change.operation == "update" and "inventory" not in change.updated_fields:
         return None  # not a stock change
-    return _quantity(change.get("fullDocument"))
+    return None if change.document is None else change.document.inventory.quantity
 
 
-def from_product_change(change: Mapping[str, Any]) -> list[Occurrence]:
+def from_product_change(change: Change[ProductInDB]) -> list[Occurrence]:
     """`product.out_of_stock` when a change takes the stock from above 0 to 0 or less;
     `product.restocked` when it takes it from 0 or less to above 0.
 
@@ -196,14 +136,12 @@ def from_product_change(change: Mapping[str, Any]) -> list[Occurrence]:
     off), a stock of 0 after a decrease is still told (it was above 0, or nothing
     would have changed), and a restock cannot be told from a mere increase.
     """
-    if change.get("operationType") not in ("update", "replace"):
+    if change.operation not in ("update", "replace"):
         return []
     after = _quantity_after(change)
     if after is None:
         return []
-    before = _quantity(change.get("fullDocumentBeforeChange"))
-    product = change.get("fullDocument") or {}
-    product_id = change["documentKey"]["_id"]
+    before = None if change.before is None else change.before.inventory.quantity
     if before is None:
         kind = EventType.PRODUCT_OUT_OF_STOCK if after <= 0 else None
     elif before > 0 >= after:
@@ -214,35 +152,28 @@ def from_product_change(change: Mapping[str, Any]) -> list[Occurrence]:
         kind = None
     if kind is None:
         return []
-    key = f"product:{product_id}"
-    sequence = sequence_of(change)
-    data = {"product_id": str(product_id), "name": product.get("name"), "stock": max(after, 0)}
-    return [_occurrence(kind, key, str(sequence), _when(change, None), data, change)]
+    sequence = change.sequence
+    data = StockLevel.of(change.key, change.document, max(after, 0))
+    return [
+        _occurrence(
+            kind, f"product:{change.key}", str(sequence), _when(change, None), data, sequence
+        )
+    ]
 
 
-def from_ledger_change(change: Mapping[str, Any], user_id: ObjectId | None) -> list[Occurrence]:
+def from_ledger_change(change: Change[LedgerEntryInDB], user_id: object | None) -> list[Occurrence]:
     """`wallet.credited`: a ledger entry that adds money (a deposit, a transfer in, a
     refund), once per entry. `user_id`: the account's owner, when known."""
-    entry = change.get("fullDocument")
-    if change.get("operationType") != "insert" or not entry or entry.get("amount", 0) <= 0:
+    entry = change.document
+    if change.operation != "insert" or entry is None or entry.amount <= 0:
         return []
-    key = f"account:{entry['account_id']}"
-    data = {
-        "account_id": str(entry["account_id"]),
-        "user_id": None if user_id is None else str(user_id),
-        "entry_id": str(entry["_id"]),
-        "kind": entry.get("kind"),
-        "amount": _money(entry["amount"], entry.get("currency", "")),
-        "reason": entry.get("reason"),
-        "reference_id": None if entry.get("reference_id") is None else str(entry["reference_id"]),
-    }
     return [
         _occurrence(
             EventType.WALLET_CREDITED,
-            key,
-            str(entry["_id"]),
-            _when(change, entry.get("created_at")),
-            data,
-            change,
+            f"account:{entry.account_id}",
+            str(entry.id),
+            _when(change, entry.created_at),
+            WalletCredit.of_entry(entry, user_id),
+            change.sequence,
         )
     ]

@@ -1,5 +1,6 @@
-"""The event worker: change streams feed the mail outbox and the webhook deliveries;
-senders and deliverers (MONGOSHOP_MAIL_SENDERS, MONGOSHOP_WEBHOOK_DELIVERERS) drain them.
+"""The event worker: change streams (`event_streams`, one per collection) feed the mail
+outbox and the webhook deliveries; senders and deliverers (MONGOSHOP_MAIL_SENDERS,
+MONGOSHOP_WEBHOOK_DELIVERERS) drain them.
 
 ``mongoshop worker`` runs it alone; ``mongoshop serve`` runs it in-process
 unless ``--no-worker`` is given.
@@ -9,29 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
-from typing import Any
 
 from mongoshop._async.shop import AsyncShop
 from mongoshop.mail.transport import MailTransport, transport_for
-from mongoshop.streams.filters import NEW_OR_VERIFIED_USERS
 from mongoshop.webhooks.client import WebhookClient
 from mongoshop.webhooks.in_flight import InFlight
 from mongoshop.webhooks.targets import AsyncResolver, async_system_resolver
 from mongoshop.worker.chores import Chore
+from mongoshop.worker.event_streams import event_streams
 from mongoshop.worker.graceful import STOP_GRACE_SECONDS, stop_loops
 from mongoshop.worker.mail_sender import OutboxSender
-from mongoshop.worker.streams import StreamConsumer, StreamSpec
+from mongoshop.worker.streams import StreamConsumer
 from mongoshop.worker.supervision import Supervisor
 from mongoshop.worker.webhook_deliverer import DeliveryObserver, WebhookDeliverer
-from mongoshop.worker.webhook_streams import webhook_streams
 
 logger = logging.getLogger(__name__)
 
 EXPIRY_SECONDS = 60.0
 """How often the worker deletes the unconfirmed accounts whose code has expired."""
-USERS_STREAM = "users-mail"
-ORDERS_STREAM = "orders-mail"
 
 
 class EventWorker:
@@ -46,53 +42,10 @@ class EventWorker:
         """`observer`: the metrics of webhook deliveries; `resolver`: how webhook hosts are
         looked up at delivery time (the system's; a test makes one resolve elsewhere)."""
         self.shop = shop
-        mail = shop.mail
         checkpoints = shop.repositories.checkpoints
-
-        async def on_user(change: Mapping[str, Any]) -> None:
-            await mail.welcome_if_verified(change)
-
-        async def on_order(change: Mapping[str, Any]) -> None:
-            await mail.order_confirmation(change["fullDocument"])
-
-        async def on_users(changes: Sequence[Mapping[str, Any]]) -> None:
-            await mail.welcome_all(changes)
-
-        async def on_orders(changes: Sequence[Mapping[str, Any]]) -> None:
-            await mail.confirm_orders([change["fullDocument"] for change in changes])
-
         self.consumers = [
-            StreamConsumer(
-                StreamSpec(
-                    name=USERS_STREAM,
-                    collection=shop.repositories.users.collection,
-                    operations=("insert", "update"),
-                    # The server filters, then looks the user up.
-                    match=NEW_OR_VERIFIED_USERS,
-                    full_document="updateLookup",
-                    handler=on_user,
-                    batch=on_users,
-                    reconcile=mail.reconcile_welcomes,
-                ),
-                checkpoints,
-                step_timeout=shop.settings.operation_timeout_seconds,
-            ),
-            StreamConsumer(
-                StreamSpec(
-                    name=ORDERS_STREAM,
-                    collection=shop.repositories.orders.collection,
-                    operations=("insert",),
-                    handler=on_order,
-                    batch=on_orders,
-                    reconcile=mail.reconcile_order_confirmations,
-                ),
-                checkpoints,
-                step_timeout=shop.settings.operation_timeout_seconds,
-            ),
-        ]
-        self.consumers += [
             StreamConsumer(spec, checkpoints, step_timeout=shop.settings.operation_timeout_seconds)
-            for spec in webhook_streams(shop)
+            for spec in event_streams(shop)
         ]
         settings = shop.settings
         self.webhook_client = WebhookClient(

@@ -26,6 +26,7 @@ from pymongo.errors import OperationFailure, PyMongoError
 from mongoshop._async.repositories.checkpoints import AsyncCheckpointRepository
 from mongoshop.clock import utcnow
 from mongoshop.errors import is_unavailable
+from mongoshop.models.checkpoints import Checkpoint
 from mongoshop.models.common import Document
 from mongoshop.streams.changes import event_time
 from mongoshop.worker.graceful import StopRequest, raise_if_cancelled
@@ -95,6 +96,11 @@ class StreamSpec:
     batch: BatchHandler | None = None
     """The handler of many events at once (their effects in one write): used for the events
     a poll returns together; `handler` then serves only to isolate an event that fails."""
+    formerly: tuple[str, ...] = ()
+    """The names its checkpoints were saved under by earlier versions (streams since
+    merged into this one): with none of its own yet, it resumes from the oldest of
+    those, so an upgrade loses no event (the ones some of them had handled are
+    handled again: at least once)."""
     pipeline: list[Document] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -148,7 +154,7 @@ class StreamConsumer:
         """Consume until stopped; reconnect after outages with a capped back-off."""
         delay = self.retry_delay
         if self.spec.checkpointed:
-            saved = await self._retrying(self.checkpoints.load, self.spec.name)
+            saved = await self._retrying(self._load, self.spec.name)
             self.token = None if saved is None else saved.resume_token
         while not self.stop.requested:
             try:
@@ -281,6 +287,21 @@ class StreamConsumer:
                     key,
                     attempt,
                 )
+
+    async def _load(self, name: str) -> Checkpoint | None:
+        """This stream's checkpoint; without one, the oldest of its former names'."""
+        saved = await self.checkpoints.load(name)
+        if saved is not None or not self.spec.formerly:
+            return saved
+        former = [await self.checkpoints.load(old) for old in self.spec.formerly]
+        found = [checkpoint for checkpoint in former if checkpoint is not None]
+        if not found:
+            return None
+        oldest = min(found, key=lambda checkpoint: checkpoint.updated_at)
+        logger.info(
+            "change stream %s resumes where %s stopped (its earlier name)", name, oldest.name
+        )
+        return oldest
 
     async def _save(self, token: Mapping[str, Any]) -> None:
         self.token = token

@@ -51,7 +51,7 @@ async def test_an_order_reaches_the_receiver_signed_through_a_drop_a_timeout_and
     body = arrivals[-1].body
     assert set(body) == {"id", "type", "created_at", "data"}
     assert body["type"] == "order.placed"
-    assert body["data"]["order_id"] == str(order.id)
+    assert body["data"]["id"] == str(order.id)
 
     page = await wshop.webhooks.deliveries_of(subscription.id)
     [delivery] = page.items
@@ -159,7 +159,7 @@ async def test_an_order_written_in_a_transaction_that_aborts_makes_no_event(
         buyer.user, OrderRequest(items=[OrderItemRequest(product_id=str(product.id), quantity=1)])
     )
     await eventually(lambda: len(receiver.accepted()) == 2, 30, "the next committed order")
-    orders_told = [a.body["data"]["order_id"] for a in receiver.snapshot()]
+    orders_told = [a.body["data"]["id"] for a in receiver.snapshot()]
     assert str(result.inserted_id) not in orders_told
     assert orders_told[0] == str(committed.id)
     assert len(orders_told) == 2

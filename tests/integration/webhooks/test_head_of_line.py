@@ -94,7 +94,7 @@ async def test_a_hanging_endpoint_does_not_hold_up_a_healthy_one(
     finally:
         await worker.stop(grace=1)
     waits = {
-        arrival.body["data"]["order_id"]: arrival.at - placed_at[arrival.body["data"]["order_id"]]
+        arrival.body["data"]["id"]: arrival.at - placed_at[arrival.body["data"]["id"]]
         for arrival in healthy.accepted()
     }
     assert set(waits) == set(placed_at)

@@ -18,7 +18,7 @@ from mongoshop._async.shop import AsyncShop
 from mongoshop.models.orders import OrderItemRequest, OrderRequest
 from mongoshop.models.webhooks import DeliveryStatus, EventType
 from mongoshop.settings import Settings
-from mongoshop.worker.webhook_streams import ORDERS_STREAM
+from mongoshop.worker.event_streams import ORDERS_STREAM
 from tests.integration.helpers import Customers, Products, cli_env
 from tests.integration.webhooks.conftest import Subscribe, eventually
 from tests.integration.webhooks.receiver import Answer, Receiver
@@ -100,9 +100,7 @@ async def place_orders(shop: AsyncShop, count: int) -> list[str]:
 
 
 def placed_order_ids(receiver: Receiver) -> Counter[str]:
-    return Counter(
-        a.body["data"]["order_id"] for a in receiver.accepted() if a.type == "order.placed"
-    )
+    return Counter(a.body["data"]["id"] for a in receiver.accepted() if a.type == "order.placed")
 
 
 async def test_a_worker_killed_mid_delivery_is_replaced_and_every_event_arrives_once(

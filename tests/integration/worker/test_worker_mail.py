@@ -16,11 +16,12 @@ import pytest
 from pymongo import MongoClient
 
 from mongoshop._sync.shop import Shop
+from mongoshop.clock import utcnow
 from mongoshop.errors import InvalidVerificationToken
 from mongoshop.models.common import Document
 from mongoshop.models.users import UserCreate
 from mongoshop.settings import Settings
-from mongoshop.worker.event_worker import ORDERS_STREAM, USERS_STREAM
+from mongoshop.worker.event_streams import ORDERS_STREAM, USERS_STREAM
 
 from .conftest import SmtpServer, WorkerProcess, outbox_status, wait_for, worker_env
 
@@ -117,7 +118,7 @@ def test_a_worker_stopped_by_sigterm_mid_stream_saves_its_position_and_sends_not
     stopping.join(30)
     assert codes == [0], worker.log.read_text()[-3000:]
     log = worker.log.read_text()
-    assert "change stream users-mail stopped, its position saved" in log, log[-3000:]
+    assert "change stream users stopped, its position saved" in log, log[-3000:]
     assert "event worker stopped, stream positions saved" in log, log[-3000:]
 
     workers(env)
@@ -132,6 +133,53 @@ def test_a_worker_stopped_by_sigterm_mid_stream_saves_its_position_and_sends_not
     assert set(per_recipient) == set(emails)
     assert set(per_recipient.values()) == {1}, per_recipient.most_common(3)
     assert outbox_status(sync_client, database) == {"sent": 80}
+
+
+def test_an_upgraded_worker_resumes_where_the_oldest_stream_it_merged_stopped(
+    shop: Shop,
+    settings: Settings,
+    mongodb_uri: str,
+    sync_client: MongoClient[Document],
+    smtp: SmtpServer,
+    workers: Callable[[dict[str, str]], WorkerProcess],
+    tmp_path: Path,
+) -> None:
+    """Before one stream per collection, the mail and the webhooks each watched the users
+    with a checkpoint of their own (`users-mail`, `webhooks-users`). The merged stream,
+    with no checkpoint yet, resumes from the older of them: the users who registered
+    while the older one was behind are welcomed. Started afresh, or from the newer one,
+    it would begin after them."""
+    env = worker_env(settings, mongodb_uri, tmp_path, smtp.port)
+    database = settings.mongodb_database
+    worker = workers(env)
+    wait_until_watching(sync_client, database)
+    emails = register(shop, "upgrade", 0, 3)
+    wait_for(lambda: set(smtp.mailbox.per_recipient()) >= set(emails), 60, "first welcomes")
+    assert worker.terminate() == 0
+
+    checkpoints = sync_client[database].checkpoints
+    behind = checkpoints.find_one_and_delete({"_id": USERS_STREAM})
+    assert behind is not None
+    later = register(shop, "upgrade", 3, 4)  # only the older checkpoint is before them
+    with sync_client[database].users.watch() as stream:
+        ahead = stream.resume_token
+    assert ahead is not None
+    checkpoints.insert_many(
+        [
+            {**behind, "_id": "users-mail"},
+            {"_id": "webhooks-users", "resume_token": ahead, "updated_at": utcnow()},
+        ]
+    )
+
+    worker = workers(env)
+    wait_for(
+        lambda: set(smtp.mailbox.per_recipient()) >= set(emails + later),
+        60,
+        "the users registered during the upgrade were never welcomed",
+    )
+    log = worker.log.read_text()
+    assert "change stream users resumes where users-mail stopped" in log, log[-3000:]
+    assert set(smtp.mailbox.per_recipient().values()) == {1}
 
 
 def test_three_workers_at_once_send_each_welcome_exactly_once(

@@ -65,7 +65,7 @@ def test_a_standalone_worker_serves_its_stream_lag_and_the_outbox_behind_a_token
     )
     text = scrape()
     assert sample(text, "mongoshop_mail_outbox_items", status="pending") == 0
-    for stream in ("users-mail", "orders-mail"):
+    for stream in ("users", "orders", "products", "ledger"):
         lag = sample(text, "mongoshop_change_stream_lag_seconds", stream=stream)
         assert lag is not None, text
         assert 0 <= lag < 30

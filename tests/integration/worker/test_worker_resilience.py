@@ -18,7 +18,7 @@ from mongoshop.db import EmbeddedServer, create_sync_client
 from mongoshop.models.common import Document
 from mongoshop.security import PasswordHasher
 from mongoshop.settings import Settings
-from mongoshop.worker.event_worker import USERS_STREAM
+from mongoshop.worker.event_streams import USERS_STREAM
 from mongoshop.worker.streams import HISTORY_LOST_CODES
 
 from .conftest import SmtpServer, WorkerProcess, outbox_status, wait_for, worker_env

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 
 import pytest
@@ -17,6 +17,7 @@ from mongoshop.mail.documents import (
 from mongoshop.mail.templates import TEMPLATES, MailTemplate, render
 from mongoshop.mail.transport import build_message
 from mongoshop.models.mail import MailKind, OutboxItem
+from mongoshop.models.users import UserInDB
 
 
 def test_welcome_is_rendered_in_the_users_language_with_english_as_fallback() -> None:
@@ -43,6 +44,9 @@ def test_values_are_escaped_in_html_but_not_in_text() -> None:
     assert "- 1 x Mug & Co — 1.00 EUR" in mail.text
 
 
+AT = datetime(2026, 12, 4, tzinfo=UTC)
+
+
 HOSTILE_NAMES = {
     "encoded words": "=?utf-8?q?=0D=0AContent-Type:_text/html=0D=0A=0D=0A"
     "<a_href=3Dhttp://evil.example>Reset</a>?=",
@@ -58,8 +62,9 @@ HOSTILE_NAMES = {
 def every_mail(name: str) -> dict[str, OutboxItem]:
     """Every kind of e-mail the project sends, to a user called `name`, as the outbox holds it."""
     user = {"_id": ObjectId(), "name": name, "email": "eve@example.com", "preferences": {}}
+    stored = UserInDB.model_validate({**user, "created_at": AT, "updated_at": AT})
     items = {
-        "welcome": welcome_document(user),
+        "welcome": welcome_document(stored),
         "order confirmation": outbox_document(
             MailKind.ORDER_CONFIRMATION,
             ObjectId(),

@@ -279,6 +279,16 @@ class AsyncRepository(Generic[ModelT]):
         async for document in cursor:
             yield document
 
+    async def iterate(
+        self, filter: Mapping[str, Any] | None = None, *, batch_size: int = 1000
+    ) -> AsyncIterator[ModelT]:
+        """Stream models, `batch_size` per round trip; a document that does not load is
+        logged and left out (see `to_models`)."""
+        async for document in self.iterate_documents(filter, batch_size=batch_size):
+            model = self._loadable(document)
+            if model is not None:
+                yield model
+
     async def storage_stats(self) -> Document:
         """Count and sizes from ``$collStats`` (the supported form since MongoDB 6.2)."""
         cursor = await self.collection.aggregate([{"$collStats": {"storageStats": {}}}])

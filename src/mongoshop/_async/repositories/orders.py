@@ -123,9 +123,9 @@ class AsyncOrderRepository(AsyncIdempotentRepository[OrderInDB]):
                 return found
         raise AssertionError("unreachable: the last window has no bound")
 
-    async def placed_since(self, since: datetime) -> AsyncIterator[Document]:
+    async def placed_since(self, since: datetime) -> AsyncIterator[OrderInDB]:
         """Every order placed since `since`, oldest first, streamed (the `newest` index)."""
-        async for order in self.iterate_documents({"created_at": {"$gte": since}}):
+        async for order in self.iterate({"created_at": {"$gte": since}}):
             yield order
 
     async def mark_cancelled(

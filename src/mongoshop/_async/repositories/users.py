@@ -134,21 +134,19 @@ class AsyncUserRepository(AsyncRepository[UserInDB]):
             raise
         return self.to_model({**document, "_id": new_id})
 
-    async def welcome_due_since(
+    async def registered_since(
         self, since: datetime, *, batch_size: int = 500
-    ) -> AsyncIterator[Document]:
-        """Users who became welcome since `since` (created verified, or verified then),
-        unless created without a welcome: the e-mail, name and preferences a welcome
-        needs, streamed in batches."""
-        async for user in self.iterate_documents(
+    ) -> AsyncIterator[UserInDB]:
+        """Users registered since `since`: created with a confirmed address then, or
+        confirmed then; streamed in batches (what a lost stream's events would have
+        told: their welcome, their `user.registered`)."""
+        async for user in self.iterate(
             {
                 "$or": [
                     {"created_at": {"$gte": since}, "email_verified": {"$ne": False}},
                     {"email_verified_at": {"$gte": since}},
-                ],
-                "welcome": {"$ne": False},
+                ]
             },
-            projection={"email": 1, "name": 1, "preferences": 1},
             batch_size=batch_size,
         ):
             yield user

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from mongoshop._async.compat import Background
 from mongoshop._async.repositories.orders import AsyncOrderRepository
@@ -18,44 +17,41 @@ from mongoshop.mail.documents import outbox_document, welcome_document
 from mongoshop.models.common import Document
 from mongoshop.models.mail import MailKind, OutboxCounts, OutboxStats
 from mongoshop.models.money import format_money
+from mongoshop.models.orders import OrderInDB
 from mongoshop.models.users import UserInDB
+from mongoshop.streams.changes import Change
 
 logger = logging.getLogger(__name__)
 
 RECONCILE_BATCH = 500
 
 
-def _welcomes(change: Mapping[str, Any]) -> bool:
-    """Whether a users change event is the moment to welcome its user."""
-    user = change.get("fullDocument")
-    if not user or user.get("email_verified", True) is not True:
+def _welcomes(change: Change[UserInDB]) -> bool:
+    """Whether a users change is the moment to welcome its user."""
+    user = change.document
+    if user is None or not user.email_verified or not user.welcome:
         return False
-    if user.get("welcome", True) is not True:
-        return False
-    if change.get("operationType") == "update":
-        fields = (change.get("updateDescription") or {}).get("updatedFields") or {}
-        if "email_verified" not in fields:
-            return False
-    return True
+    if change.operation == "update":
+        return "email_verified" in change.updated_fields
+    return change.operation == "insert"
 
 
-def _confirmation(order: Mapping[str, Any], buyer: UserInDB) -> Document:
-    """The confirmation e-mail of an order (an orders insert event's document)."""
-    currency = order["total"]["currency"]
+def _confirmation(order: OrderInDB, buyer: UserInDB) -> Document:
+    """The confirmation e-mail of an order."""
+    currency = order.total.currency
     lines = [
-        f"{item['quantity']} x {item['name']} — "
-        f"{format_money(item['quantity'] * item['unit_price'], currency)}"
-        for item in order["items"]
+        f"{item.quantity} x {item.name} — {format_money(item.quantity * item.unit_price, currency)}"
+        for item in order.items
     ]
     return outbox_document(
         MailKind.ORDER_CONFIRMATION,
-        order["_id"],
+        order.id,
         buyer.email,
         buyer.preferences.language,
         {
             "name": buyer.name,
-            "order_id": str(order["_id"]),
-            "total": format_money(order["total"]["amount"], currency),
+            "order_id": str(order.id),
+            "total": format_money(order.total.amount, currency),
         },
         lines,
     )
@@ -81,32 +77,32 @@ class AsyncMailService:
         self.totals = totals
         self.background = background
 
-    async def welcome(self, user: Mapping[str, Any]) -> bool:
-        """Enqueue the welcome e-mail of a new user (a users insert event's document)."""
+    async def welcome(self, user: UserInDB) -> bool:
+        """Enqueue the welcome e-mail of a new user."""
         return await self.outbox.enqueue(welcome_document(user))
 
-    async def order_confirmation(self, order: Mapping[str, Any]) -> bool:
-        """Enqueue the confirmation of a new order (an orders insert event's document)."""
+    async def order_confirmation(self, order: OrderInDB) -> bool:
+        """Enqueue the confirmation of a new order."""
         return await self.confirm_orders([order]) == 1
 
-    async def confirm_orders(self, orders: Sequence[Mapping[str, Any]]) -> int:
+    async def confirm_orders(self, orders: Sequence[OrderInDB]) -> int:
         """Enqueue the confirmations of new orders in one write; how many were new. Their
         buyers are read in one read too."""
-        buyers = await self.users.find_by_ids([order["user_id"] for order in orders])
+        buyers = await self.users.find_by_ids([order.user_id for order in orders])
         documents = []
         for order in orders:
-            buyer = buyers.get(order["user_id"])
+            buyer = buyers.get(order.user_id)
             if buyer is None:
-                logger.warning("order %s has no buyer any more; no confirmation", order["_id"])
+                logger.warning("order %s has no buyer any more; no confirmation", order.id)
                 continue
             documents.append(_confirmation(order, buyer))
         return await self.outbox.enqueue_many(documents)
 
-    async def welcome_if_verified(self, change: Mapping[str, Any]) -> bool:
-        """A users change event: welcome the user whose address is now confirmed."""
+    async def welcome_if_verified(self, change: Change[UserInDB]) -> bool:
+        """A users change: welcome the user whose address is now confirmed."""
         return await self.welcome_all([change]) == 1
 
-    async def welcome_all(self, changes: Sequence[Mapping[str, Any]]) -> int:
+    async def welcome_all(self, changes: Sequence[Change[UserInDB]]) -> int:
         """Users change events: welcome, in one write, the users whose address is now
         confirmed; how many were new.
 
@@ -114,8 +110,15 @@ class AsyncMailService:
         self-registered one when its verification sets `email_verified`; one created
         in bulk without a welcome (``welcome: false``, the seed command's default) never.
         """
-        users = [change["fullDocument"] for change in changes if _welcomes(change)]
-        return await self.outbox.enqueue_many([welcome_document(user) for user in users])
+        users = [change.document for change in changes if _welcomes(change)]
+        return await self.outbox.enqueue_many(
+            [welcome_document(user) for user in users if user is not None]
+        )
+
+    async def confirm_placed(self, changes: Sequence[Change[OrderInDB]]) -> int:
+        """Orders change events: confirm, in one write, the orders they insert."""
+        orders = [change.document for change in changes if change.operation == "insert"]
+        return await self.confirm_orders([order for order in orders if order is not None])
 
     async def reconcile_welcomes(self, since: datetime) -> int:
         """Enqueue welcomes for users created or verified since `since` that have none.
@@ -125,7 +128,9 @@ class AsyncMailService:
         """
         enqueued = 0
         batch: list[Document] = []
-        async for user in self.users.welcome_due_since(since, batch_size=RECONCILE_BATCH):
+        async for user in self.users.registered_since(since, batch_size=RECONCILE_BATCH):
+            if not user.welcome:
+                continue
             batch.append(welcome_document(user))
             if len(batch) >= RECONCILE_BATCH:
                 enqueued += await self.outbox.enqueue_many(batch)
@@ -136,7 +141,7 @@ class AsyncMailService:
     async def reconcile_order_confirmations(self, since: datetime) -> int:
         """Enqueue confirmations for orders placed since `since` that have none; how many."""
         enqueued = 0
-        batch: list[Mapping[str, Any]] = []
+        batch: list[OrderInDB] = []
         async for order in self.orders.placed_since(since):
             batch.append(order)
             if len(batch) >= RECONCILE_BATCH:

@@ -278,6 +278,16 @@ class Repository(Generic[ModelT]):
         for document in cursor:
             yield document
 
+    def iterate(
+        self, filter: Mapping[str, Any] | None = None, *, batch_size: int = 1000
+    ) -> Iterator[ModelT]:
+        """Stream models, `batch_size` per round trip; a document that does not load is
+        logged and left out (see `to_models`)."""
+        for document in self.iterate_documents(filter, batch_size=batch_size):
+            model = self._loadable(document)
+            if model is not None:
+                yield model
+
     def storage_stats(self) -> Document:
         """Count and sizes from ``$collStats`` (the supported form since MongoDB 6.2)."""
         cursor = self.collection.aggregate([{"$collStats": {"storageStats": {}}}])

@@ -124,9 +124,9 @@ class OrderRepository(IdempotentRepository[OrderInDB]):
                 return found
         raise AssertionError("unreachable: the last window has no bound")
 
-    def placed_since(self, since: datetime) -> Iterator[Document]:
+    def placed_since(self, since: datetime) -> Iterator[OrderInDB]:
         """Every order placed since `since`, oldest first, streamed (the `newest` index)."""
-        for order in self.iterate_documents({"created_at": {"$gte": since}}):
+        for order in self.iterate({"created_at": {"$gte": since}}):
             yield order
 
     def mark_cancelled(

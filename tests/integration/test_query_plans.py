@@ -1289,6 +1289,13 @@ QUERIES: dict[str, Entry] = {
             ID,
         ),
     ),
+    "AsyncUserRepository.change": (
+        uses(
+            "a user renamed (its search tokens read from it, then the update)",
+            lambda s, d: s.repositories.users.change(d.users[16], {"name": "Renamed"}, utcnow()),
+            ID,
+        ),
+    ),
     "AsyncUserRepository.replace_unconfirmed": (
         uses(
             "an unconfirmed user",

@@ -15,7 +15,7 @@ from pymongo.synchronous.client_session import ClientSession
 from mongoshop._sync.repositories.base import NEWEST_FIRST, Repository
 from mongoshop.clock import utcnow
 from mongoshop.errors import DuplicateEmail, NotFound
-from mongoshop.models.common import Document, parse_object_id
+from mongoshop.models.common import Document, dotted, parse_object_id
 from mongoshop.models.users import (
     Role,
     UserContact,
@@ -193,6 +193,27 @@ class UserRepository(Repository[UserInDB]):
         if user is None:
             raise NotFound(f"user {user_id} not found")
         return user
+
+    def change(
+        self,
+        user_id: ObjectId | str,
+        fields: Mapping[str, Any],
+        at: datetime,
+        *,
+        end_sessions: bool = False,
+    ) -> UserInDB:
+        """A partial update of a user's fields (as `UserInDB` names them, JSON values), with
+        what is stored beside them: a new name's search tokens, the time of the change and,
+        when it ends the user's sessions, since when their tokens are refused. A
+        `preferences` object changes only the preferences it holds."""
+        stored = dict(fields)
+        if "name" in stored:
+            current = self.get(user_id)
+            stored["search_tokens"] = index_tokens(stored["name"], current.email)
+        stored["updated_at"] = at
+        if end_sessions:
+            stored["sessions_revoked_at"] = at
+        return self.set_fields(user_id, dotted(stored, {"preferences"}))
 
     def replace_unconfirmed(
         self,

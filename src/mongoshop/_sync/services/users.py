@@ -36,7 +36,7 @@ from mongoshop.errors import (
 )
 from mongoshop.iterables import batched
 from mongoshop.mail.documents import registration_notice_document, verification_document
-from mongoshop.models.common import Page, PageRequest, dotted, parse_object_id
+from mongoshop.models.common import Page, PageRequest, parse_object_id
 from mongoshop.models.users import (
     Role,
     UserCreate,
@@ -45,7 +45,6 @@ from mongoshop.models.users import (
     UserStatus,
     UserUpdate,
 )
-from mongoshop.search import index_tokens
 from mongoshop.security import PasswordHasher, new_token, token_digest
 
 logger = logging.getLogger(__name__)
@@ -305,16 +304,16 @@ class UserService:
                     raise
         roles = list(dict.fromkeys([*existing.roles, Role.ADMIN]))
         self.accounts.open_for(existing.id, self.currency, self.clock())
-        return self.users.set_fields(
+        return self.users.change(
             existing.id,
             {
                 "roles": [role.value for role in roles],
                 "status": UserStatus.ACTIVE.value,
                 "password_hash": password_hash,
-                "updated_at": self.clock(),
                 # Made an admin by the operator: the address is theirs to vouch for.
                 "email_verified": True,
             },
+            self.clock(),
         )
 
     def add_demo_users(
@@ -390,20 +389,13 @@ class UserService:
             return self.users.get(target)
         if "roles" in fields:
             fields["roles"] = list(dict.fromkeys(fields["roles"]))
-        if "name" in fields:
-            current = self.users.get(target)
-            fields["search_tokens"] = index_tokens(fields["name"], current.email)
-        now = self.clock()
-        fields["updated_at"] = now
+        # A new password or an inactive status ends the sessions: tokens issued until now
+        # stop working at once, even where one is still cached.
         ends_sessions = changes.password is not None or fields.get("status") not in (
             None,
             UserStatus.ACTIVE.value,
         )
-        if ends_sessions:
-            # Tokens issued until now stop working at once, even where one is still cached.
-            fields["sessions_revoked_at"] = now
-        # `preferences` by path: a new language alone keeps the time zone and notifications.
-        user = self.users.set_fields(target, dotted(fields, {"preferences"}))
+        user = self.users.change(target, fields, self.clock(), end_sessions=ends_sessions)
         self._evict(target)
         if ends_sessions:
             self.tokens.revoke_all_for(user.id)
@@ -441,9 +433,8 @@ class UserService:
         """An admin sets a user's password: every session of that user ends at once."""
         target = parse_object_id(user_id)
         password_hash = hash_password(self.hasher, new_password)
-        now = self.clock()
-        user = self.users.set_fields(
-            target, {"password_hash": password_hash, "updated_at": now, "sessions_revoked_at": now}
+        user = self.users.change(
+            target, {"password_hash": password_hash}, self.clock(), end_sessions=True
         )
         self._evict(target)
         self.tokens.revoke_all_for(user.id)
@@ -451,10 +442,8 @@ class UserService:
         return user
 
     def suspend(self, user_id: str) -> UserInDB:
-        now = self.clock()
-        user = self.users.set_fields(
-            user_id,
-            {"status": UserStatus.SUSPENDED.value, "updated_at": now, "sessions_revoked_at": now},
+        user = self.users.change(
+            user_id, {"status": UserStatus.SUSPENDED.value}, self.clock(), end_sessions=True
         )
         self.tokens.revoke_all_for(user.id)
         self._evict(user.id)

@@ -85,6 +85,7 @@ RENAMES = {
     "AsyncSubscriptionRepository": "SubscriptionRepository",
     "AsyncDeliveryRepository": "DeliveryRepository",
     "AsyncWebhookService": "WebhookService",
+    "AsyncWebhookEvents": "WebhookEvents",
     "AsyncResolver": "Resolver",
     "async_system_resolver": "system_resolver",
 }

@@ -39,6 +39,7 @@ from mongoshop._async.services.orders import AsyncOrderService
 from mongoshop._async.services.throttle import AsyncLoginThrottle
 from mongoshop._async.services.users import AsyncUserService
 from mongoshop._async.services.wallet import AsyncWalletService
+from mongoshop._async.services.webhook_events import AsyncWebhookEvents
 from mongoshop._async.services.webhooks import AsyncWebhookService
 from mongoshop._async.transactions import AsyncTransactions
 from mongoshop.cache import ShopCaches
@@ -232,6 +233,12 @@ class _Wiring:
             clock=self.clock,
         )
 
+    def webhook_events(self, webhooks: AsyncWebhookService) -> AsyncWebhookEvents:
+        repositories = self.repositories
+        return AsyncWebhookEvents(
+            webhooks, repositories.orders, repositories.users, repositories.accounts
+        )
+
     def analytics(self) -> AsyncAnalyticsService:
         repositories = self.repositories
         return AsyncAnalyticsService(
@@ -287,6 +294,7 @@ class AsyncShop:
         self.orders = wiring.orders(self.wallet)
         self.mail = wiring.mail()
         self.webhooks = wiring.webhooks(resolver)
+        self.webhook_events = wiring.webhook_events(self.webhooks)
         self.analytics = wiring.analytics()
 
     def repository_named(self, collection: str) -> AsyncRepository[Any]:

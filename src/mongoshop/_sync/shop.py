@@ -40,6 +40,7 @@ from mongoshop._sync.services.orders import OrderService
 from mongoshop._sync.services.throttle import LoginThrottle
 from mongoshop._sync.services.users import UserService
 from mongoshop._sync.services.wallet import WalletService
+from mongoshop._sync.services.webhook_events import WebhookEvents
 from mongoshop._sync.services.webhooks import WebhookService
 from mongoshop._sync.transactions import Transactions
 from mongoshop.cache import ShopCaches
@@ -233,6 +234,12 @@ class _Wiring:
             clock=self.clock,
         )
 
+    def webhook_events(self, webhooks: WebhookService) -> WebhookEvents:
+        repositories = self.repositories
+        return WebhookEvents(
+            webhooks, repositories.orders, repositories.users, repositories.accounts
+        )
+
     def analytics(self) -> AnalyticsService:
         repositories = self.repositories
         return AnalyticsService(
@@ -288,6 +295,7 @@ class Shop:
         self.orders = wiring.orders(self.wallet)
         self.mail = wiring.mail()
         self.webhooks = wiring.webhooks(resolver)
+        self.webhook_events = wiring.webhook_events(self.webhooks)
         self.analytics = wiring.analytics()
 
     def repository_named(self, collection: str) -> Repository[Any]:

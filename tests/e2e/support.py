@@ -361,7 +361,8 @@ def app_environment(
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("MONGOSHOP_", "MONGODB_"))
+        # OTEL_*: the trace test switches tracing on for its own processes only.
+        if not key.startswith(("MONGOSHOP_", "MONGODB_", "OTEL_"))
     }
     env.update(
         {

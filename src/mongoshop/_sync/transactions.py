@@ -71,6 +71,7 @@ from mongoshop._sync.compat import (
 from mongoshop.deferral import holding_inserts
 from mongoshop.errors import Busy
 from mongoshop.models.common import Document
+from mongoshop.observability.tracing import Carrier, carrier, span
 
 T = TypeVar("T")
 
@@ -108,6 +109,9 @@ class Member(Generic[T]):
     callback: TransactionCallback[T]
     keys: tuple[str, ...]
     ends: float | None
+    trace: Carrier | None = None
+    """Its caller's trace context: the batch runs in the batch server's task, not the
+    caller's, so its spans are placed by this."""
 
 
 ALONE: Any = object()
@@ -202,12 +206,18 @@ class Transactions:
         mid-statement is the driver's timeout error. Either way, nothing is left
         open on the server.
         """
+        with span("transaction", attributes={"mongoshop.transaction.batched": batch is not None}):
+            return self._run_or_join(callback, tuple(keys), batch)
+
+    def _run_or_join(
+        self, callback: TransactionCallback[T], keys: tuple[str, ...], batch: str | None
+    ) -> T:
         budget = self.budget()
         if budget is not None and budget <= 0:
             raise Busy("no time was left for the transaction; try again")
         ends = None if budget is None else time.monotonic() + budget
         if batch is not None:
-            member = Member(callback, tuple(keys), ends)
+            member = Member(callback, tuple(keys), ends, carrier())
             outcome = self.batches.submit(batch, member, self._run_batch)
             if isinstance(outcome, Failed):
                 raise outcome.error
@@ -238,6 +248,16 @@ class Transactions:
         member must be answered. A failure that is no member's (out of time,
         the server gone) is everyone's.
         """
+        attributes = {"mongoshop.transaction.members": len(members)}
+        with span(
+            "transaction batch",
+            parent=members[0].trace,
+            links=[member.trace for member in members[1:]],
+            attributes=attributes,
+        ):
+            return self._batch(members)
+
+    def _batch(self, members: list[Member[Any]]) -> list[Any]:
         outcomes: dict[int, Any] = {}
         live = list(members)
         while len(live) > 1:
@@ -271,25 +291,27 @@ class Transactions:
         while True:
             attempt += 1
             started = time.monotonic()
-            session.start_transaction(write_concern=MAJORITY)
-            try:
-                result = callback(session)
-                self._commit(session, ends)
-                return result
-            except BaseException as exc:
-                self._clean_up(session, exc)
-                if not has_label(exc, TRANSIENT):
-                    raise
-                pause = backoff(attempt)
-                # Another attempt only if it fits: it takes about as long as this one did.
-                if (
-                    ends is not None
-                    and time.monotonic() + pause + (time.monotonic() - started) > ends
-                ):
-                    raise Busy(
-                        f"the transaction conflicted with others {attempt} time(s) and ran"
-                        " out of time; try again"
-                    ) from exc
+            with span("transaction.attempt", attributes={"mongoshop.attempt": attempt}) as trying:
+                session.start_transaction(write_concern=MAJORITY)
+                try:
+                    result = callback(session)
+                    self._commit(session, ends)
+                    return result
+                except BaseException as exc:
+                    self._clean_up(session, exc)
+                    if not has_label(exc, TRANSIENT):
+                        raise
+                    trying.set_attribute("mongoshop.transaction.retried", True)
+                    pause = backoff(attempt)
+                    # Another attempt only if it fits: it takes about as long as this one did.
+                    if (
+                        ends is not None
+                        and time.monotonic() + pause + (time.monotonic() - started) > ends
+                    ):
+                        raise Busy(
+                            f"the transaction conflicted with others {attempt} time(s) and ran"
+                            " out of time; try again"
+                        ) from exc
             sleep(pause)
 
     def _commit(self, session: ClientSession, ends: float | None) -> None:

@@ -34,6 +34,7 @@ from mongoshop.db.embedded import EmbeddedServer
 from mongoshop.http.errors import install_error_handlers
 from mongoshop.observability import Metrics, RequestObserver
 from mongoshop.observability import route as metrics_route
+from mongoshop.observability.tracing import instrument_app
 from mongoshop.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -110,6 +111,7 @@ def create_app(
     install_error_handlers(app)
     install_middleware(app, settings)
     install_openapi(app, settings)
+    instrument_app(app)  # tracing on only: server spans, outermost but for the request id
     # Outermost: the request id is set before any other middleware runs (their logs carry
     # it), and what they answer themselves (413, 429...) is counted.
     app.add_middleware(RequestObserver, metrics=metrics)

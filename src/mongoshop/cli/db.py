@@ -14,6 +14,7 @@ from mongoshop.errors import ConfigurationError
 from mongoshop.migrations import MIGRATIONS
 from mongoshop.migrations.runner import migrate as run_migrations
 from mongoshop.migrations.runner import pending
+from mongoshop.observability.tracing import configure_tracing, shutdown_tracing, span
 
 app = typer.Typer(
     help="The database: run the embedded server, create indexes.", no_args_is_help=True
@@ -111,14 +112,19 @@ def migrate(
       mongoshop db migrate
       mongoshop db migrate --to 3
     """
-    with open_shop(settings_from_env(), ensure_indexes=False) as shop:
-        run_migrations(
-            shop,
-            MIGRATIONS,
-            to=to,
-            dry_run=dry_run,
-            on_line=lambda line: console.print(line, highlight=False, markup=False),
-        )
+    settings = settings_from_env()
+    configure_tracing("mongoshop-migrations")  # with OTEL_EXPORTER_OTLP_ENDPOINT only
+    try:
+        with open_shop(settings, ensure_indexes=False) as shop, span("migrate"):
+            run_migrations(
+                shop,
+                MIGRATIONS,
+                to=to,
+                dry_run=dry_run,
+                on_line=lambda line: console.print(line, highlight=False, markup=False),
+            )
+    finally:
+        shutdown_tracing()
 
 
 @app.command()

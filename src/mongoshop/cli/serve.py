@@ -24,6 +24,7 @@ from mongoshop.cli.common import (
 from mongoshop.db.embedded import EmbeddedServer
 from mongoshop.http.protocol import JsonErrorsProtocol
 from mongoshop.observability import configure_logging
+from mongoshop.observability.tracing import configure_tracing, shutdown_tracing
 from mongoshop.settings import Settings
 
 DEMO_ADMIN_FILE = "demo-admin.json"
@@ -128,6 +129,8 @@ def serve(
     demo = wants_demo(settings, demo)
     stop_on_sigterm()
     with contextlib.ExitStack() as stack:
+        if configure_tracing("mongoshop-api"):
+            stack.callback(shutdown_tracing)  # last: the spans of the shutdown are sent too
         server: EmbeddedServer | None = None
         if settings.embedded:
             server = stack.enter_context(EmbeddedServer(settings.data_dir))

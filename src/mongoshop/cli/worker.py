@@ -12,6 +12,7 @@ from mongoshop.bootstrap import open_async_shop
 from mongoshop.cli.common import console, settings_from_env
 from mongoshop.db.embedded import EmbeddedServer
 from mongoshop.observability import Metrics, configure_logging
+from mongoshop.observability.tracing import configure_tracing, shutdown_tracing
 from mongoshop.settings import Settings
 from mongoshop.worker.event_worker import EventWorker
 from mongoshop.worker.graceful import stop_loops
@@ -111,12 +112,18 @@ def worker(
     """
     settings = settings_from_env()
     configure_logging(settings.log_format, settings.log_level)
-    if settings.mongodb_uri:
-        code = asyncio.run(run_worker(settings, settings.mongodb_uri, metrics_host, metrics_port))
-    else:
-        with EmbeddedServer(settings.data_dir) as server:
+    configure_tracing("mongoshop-worker")
+    try:
+        if settings.mongodb_uri:
             code = asyncio.run(
-                run_worker(settings, server.uri, metrics_host, metrics_port, embedded=server)
+                run_worker(settings, settings.mongodb_uri, metrics_host, metrics_port)
             )
+        else:
+            with EmbeddedServer(settings.data_dir) as server:
+                code = asyncio.run(
+                    run_worker(settings, server.uri, metrics_host, metrics_port, embedded=server)
+                )
+    finally:
+        shutdown_tracing()
     if code:
         raise typer.Exit(code)

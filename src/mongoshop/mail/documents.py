@@ -28,10 +28,14 @@ def outbox_document(
     language: str | None,
     values: dict[str, str],
     lines: list[str] | None = None,
+    trace: Mapping[str, str] | None = None,
 ) -> Document:
+    """`trace`: the context of the change event that asks for the e-mail (where tracing is
+    on): its sending is a span of that trace."""
     mail = render(kind, language, values, lines)
     now = utcnow()
     return {
+        **({} if trace is None else {"trace": dict(trace)}),
         "_id": outbox_key(kind, subject_id, to),
         "kind": kind.value,
         "to": to,
@@ -48,13 +52,14 @@ def outbox_document(
     }
 
 
-def welcome_document(user: UserInDB) -> Document:
+def welcome_document(user: UserInDB, trace: Mapping[str, str] | None = None) -> Document:
     return outbox_document(
         MailKind.WELCOME,
         user.id,
         user.email,
         user.preferences.language,
         {"name": user.name, "email": user.email},
+        trace=trace,
     )
 
 

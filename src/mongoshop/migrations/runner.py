@@ -38,6 +38,7 @@ from mongoshop.clock import utcnow
 from mongoshop.collection_schemas import MODERATE, STRICT
 from mongoshop.errors import ConfigurationError
 from mongoshop.iterables import batched
+from mongoshop.observability.tracing import span
 
 logger = logging.getLogger(__name__)
 
@@ -146,8 +147,14 @@ class Step:
         cursor = target.find(bounded, projection).sort("_id", 1).batch_size(self.batch_size)
         updated = 0
         for batch in batched(cursor, self.batch_size):
-            updated += write(target, batch)
-            self.records.save_checkpoint(number, batch[-1]["_id"], self.holder)
+            attributes = {
+                "mongoshop.migration": number,
+                "mongoshop.collection": collection,
+                "mongoshop.batch.size": len(batch),
+            }
+            with span("migration.batch", attributes=attributes):
+                updated += write(target, batch)
+                self.records.save_checkpoint(number, batch[-1]["_id"], self.holder)
             self.renew()
             self.progress(len(batch))
         return updated

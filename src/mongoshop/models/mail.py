@@ -57,6 +57,9 @@ class OutboxItem(BaseModel):
     last_error: str | None = None
     created_at: datetime
     sent_at: datetime | None = None
+    trace: dict[str, str] | None = None
+    """The trace context of the change event that caused it (where tracing is on): its
+    sending attempts are spans of that trace."""
 
 
 class OutboxCounts(BaseModel):

@@ -270,6 +270,9 @@ class DeliveryInDB(BaseModel):
     created_at: datetime
     finished_at: datetime | None = None
     """When it was delivered, or died."""
+    trace: dict[str, str] | None = None
+    """The trace context of the change event that caused it (where tracing is on): its
+    attempts are spans of that trace."""
 
 
 class DeliveryPublic(BaseModel):

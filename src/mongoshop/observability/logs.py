@@ -16,6 +16,7 @@ from typing import Any, Literal, TextIO
 
 from mongoshop.observability.commands import COMMAND_LOGGER
 from mongoshop.observability.context import current_request_id
+from mongoshop.observability.tracing import current_ids
 
 LogFormat = Literal["text", "json"]
 
@@ -25,6 +26,8 @@ _RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, No
     "message",
     "asctime",
     "request_id",
+    "trace_id",
+    "span_id",
     "color_message",  # uvicorn's copy of its message with terminal colour codes
 }
 """What every LogRecord has; anything else on a record came from ``extra=``."""
@@ -36,11 +39,15 @@ reports database commands instead of PyMongo's own command log)."""
 
 
 class RequestIdFilter(logging.Filter):
-    """Stamps each record with the id of the request it was emitted for (or None)."""
+    """Stamps each record with the id of the request it was emitted for (or None), and,
+    inside a trace, the trace's and the span's ids (`mongoshop.observability.tracing`)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "request_id", None) is None:
             record.request_id = current_request_id()
+        if getattr(record, "trace_id", None) is None:
+            ids = current_ids()
+            record.trace_id, record.span_id = ids if ids is not None else (None, None)
         return True
 
 
@@ -61,9 +68,10 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        request_id = getattr(record, "request_id", None)
-        if request_id is not None:
-            entry["request_id"] = request_id
+        for name in ("request_id", "trace_id", "span_id"):
+            value = getattr(record, name, None)
+            if value is not None:
+                entry[name] = value
         for key, value in vars(record).items():
             if key not in _RECORD_ATTRIBUTES and key not in entry and not key.startswith("_"):
                 entry[key] = value
@@ -75,15 +83,20 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """The classic line, with ``[request_id=...]`` after the message when there is one."""
+    """The classic line, with ``[request_id=... trace_id=... span_id=...]`` after the
+    message when there are some."""
 
     def __init__(self) -> None:
         super().__init__(TEXT_FORMAT)
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         line = super().formatMessage(record)
-        request_id = getattr(record, "request_id", None)
-        return f"{line} [request_id={request_id}]" if request_id else line
+        ids = " ".join(
+            f"{name}={value}"
+            for name in ("request_id", "trace_id", "span_id")
+            if (value := getattr(record, name, None))
+        )
+        return f"{line} [{ids}]" if ids else line
 
 
 def build_handler(log_format: LogFormat, stream: TextIO | None = None) -> logging.Handler:

@@ -18,6 +18,14 @@ from pydantic import BaseModel
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
+def stored_trace(document: Any) -> Mapping[str, str] | None:
+    """The trace context a document carries (`mongoshop.observability.tracing.carrier`)."""
+    trace = document.get("trace") if isinstance(document, Mapping) else None
+    if not isinstance(trace, Mapping) or not isinstance(trace.get("traceparent"), str):
+        return None
+    return {key: value for key, value in trace.items() if isinstance(value, str)}
+
+
 def event_time(change: Mapping[str, Any]) -> datetime | None:
     """When a change happened: its ``wallTime`` (MongoDB 6+), else its cluster time (seconds)."""
     wall_time = change.get("wallTime")
@@ -44,6 +52,10 @@ class Change(Generic[ModelT]):
     cluster_time: Timestamp | None = None
     before: ModelT | None = None
     updated_fields: Mapping[str, Any] = field(default_factory=dict)
+    trace: Mapping[str, str] | None = None
+    """The trace context stored with the document by the request that wrote it (where
+    tracing is on); the worker replaces it with its change event span's, which what
+    the change causes (an e-mail, a delivery) stores in turn."""
 
     @classmethod
     def of(cls, event: Mapping[str, Any], model: type[ModelT]) -> Change[ModelT]:
@@ -55,6 +67,7 @@ class Change(Generic[ModelT]):
 
         cluster_time = event.get("clusterTime")
         return cls(
+            trace=stored_trace(event.get("fullDocument")),
             operation=str(event.get("operationType", "")),
             key=(event.get("documentKey") or {}).get("_id"),
             document=load(event.get("fullDocument")),

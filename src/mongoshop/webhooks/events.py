@@ -11,6 +11,7 @@ owner) is passed in.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -41,6 +42,8 @@ class Occurrence:
     event: WebhookEvent
     object_key: str
     sequence: int
+    trace: Mapping[str, str] | None = None
+    """The change event's trace context: its deliveries store it (`Change.trace`)."""
 
 
 def _when(change: Change[Any], fallback: datetime | None) -> datetime:
@@ -54,7 +57,7 @@ def _occurrence(
     discriminator: str,
     at: datetime,
     data: BaseModel,
-    sequence: int,
+    change: Change[Any],
 ) -> Occurrence:
     return Occurrence(
         WebhookEvent(
@@ -64,7 +67,8 @@ def _occurrence(
             data=data.model_dump(mode="json"),
         ),
         object_key,
-        sequence,
+        change.sequence,
+        change.trace,
     )
 
 
@@ -91,7 +95,7 @@ def from_order_change(change: Change[OrderInDB]) -> list[Occurrence]:
     if kind is EventType.ORDER_CANCELLED:
         # The looked-up order is a later state; the event is its cancellation.
         public.status = OrderStatus.CANCELLED
-    return [_occurrence(kind, key, discriminator, _when(change, at), public, change.sequence)]
+    return [_occurrence(kind, key, discriminator, _when(change, at), public, change)]
 
 
 def from_user_change(change: Change[UserInDB]) -> list[Occurrence]:
@@ -111,7 +115,7 @@ def from_user_change(change: Change[UserInDB]) -> list[Occurrence]:
             "registered",
             _when(change, user.created_at),
             RegisteredUser.of(user),
-            change.sequence,
+            change,
         )
     ]
 
@@ -155,9 +159,7 @@ def from_product_change(change: Change[ProductInDB]) -> list[Occurrence]:
     sequence = change.sequence
     data = StockLevel.of(change.key, change.document, max(after, 0))
     return [
-        _occurrence(
-            kind, f"product:{change.key}", str(sequence), _when(change, None), data, sequence
-        )
+        _occurrence(kind, f"product:{change.key}", str(sequence), _when(change, None), data, change)
     ]
 
 
@@ -174,6 +176,6 @@ def from_ledger_change(change: Change[LedgerEntryInDB], user_id: object | None) 
             str(entry.id),
             _when(change, entry.created_at),
             WalletCredit.of_entry(entry, user_id),
-            change.sequence,
+            change,
         )
     ]

@@ -13,6 +13,7 @@ import logging
 
 from mongoshop._async.shop import AsyncShop
 from mongoshop.mail.transport import MailTransport, transport_for
+from mongoshop.observability.tracing import instrument_http_client
 from mongoshop.webhooks.client import WebhookClient
 from mongoshop.webhooks.in_flight import InFlight
 from mongoshop.webhooks.targets import AsyncResolver, async_system_resolver
@@ -53,6 +54,7 @@ class EventWorker:
             resolver=resolver,
             allow_private=settings.webhook_allow_private_targets,
         )
+        instrument_http_client(self.webhook_client.http)
         # Several of each, so that one slow SMTP answer or one receiver that hangs holds
         # one claim, not the queue; the first of each also runs its queue's chores (the
         # sweep, the release of held deliveries), which need no more than one per worker.

@@ -21,6 +21,7 @@ from mongoshop.clock import utcnow
 from mongoshop.every import Every
 from mongoshop.mail.transport import MailTransport
 from mongoshop.models.mail import CARRIES_A_SECRET, OutboxItem
+from mongoshop.observability.tracing import claimed_span, span
 from mongoshop.printable import printable
 from mongoshop.settings import Settings
 from mongoshop.worker.draining import drain
@@ -112,6 +113,8 @@ class OutboxSender:
         claimed_at = utcnow()
         with pymongo.timeout(self.step_timeout):
             items = await self.outbox.claim_some(self.owner, claimed_at, self.lease, self.batch)
+        if items:
+            claimed_span("outbox claim", claimed_at, [item.trace for item in items])
         last_start = claimed_at + self.lease - self.send_timeout
         for number, item in enumerate(items):
             if utcnow() > last_start:
@@ -123,16 +126,24 @@ class OutboxSender:
         return bool(items)
 
     async def _deliver(self, item: OutboxItem) -> None:
-        try:
-            await self.transport.send(item)
-        except Exception as exc:  # any failure of delivery means "retry later"
+        """Send one e-mail and record how it went: a span of its change event's trace
+        (the kind and the attempt, never the address: the key holds it)."""
+        attributes = {"mongoshop.mail.kind": item.kind.value, "mongoshop.attempt": item.attempts}
+        with span("mail send", parent=item.trace, attributes=attributes) as sending:
+            try:
+                await self.transport.send(item)
+            except Exception as exc:  # any failure of delivery means "retry later"
+                sending.set_attribute("error.type", type(exc).__name__)
+                with pymongo.timeout(self.step_timeout):
+                    outcome = await self._record_failure(item, exc)
+                sending.set_attribute("mongoshop.outcome", outcome)
+                return
             with pymongo.timeout(self.step_timeout):
-                await self._record_failure(item, exc)
-            return
-        with pymongo.timeout(self.step_timeout):
-            await self._record_sent(item)
+                await self._record_sent(item)
+            sending.set_attribute("mongoshop.outcome", "sent")
 
-    async def _record_failure(self, item: OutboxItem, exc: Exception) -> None:
+    async def _record_failure(self, item: OutboxItem, exc: Exception) -> str:
+        """Record a failed attempt; what follows: ``retry`` or ``failed`` (given up)."""
         # The server's reply, as it may be stored: a reply that is not UTF-8 (decoded
         # with surrogates) could not be, and the e-mail was never counted nor failed.
         error = printable(f"{type(exc).__name__}: {exc}")
@@ -146,7 +157,7 @@ class OutboxSender:
             await self.outbox.mark_failed_attempt(
                 item.key, self.owner, error, None, scrub=item.kind in CARRIES_A_SECRET
             )
-            return
+            return "failed"
         retry_at = utcnow() + self.backoff(item.attempts)
         logger.warning(
             "sending %s failed (attempt %d): %s",
@@ -155,6 +166,7 @@ class OutboxSender:
             loggable_error(exc),
         )
         await self.outbox.mark_failed_attempt(item.key, self.owner, error, retry_at)
+        return "retry"
 
     async def _record_sent(self, item: OutboxItem) -> None:
         scrub = item.kind in CARRIES_A_SECRET

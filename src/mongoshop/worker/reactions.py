@@ -16,13 +16,14 @@ A database outage is raised at once: every reaction would meet it.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Generic
 
 from pymongo.asynchronous.collection import AsyncCollection
 
 from mongoshop.models.common import Document
+from mongoshop.observability.tracing import carrier, span, tracing_on
 from mongoshop.streams.changes import Change, ModelT
 from mongoshop.worker.graceful import raise_if_cancelled
 from mongoshop.worker.streams import StreamSpec, passing
@@ -51,6 +52,21 @@ async def _each(reactions: Sequence[Reaction[ModelT]], changes: list[Change[Mode
         raise failure
 
 
+def _traced(stream: str, change: Change[ModelT]) -> Change[ModelT]:
+    """A change whose document carries its request's trace, with the span of the change
+    event in that trace (from the commit to now: how long the worker took to read it),
+    and that span's context in place of the request's, for what the change causes."""
+    if change.trace is None or not tracing_on():
+        return change
+    attributes = {
+        "mongoshop.stream": stream,
+        "mongoshop.change.operation": change.operation,
+        "mongoshop.change.key": str(change.key),
+    }
+    with span("change event", parent=change.trace, attributes=attributes, start=change.at):
+        return replace(change, trace=carrier())
+
+
 def shared_stream(
     name: str,
     collection: AsyncCollection[Document],
@@ -68,10 +84,10 @@ def shared_stream(
     them needs (each reaction ignores the others' events)."""
 
     async def batch(events: Sequence[Mapping[str, Any]]) -> None:
-        await _each(reactions, [Change.of(event, model) for event in events])
+        await _each(reactions, [_traced(name, Change.of(event, model)) for event in events])
 
     async def handler(event: Mapping[str, Any]) -> None:
-        await _each(reactions, [Change.of(event, model)])
+        await _each(reactions, [_traced(name, Change.of(event, model))])
 
     async def reconcile(since: datetime) -> int:
         total = 0

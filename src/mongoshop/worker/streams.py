@@ -28,7 +28,8 @@ from mongoshop.clock import utcnow
 from mongoshop.errors import is_unavailable
 from mongoshop.models.checkpoints import Checkpoint
 from mongoshop.models.common import Document
-from mongoshop.streams.changes import event_time
+from mongoshop.observability.tracing import span
+from mongoshop.streams.changes import event_time, stored_trace
 from mongoshop.worker.graceful import StopRequest, raise_if_cancelled
 
 logger = logging.getLogger(__name__)
@@ -228,7 +229,19 @@ class StreamConsumer:
         batch handler writes all of their effects at once; when it fails with
         anything but a database error, each event is handled on its own, so
         that the one that cannot be handled is found and skipped (`_handle`).
+
+        Traced as one span (a trace of its own, sampled as any), linked to the traces
+        of the requests whose changes it holds.
         """
+        attributes = {"mongoshop.stream": self.spec.name, "mongoshop.batch.size": len(batch)}
+        links = [stored_trace(change.get("fullDocument")) for change in batch]
+        with span("stream batch", links=links, attributes=attributes):
+            await self._handle_batch(batch)
+        with pymongo.timeout(self.step_timeout):
+            await self._save(batch[-1]["_id"])
+        self.caught_up_to = event_time(batch[-1]) or utcnow()
+
+    async def _handle_batch(self, batch: Sequence[Mapping[str, Any]]) -> None:
         if self.spec.batch is None:
             await self._one_by_one(batch)
         else:
@@ -246,9 +259,6 @@ class StreamConsumer:
                     exc_info=True,
                 )
                 await self._one_by_one(batch)
-        with pymongo.timeout(self.step_timeout):
-            await self._save(batch[-1]["_id"])
-        self.caught_up_to = event_time(batch[-1]) or utcnow()
 
     async def _one_by_one(self, batch: Sequence[Mapping[str, Any]]) -> None:
         for change in batch:

@@ -14,10 +14,12 @@ import asyncio
 import logging
 import uuid
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import pymongo
 from bson import ObjectId
+from opentelemetry import trace
+from opentelemetry.trace import Span
 from pymongo.errors import PyMongoError
 
 from mongoshop._async.repositories.webhooks import (
@@ -34,6 +36,7 @@ from mongoshop.models.webhooks import (
     SubscriptionInDB,
     SubscriptionStatus,
 )
+from mongoshop.observability.tracing import claimed_span, span
 from mongoshop.settings import Settings
 from mongoshop.webhooks.client import Outcome, WebhookClient
 from mongoshop.webhooks.in_flight import InFlight
@@ -61,6 +64,26 @@ class DeliveryObserver(Protocol):
     def observe_webhook_attempt(self, outcome: str, seconds: float) -> None: ...
 
     def observe_webhook_delivered(self, latency: float) -> None: ...
+
+
+def _described(delivery: DeliveryInDB) -> dict[str, Any]:
+    """What an attempt's span says of its delivery: never its URL (a partner may put a
+    token in it) nor its body."""
+    return {
+        "mongoshop.webhook.event_type": delivery.event.type.value,
+        "mongoshop.webhook.event_id": delivery.event.id,
+        "mongoshop.webhook.subscription_id": str(delivery.subscription_id),
+        "mongoshop.attempt": delivery.attempts,
+    }
+
+
+def _tell(attempting: Span, outcome: Outcome) -> None:
+    attributes: dict[str, Any] = {"mongoshop.webhook.duration_ms": round(outcome.duration * 1000)}
+    if outcome.status_code is not None:
+        attributes["http.response.status_code"] = outcome.status_code
+    if outcome.error is not None:
+        attributes["error.type"] = outcome.error.split(":", 1)[0][:100]
+    attempting.set_attributes(attributes)
 
 
 class WebhookDeliverer:
@@ -153,6 +176,8 @@ class WebhookDeliverer:
             deliveries = await self.deliveries.claim_some(
                 self.owner, claimed_at, self.lease, self.batch
             )
+            if deliveries:
+                claimed_span("webhook claim", claimed_at, [d.trace for d in deliveries])
             subscriptions = {
                 id: await self.subscriptions.find_by_id(id)
                 for id in dict.fromkeys(delivery.subscription_id for delivery in deliveries)
@@ -205,10 +230,14 @@ class WebhookDeliverer:
                 crowded += 1
                 continue
             try:
-                outcome = await self._attempt(delivery, subscription)
-                with pymongo.timeout(self.step_timeout):
-                    outcome = await self._record_safely(delivery, subscription, outcome)
-                    subscription = await self._count(subscription, outcome)
+                with span(
+                    "webhook attempt", parent=delivery.trace, attributes=_described(delivery)
+                ) as attempting:
+                    outcome = await self._attempt(delivery, subscription)
+                    with pymongo.timeout(self.step_timeout):
+                        outcome = await self._record_safely(delivery, subscription, outcome)
+                        subscription = await self._count(subscription, outcome)
+                    _tell(attempting, outcome)
             finally:
                 self.in_flight.leave(subscription.url)
             failing = not outcome.delivered
@@ -321,6 +350,9 @@ class WebhookDeliverer:
         elif outcome.retryable and delivery.attempts < self.max_attempts:
             delay = self.backoff(delivery.attempts, outcome.retry_after)
             self._observe("retry", outcome.duration)
+            trace.get_current_span().set_attributes(
+                {"mongoshop.outcome": "retry", "mongoshop.webhook.retry_in_s": round(delay, 3)}
+            )
             logger.warning(
                 "webhook %s to %s failed (attempt %d, retry in %.1f s): %s",
                 delivery.event.id,
@@ -340,6 +372,7 @@ class WebhookDeliverer:
         self, delivery: DeliveryInDB, subscription: SubscriptionInDB, attempt: Attempt
     ) -> None:
         self._observe("delivered", attempt.duration_ms / 1000)
+        trace.get_current_span().set_attribute("mongoshop.outcome", "delivered")
         if self.observer is not None:
             latency = (attempt.at - delivery.event.created_at).total_seconds()
             self.observer.observe_webhook_delivered(max(latency, 0.0))
@@ -360,6 +393,7 @@ class WebhookDeliverer:
 
     async def _dead(self, delivery: DeliveryInDB, attempt: Attempt, outcome: Outcome) -> None:
         self._observe("dead", outcome.duration)
+        trace.get_current_span().set_attribute("mongoshop.outcome", "dead")
         why = "refused by the receiver" if not outcome.retryable else "out of attempts"
         logger.error(
             "webhook delivery %s dead after %d attempt(s), %s: %s",

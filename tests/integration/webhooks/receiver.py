@@ -8,7 +8,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -34,6 +34,7 @@ class Arrival:
     answer: Answer
     at: float
     header_id: str
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class Receiver:
@@ -89,6 +90,7 @@ class Receiver:
                             answer,
                             time.monotonic(),
                             headers.get(EVENT_ID_HEADER, ""),
+                            {name.lower(): value for name, value in headers.items()},
                         )
                     )
                 if answer == "drop":

@@ -20,6 +20,7 @@ from mongoshop.clock import utcnow
 from mongoshop.models.common import Document
 from mongoshop.models.orders import ORDER_VERSION, OrderInDB, OrderItem, OrderStatus
 from mongoshop.models.sales import DELETED, CategoryDay, DaySales
+from mongoshop.observability.tracing import Carrier
 
 
 class AsyncOrderRepository(AsyncIdempotentRepository[OrderInDB]):
@@ -48,10 +49,13 @@ class AsyncOrderRepository(AsyncIdempotentRepository[OrderInDB]):
         request_hash: str,
         key: str | None,
         at: datetime,
+        trace: Carrier | None = None,
         session: AsyncClientSession | None = None,
     ) -> OrderInDB:
         """A completed order of `items` at their snapshotted prices, with its total and
-        its Idempotency-Key (`key`, or none: the partial index then skips it)."""
+        its Idempotency-Key (`key`, or none: the partial index then skips it). `trace`:
+        the context of the request that placed it, where tracing is on (its e-mail and
+        webhooks continue that trace)."""
         document = with_key(
             {
                 "user_id": user_id,
@@ -70,6 +74,8 @@ class AsyncOrderRepository(AsyncIdempotentRepository[OrderInDB]):
             },
             key,
         )
+        if trace is not None:
+            document["trace"] = trace
         document["_id"] = await self.create(document, session=session)
         return self.to_model(document)
 

@@ -15,6 +15,7 @@ from mongoshop.errors import BalanceLimitExceeded, InsufficientFunds, NotFound
 from mongoshop.models.common import Document
 from mongoshop.models.money import MAX_AMOUNT
 from mongoshop.models.wallet import AccountInDB, EntryKind, LedgerEntryInDB
+from mongoshop.observability.tracing import traced
 
 
 class AsyncAccountRepository(AsyncRepository[AccountInDB]):
@@ -222,6 +223,7 @@ def ledger_entry(
         "reference_id": reference_id,
         "reason": reason,
         "created_at": at,
+        **traced(),
     }
 
 

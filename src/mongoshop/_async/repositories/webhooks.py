@@ -263,6 +263,7 @@ class AsyncDeliveryRepository(AsyncLinedRepository[DeliveryInDB]):
                     "history": [],
                     "created_at": at,
                     "finished_at": None,
+                    **({} if occurrence.trace is None else {"trace": dict(occurrence.trace)}),
                 }
                 for occurrence, subscription_id in deliveries
             ]

@@ -13,6 +13,7 @@ from mongoshop._async.repositories.base import ModelT
 from mongoshop._async.repositories.idempotent import AsyncIdempotentRepository
 from mongoshop._async.transactions import AsyncTransactions
 from mongoshop.errors import IdempotencyKeyReused
+from mongoshop.observability.tracing import span
 
 
 async def run_once(
@@ -39,12 +40,14 @@ async def run_once(
     """
 
     def replay(previous: Any) -> ModelT:
-        if previous.request_hash != request_hash:
-            raise IdempotencyKeyReused(
-                f"this Idempotency-Key was already used for a different {what}"
-            )
-        result: ModelT = previous
-        return result
+        with span("idempotency.replay", attributes={"mongoshop.what": what}) as replaying:
+            if previous.request_hash != request_hash:
+                replaying.set_attribute("mongoshop.idempotency.reused", True)
+                raise IdempotencyKeyReused(
+                    f"this Idempotency-Key was already used for a different {what}"
+                )
+            result: ModelT = previous
+            return result
 
     if key is not None:
         previous = await repository.find_by_key(user_id, key)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+
+from bson import ObjectId
 
 from mongoshop._async.compat import Background
 from mongoshop._async.repositories.orders import AsyncOrderRepository
@@ -36,7 +38,9 @@ def _welcomes(change: Change[UserInDB]) -> bool:
     return change.operation == "insert"
 
 
-def _confirmation(order: OrderInDB, buyer: UserInDB) -> Document:
+def _confirmation(
+    order: OrderInDB, buyer: UserInDB, trace: Mapping[str, str] | None = None
+) -> Document:
     """The confirmation e-mail of an order."""
     currency = order.total.currency
     lines = [
@@ -54,6 +58,7 @@ def _confirmation(order: OrderInDB, buyer: UserInDB) -> Document:
             "total": format_money(order.total.amount, currency),
         },
         lines,
+        trace=trace,
     )
 
 
@@ -85,9 +90,14 @@ class AsyncMailService:
         """Enqueue the confirmation of a new order."""
         return await self.confirm_orders([order]) == 1
 
-    async def confirm_orders(self, orders: Sequence[OrderInDB]) -> int:
+    async def confirm_orders(
+        self,
+        orders: Sequence[OrderInDB],
+        traces: Mapping[ObjectId, Mapping[str, str] | None] | None = None,
+    ) -> int:
         """Enqueue the confirmations of new orders in one write; how many were new. Their
-        buyers are read in one read too."""
+        buyers are read in one read too. `traces`: each order's change event's trace
+        context, where tracing is on."""
         buyers = await self.users.find_by_ids([order.user_id for order in orders])
         documents = []
         for order in orders:
@@ -95,7 +105,7 @@ class AsyncMailService:
             if buyer is None:
                 logger.warning("order %s has no buyer any more; no confirmation", order.id)
                 continue
-            documents.append(_confirmation(order, buyer))
+            documents.append(_confirmation(order, buyer, (traces or {}).get(order.id)))
         return await self.outbox.enqueue_many(documents)
 
     async def welcome_if_verified(self, change: Change[UserInDB]) -> bool:
@@ -110,15 +120,21 @@ class AsyncMailService:
         self-registered one when its verification sets `email_verified`; one created
         in bulk without a welcome (``welcome: false``, the seed command's default) never.
         """
-        users = [change.document for change in changes if _welcomes(change)]
         return await self.outbox.enqueue_many(
-            [welcome_document(user) for user in users if user is not None]
+            [
+                welcome_document(change.document, change.trace)
+                for change in changes
+                if _welcomes(change) and change.document is not None
+            ]
         )
 
     async def confirm_placed(self, changes: Sequence[Change[OrderInDB]]) -> int:
         """Orders change events: confirm, in one write, the orders they insert."""
-        orders = [change.document for change in changes if change.operation == "insert"]
-        return await self.confirm_orders([order for order in orders if order is not None])
+        placed = [c for c in changes if c.operation == "insert" and c.document is not None]
+        return await self.confirm_orders(
+            [change.document for change in placed if change.document is not None],
+            {change.key: change.trace for change in placed},
+        )
 
     async def reconcile_welcomes(self, since: datetime) -> int:
         """Enqueue welcomes for users created or verified since `since` that have none.

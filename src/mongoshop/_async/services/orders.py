@@ -38,6 +38,7 @@ from mongoshop.models.products import ProductInDB
 from mongoshop.models.sales import day_of, figures_name, needs_mark
 from mongoshop.models.users import UserInDB
 from mongoshop.models.wallet import EntryKind
+from mongoshop.observability.tracing import carrier
 
 
 class AsyncOrderService:
@@ -99,6 +100,7 @@ class AsyncOrderService:
         `placed_at` backdates the order; only the seed command uses it.
         """
         require_verified(user)
+        trace = carrier()  # this request's: a batch may record the order in another task
         quantities: Counter[ObjectId] = Counter()
         for item in request.items:
             quantities[parse_object_id(item.product_id)] += item.quantity
@@ -138,6 +140,7 @@ class AsyncOrderService:
                 request_hash=request_hash,
                 key=idempotency_key,
                 at=now,
+                trace=trace,
                 session=session,
             )
             await self._touch_sales_day(now, session)

@@ -21,6 +21,7 @@ from mongoshop.clock import utcnow
 from mongoshop.models.common import Document
 from mongoshop.models.orders import ORDER_VERSION, OrderInDB, OrderItem, OrderStatus
 from mongoshop.models.sales import DELETED, CategoryDay, DaySales
+from mongoshop.observability.tracing import Carrier
 
 
 class OrderRepository(IdempotentRepository[OrderInDB]):
@@ -49,10 +50,13 @@ class OrderRepository(IdempotentRepository[OrderInDB]):
         request_hash: str,
         key: str | None,
         at: datetime,
+        trace: Carrier | None = None,
         session: ClientSession | None = None,
     ) -> OrderInDB:
         """A completed order of `items` at their snapshotted prices, with its total and
-        its Idempotency-Key (`key`, or none: the partial index then skips it)."""
+        its Idempotency-Key (`key`, or none: the partial index then skips it). `trace`:
+        the context of the request that placed it, where tracing is on (its e-mail and
+        webhooks continue that trace)."""
         document = with_key(
             {
                 "user_id": user_id,
@@ -71,6 +75,8 @@ class OrderRepository(IdempotentRepository[OrderInDB]):
             },
             key,
         )
+        if trace is not None:
+            document["trace"] = trace
         document["_id"] = self.create(document, session=session)
         return self.to_model(document)
 

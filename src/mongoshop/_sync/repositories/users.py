@@ -26,6 +26,7 @@ from mongoshop.models.users import (
     UserStatus,
     UserSummary,
 )
+from mongoshop.observability.tracing import traced
 from mongoshop.search import index_tokens, query_tokens, split_all
 
 
@@ -59,6 +60,7 @@ def user_document(
         "email_verified": email_verified,
         "email_verified_at": now if email_verified else None,
         "welcome": welcome,
+        **traced(),
     }
 
 

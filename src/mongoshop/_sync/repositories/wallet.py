@@ -16,6 +16,7 @@ from mongoshop.errors import BalanceLimitExceeded, InsufficientFunds, NotFound
 from mongoshop.models.common import Document
 from mongoshop.models.money import MAX_AMOUNT
 from mongoshop.models.wallet import AccountInDB, EntryKind, LedgerEntryInDB
+from mongoshop.observability.tracing import traced
 
 
 class AccountRepository(Repository[AccountInDB]):
@@ -221,6 +222,7 @@ def ledger_entry(
         "reference_id": reference_id,
         "reason": reason,
         "created_at": at,
+        **traced(),
     }
 
 

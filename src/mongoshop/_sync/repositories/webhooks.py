@@ -262,6 +262,7 @@ class DeliveryRepository(LinedRepository[DeliveryInDB]):
                     "history": [],
                     "created_at": at,
                     "finished_at": None,
+                    **({} if occurrence.trace is None else {"trace": dict(occurrence.trace)}),
                 }
                 for occurrence, subscription_id in deliveries
             ]

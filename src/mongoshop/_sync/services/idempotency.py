@@ -14,6 +14,7 @@ from mongoshop._sync.repositories.base import ModelT
 from mongoshop._sync.repositories.idempotent import IdempotentRepository
 from mongoshop._sync.transactions import Transactions
 from mongoshop.errors import IdempotencyKeyReused
+from mongoshop.observability.tracing import span
 
 
 def run_once(
@@ -40,12 +41,14 @@ def run_once(
     """
 
     def replay(previous: Any) -> ModelT:
-        if previous.request_hash != request_hash:
-            raise IdempotencyKeyReused(
-                f"this Idempotency-Key was already used for a different {what}"
-            )
-        result: ModelT = previous
-        return result
+        with span("idempotency.replay", attributes={"mongoshop.what": what}) as replaying:
+            if previous.request_hash != request_hash:
+                replaying.set_attribute("mongoshop.idempotency.reused", True)
+                raise IdempotencyKeyReused(
+                    f"this Idempotency-Key was already used for a different {what}"
+                )
+            result: ModelT = previous
+            return result
 
     if key is not None:
         previous = repository.find_by_key(user_id, key)

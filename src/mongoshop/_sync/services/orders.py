@@ -39,6 +39,7 @@ from mongoshop.models.products import ProductInDB
 from mongoshop.models.sales import day_of, figures_name, needs_mark
 from mongoshop.models.users import UserInDB
 from mongoshop.models.wallet import EntryKind
+from mongoshop.observability.tracing import carrier
 
 
 class OrderService:
@@ -100,6 +101,7 @@ class OrderService:
         `placed_at` backdates the order; only the seed command uses it.
         """
         require_verified(user)
+        trace = carrier()  # this request's: a batch may record the order in another task
         quantities: Counter[ObjectId] = Counter()
         for item in request.items:
             quantities[parse_object_id(item.product_id)] += item.quantity
@@ -135,6 +137,7 @@ class OrderService:
                 request_hash=request_hash,
                 key=idempotency_key,
                 at=now,
+                trace=trace,
                 session=session,
             )
             self._touch_sales_day(now, session)

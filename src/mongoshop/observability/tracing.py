@@ -1,0 +1,303 @@
+"""Traces (OpenTelemetry): off unless the standard variables switch them on.
+
+`configure_tracing` reads the environment as every OpenTelemetry SDK does:
+``OTEL_EXPORTER_OTLP_ENDPOINT`` (or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) turns
+tracing on, exported over OTLP/HTTP; ``OTEL_SERVICE_NAME``,
+``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_TRACES_SAMPLER`` (and its ``_ARG``),
+``OTEL_EXPORTER_OTLP_HEADERS``, ``OTEL_BSP_*`` and ``OTEL_SDK_DISABLED`` mean what
+they mean everywhere. Without them nothing is configured: the spans below are
+OpenTelemetry's no-op ones (no allocation beyond a shared object, nothing stored).
+
+A trace crosses the shop's asynchronous hops through the database: what a
+request writes (an order, a user, a ledger entry) carries its trace context
+(`carrier`, a W3C ``traceparent``), the change event's span is its child, and
+the outbox item and the webhook delivery it causes carry the event's context
+in turn, so the e-mail and every webhook attempt, sent by another process hours
+later, sit in the request's trace (`span` with a stored ``parent``).
+
+What a span says is chosen here and at its call sites, never a whole document:
+no address, password, code, token, secret or query string goes into an attribute
+(the API's and the webhook client's URLs are stripped of their query: `_redact`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Link, Span, SpanKind
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import Sampler
+
+logger = logging.getLogger(__name__)
+
+Carrier = dict[str, str]
+"""A span's context as stored in a document (``traceparent``, maybe ``tracestate``)."""
+
+TRACER = trace.get_tracer("mongoshop")
+"""The shop's own spans; a no-op until `configure_tracing` installs a provider."""
+PROPAGATOR = TraceContextTextMapPropagator()
+QUERY_ATTRIBUTES = ("http.url", "url.full", "http.target")
+"""The attributes an instrumentation fills with a URL or a path that may hold a query."""
+
+_provider: TracerProvider | None = None
+
+
+def tracing_requested(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether the environment asks for traces: an OTLP endpoint, and the SDK not disabled
+    nor its traces exporter set to ``none``."""
+    if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return False
+    if environ.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower() == "none":
+        return False
+    return bool(
+        environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        or environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    )
+
+
+def configure_tracing(service: str, environ: Mapping[str, str] = os.environ) -> bool:
+    """Install the SDK's tracer provider and PyMongo's instrumentation, once per process,
+    when the environment asks for traces (`tracing_requested`); whether tracing is on.
+
+    `service`: the service name unless ``OTEL_SERVICE_NAME`` gives one (``mongoshop-api``,
+    ``mongoshop-worker``...). Call it before any client is created: PyMongo's listener
+    is registered for the clients created after it.
+    """
+    global _provider
+    if _provider is not None:
+        return True
+    if not tracing_requested(environ):
+        return False
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.instrumentation.pymongo import PymongoInstrumentor
+    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    attributes = {} if environ.get("OTEL_SERVICE_NAME") else {SERVICE_NAME: service}
+    provider = TracerProvider(resource=Resource.create(attributes), sampler=sampler_from(environ))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+    # Statements stay out (`capture_statement` off): a filter holds e-mails and hashes.
+    PymongoInstrumentor().instrument(tracer_provider=provider)
+    _provider = provider
+    logger.info("traces exported over OTLP/HTTP (sampler %s)", provider.sampler.get_description())
+    return True
+
+
+def shutdown_tracing() -> None:
+    """Send the spans still held (the batch processor's queue) and stop; at process exit."""
+    global _provider
+    if _provider is not None:
+        _provider.shutdown()
+        _provider = None
+
+
+def tracing_on() -> bool:
+    return _provider is not None
+
+
+def sampler_from(environ: Mapping[str, str]) -> Sampler:
+    """The sampler ``OTEL_TRACES_SAMPLER`` names (default ``parentbased_always_on``), which
+    never starts a trace at a database or HTTP client call (`_ClientCallsNeedATrace`)."""
+    from opentelemetry.sdk.trace import sampling
+
+    name = environ.get("OTEL_TRACES_SAMPLER", "parentbased_always_on").strip().lower()
+    try:
+        ratio = float(environ.get("OTEL_TRACES_SAMPLER_ARG", "1.0"))
+    except ValueError:
+        ratio = 1.0
+    ratio = min(max(ratio, 0.0), 1.0)
+    roots: dict[str, sampling.Sampler] = {
+        "always_on": sampling.ALWAYS_ON,
+        "always_off": sampling.ALWAYS_OFF,
+        "traceidratio": sampling.TraceIdRatioBased(ratio),
+    }
+    if name in roots:
+        base = roots[name]
+    elif name.startswith("parentbased_") and name.removeprefix("parentbased_") in roots:
+        base = sampling.ParentBased(roots[name.removeprefix("parentbased_")])
+    else:
+        logger.warning("unknown OTEL_TRACES_SAMPLER %r: parentbased_always_on", name)
+        base = sampling.ParentBased(sampling.ALWAYS_ON)
+    return _client_calls_need_a_trace(base)
+
+
+def _client_calls_need_a_trace(base: Sampler) -> Sampler:
+    from opentelemetry.sdk.trace import sampling
+
+    class _ClientCallsNeedATrace(sampling.Sampler):
+        """A database command or an HTTP call outside any trace is dropped: the worker's
+        polls (a change stream's wait, a queue's claim) would otherwise each start a
+        trace of their own, a steady noise that hides the traces that matter."""
+
+        def should_sample(
+            self,
+            parent_context: Context | None,
+            trace_id: int,
+            name: str,
+            kind: SpanKind | None = None,
+            attributes: Any = None,
+            links: Sequence[Link] | None = None,
+            trace_state: Any = None,
+        ) -> sampling.SamplingResult:
+            parent = trace.get_current_span(parent_context).get_span_context()
+            if kind is SpanKind.CLIENT and not parent.is_valid:
+                return sampling.SamplingResult(sampling.Decision.DROP)
+            return base.should_sample(
+                parent_context, trace_id, name, kind, attributes, links, trace_state
+            )
+
+        def get_description(self) -> str:
+            return f"ClientCallsNeedATrace{{{base.get_description()}}}"
+
+    return _ClientCallsNeedATrace()
+
+
+def carrier() -> Carrier | None:
+    """The current span's context, to store beside what it causes; None outside a trace
+    (tracing off: nothing is stored)."""
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return None
+    stored: Carrier = {}
+    PROPAGATOR.inject(stored)
+    return stored
+
+
+def traced() -> dict[str, Carrier]:
+    """``{"trace": carrier()}`` inside a trace, else nothing: spread into a document."""
+    stored = carrier()
+    return {} if stored is None else {"trace": stored}
+
+
+def _context_of(stored: Mapping[str, Any] | None) -> Context | None:
+    if not stored or not isinstance(stored.get("traceparent"), str):
+        return None
+    return PROPAGATOR.extract({k: v for k, v in stored.items() if isinstance(v, str)})
+
+
+def _link_to(stored: Mapping[str, Any] | None) -> Link | None:
+    context = _context_of(stored)
+    if context is None:
+        return None
+    span_context = trace.get_current_span(context).get_span_context()
+    return Link(span_context) if span_context.is_valid else None
+
+
+@contextlib.contextmanager
+def span(
+    name: str,
+    *,
+    parent: Mapping[str, Any] | None = None,
+    links: Sequence[Mapping[str, Any] | None] = (),
+    attributes: Mapping[str, Any] | None = None,
+    kind: SpanKind = SpanKind.INTERNAL,
+    start: datetime | None = None,
+) -> Iterator[Span]:
+    """A span of ours, current inside the block; an exception is recorded on it and raised.
+
+    `parent`: a stored context (`carrier`) this span continues, whatever is current (the
+    outbox item's, the delivery's); `links`: stored contexts it relates to without
+    belonging to their traces (a batch's events); `start`: when it began, if before now
+    (a change event's commit).
+    """
+    if _provider is None:  # off: not even a no-op span's bookkeeping
+        yield trace.INVALID_SPAN
+        return
+    found = [link for link in map(_link_to, links) if link is not None]
+    with TRACER.start_as_current_span(
+        name,
+        context=_context_of(parent),
+        kind=kind,
+        links=found,
+        attributes=dict(attributes or {}),
+        start_time=None if start is None else int(start.timestamp() * 1e9),
+    ) as current:
+        yield current
+
+
+def claimed_span(
+    name: str, claimed_at: datetime, traces: Sequence[Mapping[str, Any] | None]
+) -> None:
+    """The span of a queue's claim that took something, from when it began: linked to
+    the traces of what it took. (A claim that takes nothing leaves no span: an idle
+    worker's polls would drown the traces.)"""
+    if _provider is None:
+        return
+    with span(name, links=traces, start=claimed_at, attributes={"mongoshop.claimed": len(traces)}):
+        pass
+
+
+def current_ids() -> tuple[str, str] | None:
+    """The current trace's and span's ids (hexadecimal), for the log lines."""
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return None
+    return format(context.trace_id, "032x"), format(context.span_id, "016x")
+
+
+def _redact(value: Any) -> Any:
+    """A URL or path without its query string (and without credentials)."""
+    if not isinstance(value, str) or ("?" not in value and "@" not in value):
+        return value
+    parts = urlsplit(value)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc if parts.scheme else parts.netloc, parts.path, "", ""))
+
+
+def _strip_queries(target: Span) -> None:
+    attributes = getattr(target, "attributes", None) or {}
+    for name in QUERY_ATTRIBUTES:
+        if name in attributes:
+            target.set_attribute(name, _redact(attributes[name]))
+    if "url.query" in attributes:
+        target.set_attribute("url.query", "[redacted]")
+
+
+def instrument_app(app: Any) -> None:
+    """Server spans for the API's requests (FastAPI's instrumentation), their URLs without
+    query strings; nothing when tracing is off."""
+    if _provider is None:
+        return
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    def on_request(server_span: Span, scope: dict[str, Any]) -> None:
+        if server_span.is_recording():
+            _strip_queries(server_span)
+
+    FastAPIInstrumentor.instrument_app(
+        app,
+        tracer_provider=_provider,
+        server_request_hook=on_request,
+        excluded_urls="/metrics,/health",
+        exclude_spans=["receive", "send"],
+    )
+
+
+def instrument_http_client(client: Any) -> None:
+    """Client spans for the webhook POSTs (httpx's instrumentation), which also send the
+    ``traceparent`` header: a receiver's own tracing continues the trace."""
+    if _provider is None:
+        return
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+    async def on_request(client_span: Span, request: Any) -> None:
+        if client_span.is_recording():
+            _strip_queries(client_span)
+
+    HTTPXClientInstrumentor.instrument_client(
+        client, tracer_provider=_provider, request_hook=on_request
+    )

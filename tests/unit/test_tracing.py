@@ -1,0 +1,182 @@
+"""Tracing's own rules, without a collector: when it is on, what starts a trace, what a
+stored context carries, and what never reaches a span (the end-to-end test,
+tests/e2e/test_tracing.py, follows an order across two processes)."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import Decision
+from opentelemetry.trace import SpanKind
+
+from mongoshop.observability import tracing
+from mongoshop.observability.logs import build_handler
+from mongoshop.streams.changes import stored_trace
+
+ENDPOINT = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}
+
+
+@pytest.mark.parametrize(
+    ("environ", "on"),
+    [
+        ({}, False),
+        (ENDPOINT, True),
+        ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://collector:4318/v1/traces"}, True),
+        ({**ENDPOINT, "OTEL_SDK_DISABLED": "true"}, False),
+        ({**ENDPOINT, "OTEL_TRACES_EXPORTER": "none"}, False),
+        ({"OTEL_SERVICE_NAME": "shop"}, False),  # a name alone sends nothing anywhere
+    ],
+)
+def test_tracing_is_on_only_where_the_standard_variables_ask(
+    environ: dict[str, str], on: bool
+) -> None:
+    assert tracing.tracing_requested(environ) is on
+    if not on:
+        assert tracing.configure_tracing("mongoshop-test", environ) is False
+        assert not tracing.tracing_on()
+
+
+def decide(environ: dict[str, str], kind: SpanKind, parent: bool = False) -> Decision:
+    sampler = tracing.sampler_from(environ)
+    context = None
+    if parent:
+        span_context = trace.SpanContext(
+            trace_id=0x1234, span_id=0x99, is_remote=True, trace_flags=trace.TraceFlags(1)
+        )
+        context = trace.set_span_in_context(trace.NonRecordingSpan(span_context))
+    return sampler.should_sample(context, 0x1234, "name", kind).decision
+
+
+def test_a_database_or_http_call_outside_any_trace_starts_none() -> None:
+    """The worker's polls (a stream's wait, a queue's claim) would each be a trace."""
+    assert decide({}, SpanKind.CLIENT) is Decision.DROP
+    assert decide({}, SpanKind.CLIENT, parent=True) is Decision.RECORD_AND_SAMPLE
+    assert decide({}, SpanKind.SERVER) is Decision.RECORD_AND_SAMPLE
+    assert decide({}, SpanKind.INTERNAL) is Decision.RECORD_AND_SAMPLE
+
+
+def test_the_sampler_is_the_one_the_environment_names() -> None:
+    off = {"OTEL_TRACES_SAMPLER": "always_off"}
+    assert decide(off, SpanKind.SERVER) is Decision.DROP
+    none_kept = {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0"}
+    assert decide(none_kept, SpanKind.SERVER) is Decision.DROP
+    assert decide(none_kept, SpanKind.SERVER, parent=True) is Decision.RECORD_AND_SAMPLE
+    assert (
+        "TraceIdRatioBased{0.1}"
+        in tracing.sampler_from(
+            {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"}
+        ).get_description()
+    )
+    assert (
+        "ParentBased" in tracing.sampler_from({"OTEL_TRACES_SAMPLER": "nonsense"}).get_description()
+    )
+
+
+@pytest.fixture
+def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
+    """Tracing on for one test, its spans kept in memory (not the process's provider: the
+    integration tests in this process must stay untraced)."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(tracing, "_provider", provider)
+    monkeypatch.setattr(tracing, "TRACER", provider.get_tracer("test"))
+    yield exporter
+    provider.shutdown()
+
+
+def test_off_there_is_no_span_and_nothing_to_store() -> None:
+    assert not tracing.tracing_on()
+    with tracing.span("anything") as span:
+        assert not span.is_recording()
+        assert tracing.carrier() is None
+        assert tracing.traced() == {}
+
+
+def test_a_stored_context_continues_its_trace_in_another_span(
+    spans: InMemorySpanExporter,
+) -> None:
+    with tracing.span("request") as request:
+        stored = tracing.carrier()
+        assert tracing.traced() == {"trace": stored}
+    assert stored is not None
+    assert stored["traceparent"].startswith("00-")
+    at = datetime.now(UTC) - timedelta(seconds=30)
+    with tracing.span("later, elsewhere", parent=stored, start=at, attributes={"n": 1}):
+        pass
+    with tracing.span("a batch", links=[stored, None, {"traceparent": 7}]):
+        pass
+    finished = {span.name: span for span in spans.get_finished_spans()}
+    later = finished["later, elsewhere"]
+    assert later.parent is not None
+    assert later.parent.span_id == request.get_span_context().span_id
+    assert later.context.trace_id == request.get_span_context().trace_id
+    assert later.start_time is not None
+    assert later.start_time <= int((at + timedelta(seconds=1)).timestamp() * 1e9)
+    batch = finished["a batch"]
+    assert batch.context.trace_id != request.get_span_context().trace_id
+    assert [link.context.span_id for link in batch.links] == [request.get_span_context().span_id]
+
+
+def test_a_failure_is_recorded_on_its_span_and_raised(spans: InMemorySpanExporter) -> None:
+    with pytest.raises(ValueError, match="no"), tracing.span("failing"):
+        raise ValueError("no")
+    [failed] = spans.get_finished_spans()
+    assert failed.status.status_code is trace.StatusCode.ERROR
+
+
+def test_a_claim_s_span_counts_what_it_took(spans: InMemorySpanExporter) -> None:
+    claimed_at = datetime.now(UTC)
+    tracing.claimed_span("outbox claim", claimed_at, [None, None])
+    [claim] = spans.get_finished_spans()
+    assert claim.attributes == {"mongoshop.claimed": 2}
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://partner.example/hook?token=s3cret", "https://partner.example/hook"),
+        ("https://user:pw@partner.example:8443/hook?a=1", "https://partner.example:8443/hook"),
+        ("/auth/verify?code=abc", "/auth/verify"),
+        ("/orders", "/orders"),
+    ],
+)
+def test_urls_lose_their_query_and_credentials(url: str, shown: str) -> None:
+    assert tracing._redact(url) == shown
+
+
+def test_log_lines_inside_a_span_carry_its_ids(spans: InMemorySpanExporter) -> None:
+    stream = io.StringIO()
+    handler = build_handler("text", stream)
+    logger = logging.getLogger("test.tracing.logs")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning("outside")
+        with tracing.span("inside") as span:
+            logger.warning("inside")
+    finally:
+        logger.removeHandler(handler)
+    outside, inside = stream.getvalue().splitlines()
+    context = span.get_span_context()
+    assert "trace_id" not in outside
+    assert inside.endswith(
+        f"inside [trace_id={context.trace_id:032x} span_id={context.span_id:016x}]"
+    )
+
+
+def test_a_document_s_stored_trace_is_read_only_when_it_is_one() -> None:
+    parent = "00-" + "a" * 32 + "-" + "b" * 16 + "-01"
+    assert stored_trace({"trace": {"traceparent": parent}}) == {"traceparent": parent}
+    assert stored_trace({"trace": {"traceparent": 5}}) is None
+    assert stored_trace({"trace": "00-..."}) is None
+    assert stored_trace({}) is None
+    assert stored_trace(None) is None

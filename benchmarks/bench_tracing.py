@@ -24,6 +24,7 @@ import argparse
 import contextlib
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -69,6 +70,12 @@ def otlp_sink() -> Iterator[tuple[str, list[int]]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def cpu_seconds(pid: int) -> float:
+    """A process's CPU time so far, all its threads (user and system), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -118,6 +125,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--before", help="a checkout's src directory: its code, tracing off")
+    parser.add_argument(
+        "--variants",
+        default="off,10,100",
+        help="which servers, comma-separated: off, 10 (tracing at 10%%), 100",
+    )
     args = parser.parse_args()
     cases = []
     with (
@@ -133,15 +145,23 @@ def main() -> None:
         user = shop.users.create_admin(email="bench@example.com", password=PASSWORD, name="Bench")
         categories = sorted(client[DATABASE].products.distinct("category"))
         traced = {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint}
-        variants = {
-            "tracing off": {},
-            "tracing on, 10%": {
-                **traced,
-                "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
-                "OTEL_TRACES_SAMPLER_ARG": "0.1",
-            },
-            "tracing on, 100%": {**traced, "OTEL_TRACES_SAMPLER": "parentbased_always_on"},
+        known = {
+            "off": ("tracing off", {}),
+            "10": (
+                "tracing on, 10%",
+                {
+                    **traced,
+                    "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+                    "OTEL_TRACES_SAMPLER_ARG": "0.1",
+                },
+            ),
+            "100": (
+                "tracing on, 100%",
+                {**traced, "OTEL_TRACES_SAMPLER": "parentbased_always_on"},
+            ),
         }
+        chosen = {"off", *args.variants.split(",")}
+        variants = {name: extra for key, (name, extra) in known.items() if key in chosen}
         if args.before:
             variants = {"before tracing (off)": {"PYTHONPATH": args.before}, **variants}
         apps = {name: start_app(uri, workdir, extra) for name, extra in variants.items()}
@@ -151,7 +171,14 @@ def main() -> None:
                 json={"email": "bench@example.com", "password": PASSWORD},
             ).json()["access_token"]
 
-            def loadgen(base: str, paths: list[str], headers: list[str]) -> float:
+            cpu: dict[tuple[str, str], list[float]] = {}
+            """(server, route kind) → the server's CPU µs per request, round by round."""
+
+            def loadgen(
+                name: str, kind: str, base: str, paths: list[str], headers: list[str]
+            ) -> float:
+                pid = apps[name][0].pid
+                before = cpu_seconds(pid)
                 command = [
                     sys.executable,
                     "-m",
@@ -170,6 +197,8 @@ def main() -> None:
                 )
                 if result["errors"]:
                     raise RuntimeError(f"{result['errors']} failed requests")
+                used = cpu_seconds(pid) - before
+                cpu.setdefault((name, kind), []).append(used / result["requests"] * 1e6)
                 return float(result["requests"] / result["seconds"] * args.seconds)
 
             def raw(kind: str, ids: list[Any]) -> float:
@@ -207,7 +236,7 @@ def main() -> None:
                 ] + [
                     Contender(
                         f"API, {name} ({kind})",
-                        lambda b=base, p=paths, h=headers: loadgen(b, p, h),
+                        lambda n=name, k=kind, b=base, p=paths, h=headers: loadgen(n, k, b, p, h),
                     )
                     for name, (_, base) in apps.items()
                 ]
@@ -222,6 +251,24 @@ def main() -> None:
                         "req",
                         f"API, tracing off ({kind})",
                     )
+                )
+            # The server's own CPU per request: what tracing adds to each request, whatever
+            # the rest of the machine (the database, the load generator) was doing.
+            warm = slice(1, None)  # the warm-up round
+            for (name, kind), values in sorted(cpu.items(), key=lambda item: item[0][1]):
+                base_values = cpu[("tracing off", kind)][warm]
+                mine = statistics.median(values[warm])
+                ratio = mine / statistics.median(base_values)
+                print(f"CPU per request, {kind}, {name}: {mine:,.0f} µs ({ratio:.2f} of off)")
+                cases.append(
+                    {
+                        "benchmark": "tracing",
+                        "case": f"CPU per request, {kind}",
+                        "contender": name,
+                        "cpu_us_per_request": values[warm],
+                        "median": mine,
+                        "ratio_to_off": ratio,
+                    }
                 )
             print(f"{len(exports)} OTLP exports received, {sum(exports):,} bytes")
         finally:

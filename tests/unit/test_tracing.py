@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import Decision
 from opentelemetry.trace import SpanKind
@@ -20,6 +17,9 @@ from opentelemetry.trace import SpanKind
 from mongoshop.observability import tracing
 from mongoshop.observability.logs import build_handler
 from mongoshop.streams.changes import stored_trace
+from tests.traces import spans
+
+__all__ = ["spans"]  # the fixture
 
 ENDPOINT = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}
 
@@ -78,19 +78,6 @@ def test_the_sampler_is_the_one_the_environment_names() -> None:
     assert (
         "ParentBased" in tracing.sampler_from({"OTEL_TRACES_SAMPLER": "nonsense"}).get_description()
     )
-
-
-@pytest.fixture
-def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
-    """Tracing on for one test, its spans kept in memory (not the process's provider: the
-    integration tests in this process must stay untraced)."""
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    monkeypatch.setattr(tracing, "_provider", provider)
-    monkeypatch.setattr(tracing, "TRACER", provider.get_tracer("test"))
-    yield exporter
-    provider.shutdown()
 
 
 def test_off_there_is_no_span_and_nothing_to_store() -> None:
@@ -180,3 +167,39 @@ def test_a_document_s_stored_trace_is_read_only_when_it_is_one() -> None:
     assert stored_trace({"trace": "00-..."}) is None
     assert stored_trace({}) is None
     assert stored_trace(None) is None
+
+
+def scope(path: str, *headers: tuple[bytes, bytes]) -> dict[str, object]:
+    return {"type": "http", "method": "GET", "path": path, "headers": list(headers)}
+
+
+def test_off_a_request_has_no_server_span() -> None:
+    assert tracing.server_span(scope("/users/1")) is None
+
+
+def test_a_request_s_span_continues_its_caller_and_is_named_after_its_route(
+    spans: InMemorySpanExporter,
+) -> None:
+    caller = "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01"
+    server = tracing.server_span(scope("/users/6b12", (b"traceparent", caller.encode())))
+    assert server is not None
+    tracing.end_server_span(server, scope("/users/6b12"), "/users/{user_id}", 503)
+    [finished] = spans.get_finished_spans()
+    assert finished.name == "GET /users/{user_id}"
+    assert finished.kind is SpanKind.SERVER
+    assert finished.context.trace_id == int("ab" * 16, 16)
+    assert finished.parent is not None
+    assert finished.parent.span_id == int("cd" * 8, 16)
+    assert dict(finished.attributes or {}) == {
+        "http.request.method": "GET",
+        "http.route": "/users/{user_id}",
+        "url.path": "/users/6b12",
+        "http.response.status_code": 503,
+    }
+    assert finished.status.status_code is trace.StatusCode.ERROR
+
+
+def test_scrapes_and_probes_are_not_traced(spans: InMemorySpanExporter) -> None:
+    assert tracing.server_span(scope("/metrics")) is None
+    assert tracing.server_span(scope("/health")) is None
+    assert tracing.server_span(scope("/products")) is not None

@@ -12,10 +12,12 @@ import os
 import re
 import time
 
+from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mongoshop.observability import context
-from mongoshop.observability.metrics import Metrics
+from mongoshop.observability.metrics import Metrics, route_label
+from mongoshop.observability.tracing import end_server_span, server_span
 
 HEADER = b"x-request-id"
 MAX_REQUEST_ID_LENGTH = 64
@@ -37,7 +39,8 @@ def new_request_id() -> str:
 
 
 class RequestObserver:
-    """Gives each HTTP request an id (the client's, if sane) and counts it.
+    """Gives each HTTP request an id (the client's, if sane), counts it and, where
+    tracing is on, makes it a server span (`mongoshop.observability.tracing.server_span`).
 
     The id goes into the ``X-Request-ID`` response header and the request-id
     context variable, which every log record and database command of the
@@ -72,11 +75,19 @@ class RequestObserver:
                 message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 
-        if self.metrics is None:
+        server = server_span(scope)
+        if server is None and self.metrics is None:
             await self.app(scope, receive, send_with_id)
             return
         started = time.perf_counter()
         try:
-            await self.app(scope, receive, send_with_id)
+            if server is None:
+                await self.app(scope, receive, send_with_id)
+            else:
+                with trace.use_span(server, end_on_exit=False):
+                    await self.app(scope, receive, send_with_id)
         finally:
-            self.metrics.observe_request(scope, status, time.perf_counter() - started)
+            if server is not None:
+                end_server_span(server, scope, route_label(scope), status)
+            if self.metrics is not None:
+                self.metrics.observe_request(scope, status, time.perf_counter() - started)

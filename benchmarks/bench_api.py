@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
-import random
+import socket
 import subprocess
 import sys
 import tempfile
@@ -72,6 +73,102 @@ async def raw_loop(
     return {"requests": count, "seconds": elapsed}
 
 
+def start_serve(
+    uri: str, workdir: str, extra: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`mongoshop serve --no-worker` on `uri`'s shop (its environment's MONGOSHOP_ and OTEL_
+    variables left out, `extra` added), once it answers ``/health``: (process, base URL)."""
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("MONGOSHOP_", "OTEL_"))},
+        "MONGODB_URI": uri,
+        "MONGODB_DATABASE": DATABASE,
+        "MONGOSHOP_DATA_DIR": workdir,
+        **(extra or {}),
+    }
+    app = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("mongoshop")),
+            "serve",
+            "--no-demo",
+            "--no-worker",
+            "--no-access-log",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(240):
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{base}/health").status_code == 200:
+                return app, base
+        time.sleep(0.5)
+    app.terminate()
+    raise RuntimeError(f"serve did not start ({extra})")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def run_loadgen(
+    base: str, paths: list[str], headers: list[str], concurrency: int, seconds: float
+) -> dict[str, Any]:
+    """`benchmarks.loadgen` against `base` (its own process): requests, errors, seconds."""
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.loadgen",
+        base,
+        ",".join(paths),
+        "--concurrency",
+        str(concurrency),
+        "--seconds",
+        str(seconds),
+    ]
+    for header in headers:
+        command += ["--header", header]
+    result: dict[str, Any] = json.loads(
+        subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    )
+    if result["errors"]:
+        raise RuntimeError(f"{result['errors']} failed requests")
+    return result
+
+
+def run_raw(uri: str, kind: str, ids: list[Any], concurrency: int, seconds: float) -> float:
+    """`raw_loop` in its own process: the queries done, scaled to exactly `seconds`."""
+    code = (
+        "import asyncio, json, sys; from benchmarks.bench_api import raw_loop; "
+        "print(json.dumps(asyncio.run(raw_loop(*json.loads(sys.argv[1])))))"
+    )
+    payload = json.dumps([uri, kind, ids, concurrency, seconds])
+    result = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", code, payload], capture_output=True, text=True, check=True
+        ).stdout
+    )
+    return float(result["requests"] / result["seconds"] * seconds)
+
+
+def seed_bench_shop(uri: str) -> tuple[MongoClient[Document], Any, list[str]]:
+    """The shop both API benchmarks load: 200 users, 2,000 products, an admin to sign in
+    as. (client, the admin, the product categories)."""
+    settings = Settings(mongodb_uri=uri, mongodb_database=DATABASE)  # type: ignore[call-arg]
+    client: MongoClient[Document] = MongoClient(uri, tz_aware=True)
+    shop = Shop(client[DATABASE], settings)
+    shop.ensure_indexes()
+    seed_all(shop, users=200, products=2000, orders=0, seed=3)
+    user = shop.users.create_admin(email="bench@example.com", password=PASSWORD, name="Bench")
+    categories = sorted(client[DATABASE].products.distinct("category"))
+    return client, user, categories
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrency", type=int, default=50)
@@ -80,86 +177,19 @@ def main() -> None:
     args = parser.parse_args()
     cases = []
     with embedded_server() as uri, tempfile.TemporaryDirectory() as workdir:
-        settings = Settings(mongodb_uri=uri, mongodb_database=DATABASE)  # type: ignore[call-arg]
-        client: MongoClient[Document] = MongoClient(uri, tz_aware=True)
-        shop = Shop(client[DATABASE], settings)
-        shop.ensure_indexes()
-        seed_all(shop, users=200, products=2000, orders=0, seed=3)
-        user = shop.users.create_admin(email="bench@example.com", password=PASSWORD, name="Bench")
-        user_ids = [
-            str(document["_id"]) for document in client[DATABASE].users.find({}, {"_id": 1})
-        ]
-        categories = sorted(client[DATABASE].products.distinct("category"))
-
-        port = 18000 + random.randrange(1000)
-        env = {
-            **os.environ,
-            "MONGODB_URI": uri,
-            "MONGODB_DATABASE": DATABASE,
-            "MONGOSHOP_DATA_DIR": workdir,
-        }
-        app = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("mongoshop")),
-                "serve",
-                "--no-demo",
-                "--no-worker",
-                "--no-access-log",
-                "--port",
-                str(port),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        client, user, categories = seed_bench_shop(uri)
+        app, base = start_serve(uri, workdir)
         try:
-            base = f"http://127.0.0.1:{port}"
-            for _ in range(120):
-                try:
-                    if httpx.get(f"{base}/health").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.5)
             token = httpx.post(
                 f"{base}/auth/login", json={"email": "bench@example.com", "password": PASSWORD}
             ).json()["access_token"]
 
             def loadgen(paths: list[str], headers: list[str]) -> float:
-                command = [
-                    sys.executable,
-                    "-m",
-                    "benchmarks.loadgen",
-                    base,
-                    ",".join(paths),
-                    "--concurrency",
-                    str(args.concurrency),
-                    "--seconds",
-                    str(args.seconds),
-                ]
-                for header in headers:
-                    command += ["--header", header]
-                result = json.loads(
-                    subprocess.run(command, capture_output=True, text=True, check=True).stdout
-                )
-                if result["errors"]:
-                    raise RuntimeError(f"{result['errors']} failed requests")
-                return result["requests"] / result["seconds"] * args.seconds
+                result = run_loadgen(base, paths, headers, args.concurrency, args.seconds)
+                return float(result["requests"] / result["seconds"] * args.seconds)
 
             def raw(kind: str, ids: list[Any]) -> float:
-                code = (
-                    "import asyncio, json, sys; from benchmarks.bench_api import raw_loop; "
-                    "print(json.dumps(asyncio.run(raw_loop(*json.loads(sys.argv[1])))))"
-                )
-                payload = json.dumps([uri, kind, ids, args.concurrency, args.seconds])
-                result = json.loads(
-                    subprocess.run(
-                        [sys.executable, "-c", code, payload],
-                        capture_output=True,
-                        text=True,
-                        check=True,
-                    ).stdout
-                )
-                return result["requests"] / result["seconds"] * args.seconds
+                return run_raw(uri, kind, ids, args.concurrency, args.seconds)
 
             for kind, paths, ids, headers in (
                 (
@@ -191,7 +221,6 @@ def main() -> None:
                         f"raw AsyncMongoClient ({kind})",
                     )
                 )
-            del user_ids
         finally:
             app.terminate()
             app.wait(30)

@@ -22,28 +22,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
-from pymongo import MongoClient
 
-from benchmarks.bench_api import DATABASE, PASSWORD
+from benchmarks.bench_api import PASSWORD, run_loadgen, run_raw, seed_bench_shop, start_serve
 from benchmarks.harness import Contender, embedded_server, measure, report, save
-from mongoshop._sync.shop import Shop
-from mongoshop.models.common import Document
-from mongoshop.seeding import seed_all
-from mongoshop.settings import Settings
 
 
 @contextlib.contextmanager
@@ -78,47 +69,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def start_app(uri: str, workdir: str, extra: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("MONGOSHOP_", "OTEL_"))},
-        "MONGODB_URI": uri,
-        "MONGODB_DATABASE": DATABASE,
-        "MONGOSHOP_DATA_DIR": workdir,
-        **extra,
-    }
-    app = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("mongoshop")),
-            "serve",
-            "--no-demo",
-            "--no-worker",
-            "--no-access-log",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(240):
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{base}/health").status_code == 200:
-                return app, base
-        time.sleep(0.5)
-    app.terminate()
-    raise RuntimeError(f"serve did not start with {extra}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--concurrency", type=int, default=50)
@@ -137,13 +87,7 @@ def main() -> None:
         tempfile.TemporaryDirectory() as workdir,
         otlp_sink() as (endpoint, exports),
     ):
-        settings = Settings(mongodb_uri=uri, mongodb_database=DATABASE)  # type: ignore[call-arg]
-        client: MongoClient[Document] = MongoClient(uri, tz_aware=True)
-        shop = Shop(client[DATABASE], settings)
-        shop.ensure_indexes()
-        seed_all(shop, users=200, products=2000, orders=0, seed=3)
-        user = shop.users.create_admin(email="bench@example.com", password=PASSWORD, name="Bench")
-        categories = sorted(client[DATABASE].products.distinct("category"))
+        client, user, categories = seed_bench_shop(uri)
         traced = {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint}
         known = {
             "off": ("tracing off", {}),
@@ -164,7 +108,7 @@ def main() -> None:
         variants = {name: extra for key, (name, extra) in known.items() if key in chosen}
         if args.before:
             variants = {"before tracing (off)": {"PYTHONPATH": args.before}, **variants}
-        apps = {name: start_app(uri, workdir, extra) for name, extra in variants.items()}
+        apps = {name: start_serve(uri, workdir, extra) for name, extra in variants.items()}
         try:
             token = httpx.post(
                 f"{apps['tracing off'][1]}/auth/login",
@@ -179,43 +123,13 @@ def main() -> None:
             ) -> float:
                 pid = apps[name][0].pid
                 before = cpu_seconds(pid)
-                command = [
-                    sys.executable,
-                    "-m",
-                    "benchmarks.loadgen",
-                    base,
-                    ",".join(paths),
-                    "--concurrency",
-                    str(args.concurrency),
-                    "--seconds",
-                    str(args.seconds),
-                ]
-                for header in headers:
-                    command += ["--header", header]
-                result = json.loads(
-                    subprocess.run(command, capture_output=True, text=True, check=True).stdout
-                )
-                if result["errors"]:
-                    raise RuntimeError(f"{result['errors']} failed requests")
+                result = run_loadgen(base, paths, headers, args.concurrency, args.seconds)
                 used = cpu_seconds(pid) - before
                 cpu.setdefault((name, kind), []).append(used / result["requests"] * 1e6)
                 return float(result["requests"] / result["seconds"] * args.seconds)
 
             def raw(kind: str, ids: list[Any]) -> float:
-                code = (
-                    "import asyncio, json, sys; from benchmarks.bench_api import raw_loop; "
-                    "print(json.dumps(asyncio.run(raw_loop(*json.loads(sys.argv[1])))))"
-                )
-                payload = json.dumps([uri, kind, ids, args.concurrency, args.seconds])
-                result = json.loads(
-                    subprocess.run(
-                        [sys.executable, "-c", code, payload],
-                        capture_output=True,
-                        text=True,
-                        check=True,
-                    ).stdout
-                )
-                return float(result["requests"] / result["seconds"] * args.seconds)
+                return run_raw(uri, kind, ids, args.concurrency, args.seconds)
 
             for kind, paths, ids, headers in (
                 (

@@ -169,6 +169,17 @@ def seed_bench_shop(uri: str) -> tuple[MongoClient[Document], Any, list[str]]:
     return client, user, categories
 
 
+def routes(
+    user: Any, token: str, categories: list[str]
+) -> list[tuple[str, list[str], list[Any], list[str]]]:
+    """What the API benchmarks load: (kind, the paths, the ids the raw loop reads, the
+    headers): one user's profile, signed in; the catalog's first page of each category."""
+    return [
+        ("users", [f"/users/{user.id}"], [str(user.id)], [f"Authorization: Bearer {token}"]),
+        ("products", [f"/products?category={c}&page=1" for c in categories], categories, []),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrency", type=int, default=50)
@@ -191,20 +202,7 @@ def main() -> None:
             def raw(kind: str, ids: list[Any]) -> float:
                 return run_raw(uri, kind, ids, args.concurrency, args.seconds)
 
-            for kind, paths, ids, headers in (
-                (
-                    "users",
-                    [f"/users/{user.id}"],
-                    [str(user.id)],
-                    [f"Authorization: Bearer {token}"],
-                ),
-                (
-                    "products",
-                    [f"/products?category={c}&page=1" for c in categories],
-                    categories,
-                    [],
-                ),
-            ):
+            for kind, paths, ids, headers in routes(user, token, categories):
                 contenders = [
                     Contender(f"raw AsyncMongoClient ({kind})", lambda k=kind, i=ids: raw(k, i)),
                     Contender(f"mongoshop API ({kind})", lambda p=paths, h=headers: loadgen(p, h)),

@@ -33,7 +33,14 @@ from typing import Any
 
 import httpx
 
-from benchmarks.bench_api import PASSWORD, run_loadgen, run_raw, seed_bench_shop, start_serve
+from benchmarks.bench_api import (
+    PASSWORD,
+    routes,
+    run_loadgen,
+    run_raw,
+    seed_bench_shop,
+    start_serve,
+)
 from benchmarks.harness import Contender, embedded_server, measure, report, save
 
 
@@ -131,20 +138,7 @@ def main() -> None:
             def raw(kind: str, ids: list[Any]) -> float:
                 return run_raw(uri, kind, ids, args.concurrency, args.seconds)
 
-            for kind, paths, ids, headers in (
-                (
-                    "users",
-                    [f"/users/{user.id}"],
-                    [str(user.id)],
-                    [f"Authorization: Bearer {token}"],
-                ),
-                (
-                    "products",
-                    [f"/products?category={c}&page=1" for c in categories],
-                    categories,
-                    [],
-                ),
-            ):
+            for kind, paths, ids, headers in routes(user, token, categories):
                 contenders = [
                     Contender(f"raw AsyncMongoClient ({kind})", lambda k=kind, i=ids: raw(k, i))
                 ] + [

@@ -578,3 +578,14 @@ def assert_error(response: httpx.Response, status: int, code: str | None = None)
     assert set(body) == ERROR_KEYS, body
     if code is not None:
         assert body["error"] == code, body
+
+
+def wait_until(condition: Callable[[], Any], within: float, what: str) -> Any:
+    """Poll `condition` until it is truthy (its value), or fail after `within` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {within:.0f} s waiting for {what}")

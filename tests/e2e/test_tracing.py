@@ -13,11 +13,9 @@ from __future__ import annotations
 import contextlib
 import re
 import subprocess
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pymongo import MongoClient
@@ -36,6 +34,7 @@ from tests.e2e.support import (
     mongoshop_command,
     new_client,
     place_order,
+    wait_until,
 )
 from tests.e2e.support import Api as ApiHelper
 from tests.integration.webhooks.receiver import Answer, Receiver
@@ -43,16 +42,6 @@ from tests.integration.webhooks.receiver import Answer, Receiver
 SERVER, CLIENT = 2, 3
 """OTLP span kinds."""
 TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
-
-
-def wait_until(condition: Callable[[], Any], within: float, what: str) -> Any:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {within:.0f} s waiting for {what}")
 
 
 @pytest.fixture

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.support import Api, assert_error, create_product, fund, place_order
+from tests.e2e.support import Api, assert_error, create_product, fund, place_order, wait_until
 from tests.integration.webhooks.receiver import Answer, Receiver
 
 UNKNOWN_ID = "0123456789abcdef01234567"
@@ -47,16 +47,6 @@ def subscribe(
     created: dict[str, Any] = response.json()
     receiver.secrets.append(created["secret"])
     return created
-
-
-def wait_until(condition: Callable[[], Any], within: float, what: str) -> Any:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {within:.0f} s waiting for {what}")
 
 
 def deliveries(

@@ -63,6 +63,39 @@ def test_a_database_or_http_call_outside_any_trace_starts_none() -> None:
     assert decide({}, SpanKind.INTERNAL) is Decision.RECORD_AND_SAMPLE
 
 
+def test_a_database_command_gets_a_span_only_inside_a_recorded_one(
+    spans: InMemorySpanExporter,
+) -> None:
+    """PyMongo's tracer: an unsampled request's commands cost a lookup, not an SDK span."""
+    assert tracing._provider is not None
+    commands = tracing._InsideRecordedSpans(tracing._provider).get_tracer("pymongo")
+    outside = commands.start_span("find", kind=SpanKind.CLIENT)
+    unsampled = trace.NonRecordingSpan(
+        trace.SpanContext(
+            trace_id=0x12, span_id=0x34, is_remote=True, trace_flags=trace.TraceFlags(0)
+        )
+    )
+    with trace.use_span(unsampled):
+        in_unsampled = commands.start_span("find", kind=SpanKind.CLIENT)
+        with commands.start_as_current_span("aggregate") as nested_unsampled:
+            pass
+    with tracing.span("request") as request:
+        recorded = commands.start_span("find", kind=SpanKind.CLIENT)
+        recorded.end()
+        with commands.start_as_current_span("aggregate") as nested:
+            pass
+    assert not outside.is_recording()
+    assert not in_unsampled.is_recording()
+    assert not nested_unsampled.is_recording()
+    assert recorded.is_recording() is False  # ended
+    finished = {s.name: s for s in spans.get_finished_spans()}
+    assert set(finished) == {"request", "find", "aggregate"}
+    request_id = request.get_span_context().span_id
+    assert finished["find"].parent is not None
+    assert finished["find"].parent.span_id == request_id
+    assert nested.get_span_context().trace_id == request.get_span_context().trace_id
+
+
 def test_the_sampler_is_the_one_the_environment_names() -> None:
     off = {"OTEL_TRACES_SAMPLER": "always_off"}
     assert decide(off, SpanKind.SERVER) is Decision.DROP

@@ -90,7 +90,7 @@ def configure_tracing(service: str, environ: Mapping[str, str] = os.environ) -> 
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
     # Statements stay out (`capture_statement` off): a filter holds e-mails and hashes.
-    PymongoInstrumentor().instrument(tracer_provider=provider)
+    PymongoInstrumentor().instrument(tracer_provider=_InsideRecordedSpans(provider))
     _provider = provider
     logger.info("traces exported over OTLP/HTTP (sampler %s)", provider.sampler.get_description())
     return True
@@ -163,6 +163,46 @@ def _client_calls_need_a_trace(base: Sampler) -> Sampler:
             return f"ClientCallsNeedATrace{{{base.get_description()}}}"
 
     return _ClientCallsNeedATrace()
+
+
+class _InsideRecordedSpans(trace.TracerProvider):
+    """PyMongo's tracer provider: a command gets a span only inside a recorded one.
+
+    Measured (benchmarks/RESULTS.md, section 12), a command in an unsampled request
+    cost 13 µs through the SDK (its sampler's decision, ids, a non-recording span),
+    a quarter of what tracing at 10% added to a cached route; refused here, it costs
+    a context lookup. What is lost is nothing: under a parent-based sampler a child
+    of an unrecorded span is never recorded, and a command outside any span (a
+    worker's poll) is dropped anyway (`_ClientCallsNeedATrace`).
+    """
+
+    def __init__(self, provider: trace.TracerProvider) -> None:
+        self._provider = provider
+
+    def get_tracer(self, *args: Any, **kwargs: Any) -> trace.Tracer:
+        return _RecordedParentsOnly(self._provider.get_tracer(*args, **kwargs))
+
+
+class _RecordedParentsOnly(trace.Tracer):
+    def __init__(self, tracer: trace.Tracer) -> None:
+        self._tracer = tracer
+
+    def start_span(
+        self, name: str, context: Context | None = None, *args: Any, **kwargs: Any
+    ) -> Span:
+        if not trace.get_current_span(context).is_recording():
+            return trace.INVALID_SPAN
+        return self._tracer.start_span(name, context, *args, **kwargs)
+
+    @contextlib.contextmanager
+    def start_as_current_span(  # type: ignore[override]
+        self, name: str, context: Context | None = None, *args: Any, **kwargs: Any
+    ) -> Iterator[Span]:
+        if not trace.get_current_span(context).is_recording():
+            yield trace.INVALID_SPAN
+            return
+        with self._tracer.start_as_current_span(name, context, *args, **kwargs) as current:
+            yield current
 
 
 def carrier() -> Carrier | None:

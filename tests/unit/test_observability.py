@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pymongo import monitoring
 from pymongo.errors import ServerSelectionTimeoutError
 from starlette.routing import NoMatchFound
@@ -34,6 +36,9 @@ from mongoshop.observability.requests import RequestObserver, parse_request_id
 from mongoshop.settings import Settings, load_settings
 from mongoshop.streams.changes import event_time
 from mongoshop.worker.streams import StreamConsumer, StreamSpec
+from tests.traces import spans
+
+__all__ = ["spans"]  # the fixture
 
 # --- helpers ---------------------------------------------------------------------------------
 
@@ -303,6 +308,30 @@ async def test_an_unknown_method_is_one_label_and_a_failing_app_counts_as_500() 
     assert sample("mongoshop_http_requests_total", labels) == 1
     labels = {"route": "/users/{user_id}", "method": "GET", "status": "500"}
     assert sample("mongoshop_http_requests_total", labels) == 1
+
+
+async def test_a_request_s_span_is_current_in_the_app_and_names_an_escaped_error_by_type(
+    spans: InMemorySpanExporter,
+) -> None:
+    """The error's message may hold a value (a filter, an address): only its type is kept."""
+    seen: list[trace.SpanContext] = []
+
+    class Failing(App):
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            seen.append(trace.get_current_span().get_span_context())
+            await super().__call__(scope, receive, send)
+
+    with pytest.raises(RuntimeError):
+        await call(RequestObserver(Failing(500)), http_scope("/users/1"))
+    [server] = spans.get_finished_spans()
+    assert seen[0].span_id == server.context.span_id
+    assert server.name == "GET /users/{user_id}"
+    assert server.status.status_code is trace.StatusCode.ERROR
+    assert server.attributes is not None
+    assert server.attributes["error.type"] == "RuntimeError"
+    assert server.attributes["http.response.status_code"] == 500
+    assert "boom" not in repr(dict(server.attributes)) + repr(server.events) + repr(server.status)
+    assert trace.get_current_span() is trace.INVALID_SPAN  # left as it was found
 
 
 async def test_other_scopes_pass_through_untouched() -> None:

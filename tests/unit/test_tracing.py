@@ -203,7 +203,8 @@ def test_a_document_s_stored_trace_is_read_only_when_it_is_one() -> None:
 
 
 def scope(path: str, *headers: tuple[bytes, bytes]) -> dict[str, object]:
-    return {"type": "http", "method": "GET", "path": path, "headers": list(headers)}
+    method = "POST" if path == "/orders" else "GET"
+    return {"type": "http", "method": method, "path": path, "headers": list(headers)}
 
 
 def test_off_a_request_has_no_server_span() -> None:
@@ -236,3 +237,67 @@ def test_scrapes_and_probes_are_not_traced(spans: InMemorySpanExporter) -> None:
     assert tracing.server_span(scope("/metrics")) is None
     assert tracing.server_span(scope("/health")) is None
     assert tracing.server_span(scope("/products")) is not None
+
+
+@pytest.mark.parametrize(
+    ("environ", "odds"),
+    [
+        ({}, 1.0),
+        ({"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": ".1"}, 0.1),
+        ({"OTEL_TRACES_SAMPLER": "parentbased_always_off"}, 0.0),
+        ({"OTEL_TRACES_SAMPLER": "PARENTBASED_TRACEIDRATIO", "OTEL_TRACES_SAMPLER_ARG": "7"}, 1.0),
+        ({"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "x"}, 1.0),
+        ({"OTEL_TRACES_SAMPLER": "nonsense"}, 1.0),  # the default: parentbased_always_on
+        ({"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"}, None),
+        ({"OTEL_TRACES_SAMPLER": "always_off"}, None),
+    ],
+)
+def test_a_new_trace_is_left_to_a_coin_only_under_a_parent_based_sampler(
+    environ: dict[str, str], odds: float | None
+) -> None:
+    """``traceidratio`` alone re-decides every span by its trace id: a coin tossed for the
+    request would disagree with it, so those requests go through the SDK."""
+    assert tracing.root_odds(environ) == odds
+
+
+def test_a_request_that_starts_a_trace_is_kept_or_dropped_whole_by_the_coin(
+    spans: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert tracing._provider is not None
+    monkeypatch.setattr(tracing, "_kept_roots", tracing._provider.get_tracer("kept roots"))
+
+    def request(*headers: tuple[bytes, bytes]) -> tuple[trace.Span, tracing.Carrier | None]:
+        server = tracing.server_span(scope("/orders", *headers))
+        assert server is not None
+        token = tracing.enter_server_span(server)
+        with tracing.span("transaction"):
+            stored = tracing.carrier()
+        tracing.leave_server_span(token)
+        tracing.end_server_span(server, scope("/orders"), "/orders", 201)
+        return server, stored
+
+    monkeypatch.setattr(tracing, "_keep_odds", 0.0)
+    dropped, stored = request()
+    context = dropped.get_span_context()
+    assert context.is_valid
+    assert not context.trace_flags.sampled
+    assert not dropped.is_recording()
+    # what the dropped request writes says "not sampled": the worker drops its part too
+    assert stored is not None
+    assert stored["traceparent"].startswith(f"00-{context.trace_id:032x}-")
+    assert not int(stored["traceparent"][-2:], 16) & 1  # not sampled
+    assert spans.get_finished_spans() == ()
+
+    caller = "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01"
+    continued, _ = request((b"traceparent", caller.encode()))  # a caller's choice is no coin's
+    assert continued.get_span_context().trace_id == int("ab" * 16, 16)
+    spans.clear()
+
+    monkeypatch.setattr(tracing, "_keep_odds", 1.0)
+    kept, stored = request()
+    finished = {span.name: span for span in spans.get_finished_spans()}
+    assert set(finished) == {"POST /orders", "transaction"}
+    assert finished["transaction"].parent is not None
+    assert finished["transaction"].parent.span_id == kept.get_span_context().span_id
+    assert stored is not None
+    assert int(stored["traceparent"][-2:], 16) & 1  # sampled

@@ -12,12 +12,16 @@ import os
 import re
 import time
 
-from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mongoshop.observability import context
 from mongoshop.observability.metrics import Metrics, route_label
-from mongoshop.observability.tracing import end_server_span, server_span
+from mongoshop.observability.tracing import (
+    end_server_span,
+    enter_server_span,
+    leave_server_span,
+    server_span,
+)
 
 HEADER = b"x-request-id"
 MAX_REQUEST_ID_LENGTH = 64
@@ -80,14 +84,16 @@ class RequestObserver:
             await self.app(scope, receive, send_with_id)
             return
         started = time.perf_counter()
+        token = None if server is None else enter_server_span(server)
+        error: BaseException | None = None
         try:
-            if server is None:
-                await self.app(scope, receive, send_with_id)
-            else:
-                with trace.use_span(server, end_on_exit=False):
-                    await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive, send_with_id)
+        except BaseException as escaped:
+            error = escaped
+            raise
         finally:
             if server is not None:
-                end_server_span(server, scope, route_label(scope), status)
+                leave_server_span(token)
+                end_server_span(server, scope, route_label(scope), status, error)
             if self.metrics is not None:
                 self.metrics.observe_request(scope, status, time.perf_counter() - started)

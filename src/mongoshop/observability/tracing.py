@@ -25,11 +25,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import random
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from opentelemetry import context as context_api
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Link, Span, SpanKind
@@ -51,6 +53,10 @@ QUERY_ATTRIBUTES = ("http.url", "url.full", "http.target")
 """The attributes an instrumentation fills with a URL or a path that may hold a query."""
 
 _provider: TracerProvider | None = None
+_kept_roots: trace.Tracer | None = None
+"""Where the sampler leaves a new trace's start to a coin (``parentbased_*``): the tracer of
+the requests whose coin came up "keep" (its sampler records all), and the coin's odds."""
+_keep_odds = 1.0
 
 
 def tracing_requested(environ: Mapping[str, str] = os.environ) -> bool:
@@ -74,7 +80,7 @@ def configure_tracing(service: str, environ: Mapping[str, str] = os.environ) -> 
     ``mongoshop-worker``...). Call it before any client is created: PyMongo's listener
     is registered for the clients created after it.
     """
-    global _provider
+    global _provider, _kept_roots, _keep_odds
     if _provider is not None:
         return True
     if not tracing_requested(environ):
@@ -82,30 +88,58 @@ def configure_tracing(service: str, environ: Mapping[str, str] = os.environ) -> 
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.instrumentation.pymongo import PymongoInstrumentor
     from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace import SynchronousMultiSpanProcessor, TracerProvider, sampling
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     attributes = {} if environ.get("OTEL_SERVICE_NAME") else {SERVICE_NAME: service}
-    provider = TracerProvider(resource=Resource.create(attributes), sampler=sampler_from(environ))
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    resource = Resource.create(attributes)
+    exporting = SynchronousMultiSpanProcessor()  # type: ignore[no-untyped-call]
+    exporting.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    sampler = sampler_from(environ)
+    provider = TracerProvider(resource=resource, sampler=sampler, active_span_processor=exporting)
     trace.set_tracer_provider(provider)
+    odds = root_odds(environ)
+    if odds is not None:
+        _kept_roots = TracerProvider(
+            resource=resource,
+            sampler=sampling.ALWAYS_ON,
+            active_span_processor=exporting,
+            shutdown_on_exit=False,
+        ).get_tracer("mongoshop")
+        _keep_odds = odds
     # Statements stay out (`capture_statement` off): a filter holds e-mails and hashes.
     PymongoInstrumentor().instrument(tracer_provider=_InsideRecordedSpans(provider))
     _provider = provider
-    logger.info("traces exported over OTLP/HTTP (sampler %s)", provider.sampler.get_description())
+    logger.info("traces exported over OTLP/HTTP (sampler %s)", sampler.get_description())
     return True
 
 
 def shutdown_tracing() -> None:
     """Send the spans still held (the batch processor's queue) and stop; at process exit."""
-    global _provider
+    global _provider, _kept_roots
     if _provider is not None:
         _provider.shutdown()
         _provider = None
+        _kept_roots = None
 
 
 def tracing_on() -> bool:
     return _provider is not None
+
+
+def _sampler_named(environ: Mapping[str, str]) -> tuple[str, float]:
+    """``OTEL_TRACES_SAMPLER`` (default ``parentbased_always_on``) and its ratio."""
+    name = environ.get("OTEL_TRACES_SAMPLER", "parentbased_always_on").strip().lower()
+    try:
+        ratio = float(environ.get("OTEL_TRACES_SAMPLER_ARG", "1.0"))
+    except ValueError:
+        ratio = 1.0
+    if name not in ROOT_SAMPLERS and name.removeprefix("parentbased_") not in ROOT_SAMPLERS:
+        name = "parentbased_always_on"
+    return name, min(max(ratio, 0.0), 1.0)
+
+
+ROOT_SAMPLERS = ("always_on", "always_off", "traceidratio")
 
 
 def sampler_from(environ: Mapping[str, str]) -> Sampler:
@@ -113,25 +147,30 @@ def sampler_from(environ: Mapping[str, str]) -> Sampler:
     never starts a trace at a database or HTTP client call (`_ClientCallsNeedATrace`)."""
     from opentelemetry.sdk.trace import sampling
 
-    name = environ.get("OTEL_TRACES_SAMPLER", "parentbased_always_on").strip().lower()
-    try:
-        ratio = float(environ.get("OTEL_TRACES_SAMPLER_ARG", "1.0"))
-    except ValueError:
-        ratio = 1.0
-    ratio = min(max(ratio, 0.0), 1.0)
+    name, ratio = _sampler_named(environ)
+    if name != environ.get("OTEL_TRACES_SAMPLER", name).strip().lower():
+        logger.warning("unknown OTEL_TRACES_SAMPLER %r: %s", environ["OTEL_TRACES_SAMPLER"], name)
     roots: dict[str, sampling.Sampler] = {
         "always_on": sampling.ALWAYS_ON,
         "always_off": sampling.ALWAYS_OFF,
         "traceidratio": sampling.TraceIdRatioBased(ratio),
     }
     if name in roots:
-        base = roots[name]
-    elif name.startswith("parentbased_") and name.removeprefix("parentbased_") in roots:
-        base = sampling.ParentBased(roots[name.removeprefix("parentbased_")])
-    else:
-        logger.warning("unknown OTEL_TRACES_SAMPLER %r: parentbased_always_on", name)
-        base = sampling.ParentBased(sampling.ALWAYS_ON)
-    return _client_calls_need_a_trace(base)
+        return _client_calls_need_a_trace(roots[name])
+    root = roots[name.removeprefix("parentbased_")]
+    return _client_calls_need_a_trace(sampling.ParentBased(root))
+
+
+def root_odds(environ: Mapping[str, str]) -> float | None:
+    """The chance that a request without a ``traceparent`` starts a recorded trace, where
+    the sampler decides that by a coin alone (``parentbased_*``); None where it does not
+    (``traceidratio`` alone decides every span by its trace id, so `server_span` leaves
+    it to the SDK)."""
+    name, ratio = _sampler_named(environ)
+    root = name.removeprefix("parentbased_")
+    if root == name:
+        return None
+    return {"always_on": 1.0, "always_off": 0.0}.get(root, ratio)
 
 
 def _client_calls_need_a_trace(base: Sampler) -> Sampler:
@@ -318,22 +357,48 @@ def server_span(scope: Mapping[str, Any]) -> Span | None:
     Ours rather than FastAPI's instrumentation: measured (benchmarks/RESULTS.md,
     section 12), that middleware cost about 175 µs a request whether the request was
     sampled or not, a third of the API's throughput on a cached route at a 10%
-    sampler; this costs a header scan and the sampler's decision when unsampled.
+    sampler. A request that starts a trace and is not kept costs a coin and two
+    random ids here, not the SDK's span: it still gets a context (an unsampled one),
+    so what it causes is not traced either, as the SDK's own span would have it.
     """
     if _provider is None or scope.get("path") in UNTRACED_PATHS:
         return None
+    method = str(scope.get("method", "HTTP"))
     incoming = {
         name.decode("latin-1"): value.decode("latin-1")
         for name, value in scope.get("headers", ())
         if name in TRACE_HEADERS
     }
-    parent = PROPAGATOR.extract(incoming) if incoming else None
-    return TRACER.start_span(str(scope.get("method", "HTTP")), context=parent, kind=SpanKind.SERVER)
+    if incoming or _kept_roots is None:
+        parent = PROPAGATOR.extract(incoming) if incoming else None
+        return TRACER.start_span(method, context=parent, kind=SpanKind.SERVER)
+    if random.random() < _keep_odds:
+        return _kept_roots.start_span(method, kind=SpanKind.SERVER)
+    return trace.NonRecordingSpan(
+        trace.SpanContext(random.getrandbits(128) or 1, random.getrandbits(64) or 1, False)
+    )
 
 
-def end_server_span(server: Span, scope: Mapping[str, Any], route: str, status: int) -> None:
+def enter_server_span(server: Span) -> object:
+    """Make the request's span current (`leave_server_span` undoes it): the SDK's
+    ``use_span`` without its generator, which costs more than the span when unsampled."""
+    return context_api.attach(trace.set_span_in_context(server))
+
+
+def leave_server_span(token: object) -> None:
+    context_api.detach(token)  # type: ignore[arg-type]
+
+
+def end_server_span(
+    server: Span,
+    scope: Mapping[str, Any],
+    route: str,
+    status: int,
+    error: BaseException | None = None,
+) -> None:
     """Name the span after its route's template (``GET /users/{user_id}``: never the raw
-    path, which holds ids) and say how it ended; the path goes without its query."""
+    path, which holds ids) and say how it ended; the path goes without its query, and
+    an error that escaped the app by its type alone (its message may hold a value)."""
     if server.is_recording():
         method = str(scope.get("method", "HTTP"))
         server.update_name(f"{method} {route}")
@@ -345,7 +410,9 @@ def end_server_span(server: Span, scope: Mapping[str, Any], route: str, status: 
                 "http.response.status_code": status,
             }
         )
-        if status >= 500:
+        if error is not None:
+            server.set_attribute("error.type", type(error).__qualname__)
+        if status >= 500 or error is not None:
             server.set_status(trace.StatusCode.ERROR)
     server.end()
 

@@ -43,6 +43,8 @@ class ReceivedSpan:
     links: tuple[Link, ...]
     events: tuple[tuple[str, dict[str, Any]], ...]
     resource: dict[str, Any] = field(default_factory=dict)
+    start_ns: int = 0
+    end_ns: int = 0
 
     def texts(self) -> list[str]:
         """Every value this span carries, as text: what a secret must never be part of."""
@@ -103,6 +105,8 @@ class OtlpReceiver:
                                 for event in span.events
                             ),
                             resource=resource,
+                            start_ns=span.start_time_unix_nano,
+                            end_ns=span.end_time_unix_nano,
                         )
                     )
         with self.lock:

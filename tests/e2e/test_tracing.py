@@ -11,6 +11,9 @@ with the right parents; and nothing secret may be in any span.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
+import os
 import re
 import subprocess
 import uuid
@@ -181,6 +184,8 @@ def test_one_trace_holds_the_request_its_transaction_the_event_the_mail_and_each
         trace = wait_until(order_trace, 60, "the order's trace, whole, at the receiver")
         spans = otlp.snapshot()
 
+    if dump := os.environ.get("MONGOSHOP_TRACE_DUMP"):  # the docs' picture (tools/trace_picture.py)
+        Path(dump).write_text(json.dumps([dataclasses.asdict(s) for s in trace], default=str))
     by_id = {span.span_id: span for span in trace}
     [request] = [s for s in trace if s.name == "POST /orders" and s.kind == SERVER]
     assert request.service == "mongoshop-api"

@@ -23,6 +23,7 @@ TEST_VARIABLES = {
     "MONGOSHOP_TEST_MONGODB_URI": "tests/conftest.py",
     "MONGOSHOP_CHROMIUM": "tests/browser/conftest.py",
     "MONGOSHOP_TEST_ARTIFACTS": "tests/browser/conftest.py",
+    "MONGOSHOP_TRACE_DUMP": "tests/e2e/test_tracing.py",
 }
 """Variables the test suite reads (not the service): where each is read."""
 

@@ -29,6 +29,10 @@ one; the claim within 1.5x from the small to the large backlog; during the
 drain, each point operation's median within 1.5x and p99 within 3x of idle.
 
     python -m benchmarks.bench_burst [--shop 20000] [--signups 2500] [--orders 2500]
+        [--traced]
+
+``--traced``: tracing on everywhere, every trace kept (the servers, the second
+worker, and this process's claims: `benchmarks.bench_tracing.everything_traced`).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.server
+import os
 import statistics
 import subprocess
 import sys
@@ -60,6 +65,7 @@ from benchmarks.bench_growth import (
     free_port,
     serving,
 )
+from benchmarks.bench_tracing import everything_traced
 from benchmarks.filler import fill, insert_all
 from benchmarks.harness import console, embedded_server, save
 from mongoshop._async.repositories.users import user_document
@@ -69,6 +75,7 @@ from mongoshop.mail.documents import outbox_document
 from mongoshop.models.common import Document
 from mongoshop.models.mail import MailKind, MailStatus
 from mongoshop.models.webhooks import EventType, SubscriptionRequest
+from mongoshop.observability.tracing import configure_tracing, shutdown_tracing
 from mongoshop.security import PasswordHasher
 from mongoshop.settings import Settings
 from mongoshop.webhooks.signing import EVENT_ID_HEADER
@@ -336,6 +343,7 @@ def extra_worker(uri: str, workdir: Path) -> Iterator[None]:
         "MONGOSHOP_LOG_LEVEL": "WARNING",
         "PATH": str(Path(sys.executable).parent),
     } | ENV
+    env |= {key: value for key, value in os.environ.items() if key.startswith("OTEL_")}
     log = (workdir / "worker.log").open("w")
     process = subprocess.Popen(
         [str(Path(sys.executable).with_name("mongoshop")), "worker"],
@@ -373,7 +381,21 @@ def main() -> None:
     )
     parser.add_argument("--small", type=int, default=100, help="The small backlog of the claim")
     parser.add_argument("--large", type=int, default=20_000, help="The large backlog of the claim")
+    parser.add_argument(
+        "--traced", action="store_true", help="tracing on everywhere, every trace kept"
+    )
     args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        exports = stack.enter_context(everything_traced()) if args.traced else []
+        if args.traced:
+            configure_tracing("bench-burst")
+            stack.callback(shutdown_tracing)
+        run(args)
+        if args.traced:
+            console.print(f"{len(exports)} OTLP exports received, {sum(exports):,} bytes")
+
+
+def run(args: argparse.Namespace) -> None:
     results: dict[str, Any] = {"shop": args.shop, "signups": args.signups, "orders": args.orders}
     with embedded_server() as uri, tempfile.TemporaryDirectory(prefix="bench-burst-") as tmp:
         workdir = Path(tmp)

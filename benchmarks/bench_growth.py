@@ -28,6 +28,12 @@ Kinds of rows, and their targets (large-shop median / small-shop median):
   to read the API's next to. Reported.
 
     python -m benchmarks.bench_growth [--sizes 1000 100000] [--calls 15] [--no-worker]
+        [--traced]
+
+``--traced``: the servers run with tracing on, every trace kept
+(``parentbased_always_on``), exporting over OTLP/HTTP to a sink in this process
+(`benchmarks.bench_tracing.everything_traced`): what the stored trace contexts and the
+spans do to each route's growth.
 
 Growing to 100,000 inserts about a million documents and the cold listings
 then read whole collections: expect the large size to take many minutes.
@@ -60,6 +66,7 @@ from pymongo.database import Database
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.bench_tracing import everything_traced
 from benchmarks.filler import (
     CATEGORIES,
     COMMON_PRODUCT_WORD,
@@ -1023,7 +1030,20 @@ def main() -> None:
         action="store_true",
         help="serve without its event worker (by default it runs, as users run it)",
     )
+    parser.add_argument(
+        "--traced",
+        action="store_true",
+        help="tracing on in the servers, every trace kept, exported to a sink here",
+    )
     args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        exports = stack.enter_context(everything_traced()) if args.traced else []
+        run(parser, args)
+        if args.traced:
+            console.print(f"{len(exports)} OTLP exports received, {sum(exports):,} bytes")
+
+
+def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     sizes: list[int] = sorted(set(args.sizes))
     if args.calls < 1 or sizes[0] < len(CATEGORIES) * 20:
         parser.error(f"--calls must be at least 1 and every size at least {len(CATEGORIES) * 20}")

@@ -70,6 +70,20 @@ def otlp_sink() -> Iterator[tuple[str, list[int]]]:
         server.server_close()
 
 
+@contextlib.contextmanager
+def everything_traced() -> Iterator[list[int]]:
+    """Tracing on, every trace kept, for the servers this process starts (they inherit its
+    environment) and for this process's own `configure_tracing`, exported to a sink
+    here; the sizes of the exports it received."""
+    with otlp_sink() as (endpoint, exports):
+        os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
+        os.environ["OTEL_TRACES_SAMPLER"] = "parentbased_always_on"
+        try:
+            yield exports
+        finally:
+            del os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"], os.environ["OTEL_TRACES_SAMPLER"]
+
+
 def cpu_seconds(pid: int) -> float:
     """A process's CPU time so far, all its threads (user and system), from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()

@@ -301,3 +301,11 @@ def test_a_request_that_starts_a_trace_is_kept_or_dropped_whole_by_the_coin(
     assert finished["transaction"].parent.span_id == kept.get_span_context().span_id
     assert stored is not None
     assert int(stored["traceparent"][-2:], 16) & 1  # sampled
+
+
+def test_what_becomes_known_inside_a_span_is_said_on_it(spans: InMemorySpanExporter) -> None:
+    tracing.say({"mongoshop.outcome": "lost"})  # outside any span: nowhere, and no error
+    with tracing.span("webhook attempt"):
+        tracing.say({"mongoshop.outcome": "dead", "mongoshop.attempt": 5})
+    [attempt] = spans.get_finished_spans()
+    assert dict(attempt.attributes or {}) == {"mongoshop.outcome": "dead", "mongoshop.attempt": 5}

@@ -307,6 +307,14 @@ def span(
         yield current
 
 
+def say(attributes: Mapping[str, Any]) -> None:
+    """Add to the current span what became known inside it (an attempt's outcome, its
+    retry delay); nothing when it is not recorded."""
+    current = trace.get_current_span()
+    if current.is_recording():
+        current.set_attributes(dict(attributes))
+
+
 def claimed_span(
     name: str, claimed_at: datetime, traces: Sequence[Mapping[str, Any] | None]
 ) -> None:

@@ -18,7 +18,6 @@ from typing import Any, Protocol
 
 import pymongo
 from bson import ObjectId
-from opentelemetry import trace
 from opentelemetry.trace import Span
 from pymongo.errors import PyMongoError
 
@@ -36,7 +35,7 @@ from mongoshop.models.webhooks import (
     SubscriptionInDB,
     SubscriptionStatus,
 )
-from mongoshop.observability.tracing import claimed_span, span
+from mongoshop.observability.tracing import claimed_span, say, span
 from mongoshop.settings import Settings
 from mongoshop.webhooks.client import Outcome, WebhookClient
 from mongoshop.webhooks.in_flight import InFlight
@@ -350,9 +349,7 @@ class WebhookDeliverer:
         elif outcome.retryable and delivery.attempts < self.max_attempts:
             delay = self.backoff(delivery.attempts, outcome.retry_after)
             self._observe("retry", outcome.duration)
-            trace.get_current_span().set_attributes(
-                {"mongoshop.outcome": "retry", "mongoshop.webhook.retry_in_s": round(delay, 3)}
-            )
+            say({"mongoshop.outcome": "retry", "mongoshop.webhook.retry_in_s": round(delay, 3)})
             logger.warning(
                 "webhook %s to %s failed (attempt %d, retry in %.1f s): %s",
                 delivery.event.id,
@@ -372,7 +369,7 @@ class WebhookDeliverer:
         self, delivery: DeliveryInDB, subscription: SubscriptionInDB, attempt: Attempt
     ) -> None:
         self._observe("delivered", attempt.duration_ms / 1000)
-        trace.get_current_span().set_attribute("mongoshop.outcome", "delivered")
+        say({"mongoshop.outcome": "delivered"})
         if self.observer is not None:
             latency = (attempt.at - delivery.event.created_at).total_seconds()
             self.observer.observe_webhook_delivered(max(latency, 0.0))
@@ -393,7 +390,7 @@ class WebhookDeliverer:
 
     async def _dead(self, delivery: DeliveryInDB, attempt: Attempt, outcome: Outcome) -> None:
         self._observe("dead", outcome.duration)
-        trace.get_current_span().set_attribute("mongoshop.outcome", "dead")
+        say({"mongoshop.outcome": "dead"})
         why = "refused by the receiver" if not outcome.retryable else "out of attempts"
         logger.error(
             "webhook delivery %s dead after %d attempt(s), %s: %s",

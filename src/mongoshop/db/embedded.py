@@ -6,8 +6,9 @@ length: we only ever speak the MongoDB wire protocol to it, like to any mongod.
 Several mongoshop commands may share one data directory (``mongoshop seed``
 while ``mongoshop serve`` runs). The first one starts the server and writes
 ``embedded.json`` (pid, port) into the data directory; the others find it
-there, check it answers ``ping``, and connect instead of fighting over the
-storage lock. Only the process that started the server stops it.
+there, check that this pid is the server answering on that port, and connect
+instead of fighting over the storage lock. Only the process that started the
+server stops it.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ STATE_FILE = "embedded.json"
 LOCK_FILE = "embedded.lock"
 LOG_FILE = "secantusd.log"
 STORAGE_DIR = "secantus"
+PORT_ATTEMPTS = 3
+"""Ports tried when the one we chose is taken before our server binds it."""
+ADDRESS_IN_USE = "address already in use"
 RESTART_STOP_TIMEOUT = 10.0
 """Seconds a stalled server gets to stop on SIGTERM before it is killed (nothing it
 acknowledged is lost either way: it syncs every commit)."""
@@ -49,18 +53,25 @@ def uri_for(port: int, host: str = "127.0.0.1") -> str:
     return f"mongodb://{host}:{port}/?directConnection=true"
 
 
-def answers_ping(uri: str, timeout_ms: int = 1000) -> bool:
-    """True when a server at `uri` answers ``ping`` within the timeout."""
+def server_pid(uri: str, timeout_ms: int = 1000) -> int | None:
+    """The process id the server at `uri` reports (``serverStatus``'s ``pid``; 0 when it
+    reports none), or None when nothing answers.
+
+    Which server answers a port, not only whether one does: between our choice of a
+    free port and our server's bind, another process may take the port, and a ping
+    would then be answered by someone else's database while ours has exited.
+    """
     client: MongoClient[dict[str, object]] = MongoClient(
         uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms
     )
     try:
-        client.admin.command("ping")
-        return True
+        status = client.admin.command("serverStatus")
     except PyMongoError:
-        return False
+        return None
     finally:
         client.close()
+    pid = status.get("pid")
+    return pid if isinstance(pid, int) else 0
 
 
 def _free_port(host: str) -> int:
@@ -216,7 +227,7 @@ class EmbeddedServer:
             pid, port = int(state["pid"]), int(state["port"])
         except (FileNotFoundError, ValueError, KeyError, TypeError):
             return None
-        if _pid_alive(pid) and answers_ping(uri_for(port, self.host)):
+        if _pid_alive(pid) and server_pid(uri_for(port, self.host)) == pid:
             return port
         logger.info("removing stale %s (pid %d is gone or not answering)", STATE_FILE, pid)
         with contextlib.suppress(FileNotFoundError):
@@ -224,7 +235,22 @@ class EmbeddedServer:
         return None
 
     def _spawn(self) -> None:
-        port = self.requested_port or _free_port(self.host)
+        """Start a server; a port we chose that another process took before our server
+        bound it is chosen again (a port asked for is not: that is an error)."""
+        for attempt in range(PORT_ATTEMPTS):
+            port = self.requested_port or _free_port(self.host)
+            holder = self._launch(port)
+            if holder is None:
+                return
+            if self.requested_port is not None or attempt == PORT_ATTEMPTS - 1:
+                raise DatabaseUnavailable(
+                    f"the embedded database could not listen on port {port}: {holder} holds it"
+                )
+            logger.warning("port %d was taken by %s meanwhile; choosing another", port, holder)
+
+    def _launch(self, port: int) -> str | None:
+        """Start the server on `port` and wait until it is the one answering there; None
+        then, or what holds the port instead (our server has exited or been stopped)."""
         storage = self.data_dir / STORAGE_DIR
         command = [
             *daemon_command(),
@@ -241,9 +267,10 @@ class EmbeddedServer:
         ]
         logger.info("starting the embedded database: %s", " ".join(command))
         with open(self.log_path, "ab") as log:
+            written_before = log.tell()
             # cwd is the data directory so that no stray ./secantusd.toml is picked up;
             # a new session so that a Ctrl-C in our terminal reaches us, and we stop it in order.
-            self.process = subprocess.Popen(
+            process = subprocess.Popen(
                 command,
                 cwd=self.data_dir,
                 stdin=subprocess.DEVNULL,
@@ -251,35 +278,49 @@ class EmbeddedServer:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        self.process = process
         self.port = port
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+            if process.poll() is not None:
                 self.process = None
+                output = self._log_since(written_before)
+                if ADDRESS_IN_USE in output.lower():
+                    return "another process"
+                tail = "\n".join(output.splitlines()[-15:])
                 raise DatabaseUnavailable(
-                    f"the embedded database exited on start-up; see {self.log_path}:\n"
-                    + self._log_tail()
+                    f"the embedded database exited on start-up; see {self.log_path}:\n{tail}"
                 )
-            if answers_ping(self.uri, timeout_ms=500):
+            answering = server_pid(self.uri, timeout_ms=500)
+            if answering == process.pid:
                 break
+            if answering is not None:  # someone else's server: ours cannot bind the port
+                self.process = None
+                process.kill()
+                process.wait()
+                return f"another database server (pid {answering})"
             time.sleep(0.1)
         else:
-            self.process.kill()
-            self.process.wait()
+            process.kill()
+            process.wait()
             self.process = None
             raise DatabaseUnavailable(
-                f"the embedded database did not answer ping within {self.startup_timeout:.0f}s;"
+                f"the embedded database did not answer within {self.startup_timeout:.0f}s;"
                 f" see {self.log_path}"
             )
-        state = {"pid": self.process.pid, "port": port, "host": self.host}
+        state = {"pid": process.pid, "port": port, "host": self.host}
         tmp = self.data_dir / (STATE_FILE + ".tmp")
         tmp.write_text(json.dumps(state))
         tmp.replace(self.data_dir / STATE_FILE)
         logger.info("embedded database listening on %s:%d (pid %d)", self.host, port, state["pid"])
+        return None
 
-    def _log_tail(self, lines: int = 15) -> str:
+    def _log_since(self, offset: int) -> str:
+        """What the server wrote to its log after `offset` (the log is appended to)."""
         try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+            with open(self.log_path, "rb") as log:
+                log.seek(offset)
+                return log.read().decode(errors="replace")
         except FileNotFoundError:
             return ""
 

@@ -61,6 +61,29 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+def listens_on(pid: int, port: int) -> bool:
+    """Whether process `pid` holds the socket listening on `port` (from Linux's /proc).
+
+    A ``/health`` answered on a port we chose may come from another test's app that
+    took the port between our choice and our bind (our app then exits on its bind):
+    the answer alone would send this test to someone else's app and database.
+    """
+    listening = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(FileNotFoundError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                local, state, inode = fields[1], fields[3], fields[9]
+                if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+                    listening.add(f"socket:[{inode}]")
+    with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+        for descriptor in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                if os.readlink(descriptor) in listening:
+                    return True
+    return False
+
+
 def unique(prefix: str = "u") -> str:
     """A short unique word (letters and digits only, so it is one search token)."""
     return f"{prefix}{uuid.uuid4().hex[:12]}"
@@ -323,7 +346,9 @@ class AppProcess:
                     self.process = None
                     return False
                 with contextlib.suppress(httpx.HTTPError):
-                    if probe.get("/health").status_code == 200:
+                    if probe.get("/health").status_code == 200 and listens_on(
+                        self.process.pid, self.port
+                    ):
                         return True
                 time.sleep(0.1)
         self.stop()

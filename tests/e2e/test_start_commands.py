@@ -6,6 +6,7 @@ These run their own embedded server in a temporary data directory (as a newcomer
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -19,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .support import free_port, mongoshop_command
+from .support import free_port, listens_on, mongoshop_command
 
 STARTUP_TIMEOUT = 180.0
 
@@ -46,8 +47,19 @@ class Served:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> str:
-        with open(self.log, "wb") as out:
+    def start(self, attempts: int = 3) -> str:
+        """Start ``serve`` and wait until it answers ``/health`` on its port; a port
+        another process took before ours bound it is chosen again."""
+        for _ in range(attempts):
+            if self._spawn_and_wait():
+                return self.log.read_text()
+            if "address already in use" not in self.log.read_text().lower():
+                break
+            self.port = free_port()
+        raise AssertionError("serve did not come up:\n" + self.log.read_text())
+
+    def _spawn_and_wait(self) -> bool:
+        with open(self.log, "wb") as out:  # this start's output alone
             self.process = subprocess.Popen(
                 [str(mongoshop_command()), "serve", "--port", str(self.port)],
                 cwd=self.workdir,
@@ -57,12 +69,13 @@ class Served:
             )
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log.read_text()
-            try:
-                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
-                    return self.log.read_text()
-            except httpx.HTTPError:
-                pass
+            if self.process.poll() is not None:
+                self.process = None
+                return False
+            with contextlib.suppress(httpx.HTTPError):
+                answer = httpx.get(f"{self.url}/health", timeout=2)
+                if answer.status_code == 200 and listens_on(self.process.pid, self.port):
+                    return True
             time.sleep(0.5)
         raise AssertionError("serve did not come up:\n" + self.log.read_text())
 

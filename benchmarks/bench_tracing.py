@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import httpx
 
@@ -75,13 +76,17 @@ def everything_traced() -> Iterator[list[int]]:
     """Tracing on, every trace kept, for the servers this process starts (they inherit its
     environment) and for this process's own `configure_tracing`, exported to a sink
     here; the sizes of the exports it received."""
-    with otlp_sink() as (endpoint, exports):
-        os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
-        os.environ["OTEL_TRACES_SAMPLER"] = "parentbased_always_on"
-        try:
-            yield exports
-        finally:
-            del os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"], os.environ["OTEL_TRACES_SAMPLER"]
+    with (
+        otlp_sink() as (endpoint, exports),
+        mock.patch.dict(
+            os.environ,
+            {
+                "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+                "OTEL_TRACES_SAMPLER": "parentbased_always_on",
+            },
+        ),
+    ):
+        yield exports
 
 
 def cpu_seconds(pid: int) -> float:

@@ -290,14 +290,26 @@ class Api:
 class AppProcess:
     """``mongoshop serve`` as a subprocess, its output in a log file."""
 
-    def __init__(self, env: Mapping[str, str], workdir: Path, args: Sequence[str] = ()) -> None:
-        """`args`: more options of ``mongoshop serve`` (``--no-worker``)."""
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        workdir: Path,
+        args: Sequence[str] = (),
+        *,
+        demo: bool = False,
+        startup_timeout: float = STARTUP_TIMEOUT,
+    ) -> None:
+        """`args`: more options of ``mongoshop serve`` (``--no-worker``); `demo`: let it
+        create its demo data (as a newcomer's ``serve`` does)."""
         self.env = dict(env)
         self.workdir = workdir
         self.args = list(args)
+        self.demo = demo
+        self.startup_timeout = startup_timeout
         self.log_path = workdir / "app.log"
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
+        self._output_from = 0
 
     @property
     def base_url(self) -> str:
@@ -309,13 +321,17 @@ class AppProcess:
         except FileNotFoundError:
             return ""
 
+    def output(self) -> str:
+        """What the latest start wrote (the log is appended to across restarts)."""
+        return self.log()[self._output_from :]
+
     def start(self, attempts: int = 3) -> str:
         """Start and wait for ``GET /health`` == 200; a port taken meanwhile is retried."""
         for attempt in range(attempts):
             self.port = free_port()
             if self._spawn_and_wait():
                 return self.base_url
-            if "address already in use" not in self.log().lower() or attempt == attempts - 1:
+            if "address already in use" not in self.output().lower() or attempt == attempts - 1:
                 break
         raise RuntimeError(f"mongoshop serve did not become healthy; its output:\n{self.log()}")
 
@@ -323,13 +339,14 @@ class AppProcess:
         command = [
             str(mongoshop_command()),
             "serve",
-            "--no-demo",
+            *([] if self.demo else ["--no-demo"]),
             "--host",
             "127.0.0.1",
             "--port",
             str(self.port),
             *self.args,
         ]
+        self._output_from = len(self.log())
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 command,
@@ -339,7 +356,7 @@ class AppProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + STARTUP_TIMEOUT
+        deadline = time.monotonic() + self.startup_timeout
         with httpx.Client(base_url=self.base_url, timeout=2.0) as probe:
             while time.monotonic() < deadline:
                 if self.process.poll() is not None:
@@ -361,15 +378,15 @@ class AppProcess:
             process.kill()
             process.wait()
 
-    def stop(self) -> None:
-        """SIGTERM, then SIGKILL if it has not exited within `STOP_TIMEOUT`."""
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """SIGTERM, then SIGKILL if it has not exited within `timeout`."""
         process, self.process = self.process, None
         if process is None:
             return
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
             try:
-                process.wait(STOP_TIMEOUT)
+                process.wait(timeout)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()

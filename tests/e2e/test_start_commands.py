@@ -6,7 +6,6 @@ These run their own embedded server in a temporary data directory (as a newcomer
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -20,9 +19,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .support import free_port, listens_on, mongoshop_command
+from .support import AppProcess, mongoshop_command
 
 STARTUP_TIMEOUT = 180.0
+STOP_TIMEOUT = 60.0
 
 
 def _environment(data_dir: Path) -> dict[str, str]:
@@ -35,69 +35,15 @@ def _environment(data_dir: Path) -> dict[str, str]:
     return env
 
 
-class Served:
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.data_dir = workdir / "data"
-        self.port = free_port()
-        self.log = workdir / f"serve-{self.port}.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, attempts: int = 3) -> str:
-        """Start ``serve`` and wait until it answers ``/health`` on its port; a port
-        another process took before ours bound it is chosen again."""
-        for _ in range(attempts):
-            if self._spawn_and_wait():
-                return self.log.read_text()
-            if "address already in use" not in self.log.read_text().lower():
-                break
-            self.port = free_port()
-        raise AssertionError("serve did not come up:\n" + self.log.read_text())
-
-    def _spawn_and_wait(self) -> bool:
-        with open(self.log, "wb") as out:  # this start's output alone
-            self.process = subprocess.Popen(
-                [str(mongoshop_command()), "serve", "--port", str(self.port)],
-                cwd=self.workdir,
-                env=_environment(self.data_dir),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                self.process = None
-                return False
-            with contextlib.suppress(httpx.HTTPError):
-                answer = httpx.get(f"{self.url}/health", timeout=2)
-                if answer.status_code == 200 and listens_on(self.process.pid, self.port):
-                    return True
-            time.sleep(0.5)
-        raise AssertionError("serve did not come up:\n" + self.log.read_text())
-
-    def stop(self) -> int:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(60)
-        self.process = None
-        return code
-
-
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    server = Served(tmp_path)
-    yield server
-    if server.process is not None:  # the test failed midway: stop it cleanly all the same
-        server.process.send_signal(signal.SIGTERM)
-        try:
-            server.process.wait(60)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait()
+def served(tmp_path: Path) -> Iterator[AppProcess]:
+    """``mongoshop serve`` as a newcomer runs it: demo data, its embedded database in
+    ``data``."""
+    app = AppProcess(
+        _environment(tmp_path / "data"), tmp_path, demo=True, startup_timeout=STARTUP_TIMEOUT
+    )
+    yield app
+    app.stop(STOP_TIMEOUT)  # the test failed midway: stop it cleanly all the same
 
 
 def _wait_for_file(directory: Path, pattern: str, timeout: float = 30) -> Path:
@@ -129,12 +75,14 @@ def _credentials(output: str) -> tuple[str, str]:
 
 
 def test_serve_starts_everything_with_demo_data_shares_its_database_and_restarts(
-    served: Served,
+    served: AppProcess, tmp_path: Path
 ) -> None:
-    output = served.start()
-    assert f"mongoshop API: {served.url}" in output
+    data_dir = tmp_path / "data"
+    served.start()
+    output = served.output()
+    assert f"mongoshop API: {served.base_url}" in output
     email, password = _credentials(output)
-    with httpx.Client(base_url=served.url, timeout=30) as client:
+    with httpx.Client(base_url=served.base_url, timeout=30) as client:
         login = client.post("/auth/login", json={"email": email, "password": password})
         assert login.status_code == 200, login.text
         admin = {"Authorization": f"Bearer {login.json()['access_token']}"}
@@ -164,7 +112,7 @@ def test_serve_starts_everything_with_demo_data_shares_its_database_and_restarts
                 "99",
             ],
             cwd=served.workdir,
-            env=_environment(served.data_dir),
+            env=_environment(data_dir),
             capture_output=True,
             text=True,
             timeout=120,
@@ -179,7 +127,7 @@ def test_serve_starts_everything_with_demo_data_shares_its_database_and_restarts
             json={"name": "New Comer", "email": "newcomer@example.com", "password": "password1"},
         )
         assert created.status_code == 202
-        mail = served.data_dir / "mail"
+        mail = data_dir / "mail"
         verification = _wait_for_file(mail, "verify_email*newcomer*.eml")
         code = re.search(r"^([A-Za-z0-9_-]{40,})\r?$", _text_of(verification), re.MULTILINE)
         assert code is not None, "no code in the verification e-mail"
@@ -188,20 +136,21 @@ def test_serve_starts_everything_with_demo_data_shares_its_database_and_restarts
         welcome = _wait_for_file(mail, "welcome*newcomer*.eml")
         assert "newcomer@example.com" in welcome.read_text()
 
-    served.stop()
-    state = served.data_dir / "embedded.json"
+    served.stop(STOP_TIMEOUT)
+    state = data_dir / "embedded.json"
     assert not state.exists(), "the embedded database was not stopped"
 
-    output = served.start()
+    served.start()
+    output = served.output()
     assert _credentials(output) == (email, password)
     assert " inserted" not in output  # no second seeding: the data survived the restart
-    with httpx.Client(base_url=served.url, timeout=30) as client:
+    with httpx.Client(base_url=served.base_url, timeout=30) as client:
         login = client.post("/auth/login", json={"email": email, "password": password})
         admin = {"Authorization": f"Bearer {login.json()['access_token']}"}
         fresh = {**admin, "Cache-Control": "no-cache"}
         total = client.get("/admin/stats/users", headers=fresh).json()["total"]
         assert total == users_before + 5 + 1
-    served.stop()
+    served.stop(STOP_TIMEOUT)
 
 
 def test_db_start_runs_only_the_database_and_other_commands_use_it(tmp_path: Path) -> None:
